@@ -1,0 +1,13 @@
+"""The JSON API: one registry shared by the feature modules below."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from server.api.registry import Registry
+
+PREFIX = "/api/v1"
+api = Registry(Blueprint("api", __name__, url_prefix=PREFIX))
+
+# Feature modules register their routes on `api` when imported.
+from server.api import access, documents, dossiers, session  # noqa: E402, F401

@@ -1,0 +1,83 @@
+"""Document routes: list, metadata, content, deposit, replace, archive, delete, visibility."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from server.api import api
+from server.api.runtime import json_body, run
+from server.api.schemas import CATEGORY, DEPOSIT, DOCUMENT, DOCUMENT_LIST, VISIBILITY
+from server.errors import InvalidInput
+from server.services import documents
+from server.services.context import Ctx, Principal
+
+TAG = "documents"
+DOC = "/dossiers/<int:dossier_id>/documents/<string:logical_id>"
+LIST_QUERY = [
+    {"name": "all", "in": "query", "required": False, "schema": {"type": "boolean"},
+     "description": "every date and status instead of two years of current documents"},
+    {"name": "category", "in": "query", "required": False, "schema": CATEGORY},
+]  # fmt: skip
+
+
+@api.route("GET", "/dossiers/<int:dossier_id>/documents", "Documents the caller may see", tag=TAG,
+           response=DOCUMENT_LIST, query=LIST_QUERY)  # fmt: skip
+def list_documents(dossier_id: int) -> Any:
+    everything = request.args.get("all", "false").lower()
+    if everything not in ("true", "false", "1", "0"):
+        raise InvalidInput("all_invalid", "« all » vaut true ou false.")
+    category = request.args.get("category")
+    return run(lambda ctx, who: documents.list_documents(
+        ctx, who, dossier_id, everything=everything in ("true", "1"), category=category))  # fmt: skip
+
+
+@api.route("POST", "/dossiers/<int:dossier_id>/documents", "Deposit a document", tag=TAG, body=DEPOSIT,
+           response=DOCUMENT, status=201)  # fmt: skip
+def deposit(dossier_id: int) -> Any:
+    body = json_body()
+    return run(lambda ctx, who: documents.deposit(ctx, who, dossier_id, body), status=201, write=True)
+
+
+@api.route("GET", DOC, "Document metadata", tag=TAG, response=DOCUMENT)
+def metadata(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: documents.metadata(ctx, who, dossier_id, logical_id))
+
+
+@api.route("GET", DOC + "/content", "Document content", tag=TAG, content_type="application/octet-stream",
+           response={"type": "string", "format": "binary"})  # fmt: skip
+def content(dossier_id: int, logical_id: str) -> Any:
+    def work(ctx: Ctx, who: Principal) -> Response:
+        found = documents.read_content(ctx, who, dossier_id, logical_id)
+        response = Response(found.body, 200, mimetype=found.mime_type)
+        response.headers["Digest"] = f"sha-256={found.sha256}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return run(work)
+
+
+@api.route("POST", DOC + "/replace", "Replace with a new version (the old one is kept)", tag=TAG,
+           body=DEPOSIT, response=DOCUMENT, status=201)  # fmt: skip
+def replace(dossier_id: int, logical_id: str) -> Any:
+    body = json_body()
+    return run(lambda ctx, who: documents.replace(ctx, who, dossier_id, logical_id, body),
+               status=201, write=True)  # fmt: skip
+
+
+@api.route("POST", DOC + "/archive", "Archive (not delete)", tag=TAG, response=DOCUMENT)
+def archive(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: documents.archive(ctx, who, dossier_id, logical_id), write=True)
+
+
+@api.route("DELETE", DOC, "Delete logically (author only)", tag=TAG, response=DOCUMENT)
+def delete(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: documents.delete(ctx, who, dossier_id, logical_id), write=True)
+
+
+@api.route("PATCH", DOC + "/visibility", "Change visibility flags (confirmed)", tag=TAG, body=VISIBILITY,
+           response=DOCUMENT)  # fmt: skip
+def visibility(dossier_id: int, logical_id: str) -> Any:
+    body = json_body()
+    return run(lambda ctx, who: documents.set_visibility(ctx, who, dossier_id, logical_id, body), write=True)

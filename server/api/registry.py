@@ -1,0 +1,136 @@
+"""Routes declared once: the same declaration registers the Flask view and its OpenAPI
+operation, so the document at /openapi.json cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str
+    summary: str
+    tag: str
+    body: dict[str, Any] | None
+    response: dict[str, Any]
+    status: int
+    query: list[dict[str, Any]]
+    content_type: str
+    public: bool
+
+
+@dataclass
+class Registry:
+    blueprint: Blueprint
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        rule: str,
+        summary: str,
+        *,
+        tag: str,
+        body: dict[str, Any] | None = None,
+        response: dict[str, Any] | None = None,
+        status: int = 200,
+        query: list[dict[str, Any]] | None = None,
+        content_type: str = "application/json",
+        public: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            endpoint = f"{method.lower()}_{view.__name__}"
+            self.blueprint.add_url_rule(rule, endpoint, view, methods=[method])
+            self.operations.append(
+                Operation(method, rule, summary, tag, body, response or {"type": "object"},
+                          status, query or [], content_type, public)  # fmt: skip
+            )
+            return view
+
+        return register
+
+
+_CONVERTER = re.compile(r"<(?:(int|string):)?([a-z_]+)>")
+
+
+def openapi_path(prefix: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "integer"} if conv == "int" else {"type": "string"}}  # fmt: skip
+        for conv, name in _CONVERTER.findall(rule)
+    ]
+    return prefix + _CONVERTER.sub(r"{\2}", rule), params
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "reason"],
+    "properties": {
+        "error": {"type": "string"},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+
+
+def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for op in registry.operations:
+        path, params = openapi_path(prefix, op.rule)
+        responses: dict[str, Any] = {
+            str(op.status): {
+                "description": "OK",
+                "content": {op.content_type: {"schema": op.response}},
+            },
+            "default": {
+                "description": "Error (4xx): machine reason and French message",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        }
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "operationId": f"{op.method.lower()}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_')}",
+            "parameters": params + op.query,
+            "responses": responses,
+        }
+        if op.method in ("POST", "PUT", "PATCH", "DELETE") and not op.public:
+            operation["parameters"] = [*operation["parameters"], IDEMPOTENCY_PARAM]
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": op.body}},
+            }
+        if op.public:
+            operation["security"] = []
+        paths.setdefault(path, {})[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dmp-kiosk records server",
+            "version": version,
+            "description": "Every call runs for the actor of a server-side session; the server "
+            "decides every access and traces it.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"session": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"session": []}],
+    }
+
+
+IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A retried write with the same key replays the first answer.",
+    "schema": {"type": "string", "maxLength": 100},
+}

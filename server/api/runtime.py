@@ -1,0 +1,122 @@
+"""Per-application runtime (engine, keys, matrix, clock) and the per-request runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.crypto import Keyring
+from server.errors import Conflict, InvalidInput, MalformedRequest, Unauthenticated
+from server.models import IdempotencyRecord
+from server.policy import Matrix
+from server.services import sessions
+from server.services.context import Ctx, Principal
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+    matrix: Matrix
+    settings: dict[str, Any]
+    clock: Callable[[], datetime]
+
+    def ctx(self, session: Session) -> Ctx:
+        return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["dmp"]
+    return rt
+
+
+def json_body() -> Any:
+    if not request.data:
+        raise MalformedRequest("json_body_required", "Un corps JSON est attendu.")
+    try:
+        return json.loads(request.data)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("json_malformed", "Le corps de la requête n'est pas du JSON valide.") from None
+
+
+def _token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("session_invalid", "Session absente ou expirée.")
+    return token.strip()
+
+
+def run(work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool = False) -> Response:
+    """Resolves the caller, runs one use case in one transaction, answers JSON.
+
+    Errors roll everything back (a denial has already committed its own trace entry).
+    A write carrying an Idempotency-Key stores its answer in the same transaction, so a
+    retry after a lost answer replays it instead of acting twice.
+    """
+    rt = runtime()
+    with rt.sessions() as session:
+        ctx = rt.ctx(session)
+        try:
+            who = sessions.resolve(ctx, _token(), request.headers.get("X-DMP-Kiosk"))
+            key = _idempotency_key() if write else None
+            if key is not None:
+                replay = _replay(session, who, key)
+                if replay is not None:
+                    return replay
+            result = work(ctx, who)
+            if isinstance(result, Response):
+                response = result
+            else:
+                response = Response(json.dumps(result, ensure_ascii=False), status, mimetype="application/json")
+            if key is not None:
+                session.add(IdempotencyRecord(
+                    actor=who.ref, key=key, request_hash=_request_hash(), status=response.status_code,
+                    body=response.get_data(), created_at=ctx.now))  # fmt: skip
+            session.commit()
+            return response
+        except IntegrityError:
+            # A concurrent twin (same idempotency key or unique id) won the race: the
+            # caller retries and gets the stored answer. (Leaving the `with` block rolls
+            # back whatever else failed.)
+            session.rollback()
+            raise Conflict("concurrent_write", "Requête concurrente : veuillez réessayer.") from None
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > 100 or not key.isprintable():
+        raise InvalidInput("idempotency_key_invalid", "Clé d'idempotence invalide.")
+    return key
+
+
+def _request_hash() -> str:
+    h = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    h.update(request.get_data())
+    return h.hexdigest()
+
+
+def _replay(session: Session, who: Principal, key: str) -> Response | None:
+    record = session.scalars(
+        select(IdempotencyRecord).where(IdempotencyRecord.actor == who.ref, IdempotencyRecord.key == key)
+    ).first()
+    if record is None:
+        return None
+    if record.request_hash != _request_hash():
+        raise Conflict("idempotency_key_reused", "Cette clé d'idempotence a servi à une autre requête.")
+    session.commit()  # keeps the session's last_seen update
+    response = Response(record.body, record.status, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

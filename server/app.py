@@ -1,0 +1,95 @@
+"""The records server's Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from server.api import PREFIX, api
+from server.api.registry import build_spec
+from server.api.runtime import Runtime
+from server.config import load_settings
+from server.crypto import Keyring, load_master_key
+from server.db import make_engine, make_sessionmaker
+from server.errors import DmpError
+from server.policy import default_matrix_path, load_matrix
+
+log = logging.getLogger("dmp.server")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(test_config: dict[str, Any] | None = None, *,
+               clock: Callable[[], datetime] = utc_now) -> Flask:  # fmt: skip
+    settings = load_settings(test_config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["dmp"] = build_runtime(settings, clock)
+    app.register_blueprint(api.blueprint)
+    spec = build_spec(api, PREFIX, version("dmp-kiosk"))
+
+    @app.get("/openapi.json")
+    def openapi() -> Any:
+        return jsonify(spec)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    _register_errors(app)
+    return app
+
+
+def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_now) -> Runtime:
+    """Everything a use case needs, for the web app and the command line alike."""
+    engine = make_engine(settings["DATABASE_URL"])
+    matrix_path = Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
+    return Runtime(
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        keyring=Keyring(load_master_key(settings["MASTER_KEY"], settings["MASTER_KEY_FILE"])),
+        matrix=load_matrix(matrix_path),
+        settings=settings,
+        clock=clock,
+    )
+
+
+def error_response(status: int, error: str, reason: str, message: str) -> Response:
+    response = jsonify(error=error, reason=reason, message=message)
+    response.status_code = status
+    return response
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(DmpError)
+    def on_dmp_error(exc: DmpError) -> Response:
+        return error_response(exc.status, exc.error, exc.reason, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        reason = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, "http_error", reason, exc.description or "")
+
+    @app.errorhandler(OperationalError)
+    def on_db_down(exc: OperationalError) -> Response:
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return error_response(503, "unavailable", "database_unavailable",
+                              "Service momentanément indisponible, veuillez réessayer.")  # fmt: skip
+
+    @app.errorhandler(Exception)
+    def on_bug(exc: Exception) -> Response:
+        # A bug: the detail goes to the server log, never to the caller.
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal_error", "Erreur interne.")

@@ -1,0 +1,18 @@
+"""The `dmp` command line: one root group, each package contributes its own groups."""
+
+from __future__ import annotations
+
+import click
+
+from cardreader.cli import card, pki
+from server.cli_server import audit, db, server
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dmp-kiosk")
+def main() -> None:
+    """dmp-kiosk: records server, kiosk and card tools."""
+
+
+for command in (server, db, audit, pki, card):
+    main.add_command(command)

@@ -1,0 +1,63 @@
+"""Settings: embedded defaults, then a TOML file named by DMP_CONFIG, then DMP_* variables.
+
+Tests pass a dict to the app factory instead. Every setting is documented in
+config/server.example.toml.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # SQLite is the embedded default; PostgreSQL (postgresql+psycopg://...) is production.
+    "DATABASE_URL": "sqlite:///var/dmp.sqlite",
+    # Base64 of 32 random bytes. When empty, MASTER_KEY_FILE is used and created on first
+    # run with mode 0600: good for the demo, never for production (use a secret store).
+    "MASTER_KEY": "",
+    "MASTER_KEY_FILE": "var/master.key",
+    "ACCESS_MATRIX": "",  # empty: the matrix shipped in config/access-matrix.toml
+    "MAX_PATIENT_UPLOAD_BYTES": 5 * 1024 * 1024,  # the real service's cap
+    "MAX_PROFESSIONAL_UPLOAD_BYTES": 20 * 1024 * 1024,
+    "SESSION_IDLE_SECONDS": 15 * 60,
+    "SESSION_MAX_SECONDS": 10 * 60 * 60,
+    # Bris de glace lasts long enough for an emergency admission, then must be renewed
+    # with a new stated reason (domain.md leaves the duration to us).
+    "BRIS_DE_GLACE_SECONDS": 2 * 60 * 60,
+    # A consent given for one consultation; a day covers the visit and its paperwork.
+    "CONSENT_SECONDS": 24 * 60 * 60,
+    "DEFAULT_LIST_YEARS": 2,
+    "RETENTION_YEARS": 10,  # a closed dossier is kept 10 years, then purged
+    "IDEMPOTENCY_SECONDS": 24 * 60 * 60,
+    "INS_TEST_OIDS": True,  # non-production deployments use the test INS OIDs
+    "MAX_JSON_BYTES": 32 * 1024 * 1024,
+}
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    settings = dict(DEFAULTS)
+    path = os.environ.get("DMP_CONFIG")
+    if path:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = set(data) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        settings.update(data)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(f"DMP_{key}")
+        if raw is not None:
+            settings[key] = _coerce(raw, default)
+    if overrides:
+        settings.update(overrides)
+    return settings
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    return raw

@@ -1,0 +1,60 @@
+"""Content encryption: one data key per dossier, wrapped by the master key.
+
+AES-256-GCM for content with the document's logical id as associated data (a ciphertext
+moved to another row fails to decrypt); RFC 3394 key wrap for the data keys. Purging a
+dossier destroys its wrapped key, which makes its documents unreadable everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class KeyMaterialError(Exception):
+    pass
+
+
+class Keyring:
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != KEY_BYTES:
+            raise KeyMaterialError("the master key must be 32 bytes (base64 of 32 random bytes)")
+        self._master = master_key
+
+    def new_wrapped_key(self) -> bytes:
+        return aes_key_wrap(self._master, AESGCM.generate_key(bit_length=256))
+
+    def encrypt(self, wrapped_key: bytes, plaintext: bytes, aad: str) -> tuple[bytes, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce, AESGCM(self._unwrap(wrapped_key)).encrypt(nonce, plaintext, aad.encode())
+
+    def decrypt(self, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, aad: str) -> bytes:
+        return AESGCM(self._unwrap(wrapped_key)).decrypt(nonce, ciphertext, aad.encode())
+
+    def _unwrap(self, wrapped_key: bytes) -> bytes:
+        return aes_key_unwrap(self._master, wrapped_key)
+
+
+def load_master_key(value: str, key_file: str) -> bytes:
+    """From the setting (base64), else from a file created on first use with mode 0600."""
+    if value:
+        try:
+            key = base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise KeyMaterialError("MASTER_KEY is not valid base64") from exc
+        return key
+    path = Path(key_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode())
+    return base64.b64decode(path.read_text().strip(), validate=True)

@@ -1,0 +1,184 @@
+"""The demo population: a few patients and professionals with some real activity.
+
+Everything goes through the same use cases as the API, so the demo's documents, accesses
+and denials leave genuine traces that `dmp audit verify` checks.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import func, select
+
+from server.app import build_runtime
+from server.errors import DmpError
+from server.identifiers import parse_ins, parse_national_id
+from server.models import Patient, Professional, ServiceAccount
+from server.policy import ActorKind
+from server.services import access, documents, dossiers, sessions
+from server.services.context import Ctx, Principal
+
+CABINET, PHARMACIE, HOPITAL, SAMU = "750000010", "750000028", "920000049", "130000060"
+
+PROFESSIONALS = [
+    # national id, first name, last name, profession, specialty, FINESS, structure
+    ("810002813839", "Claire", "Martin", "medecin_generaliste", "SM54", CABINET, "Cabinet du Parc"),
+    ("810001234565", "Paul", "Bernard", "medecin_specialiste", "SM04", HOPITAL, "Hôpital Nord"),
+    ("810002345675", "Sophie", "Petit", "pharmacien", None, PHARMACIE, "Pharmacie de la Gare"),
+    ("810003456786", "Luc", "Moreau", "infirmier", None, CABINET, "Cabinet du Parc"),
+    ("810004567896", "Nadia", "Haddad", "admissions", None, HOPITAL, "Hôpital Nord"),
+    ("810005678908", "Karim", "Benali", "urgentiste", None, HOPITAL, "Hôpital Nord"),
+    ("810006789019", "Anne", "Leroy", "regulateur_samu", None, SAMU, "SAMU 13"),
+    ("810007890121", "Marc", "Girard", "medecin_travail", None, None, "Service de santé au travail"),
+]
+
+PATIENTS = [
+    # INS, birth name, first names, birth date, sex, birth place (INSEE), e-mail
+    ("279035121518989", "DUPONT", "Marie Anne", "1979-03-15", "F", "51215", "marie.dupont@example.org"),
+    ("115067505612342", "DUPONT", "Léo", "2015-06-02", "M", "75056", "marie.dupont@example.org"),
+    ("253072B07300470", "ALBERTINI", "Lucia", "1953-07-12", "F", "2B073", "lucia.albertini@example.org"),
+    ("187069201234563", "ROUSSEAU", "Jean", "1987-06-20", "M", "92012", None),
+]
+INSURER = "Assurance Maladie (injection des remboursements)"
+THIRD_PARTY = "Mutuelle Exemple"
+
+
+def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
+    rt = build_runtime(settings)
+    try:
+        with rt.sessions() as session:
+            ctx = rt.ctx(session)
+            if if_empty and session.scalar(select(func.count()).select_from(Patient)):
+                return "demo data already present: nothing loaded"
+            pros = _professionals(ctx)
+            services = _services(ctx)
+            session.commit()
+            _activity(ctx, pros, services)
+            return (
+                f"loaded {len(PROFESSIONALS)} professionals, {len(PATIENTS)} patients with their "
+                "dossiers, documents and access traces. Open a session with "
+                "`dmp db demo-session <INS or national id>`."
+            )
+    finally:
+        rt.engine.dispose()
+
+
+def open_demo_session(settings: dict[str, Any], who: str) -> str:
+    rt = build_runtime(settings)
+    try:
+        with rt.sessions() as session:
+            ctx = rt.ctx(session)
+            kind, actor_id = _find_actor(ctx, who)
+            token = sessions.open_session(ctx, kind, actor_id)
+            session.commit()
+            return token
+    finally:
+        rt.engine.dispose()
+
+
+def _find_actor(ctx: Ctx, who: str) -> tuple[ActorKind, int]:
+    pro = ctx.session.scalar(select(Professional.id).where(Professional.national_id == who))
+    if pro is not None:
+        return ActorKind.PROFESSIONAL, pro
+    patient = ctx.session.scalar(select(Patient.id).where(Patient.ins == who))
+    if patient is not None:
+        return ActorKind.PATIENT, patient
+    account = ctx.session.scalars(select(ServiceAccount).where(ServiceAccount.name == who)).first()
+    if account is not None:
+        return ActorKind(account.kind), account.id
+    raise SystemExit(f"no demo actor {who!r} (give an INS, a national id or a service name)")
+
+
+def _professionals(ctx: Ctx) -> dict[str, Professional]:
+    out = {}
+    for nid, first, last, profession, specialty, finess, structure in PROFESSIONALS:
+        pro = Professional(national_id=parse_national_id(nid), first_name=first, last_name=last,
+                           profession=profession, specialty=specialty, structure_finess=finess,
+                           structure_name=structure, active=True)  # fmt: skip
+        ctx.session.add(pro)
+        out[profession] = pro
+    ctx.session.flush()
+    return out
+
+
+def _services(ctx: Ctx) -> dict[str, ServiceAccount]:
+    insurer = ServiceAccount(name=INSURER, kind="insurer")
+    third = ServiceAccount(name=THIRD_PARTY, kind="third_party")
+    ctx.session.add_all([insurer, third])
+    ctx.session.flush()
+    return {"insurer": insurer, "third_party": third}
+
+
+def _principal(ctx: Ctx, kind: ActorKind, actor_id: int) -> Principal:
+    token = sessions.open_session(ctx, kind, actor_id, kiosk="demo")
+    return sessions.resolve(ctx, token, "demo")
+
+
+def _doc(category: str, type_code: str, title: str, text: str, **flags: bool) -> dict[str, Any]:
+    return {"category": category, "type_code": type_code, "title": title, "mime_type": "text/plain",
+            "content_base64": base64.b64encode(text.encode()).decode(), **flags}  # fmt: skip
+
+
+def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, ServiceAccount]) -> None:
+    def step(fn: Any, *args: Any) -> Any:
+        # Denials are part of the story (they show in the history); they commit themselves.
+        try:
+            result = fn(*args)
+        except DmpError:
+            return None
+        ctx.session.commit()
+        ctx._now = None  # each step at its own instant
+        return result
+
+    def pro(profession: str) -> Principal:
+        return _principal(ctx, ActorKind.PROFESSIONAL, pros[profession].id)
+
+    gp, admissions = pro("medecin_generaliste"), pro("admissions")
+    ids: list[int] = []
+    for ins, name, first, born, sex, place, email in PATIENTS:
+        parse_ins(ins)
+        body = {"patient": {"ins": ins, "birth_name": name, "first_names": first, "birth_date": born,
+                            "sex": sex, "birth_place": place, "email": email,
+                            "notify_channel": "email" if email else "none"},
+                "consent": {"given": True, "terminal": "demo-accueil-cpam"},
+                "medecin_traitant": pros["medecin_generaliste"].national_id}  # fmt: skip
+        if ins == "115067505612342":  # the minor: his mother is his legal representative
+            body["representatives"] = ["279035121518989"]
+        ids.append(step(dossiers.create, ctx, admissions if ins.startswith("2") else gp, body)["dossier_id"])
+    marie, _leo, lucia, jean = ids
+    step(documents.deposit, ctx, gp, marie, _doc("compte_rendu", "11488-4", "Consultation du 3 mars",
+         "Consultation de suivi. Tension 12/8. Poursuite du traitement."))  # fmt: skip
+    step(documents.deposit, ctx, gp, marie, _doc("prescription", "57833-6", "Ordonnance",
+         "Amlodipine 5 mg, 1 cp/j, 3 mois."))  # fmt: skip
+    step(documents.deposit, ctx, gp, marie, _doc("synthese", "60591-5", "Synthèse médicale",
+         "Hypertension artérielle traitée. Allergie : pénicilline.", masked_ps=True))  # fmt: skip
+    insurer = _principal(ctx, ActorKind.INSURER, services["insurer"].id)
+    step(documents.deposit, ctx, insurer, marie, _doc("remboursement", "96173-0", "Remboursements 2026",
+         "Consultations : 3 ; pharmacie : 2."))  # fmt: skip
+    patient = _principal(ctx, ActorKind.PATIENT, _patient_id(ctx, "279035121518989"))
+    step(documents.deposit, ctx, patient, marie, _doc("depose_patient", "51855-5", "Carnet de vaccination",
+         "DTP 2019, grippe 2025."))  # fmt: skip
+    pharmacien = pro("pharmacien")
+    step(access.grant_consent, ctx, patient, marie, {"national_id": pros["pharmacien"].national_id})
+    step(documents.list_documents, ctx, pharmacien, marie)
+    step(documents.deposit, ctx, pharmacien, marie, _doc("dispensation", "60593-1", "Délivrance",
+         "Amlodipine 5 mg, 1 boîte."))  # fmt: skip
+    step(access.block, ctx, patient, marie, pros["infirmier"].national_id)
+    step(documents.list_documents, ctx, pro("infirmier"), marie)  # denied: blocked
+    step(access.join_care_team, ctx, admissions, jean)  # admission at Hôpital Nord
+    step(documents.deposit, ctx, pro("medecin_specialiste"), jean, _doc(
+        "compte_rendu", "34133-9", "Compte rendu d'hospitalisation", "Séjour en cardiologie.",
+        invisible_patient=True))  # fmt: skip
+    urgentiste = pro("urgentiste")
+    step(access.emergency_access, ctx, urgentiste, lucia, {"mode": "bris_de_glace",
+         "reason": "Patiente inconsciente aux urgences"})  # fmt: skip
+    step(documents.list_documents, ctx, urgentiste, lucia)
+    step(documents.list_documents, ctx, pro("medecin_travail"), marie)  # denied: never eligible
+    step(documents.list_documents, ctx, _principal(ctx, ActorKind.THIRD_PARTY, services["third_party"].id), marie)
+
+
+def _patient_id(ctx: Ctx, ins: str) -> int:
+    pid = ctx.session.scalar(select(Patient.id).where(Patient.ins == ins))
+    assert pid is not None
+    return pid

@@ -1,0 +1,50 @@
+"""The server's error tree; the API maps each to a JSON {error, reason} answer."""
+
+from __future__ import annotations
+
+
+class DmpError(Exception):
+    status = 400
+    error = "bad_request"
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+class InvalidInput(DmpError):
+    status = 422
+    error = "invalid_input"
+
+
+class MalformedRequest(DmpError):
+    status = 400
+    error = "malformed_request"
+
+
+class NotFound(DmpError):
+    status = 404
+    error = "not_found"
+
+
+class Conflict(DmpError):
+    status = 409
+    error = "conflict"
+
+
+class TooLarge(DmpError):
+    status = 413
+    error = "too_large"
+
+
+class Unauthenticated(DmpError):
+    status = 401
+    error = "unauthenticated"
+
+
+class AccessDenied(DmpError):
+    """A policy denial. Its trace entry is already in the session and must be committed."""
+
+    status = 403
+    error = "forbidden"

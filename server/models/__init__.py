@@ -1,0 +1,37 @@
+"""All tables; importing this package registers them on `Base.metadata`."""
+
+from server.models.audit import AuditEntry, AuditHead
+from server.models.base import Base, UTCDateTime
+from server.models.document import Document, DocumentContent, DocumentEntry
+from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
+from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
+from server.models.session import (
+    ApiSession,
+    EmergencyAccess,
+    FirstAccess,
+    IdempotencyRecord,
+    OutboxMessage,
+)
+
+__all__ = [
+    "ApiSession",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Block",
+    "CareTeamMember",
+    "ConsultationConsent",
+    "Document",
+    "DocumentContent",
+    "DocumentEntry",
+    "Dossier",
+    "EmergencyAccess",
+    "FirstAccess",
+    "IdempotencyRecord",
+    "OutboxMessage",
+    "Patient",
+    "Professional",
+    "RepresentativeLink",
+    "ServiceAccount",
+    "UTCDateTime",
+]

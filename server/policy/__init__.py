@@ -1,0 +1,53 @@
+"""The records server's access policy: a pure `decide` over immutable facts.
+
+No I/O and no clock inside: the services load the facts, pass `now`, call `decide`, trace
+the decision whatever it is, and turn a denial into an error only at their boundary.
+"""
+
+from server.policy.age import is_minor
+from server.policy.engine import decide
+from server.policy.matrix import (
+    Matrix,
+    MatrixError,
+    ProfessionRules,
+    default_matrix_path,
+    load_matrix,
+)
+from server.policy.model import (
+    Action,
+    Actor,
+    ActorKind,
+    Category,
+    Context,
+    Decision,
+    DocumentFacts,
+    DocumentStatus,
+    DossierFacts,
+    DossierStatus,
+    Mode,
+    Obligation,
+    Reason,
+)
+
+__all__ = [
+    "Action",
+    "Actor",
+    "ActorKind",
+    "Category",
+    "Context",
+    "Decision",
+    "DocumentFacts",
+    "DocumentStatus",
+    "DossierFacts",
+    "DossierStatus",
+    "Matrix",
+    "MatrixError",
+    "Mode",
+    "Obligation",
+    "ProfessionRules",
+    "Reason",
+    "decide",
+    "default_matrix_path",
+    "is_minor",
+    "load_matrix",
+]

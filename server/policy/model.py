@@ -1,0 +1,196 @@
+"""The vocabulary of access decisions: who asks, for what, on what, and the answer.
+
+Everything here is plain immutable data so that `decide` stays a pure function: the
+services load rows, turn them into these facts, call `decide`, and trace the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """The 11 document categories of the DMP (profession x category matrix columns)."""
+
+    COMPTE_RENDU = "compte_rendu"
+    SYNTHESE = "synthese"
+    IMAGERIE = "imagerie"
+    PRESCRIPTION = "prescription"
+    DISPENSATION = "dispensation"
+    PLAN_SOINS = "plan_soins"
+    TRAITEMENT_ADMINISTRE = "traitement_administre"
+    CERTIFICAT = "certificat"
+    REMBOURSEMENT = "remboursement"
+    DEPOSE_PATIENT = "depose_patient"
+    GESTION = "gestion"
+
+
+class ActorKind(StrEnum):
+    PATIENT = "patient"  # a card/online holder; acts on their own dossier or as a representative
+    PROFESSIONAL = "professional"  # CPS-like card holder
+    INSURER = "insurer"  # the Assurance Maladie service account: writes reimbursements only
+    THIRD_PARTY = "third_party"  # mutuelle, bank, employer, lab...: never any access
+
+
+class Action(StrEnum):
+    """Permissions named `resource:action`, as in warehouse."""
+
+    DOSSIER_CREATE = "dossier:create"
+    DOSSIER_READ = "dossier:read"  # summary: identity, status, settings the actor may see
+    DOCUMENT_LIST = "document:list"
+    DOCUMENT_READ = "document:read"
+    DOCUMENT_DEPOSIT = "document:deposit"
+    DOCUMENT_REPLACE = "document:replace"
+    DOCUMENT_ARCHIVE = "document:archive"
+    DOCUMENT_DELETE = "document:delete"
+    DOCUMENT_MASK = "document:mask"  # set/clear MASQUE_PS
+    DOCUMENT_PATIENT_VISIBILITY = "document:patient_visibility"  # set/clear INVISIBLE_PATIENT
+    DOCUMENT_REP_VISIBILITY = "document:rep_visibility"  # set/clear INVISIBLE_REP_LEGAUX
+    ACCESS_GRANT = "access:grant"  # grant a consultation consent, unblock a professional
+    ACCESS_BLOCK = "access:block"  # block a professional
+    CARE_TEAM_MANAGE = "care_team:manage"
+    CARE_TEAM_JOIN = "care_team:join"  # admissions: the actor's own structure joins
+    MEDECIN_TRAITANT_SET = "medecin_traitant:set"
+    EMERGENCY_SETTINGS = "emergency:settings"
+    BRIS_DE_GLACE = "emergency:bris_de_glace"
+    CENTRE_15 = "emergency:centre_15"
+    HISTORY_READ = "history:read"
+    DOSSIER_CLOSE = "dossier:close"
+    DOSSIER_REOPEN = "dossier:reopen"
+
+
+class DossierStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+    PURGED = "purged"
+
+
+class DocumentStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    ARCHIVED = "archived"
+    DELETED = "deleted"
+
+
+class Mode(StrEnum):
+    """Under which title access was granted: shown in the patient's history."""
+
+    NONE = "none"  # denials
+    PATIENT = "patient"
+    REPRESENTATIVE = "representative"
+    MEDECIN_TRAITANT = "medecin_traitant"
+    AUTHOR = "author"
+    CARE_TEAM = "care_team"
+    CONSENT = "consent"
+    BRIS_DE_GLACE = "bris_de_glace"
+    CENTRE_15 = "centre_15"
+    ADMISSIONS = "admissions"
+    INSURER = "insurer"
+
+
+class Obligation(StrEnum):
+    NOTIFY_PATIENT_FIRST_ACCESS = "notify_patient_first_access"
+    NOTIFY_PATIENT_EMERGENCY = "notify_patient_emergency"
+    NOTIFY_PATIENT_NEW_DOCUMENT = "notify_patient_new_document"
+    SHOW_EMERGENCY_BANNER = "show_emergency_banner"
+
+
+class Reason(StrEnum):
+    """Why the answer is what it is. Every member must appear in the policy case table."""
+
+    # allowed
+    PATIENT_OWN_DOSSIER = "patient_own_dossier"
+    REPRESENTATIVE_OF_MINOR = "representative_of_minor"
+    MEDECIN_TRAITANT = "medecin_traitant"
+    DOCUMENT_AUTHOR = "document_author"
+    CARE_TEAM_MEMBER = "care_team_member"
+    EXPLICIT_CONSENT = "explicit_consent"
+    BRIS_DE_GLACE_ACTIVE = "bris_de_glace_active"
+    CENTRE_15_ACTIVE = "centre_15_active"
+    EMERGENCY_GRANTED = "emergency_granted"  # the act of breaking the glass itself
+    CREATION_WITH_CONSENT = "creation_with_consent"
+    ADMISSIONS_DESK = "admissions_desk"
+    INSURER_DEPOSIT = "insurer_deposit"
+    # denied
+    DEFAULT_DENY = "default_deny"
+    FORBIDDEN_ACTOR = "forbidden_actor"  # mutuelles, banks, employers, occupational medicine...
+    INSURER_READS_NOTHING = "insurer_reads_nothing"
+    NOT_A_PARTY = "not_a_party"  # a patient acting on someone else's dossier
+    REPRESENTATIVE_OF_ADULT = "representative_of_adult"
+    PROFESSIONAL_BLOCKED = "professional_blocked"
+    NO_AUTHORISATION = "no_authorisation"  # neither care team, nor consent, nor emergency
+    CATEGORY_NOT_ALLOWED = "category_not_allowed"  # profession x category matrix
+    DOCUMENT_MASKED = "document_masked"
+    INVISIBLE_TO_PATIENT = "invisible_to_patient"
+    INVISIBLE_TO_REPRESENTATIVES = "invisible_to_representatives"
+    DOSSIER_CLOSED = "dossier_closed"
+    DOSSIER_PURGED = "dossier_purged"
+    DOSSIER_EXISTS = "dossier_exists"
+    CONSENT_MISSING = "consent_missing"
+    EMERGENCY_NOT_ALLOWED = "emergency_not_allowed"  # the patient withdrew the permission
+    EMERGENCY_REASON_MISSING = "emergency_reason_missing"
+    NOT_A_REGULATOR = "not_a_regulator"
+    NOT_THE_AUTHOR = "not_the_author"
+    DOCUMENT_NOT_CURRENT = "document_not_current"
+    DOCUMENT_DELETED = "document_deleted"
+    MEDECIN_TRAITANT_NOT_BLOCKABLE = "medecin_traitant_not_blockable"
+    NOT_AN_ELIGIBLE_PROFESSION = "not_an_eligible_profession"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: ActorKind
+    id: int  # patients.id for patients, professionals.id for professionals, 0 otherwise
+    profession: str | None = None  # key of the access matrix, professionals only
+    structure: str | None = None  # FINESS of the professional's structure
+
+
+@dataclass(frozen=True, slots=True)
+class DossierFacts:
+    patient_id: int
+    status: DossierStatus
+    patient_birth_date: date
+    medecin_traitant_id: int | None = None
+    care_team: frozenset[int] = frozenset()  # professional ids
+    care_team_structures: frozenset[str] = frozenset()  # FINESS: a whole hospital team
+    blocked: frozenset[int] = frozenset()  # professional ids
+    consents: frozenset[int] = frozenset()  # professional ids with a consent still valid at now
+    representatives: frozenset[int] = frozenset()  # patient ids of legal representatives
+    bris_de_glace_allowed: bool = True
+    centre_15_allowed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    category: Category
+    status: DocumentStatus
+    author_professional_id: int | None = None
+    author_patient_id: int | None = None
+    author_is_insurer: bool = False
+    masked_ps: bool = False
+    invisible_patient: bool = False
+    invisible_rep: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    now: datetime
+    emergency: Mode | None = None  # BRIS_DE_GLACE or CENTRE_15 active for this session+dossier
+    emergency_reason: str | None = None  # the stated reason when asking to break the glass
+    consent_evidence: bool = False  # creation: the patient's consent was explicitly given
+    first_access: bool = False  # the professional never accessed this dossier before
+    target_professional_id: int | None = None  # ACCESS_BLOCK/ACCESS_GRANT: who is targeted
+    subject_patient_id: int | None = None  # DOSSIER_CREATE: whose dossier is to be created
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+    mode: Mode = Mode.NONE
+    obligations: frozenset[Obligation] = field(default_factory=frozenset)
+    # For DOSSIER_READ/DOCUMENT_LIST: categories the actor may read; the services drop the
+    # rest before anything leaves the server (hidden fields are part of the decision).
+    readable_categories: frozenset[Category] = frozenset()

@@ -1,0 +1,193 @@
+"""The patient's levers on who may see the dossier, and the emergency access itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from server.errors import InvalidInput, NotFound
+from server.identifiers import IdentifierError, parse_finess
+from server.models import (
+    Block,
+    CareTeamMember,
+    ConsultationConsent,
+    EmergencyAccess,
+    FirstAccess,
+    Professional,
+)
+from server.policy import Action, Mode
+from server.services import guard, lookup, views
+from server.services.context import Ctx, Principal
+from server.validation import flag, reject_unknown, require_object, text
+
+
+def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
+    """Who has access and who has read: the patient's view of their dossier's openness."""
+    row, patient = lookup.dossier(ctx, dossier_id)
+    granted = guard.authorize(ctx, who, Action.HISTORY_READ, row, patient, detail={"view": "access"})
+    facts = granted.facts
+    assert facts is not None
+    ref = lambda pid: views.professional_ref(ctx, pid)  # noqa: E731
+    consents = ctx.session.scalars(
+        select(ConsultationConsent).where(
+            ConsultationConsent.dossier_id == row.id, ConsultationConsent.expires_at > ctx.now
+        )
+    )
+    readers = ctx.session.scalars(
+        select(FirstAccess).where(FirstAccess.dossier_id == row.id).order_by(FirstAccess.at)
+    )
+    team = ctx.session.scalars(select(CareTeamMember).where(CareTeamMember.dossier_id == row.id))
+    return {
+        "medecin_traitant": ref(facts.medecin_traitant_id),
+        "care_team": [
+            {"id": m.id, "professional": ref(m.professional_id), "structure": m.structure_finess,
+             "added_at": views.iso(m.added_at)}  # fmt: skip
+            for m in team
+        ],
+        "consents": [
+            {"professional": ref(c.professional_id), "expires_at": views.iso(c.expires_at)}
+            for c in consents
+        ],
+        "blocked": [ref(pid) for pid in sorted(facts.blocked)],
+        "have_read": [{"professional": ref(r.professional_id), "first_at": views.iso(r.at)} for r in readers],
+        "emergency": {"bris_de_glace": row.bris_de_glace_allowed, "centre_15": row.centre_15_allowed},
+    }
+
+
+def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    pro = lookup.professional(ctx, national_id)
+    guard.authorize(ctx, who, Action.ACCESS_BLOCK, row, patient, target_professional_id=pro.id,
+                    detail={"professional": pro.national_id})  # fmt: skip
+    if ctx.session.get(Block, (row.id, pro.id)) is None:
+        ctx.session.add(Block(dossier_id=row.id, professional_id=pro.id, created_at=ctx.now))
+    return {"blocked": views.professional_ref(ctx, pro.id)}
+
+
+def unblock(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    pro = lookup.professional(ctx, national_id)
+    guard.authorize(ctx, who, Action.ACCESS_GRANT, row, patient, target_professional_id=pro.id,
+                    detail={"professional": pro.national_id, "op": "unblock"})  # fmt: skip
+    ctx.session.execute(delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id))
+    return {"unblocked": views.professional_ref(ctx, pro.id)}
+
+
+def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"national_id"})
+    row, patient = lookup.dossier(ctx, dossier_id)
+    pro = lookup.professional(ctx, data.get("national_id"))
+    guard.authorize(ctx, who, Action.ACCESS_GRANT, row, patient, target_professional_id=pro.id,
+                    detail={"professional": pro.national_id, "op": "consent"})  # fmt: skip
+    expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
+    ctx.session.add(ConsultationConsent(dossier_id=row.id, professional_id=pro.id, granted_at=ctx.now,
+                                        expires_at=expires, granted_by=who.ref))  # fmt: skip
+    return {"professional": views.professional_ref(ctx, pro.id), "expires_at": views.iso(expires)}
+
+
+def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"national_id", "structure_finess"})
+    row, patient = lookup.dossier(ctx, dossier_id)
+    pro: Professional | None = None
+    finess = None
+    if data.get("national_id") is not None:
+        pro = lookup.professional(ctx, data["national_id"])
+    elif data.get("structure_finess") is not None:
+        finess = _finess(data)
+    else:
+        raise InvalidInput("member_required", "Un professionnel ou une structure est attendu.")
+    guard.authorize(ctx, who, Action.CARE_TEAM_MANAGE, row, patient,
+                    detail={"professional": pro.national_id if pro else None, "structure": finess})  # fmt: skip
+    member = CareTeamMember(dossier_id=row.id, professional_id=pro.id if pro else None,
+                            structure_finess=finess, added_at=ctx.now, added_by=who.ref)  # fmt: skip
+    ctx.session.add(member)
+    ctx.session.flush()
+    return {"id": member.id, "professional": views.professional_ref(ctx, member.professional_id),
+            "structure": finess}  # fmt: skip
+
+
+def join_care_team(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
+    """An admission: the admitting structure's team joins the patient's care team."""
+    row, patient = lookup.dossier(ctx, dossier_id)
+    guard.authorize(ctx, who, Action.CARE_TEAM_JOIN, row, patient, detail={"structure": who.actor.structure})
+    if who.actor.structure is None:
+        raise InvalidInput("structure_missing", "Votre carte ne porte pas de structure.")
+    exists = ctx.session.scalar(
+        select(CareTeamMember.id).where(
+            CareTeamMember.dossier_id == row.id, CareTeamMember.structure_finess == who.actor.structure
+        )
+    )
+    if exists is None:
+        ctx.session.add(CareTeamMember(dossier_id=row.id, structure_finess=who.actor.structure,
+                                       added_at=ctx.now, added_by=who.ref))  # fmt: skip
+    return {"structure": who.actor.structure}
+
+
+def remove_care_team(ctx: Ctx, who: Principal, dossier_id: int, member_id: int) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    member = ctx.session.get(CareTeamMember, member_id)
+    if member is None or member.dossier_id != row.id:
+        raise NotFound("member_not_found", "Membre de l'équipe de soins introuvable.")
+    guard.authorize(ctx, who, Action.CARE_TEAM_MANAGE, row, patient, detail={"remove": member_id})
+    ctx.session.delete(member)
+    return {"removed": member_id}
+
+
+def set_medecin_traitant(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"national_id"})
+    row, patient = lookup.dossier(ctx, dossier_id)
+    pro = lookup.professional(ctx, data["national_id"]) if data.get("national_id") else None
+    guard.authorize(ctx, who, Action.MEDECIN_TRAITANT_SET, row, patient,
+                    detail={"professional": pro.national_id if pro else None})  # fmt: skip
+    row.medecin_traitant_id = pro.id if pro else None
+    if pro is not None:
+        # The médecin traitant cannot be blocked: designating one lifts a former block.
+        ctx.session.execute(delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id))
+    return {"medecin_traitant": views.professional_ref(ctx, row.medecin_traitant_id)}
+
+
+def set_emergency_settings(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"bris_de_glace", "centre_15"})
+    row, patient = lookup.dossier(ctx, dossier_id)
+    bdg = flag(data, "bris_de_glace", row.bris_de_glace_allowed)
+    c15 = flag(data, "centre_15", row.centre_15_allowed)
+    guard.authorize(ctx, who, Action.EMERGENCY_SETTINGS, row, patient,
+                    detail={"bris_de_glace": bdg, "centre_15": c15})  # fmt: skip
+    row.bris_de_glace_allowed, row.centre_15_allowed = bdg, c15
+    return {"bris_de_glace": bdg, "centre_15": c15}
+
+
+def emergency_access(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"mode", "reason"})
+    mode = data.get("mode")
+    if mode not in (Mode.BRIS_DE_GLACE.value, Mode.CENTRE_15.value):
+        raise InvalidInput("mode_invalid", "Mode : bris_de_glace ou centre_15.")
+    reason = data.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise InvalidInput("reason_invalid", "Motif invalide (500 caractères au plus).")
+    row, patient = lookup.dossier(ctx, dossier_id)
+    action = Action.BRIS_DE_GLACE if mode == Mode.BRIS_DE_GLACE.value else Action.CENTRE_15
+    # The stated reason is part of the trace: the patient reads why the glass was broken.
+    guard.authorize(ctx, who, action, row, patient, emergency_reason=reason,
+                    detail={"reason": (reason or "").strip()})  # fmt: skip
+    until = ctx.now + timedelta(seconds=ctx.settings["BRIS_DE_GLACE_SECONDS"])
+    ctx.session.add(EmergencyAccess(session_hash=who.session_hash, dossier_id=row.id,
+                                    professional_id=who.actor.id, mode=mode,
+                                    reason=(reason or "").strip(), started_at=ctx.now,
+                                    expires_at=until))  # fmt: skip
+    return {"mode": mode, "until": views.iso(until),
+            "banner": "Accès en urgence en cours : chaque consultation est tracée et le patient est informé."}  # fmt: skip
+
+
+def _finess(data: dict[str, Any]) -> str:
+    try:
+        return parse_finess(text(data, "structure_finess", max_len=9) or "")
+    except IdentifierError as exc:
+        raise InvalidInput("finess_invalid", str(exc)) from None

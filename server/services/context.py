@@ -1,0 +1,44 @@
+"""What every use case needs: the DB session, settings, keys, matrix and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.crypto import Keyring
+from server.policy import Actor, Matrix
+
+
+@dataclass
+class Principal:
+    """The authenticated caller of one request, resolved from its server-side session."""
+
+    actor: Actor
+    name: str
+    session_hash: str
+    kiosk: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.actor.kind.value}:{self.actor.id}"
+
+
+@dataclass
+class Ctx:
+    session: Session
+    settings: dict[str, Any]
+    keyring: Keyring
+    matrix: Matrix
+    clock: Callable[[], datetime]
+    # Set once per request: every decision and row of the request shares one instant.
+    _now: datetime | None = field(default=None)
+
+    @property
+    def now(self) -> datetime:
+        if self._now is None:
+            self._now = self.clock()
+        return self._now

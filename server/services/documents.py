@@ -1,0 +1,263 @@
+"""Listing, reading, depositing, replacing, archiving, deleting and flagging documents."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from server.errors import Conflict, InvalidInput
+from server.labels import CATEGORIES
+from server.models import Document, DocumentContent, DocumentEntry, Dossier, Professional
+from server.policy import Action, ActorKind, Category, decide
+from server.services import guard, lookup, views
+from server.services.context import Ctx, Principal
+from server.services.facts import document_facts
+from server.validation import content, flag, instant, loinc, reject_unknown, require_object, text
+
+# What the real service accepts from patients, plus CDA/XML for structured reports.
+MIME_TYPES = frozenset(
+    {"application/pdf", "image/jpeg", "image/png", "image/tiff", "text/plain", "text/rtf",
+     "application/rtf", "text/xml", "application/xml", "application/json"}
+)  # fmt: skip
+DEPOSIT_FIELDS = {
+    "unique_id", "category", "type_code", "title", "mime_type", "content_base64",
+    "created_at", "service_start", "service_end", "masked_ps", "invisible_patient",
+    "invisible_rep",
+}  # fmt: skip
+FLAG_ACTIONS = {
+    "masked_ps": Action.DOCUMENT_MASK,
+    "invisible_patient": Action.DOCUMENT_PATIENT_VISIBILITY,
+    "invisible_rep": Action.DOCUMENT_REP_VISIBILITY,
+}
+
+
+def list_documents(ctx: Ctx, who: Principal, dossier_id: int, *, everything: bool = False,
+                   category: str | None = None) -> dict[str, Any]:  # fmt: skip
+    if category is not None and category not in CATEGORIES:
+        raise InvalidInput("category_invalid", "Catégorie inconnue.")
+    row, patient = lookup.dossier(ctx, dossier_id)
+    granted = guard.authorize(ctx, who, Action.DOCUMENT_LIST, row, patient,
+                              detail={"all": everything})  # fmt: skip
+    query = select(Document).where(Document.dossier_id == row.id, Document.status != "deleted")
+    readable = granted.decision.readable_categories
+    query = query.where(Document.category.in_([c.value for c in readable]))
+    if category is not None:
+        query = query.where(Document.category == category)
+    if not everything:
+        # The first fetch shows two years of current documents; `all` lifts both limits.
+        since = ctx.now - timedelta(days=round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"]))
+        query = query.where(Document.status == "current", Document.submitted_at >= since)
+    docs = ctx.session.scalars(query.order_by(Document.submitted_at.desc(), Document.id.desc())).all()
+    authors = _authors(ctx, docs)
+    visible = [
+        views.document(ctx, doc, authors)
+        for doc in docs
+        # Per-document rules (masking, invisibility, authorship) come from the same engine
+        # and the same facts as the list decision; only the list itself is traced.
+        if decide(who.actor, Action.DOCUMENT_READ, granted.facts, document_facts(doc),
+                  granted.context, ctx.matrix).allowed  # fmt: skip
+    ]
+    out = {"dossier_id": row.id, "all": everything, "documents": visible}
+    return views.with_banner(out, granted)
+
+
+def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    doc = lookup.document(ctx, row, logical_id)
+    granted = guard.authorize(ctx, who, Action.DOCUMENT_READ, row, patient, doc,
+                              detail={"part": "metadata"})  # fmt: skip
+    return views.with_banner(views.document(ctx, doc), granted)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    body: bytes
+    mime_type: str
+    sha256: str
+
+
+def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> Content:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    doc = lookup.document(ctx, row, logical_id)
+    guard.authorize(ctx, who, Action.DOCUMENT_READ, row, patient, doc, detail={"part": "content"})
+    stored = ctx.session.get(DocumentContent, doc.id)
+    if stored is None or row.wrapped_key is None:
+        raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
+    body = ctx.keyring.decrypt(row.wrapped_key, stored.nonce, stored.ciphertext, doc.logical_id)
+    return Content(body, doc.mime_type, doc.sha256)
+
+
+def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = _deposit_fields(ctx, who, body)
+    row, patient = lookup.dossier(ctx, dossier_id)
+    doc = _new_document(ctx, who, row, data)
+    guard.authorize(ctx, who, Action.DOCUMENT_DEPOSIT, row, patient, doc)
+    _store(ctx, who, row, doc, data["content"])
+    return views.document(ctx, doc)
+
+
+def replace(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any) -> dict[str, Any]:
+    data = _deposit_fields(ctx, who, body)
+    row, patient = lookup.dossier(ctx, dossier_id)
+    old = lookup.document(ctx, row, logical_id)
+    if data["category"] != old.category:
+        raise InvalidInput("category_mismatch", "Une nouvelle version garde la catégorie d'origine.")
+    guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
+    doc = _new_document(ctx, who, row, data)
+    doc.version = old.version + 1
+    doc.replaces_id = old.id
+    _store(ctx, who, row, doc, data["content"])
+    old.replaced_by_id = doc.id
+    _new_entry(ctx, who, old, status="superseded")
+    return views.document(ctx, doc)
+
+
+def archive(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_ARCHIVE, "archived")
+
+
+def delete(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    # Logical deletion: the row and its content stay, for the trace and legal retention.
+    return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
+
+
+def set_visibility(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str,
+                   body: Any) -> dict[str, Any]:  # fmt: skip
+    data = require_object(body)
+    reject_unknown(data, {*FLAG_ACTIONS, "confirm"})
+    changes = {name: flag(data, name, False) for name in FLAG_ACTIONS if name in data}
+    if not changes:
+        raise InvalidInput("no_change", "Aucun changement de visibilité demandé.")
+    # Masking and unmasking are confirmed acts, never a side effect of a stray tap.
+    if data.get("confirm") is not True:
+        raise InvalidInput("confirmation_required", "Le changement de visibilité doit être confirmé.")
+    row, patient = lookup.dossier(ctx, dossier_id)
+    doc = lookup.document(ctx, row, logical_id)
+    result = {name: changes.get(name, getattr(doc, name)) for name in FLAG_ACTIONS}
+    _check_flags(result)
+    for name, value in changes.items():
+        if getattr(doc, name) != value:
+            guard.authorize(ctx, who, FLAG_ACTIONS[name], row, patient, doc,
+                            detail={"flag": name, "value": value})  # fmt: skip
+    _new_entry(ctx, who, doc, **result)
+    return views.document(ctx, doc)
+
+
+def _set_status(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, action: Action,
+                status: str) -> dict[str, Any]:  # fmt: skip
+    row, patient = lookup.dossier(ctx, dossier_id)
+    doc = lookup.document(ctx, row, logical_id)
+    guard.authorize(ctx, who, action, row, patient, doc)
+    _new_entry(ctx, who, doc, status=status)
+    return views.document(ctx, doc)
+
+
+def _deposit_fields(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, DEPOSIT_FIELDS)
+    category = text(data, "category", max_len=32)
+    if category not in CATEGORIES:
+        raise InvalidInput("category_invalid", "Catégorie de document inconnue.")
+    mime = text(data, "mime_type", max_len=100)
+    if mime not in MIME_TYPES:
+        raise InvalidInput("mime_type_invalid", "Format de document non accepté.")
+    flags = {name: flag(data, name, False) for name in FLAG_ACTIONS}
+    _check_flags(flags)
+    if who.actor.kind is not ActorKind.PROFESSIONAL and (flags["invisible_patient"] or flags["invisible_rep"]):
+        raise InvalidInput("flag_not_allowed", "Seul un professionnel peut rendre un document invisible.")
+    limit = ctx.settings[
+        "MAX_PROFESSIONAL_UPLOAD_BYTES" if who.actor.kind is ActorKind.PROFESSIONAL
+        else "MAX_PATIENT_UPLOAD_BYTES"
+    ]  # fmt: skip
+    return {
+        "unique_id": text(data, "unique_id", max_len=128, required=False),
+        "category": category,
+        "type_code": loinc(data),
+        "title": text(data, "title", max_len=300),
+        "mime_type": mime,
+        "created_at": instant(data, "created_at"),
+        "service_start": instant(data, "service_start"),
+        "service_end": instant(data, "service_end"),
+        "flags": flags,
+        "content": content(data, limit),
+    }
+
+
+def _check_flags(flags: dict[str, bool]) -> None:
+    # A document hidden from the patient but masked from professionals would be seen by
+    # nobody but its author: domain.md forbids the combination.
+    if flags["masked_ps"] and flags["invisible_patient"]:
+        raise InvalidInput("flags_incompatible", "Un document ne peut être à la fois masqué aux "
+                           "professionnels et invisible pour le patient.")  # fmt: skip
+
+
+def _new_document(ctx: Ctx, who: Principal, row: Dossier, data: dict[str, Any]) -> Document:
+    unique_id = data["unique_id"] or f"urn:uuid:{uuid.uuid4()}"
+    if ctx.session.scalar(select(Document.id).where(Document.unique_id == unique_id)) is not None:
+        raise Conflict("unique_id_exists", "Un document porte déjà cet identifiant unique.")
+    kind = who.actor.kind
+    return Document(
+        dossier_id=row.id,
+        unique_id=unique_id,
+        logical_id=str(uuid.uuid4()),
+        entry_uuid=str(uuid.uuid4()),
+        category=Category(data["category"]).value,
+        type_code=data["type_code"],
+        title=data["title"],
+        author_professional_id=who.actor.id if kind is ActorKind.PROFESSIONAL else None,
+        author_patient_id=who.actor.id if kind is ActorKind.PATIENT else None,
+        author_service_id=who.actor.id if kind is ActorKind.INSURER else None,
+        author_institution=who.actor.structure,
+        created_at=data["created_at"] or ctx.now,
+        service_start=data["service_start"],
+        service_end=data["service_end"],
+        submitted_at=ctx.now,
+        mime_type=data["mime_type"],
+        size=len(data["content"]),
+        sha256=hashlib.sha256(data["content"]).hexdigest(),
+        status="current",
+        version=1,
+        **data["flags"],
+    )
+
+
+def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, body: bytes) -> None:
+    if row.wrapped_key is None:
+        raise Conflict("dossier_key_destroyed", "Ce dossier n'accepte plus de documents.")
+    ctx.session.add(doc)
+    ctx.session.flush()
+    nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, body, doc.logical_id)
+    ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
+    ctx.session.add(_entry(ctx, who, doc))
+
+
+def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:
+    """A metadata change is a new entryUUID; the previous versions stay queryable."""
+    for name, value in changes.items():
+        setattr(doc, name, value)
+    doc.entry_uuid = str(uuid.uuid4())
+    ctx.session.add(_entry(ctx, who, doc, at=ctx.now))
+
+
+def _entry(ctx: Ctx, who: Principal, doc: Document, at: Any = None) -> DocumentEntry:
+    previous = ctx.session.scalar(
+        select(func.count()).select_from(DocumentEntry).where(DocumentEntry.document_id == doc.id)
+    )
+    return DocumentEntry(
+        entry_uuid=doc.entry_uuid, document_id=doc.id, version=(previous or 0) + 1,
+        status=doc.status, masked_ps=doc.masked_ps, invisible_patient=doc.invisible_patient,
+        invisible_rep=doc.invisible_rep, created_at=at or doc.submitted_at, created_by=who.ref,
+    )  # fmt: skip
+
+
+def _authors(ctx: Ctx, docs: Any) -> dict[int, Professional]:
+    ids = {d.author_professional_id for d in docs if d.author_professional_id is not None}
+    if not ids:
+        return {}
+    return {p.id: p for p in ctx.session.scalars(select(Professional).where(Professional.id.in_(ids)))}
+

@@ -1,0 +1,198 @@
+"""Creating, reading, closing and reopening dossiers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from server.errors import InvalidInput, NotFound
+from server.identifiers import IdentifierError, parse_ins
+from server.models import Dossier, Patient, RepresentativeLink
+from server.policy import Action, ActorKind, Context, decide
+from server.services import audit, guard, lookup, views
+from server.services.context import Ctx, Principal
+from server.services.facts import dossier_facts
+from server.validation import day, email, flag, phone, reject_unknown, require_object, text
+
+PATIENT_FIELDS = {
+    "ins", "ins_oid", "birth_name", "first_names", "birth_date", "sex", "birth_place",
+    "used_name", "email", "phone", "notify_channel",
+}  # fmt: skip
+CREATE_FIELDS = {"patient", "consent", "emergency", "medecin_traitant", "representatives"}
+
+
+def find(ctx: Ctx, who: Principal, ins_value: Any) -> dict[str, Any]:
+    """The dossier id behind an INS, so that the INS never travels in URLs."""
+    if not isinstance(ins_value, str):
+        raise InvalidInput("ins_invalid", "INS attendu.")
+    try:
+        ins = parse_ins(ins_value)
+    except IdentifierError as exc:
+        raise InvalidInput("ins_invalid", str(exc)) from None
+    patient = ctx.session.scalars(select(Patient).where(Patient.ins == ins.matricule)).first()
+    row = (
+        ctx.session.scalars(select(Dossier).where(Dossier.patient_id == patient.id)).first()
+        if patient
+        else None
+    )
+    if row is None or patient is None:
+        raise NotFound("dossier_not_found", "Aucun dossier pour cet INS.")
+    guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient, detail={"via": "ins_lookup"})
+    return {"dossier_id": row.id, "status": row.status}
+
+
+def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, CREATE_FIELDS)
+    identity = require_object(data.get("patient"))
+    reject_unknown(identity, PATIENT_FIELDS)
+    consent = require_object(data.get("consent", {}))
+    reject_unknown(consent, {"given", "terminal"})
+    emergency = require_object(data.get("emergency", {}))
+    reject_unknown(emergency, {"bris_de_glace", "centre_15"})
+    # Consent to creation is an explicit act: only a literal true counts as given.
+    given = consent.get("given") is True
+    terminal = text(consent, "terminal", max_len=100)
+    fields = _patient_fields(ctx, identity)
+    mt = lookup.professional(ctx, data["medecin_traitant"]) if data.get("medecin_traitant") else None
+    reps = _representatives(ctx, data.get("representatives", []))
+
+    patient = ctx.session.scalars(select(Patient).where(Patient.ins == fields["ins"])).first()
+    existing = (
+        ctx.session.scalars(select(Dossier).where(Dossier.patient_id == patient.id)).first()
+        if patient
+        else None
+    )
+    facts = None
+    if existing is not None and patient is not None and existing.status != "purged":
+        facts = dossier_facts(ctx.session, existing, patient, ctx.now)
+    decision = decide(
+        who.actor,
+        Action.DOSSIER_CREATE,
+        facts,
+        None,
+        Context(now=ctx.now, consent_evidence=given, subject_patient_id=patient.id if patient else None),
+        ctx.matrix,
+    )
+    if not decision.allowed:
+        guard.record_denial(ctx, who, Action.DOSSIER_CREATE, decision, patient)
+        raise guard.denial(decision.reason)
+    if patient is None:
+        patient = Patient(**fields, created_at=ctx.now)
+        ctx.session.add(patient)
+        ctx.session.flush()
+    else:
+        _check_same_identity(patient, fields)
+        patient.email, patient.phone = fields["email"], fields["phone"]
+        patient.notify_channel = fields["notify_channel"]
+    row = existing or Dossier(patient_id=patient.id)
+    row.status = "active"
+    row.created_at = ctx.now
+    row.consent_collected_by = who.ref
+    row.consent_at = ctx.now
+    row.consent_terminal = terminal or ""
+    # Both emergency permissions are offered ticked at creation (domain.md).
+    row.bris_de_glace_allowed = flag(emergency, "bris_de_glace", True)
+    row.centre_15_allowed = flag(emergency, "centre_15", True)
+    row.medecin_traitant_id = mt.id if mt else None
+    row.closed_at = row.retention_until = row.deletion_requested_at = None
+    row.wrapped_key = ctx.keyring.new_wrapped_key()
+    ctx.session.add(row)
+    ctx.session.flush()
+    for rep in reps:
+        ctx.session.add(RepresentativeLink(dossier_id=row.id, patient_id=rep.id, created_at=ctx.now))
+    audit.ensure_head(ctx.session, audit.chain_for(patient.id), patient.id)
+    guard.trace(ctx, who, Action.DOSSIER_CREATE, decision, patient, detail={"terminal": terminal})
+    return views.summary(ctx, row, patient, full=True)
+
+
+def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    granted = guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient)
+    full = who.actor.kind is ActorKind.PATIENT
+    out = views.summary(ctx, row, patient, full=full)
+    if not full:
+        out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
+    return views.with_banner(out, granted)
+
+
+def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
+    data = require_object(body)
+    reject_unknown(data, {"confirm", "delete"})
+    if data.get("confirm") is not True:
+        raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
+    delete = flag(data, "delete", False)
+    row, patient = lookup.dossier(ctx, dossier_id)
+    guard.authorize(ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete})
+    row.status = "closed"
+    row.closed_at = ctx.now
+    # Kept ten years after closure, or deleted within three months when the patient asks.
+    years = ctx.settings["RETENTION_YEARS"]
+    row.retention_until = ctx.now + timedelta(days=round(365.25 * years))
+    row.deletion_requested_at = ctx.now if delete else None
+    return views.summary(ctx, row, patient, full=True)
+
+
+def reopen(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    guard.authorize(ctx, who, Action.DOSSIER_REOPEN, row, patient)
+    row.status = "active"
+    row.closed_at = row.retention_until = row.deletion_requested_at = None
+    return views.summary(ctx, row, patient, full=True)
+
+
+def _patient_fields(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    raw_ins = text(data, "ins", max_len=20) or ""
+    try:
+        ins = parse_ins(raw_ins, data.get("ins_oid"), test=ctx.settings["INS_TEST_OIDS"])
+    except IdentifierError as exc:
+        raise InvalidInput("ins_invalid", str(exc)) from None
+    sex = text(data, "sex", max_len=1)
+    if sex not in ("M", "F", "I"):
+        raise InvalidInput("sex_invalid", "Sexe : M, F ou I.")
+    place = text(data, "birth_place", max_len=5) or ""
+    if len(place) != 5 or not place.replace("A", "0").replace("B", "0").isdigit():
+        raise InvalidInput("birth_place_invalid", "Lieu de naissance : code INSEE à 5 caractères.")
+    born = day(data, "birth_date")
+    if born > ctx.now.date():
+        raise InvalidInput("birth_date_invalid", "Date de naissance dans le futur.")
+    channel = data.get("notify_channel", "email")
+    if channel not in ("email", "sms", "none"):
+        raise InvalidInput("notify_channel_invalid", "Canal de notification : email, sms ou none.")
+    return {
+        "ins": ins.matricule,
+        "ins_oid": ins.oid,
+        "birth_name": text(data, "birth_name", max_len=100),
+        "first_names": text(data, "first_names", max_len=200),
+        "birth_date": born,
+        "sex": sex,
+        "birth_place": place,
+        "used_name": text(data, "used_name", max_len=100, required=False),
+        "email": email(data),
+        "phone": phone(data),
+        "notify_channel": channel,
+    }
+
+
+def _check_same_identity(patient: Patient, fields: dict[str, Any]) -> None:
+    # An INS names one person: different traits mean an identity error, never a merge.
+    for name in ("birth_name", "birth_date", "sex"):
+        if getattr(patient, name) != fields[name]:
+            raise InvalidInput("identity_mismatch", "Les traits d'identité ne correspondent pas à l'INS.")
+
+
+def _representatives(ctx: Ctx, values: Any) -> list[Patient]:
+    if not isinstance(values, list) or len(values) > 4:
+        raise InvalidInput("representatives_invalid", "Liste d'INS de représentants attendue.")
+    found = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidInput("representatives_invalid", "INS de représentant invalide.")
+        rep = ctx.session.scalars(select(Patient).where(Patient.ins == value)).first()
+        if rep is None:
+            raise NotFound("representative_not_found", "Représentant légal inconnu.")
+        found.append(rep)
+    return found
+

@@ -1,0 +1,170 @@
+"""The one gate every use case passes: decide, trace the decision, act on obligations.
+
+A denial is a value inside the engine; here, at the service boundary, it becomes an
+`AccessDenied` once its trace entry is committed. An allowed decision is traced in the
+transaction of the action it allows, which the API layer commits with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.errors import AccessDenied, Conflict, DmpError, NotFound
+from server.models import Document, Dossier, FirstAccess, Patient
+from server.policy import (
+    Action,
+    ActorKind,
+    Context,
+    Decision,
+    DossierFacts,
+    Obligation,
+    Reason,
+    decide,
+)
+from server.services import audit, notices
+from server.services.context import Ctx, Principal
+from server.services.emergency_state import ActiveEmergency, active_emergency
+from server.services.facts import document_facts, dossier_facts
+
+# Denials that would tell a professional a hidden document exists answer like a missing
+# document: whether something is hidden from them is not theirs to know (domain.md
+# leaves the choice to us; the patient's history still shows the real reason).
+HIDDEN_REASONS = frozenset(
+    {
+        Reason.DOCUMENT_MASKED,
+        Reason.INVISIBLE_TO_PATIENT,
+        Reason.INVISIBLE_TO_REPRESENTATIVES,
+        Reason.CATEGORY_NOT_ALLOWED,
+        Reason.DOCUMENT_DELETED,
+    }
+)
+
+
+DENIAL_MESSAGES = {
+    Reason.PROFESSIONAL_BLOCKED: "Le patient a bloqué votre accès à son dossier.",
+    Reason.NO_AUTHORISATION: "Vous n'êtes pas autorisé(e) : ni équipe de soins, ni consentement.",
+    Reason.DOSSIER_CLOSED: "Ce dossier est fermé.",
+    Reason.DOSSIER_PURGED: "Ce dossier a été supprimé.",
+    Reason.CONSENT_MISSING: "Le consentement explicite du patient est nécessaire.",
+    Reason.EMERGENCY_NOT_ALLOWED: "Le patient n'a pas autorisé l'accès en urgence.",
+    Reason.EMERGENCY_REASON_MISSING: "Le motif de l'accès en urgence est obligatoire.",
+    Reason.MEDECIN_TRAITANT_NOT_BLOCKABLE: "Le médecin traitant ne peut pas être bloqué.",
+    Reason.NOT_THE_AUTHOR: "Seul l'auteur du document peut faire cela.",
+    Reason.FORBIDDEN_ACTOR: "Cet organisme n'a aucun accès au dossier médical partagé.",
+    Reason.INSURER_READS_NOTHING: "L'Assurance Maladie ne lit aucun document.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    decision: Decision
+    facts: DossierFacts | None
+    context: Context
+    emergency: ActiveEmergency | None  # shown as a banner for the whole session
+
+
+def authorize(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier: Dossier | None,
+    patient: Patient | None,
+    document: Document | None = None,
+    *,
+    detail: dict[str, Any] | None = None,
+    **context: Any,
+) -> Granted:
+    facts = dossier_facts(ctx.session, dossier, patient, ctx.now) if dossier and patient else None
+    emergency = None
+    if dossier is not None and who.actor.kind is ActorKind.PROFESSIONAL:
+        emergency = active_emergency(ctx, who, dossier.id)
+        context.setdefault("first_access", _first_access(ctx, who, dossier.id))
+    decision_context = Context(now=ctx.now, emergency=emergency.mode if emergency else None, **context)
+    decision = decide(
+        who.actor,
+        action,
+        facts,
+        document_facts(document) if document is not None else None,
+        decision_context,
+        ctx.matrix,
+    )
+    if not decision.allowed:
+        record_denial(ctx, who, action, decision, patient, document, detail)
+        if (
+            action is Action.DOCUMENT_READ
+            and decision.reason in HIDDEN_REASONS
+            and who.actor.kind is not ActorKind.PATIENT
+        ):
+            raise NotFound("document_not_found", "Document introuvable.")
+        raise denial(decision.reason)
+    trace(ctx, who, action, decision, patient, document, detail)
+    if dossier is not None and patient is not None:
+        _fulfil(ctx, who, decision, dossier, patient)
+    return Granted(decision, facts, decision_context, emergency)
+
+
+def record_denial(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    decision: Decision,
+    patient: Patient | None,
+    document: Document | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A denial is traced in a transaction of its own, after undoing anything the request
+    had begun, so that a refused request leaves nothing behind but its trace entry."""
+    ctx.session.rollback()
+    trace(ctx, who, action, decision, patient, document, detail)
+    ctx.session.commit()
+
+
+def denial(reason: Reason) -> DmpError:
+    if reason is Reason.DOSSIER_EXISTS:
+        return Conflict(reason.value, "Un dossier existe déjà pour ce patient.")
+    return AccessDenied(reason.value, DENIAL_MESSAGES.get(reason, "Accès refusé."))
+
+
+def trace(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    decision: Decision,
+    patient: Patient | None,
+    document: Document | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit.append(
+        ctx.session,
+        patient.id if patient is not None else None,
+        at=ctx.now,
+        actor_kind=who.actor.kind.value,
+        actor_id=who.actor.id,
+        actor_name=who.name,
+        actor_profession=who.actor.profession,
+        actor_structure=who.actor.structure,
+        action=action.value,
+        mode=decision.mode.value,
+        outcome="allowed" if decision.allowed else "denied",
+        reason=decision.reason.value,
+        target=f"document:{document.logical_id}" if document is not None else None,
+        category=document.category if document is not None else None,
+        detail=audit.detail_json(detail),
+        kiosk=who.kiosk,
+    )
+
+
+def _first_access(ctx: Ctx, who: Principal, dossier_id: int) -> bool:
+    return ctx.session.get(FirstAccess, (dossier_id, who.actor.id)) is None
+
+
+def _fulfil(ctx: Ctx, who: Principal, decision: Decision, dossier: Dossier, patient: Patient) -> None:
+    obligations = decision.obligations
+    if Obligation.NOTIFY_PATIENT_FIRST_ACCESS in obligations:
+        ctx.session.add(FirstAccess(dossier_id=dossier.id, professional_id=who.actor.id, at=ctx.now))
+        notices.queue(ctx, patient, "first_access", who)
+    if Obligation.NOTIFY_PATIENT_EMERGENCY in obligations:
+        notices.queue(ctx, patient, decision.mode.value, who)
+    if Obligation.NOTIFY_PATIENT_NEW_DOCUMENT in obligations:
+        notices.queue(ctx, patient, "new_document", who)

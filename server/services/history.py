@@ -1,0 +1,97 @@
+"""The patient's access history, in plain French: who, as what, when, why, what, outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from server.frenchtime import fr_datetime
+from server.labels import CATEGORIES, MODES
+from server.models import AuditEntry
+from server.policy import Action
+from server.services import audit, guard, lookup, views
+from server.services.context import Ctx, Principal
+
+VERBS = {
+    "dossier:create": "a créé le dossier",
+    "dossier:read": "a consulté le résumé du dossier",
+    "document:list": "a consulté la liste des documents",
+    "document:read": "a consulté un document",
+    "document:deposit": "a ajouté un document",
+    "document:replace": "a remplacé un document par une nouvelle version",
+    "document:archive": "a archivé un document",
+    "document:delete": "a supprimé un document",
+    "document:mask": "a modifié le masquage d'un document",
+    "document:patient_visibility": "a modifié la visibilité d'un document pour le patient",
+    "document:rep_visibility": "a modifié la visibilité d'un document pour les représentants légaux",
+    "access:grant": "a donné un accès",
+    "access:block": "a bloqué un professionnel",
+    "care_team:manage": "a modifié l'équipe de soins",
+    "care_team:join": "a enregistré une admission (équipe de soins)",
+    "medecin_traitant:set": "a désigné le médecin traitant",
+    "emergency:settings": "a modifié les autorisations d'accès en urgence",
+    "emergency:bris_de_glace": "a déclenché un accès en urgence (bris de glace)",
+    "emergency:centre_15": "a déclenché un accès du centre 15",
+    "history:read": "a consulté l'historique des accès",
+    "dossier:close": "a fermé le dossier",
+    "dossier:reopen": "a rouvert le dossier",
+}
+OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
+REASONS_FR = {
+    "professional_blocked": "vous aviez bloqué ce professionnel",
+    "no_authorisation": "ni équipe de soins, ni consentement, ni urgence",
+    "category_not_allowed": "catégorie de document non autorisée pour sa profession",
+    "document_masked": "document masqué aux professionnels",
+    "dossier_closed": "dossier fermé",
+    "emergency_not_allowed": "vous n'aviez pas autorisé l'accès en urgence",
+    "emergency_reason_missing": "motif d'urgence manquant",
+    "forbidden_actor": "organisme sans aucun droit d'accès",
+    "insurer_reads_nothing": "l'Assurance Maladie ne lit pas les documents",
+    "not_the_author": "seul l'auteur peut faire cela",
+}
+PAGE = 200
+
+
+def history(ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None) -> dict[str, Any]:
+    row, patient = lookup.dossier(ctx, dossier_id)
+    guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
+    query = select(AuditEntry).where(AuditEntry.chain == audit.chain_for(patient.id))
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
+    items = [render(e) for e in entries]
+    more = bool(entries) and entries[-1].seq > 1
+    return {"entries": items, "next_before": entries[-1].seq if more else None}
+
+
+def render(e: AuditEntry) -> dict[str, Any]:
+    detail = json.loads(e.detail or "{}")
+    who = e.actor_name
+    if e.actor_profession:
+        who += f" ({e.actor_profession.replace('_', ' ')}"
+        who += f", structure {e.actor_structure})" if e.actor_structure else ")"
+    sentence = f"Le {fr_datetime(e.at)}, {who} {VERBS.get(e.action, e.action)}"
+    if e.category:
+        sentence += f" de la catégorie « {CATEGORIES[e.category][0]} »"
+    if e.outcome == "allowed" and e.mode not in ("none", "patient"):
+        sentence += f", au titre de : {MODES.get(e.mode, e.mode)}"
+    if detail.get("reason"):
+        sentence += f", motif déclaré : « {detail['reason']} »"
+    sentence += f". Résultat : {OUTCOMES[e.outcome]}"
+    if e.outcome == "denied":
+        sentence += f" ({REASONS_FR.get(e.reason, e.reason.replace('_', ' '))})"
+    return {
+        "seq": e.seq,
+        "at": views.iso(e.at),
+        "actor": {"kind": e.actor_kind, "name": e.actor_name, "profession": e.actor_profession,
+                  "structure": e.actor_structure},  # fmt: skip
+        "action": e.action,
+        "mode": e.mode,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "category": e.category,
+        "text": sentence + ".",
+        "hash": e.hash,
+    }

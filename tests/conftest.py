@@ -1,0 +1,96 @@
+"""Shared fixtures: the database under test (SQLite or PostgreSQL), the app, a clock."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from server.db import make_engine
+from server.migrate import upgrade
+from server.models import Base
+
+BACKEND = os.environ.get("DMP_TEST_DB", "sqlite")
+
+
+def pytest_report_header() -> str:
+    return f"dmp database backend: {BACKEND}"
+
+
+class Clock:
+    """An injected clock the tests move by hand (time is never read from a global)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if BACKEND == "postgresql":
+        url = os.environ.get("DMP_TEST_PG_URL")
+        if not url:
+            pytest.fail("DMP_TEST_DB=postgresql needs DMP_TEST_PG_URL (scripts/test sets it)")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    elif BACKEND == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dmp.sqlite'}"
+    else:
+        pytest.fail(f"unknown DMP_TEST_DB={BACKEND!r} (sqlite or postgresql)")
+    upgrade(url)
+    return url
+
+
+def wipe(url: str) -> None:
+    engine = make_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - names from our metadata
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 6, 15, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": database_url,
+        "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "MASTER_KEY_FILE": str(tmp_path / "unused.key"),
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, Any], clock: Clock, database_url: str) -> Iterator[Any]:
+    from server.app import create_app
+
+    wipe(database_url)
+    application = create_app(settings, clock=clock)
+    yield application
+    application.extensions["dmp"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
