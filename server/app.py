@@ -29,8 +29,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(test_config: dict[str, Any] | None = None, *,
-               clock: Callable[[], datetime] = utc_now) -> Flask:  # fmt: skip
+def create_app(
+    test_config: dict[str, Any] | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> Flask:
     settings = load_settings(test_config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
@@ -54,7 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None, *,
 def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_now) -> Runtime:
     """Everything a use case needs, for the web app and the command line alike."""
     engine = make_engine(settings["DATABASE_URL"])
-    matrix_path = Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
+    matrix_path = (
+        Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
+    )
     return Runtime(
         engine=engine,
         sessions=make_sessionmaker(engine),
@@ -85,8 +88,12 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def on_db_down(exc: OperationalError) -> Response:
         log.error("database unavailable: %s", type(exc.orig).__name__)
-        return error_response(503, "unavailable", "database_unavailable",
-                              "Service momentanément indisponible, veuillez réessayer.")  # fmt: skip
+        return error_response(
+            503,
+            "unavailable",
+            "database_unavailable",
+            "Service momentanément indisponible, veuillez réessayer.",
+        )
 
     @app.errorhandler(Exception)
     def on_bug(exc: Exception) -> Response:

@@ -25,6 +25,8 @@ def verify_all(settings: dict[str, Any], echo: Callable[[str], None]) -> bool:
     for b in breaks:
         where = f"entry id {b.entry_id}" if b.entry_id is not None else "end of chain"
         echo(f"BROKEN {b.chain} at link {b.seq} ({where}): {b.problem}")
-    echo(f"{chains} chain(s), {entries} entr(y/ies) checked: "
-         + ("all intact" if not breaks else f"{len(breaks)} broken chain(s)"))  # fmt: skip
+    echo(
+        f"{chains} chain(s), {entries} entr(y/ies) checked: "
+        + ("all intact" if not breaks else f"{len(breaks)} broken chain(s)")
+    )
     return not breaks

@@ -28,7 +28,9 @@ def server(db_url: str | None, host: str, port: int) -> None:
     settings = _settings(db_url)
     require_current(settings["DATABASE_URL"])
     app = create_app(settings)
-    click.echo(f"dmp records server on http://{host}:{port}/ (API under /api/v1, spec at /openapi.json)")
+    click.echo(
+        f"dmp records server on http://{host}:{port}/ (API under /api/v1, spec at /openapi.json)"
+    )
     app.run(host=host, port=port, threaded=True)
 
 

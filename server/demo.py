@@ -30,14 +30,38 @@ PROFESSIONALS = [
     ("810004567896", "Nadia", "Haddad", "admissions", None, HOPITAL, "Hôpital Nord"),
     ("810005678908", "Karim", "Benali", "urgentiste", None, HOPITAL, "Hôpital Nord"),
     ("810006789019", "Anne", "Leroy", "regulateur_samu", None, SAMU, "SAMU 13"),
-    ("810007890121", "Marc", "Girard", "medecin_travail", None, None, "Service de santé au travail"),
+    (
+        "810007890121",
+        "Marc",
+        "Girard",
+        "medecin_travail",
+        None,
+        None,
+        "Service de santé au travail",
+    ),
 ]
 
 PATIENTS = [
     # INS, birth name, first names, birth date, sex, birth place (INSEE), e-mail
-    ("279035121518989", "DUPONT", "Marie Anne", "1979-03-15", "F", "51215", "marie.dupont@example.org"),
+    (
+        "279035121518989",
+        "DUPONT",
+        "Marie Anne",
+        "1979-03-15",
+        "F",
+        "51215",
+        "marie.dupont@example.org",
+    ),
     ("115067505612342", "DUPONT", "Léo", "2015-06-02", "M", "75056", "marie.dupont@example.org"),
-    ("253072B07300470", "ALBERTINI", "Lucia", "1953-07-12", "F", "2B073", "lucia.albertini@example.org"),
+    (
+        "253072B07300470",
+        "ALBERTINI",
+        "Lucia",
+        "1953-07-12",
+        "F",
+        "2B073",
+        "lucia.albertini@example.org",
+    ),
     ("187069201234563", "ROUSSEAU", "Jean", "1987-06-20", "M", "92012", None),
 ]
 INSURER = "Assurance Maladie (injection des remboursements)"
@@ -93,9 +117,16 @@ def _find_actor(ctx: Ctx, who: str) -> tuple[ActorKind, int]:
 def _professionals(ctx: Ctx) -> dict[str, Professional]:
     out = {}
     for nid, first, last, profession, specialty, finess, structure in PROFESSIONALS:
-        pro = Professional(national_id=parse_national_id(nid), first_name=first, last_name=last,
-                           profession=profession, specialty=specialty, structure_finess=finess,
-                           structure_name=structure, active=True)  # fmt: skip
+        pro = Professional(
+            national_id=parse_national_id(nid),
+            first_name=first,
+            last_name=last,
+            profession=profession,
+            specialty=specialty,
+            structure_finess=finess,
+            structure_name=structure,
+            active=True,
+        )
         ctx.session.add(pro)
         out[profession] = pro
     ctx.session.flush()
@@ -116,8 +147,14 @@ def _principal(ctx: Ctx, kind: ActorKind, actor_id: int) -> Principal:
 
 
 def _doc(category: str, type_code: str, title: str, text: str, **flags: bool) -> dict[str, Any]:
-    return {"category": category, "type_code": type_code, "title": title, "mime_type": "text/plain",
-            "content_base64": base64.b64encode(text.encode()).decode(), **flags}  # fmt: skip
+    return {
+        "category": category,
+        "type_code": type_code,
+        "title": title,
+        "mime_type": "text/plain",
+        "content_base64": base64.b64encode(text.encode()).decode(),
+        **flags,
+    }
 
 
 def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, ServiceAccount]) -> None:
@@ -138,47 +175,124 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
     ids: list[int] = []
     for ins, name, first, born, sex, place, email in PATIENTS:
         parse_ins(ins)
-        body = {"patient": {"ins": ins, "birth_name": name, "first_names": first, "birth_date": born,
-                            "sex": sex, "birth_place": place, "email": email,
-                            "notify_channel": "email" if email else "none"},
-                "consent": {"given": True, "terminal": "demo-accueil-cpam"},
-                "medecin_traitant": pros["medecin_generaliste"].national_id}  # fmt: skip
+        body = {
+            "patient": {
+                "ins": ins,
+                "birth_name": name,
+                "first_names": first,
+                "birth_date": born,
+                "sex": sex,
+                "birth_place": place,
+                "email": email,
+                "notify_channel": "email" if email else "none",
+            },
+            "consent": {"given": True, "terminal": "demo-accueil-cpam"},
+            "medecin_traitant": pros["medecin_generaliste"].national_id,
+        }
         if ins == "115067505612342":  # the minor: his mother is his legal representative
             body["representatives"] = ["279035121518989"]
-        ids.append(step(dossiers.create, ctx, admissions if ins.startswith("2") else gp, body)["dossier_id"])
+        ids.append(
+            step(dossiers.create, ctx, admissions if ins.startswith("2") else gp, body)[
+                "dossier_id"
+            ]
+        )
     marie, _leo, lucia, jean = ids
-    step(documents.deposit, ctx, gp, marie, _doc("compte_rendu", "11488-4", "Consultation du 3 mars",
-         "Consultation de suivi. Tension 12/8. Poursuite du traitement."))  # fmt: skip
-    step(documents.deposit, ctx, gp, marie, _doc("prescription", "57833-6", "Ordonnance",
-         "Amlodipine 5 mg, 1 cp/j, 3 mois."))  # fmt: skip
-    step(documents.deposit, ctx, gp, marie, _doc("synthese", "60591-5", "Synthèse médicale",
-         "Hypertension artérielle traitée. Allergie : pénicilline.", masked_ps=True))  # fmt: skip
+    step(
+        documents.deposit,
+        ctx,
+        gp,
+        marie,
+        _doc(
+            "compte_rendu",
+            "11488-4",
+            "Consultation du 3 mars",
+            "Consultation de suivi. Tension 12/8. Poursuite du traitement.",
+        ),
+    )
+    step(
+        documents.deposit,
+        ctx,
+        gp,
+        marie,
+        _doc("prescription", "57833-6", "Ordonnance", "Amlodipine 5 mg, 1 cp/j, 3 mois."),
+    )
+    step(
+        documents.deposit,
+        ctx,
+        gp,
+        marie,
+        _doc(
+            "synthese",
+            "60591-5",
+            "Synthèse médicale",
+            "Hypertension artérielle traitée. Allergie : pénicilline.",
+            masked_ps=True,
+        ),
+    )
     insurer = _principal(ctx, ActorKind.INSURER, services["insurer"].id)
-    step(documents.deposit, ctx, insurer, marie, _doc("remboursement", "96173-0", "Remboursements 2026",
-         "Consultations : 3 ; pharmacie : 2."))  # fmt: skip
+    step(
+        documents.deposit,
+        ctx,
+        insurer,
+        marie,
+        _doc(
+            "remboursement", "96173-0", "Remboursements 2026", "Consultations : 3 ; pharmacie : 2."
+        ),
+    )
     patient = _principal(ctx, ActorKind.PATIENT, _patient_id(ctx, "279035121518989"))
-    step(documents.deposit, ctx, patient, marie, _doc("depose_patient", "51855-5", "Carnet de vaccination",
-         "DTP 2019, grippe 2025."))  # fmt: skip
+    step(
+        documents.deposit,
+        ctx,
+        patient,
+        marie,
+        _doc("depose_patient", "51855-5", "Carnet de vaccination", "DTP 2019, grippe 2025."),
+    )
     pharmacien = pro("pharmacien")
     step(access.grant_consent, ctx, patient, marie, {"national_id": pros["pharmacien"].national_id})
     step(documents.list_documents, ctx, pharmacien, marie)
-    step(documents.deposit, ctx, pharmacien, marie, _doc("dispensation", "60593-1", "Délivrance",
-         "Amlodipine 5 mg, 1 boîte."))  # fmt: skip
+    step(
+        documents.deposit,
+        ctx,
+        pharmacien,
+        marie,
+        _doc("dispensation", "60593-1", "Délivrance", "Amlodipine 5 mg, 1 boîte."),
+    )
     step(access.block, ctx, patient, marie, pros["infirmier"].national_id)
     step(documents.list_documents, ctx, pro("infirmier"), marie)  # denied: blocked
     step(access.join_care_team, ctx, admissions, jean)  # admission at Hôpital Nord
-    step(documents.deposit, ctx, pro("medecin_specialiste"), jean, _doc(
-        "compte_rendu", "34133-9", "Compte rendu d'hospitalisation", "Séjour en cardiologie.",
-        invisible_patient=True))  # fmt: skip
+    step(
+        documents.deposit,
+        ctx,
+        pro("medecin_specialiste"),
+        jean,
+        _doc(
+            "compte_rendu",
+            "34133-9",
+            "Compte rendu d'hospitalisation",
+            "Séjour en cardiologie.",
+            invisible_patient=True,
+        ),
+    )
     urgentiste = pro("urgentiste")
-    step(access.emergency_access, ctx, urgentiste, lucia, {"mode": "bris_de_glace",
-         "reason": "Patiente inconsciente aux urgences"})  # fmt: skip
+    step(
+        access.emergency_access,
+        ctx,
+        urgentiste,
+        lucia,
+        {"mode": "bris_de_glace", "reason": "Patiente inconsciente aux urgences"},
+    )
     step(documents.list_documents, ctx, urgentiste, lucia)
     step(documents.list_documents, ctx, pro("medecin_travail"), marie)  # denied: never eligible
-    step(documents.list_documents, ctx, _principal(ctx, ActorKind.THIRD_PARTY, services["third_party"].id), marie)
+    step(
+        documents.list_documents,
+        ctx,
+        _principal(ctx, ActorKind.THIRD_PARTY, services["third_party"].id),
+        marie,
+    )
 
 
 def _patient_id(ctx: Ctx, ins: str) -> int:
     pid = ctx.session.scalar(select(Patient.id).where(Patient.ins == ins))
-    assert pid is not None
+    if pid is None:
+        raise SystemExit(f"demo patient {ins} missing")
     return pid

@@ -19,7 +19,10 @@ CATEGORIES: dict[str, tuple[str, str]] = {
 STATES: dict[str, tuple[str, str]] = {
     "masked_ps": ("Masqué aux professionnels", "Hidden from professionals"),
     "invisible_patient": ("Non visible par le patient", "Not visible to the patient"),
-    "invisible_rep": ("Non visible par les représentants légaux", "Not visible to legal representatives"),
+    "invisible_rep": (
+        "Non visible par les représentants légaux",
+        "Not visible to legal representatives",
+    ),
     "archived": ("Archivé", "Archived"),
     "superseded": ("Remplacé par une version plus récente", "Superseded"),
     "deleted": ("Supprimé", "Deleted"),

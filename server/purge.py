@@ -30,14 +30,24 @@ def purge_due(settings: dict[str, Any]) -> int:
             for row in due:
                 reason = "deletion_requested" if row.deletion_requested_at else "retention_expired"
                 doc_ids = select(Document.id).where(Document.dossier_id == row.id)
-                session.execute(delete(DocumentContent).where(DocumentContent.document_id.in_(doc_ids)))
+                session.execute(
+                    delete(DocumentContent).where(DocumentContent.document_id.in_(doc_ids))
+                )
                 row.status = "purged"
                 row.wrapped_key = None
                 audit.append(
-                    session, row.patient_id, at=now, actor_kind="system", actor_id=0,
-                    actor_name="Service de purge", action="dossier:purge", mode="none",
-                    outcome="allowed", reason=reason, detail="{}",
-                )  # fmt: skip
+                    session,
+                    row.patient_id,
+                    at=now,
+                    actor_kind="system",
+                    actor_id=0,
+                    actor_name="Service de purge",
+                    action="dossier:purge",
+                    mode="none",
+                    outcome="allowed",
+                    reason=reason,
+                    detail="{}",
+                )
                 session.commit()  # one dossier per transaction: a crash loses no progress
             return len(due)
     finally:

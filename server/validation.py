@@ -104,4 +104,6 @@ def content(data: dict[str, Any], limit: int) -> bytes:
 
 
 def raise_too_large(limit: int) -> None:
-    raise TooLarge("content_too_large", f"Document trop volumineux (maximum {limit // 1_000_000} Mo).")
+    raise TooLarge(
+        "content_too_large", f"Document trop volumineux (maximum {limit // 1_000_000} Mo)."
+    )

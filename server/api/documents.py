@@ -16,28 +16,51 @@ from server.services.context import Ctx, Principal
 TAG = "documents"
 DOC = "/dossiers/<int:dossier_id>/documents/<string:logical_id>"
 LIST_QUERY = [
-    {"name": "all", "in": "query", "required": False, "schema": {"type": "boolean"},
-     "description": "every date and status instead of two years of current documents"},
+    {
+        "name": "all",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean"},
+        "description": "every date and status instead of two years of current documents",
+    },
     {"name": "category", "in": "query", "required": False, "schema": CATEGORY},
-]  # fmt: skip
+]
 
 
-@api.route("GET", "/dossiers/<int:dossier_id>/documents", "Documents the caller may see", tag=TAG,
-           response=DOCUMENT_LIST, query=LIST_QUERY)  # fmt: skip
+@api.route(
+    "GET",
+    "/dossiers/<int:dossier_id>/documents",
+    "Documents the caller may see",
+    tag=TAG,
+    response=DOCUMENT_LIST,
+    query=LIST_QUERY,
+)
 def list_documents(dossier_id: int) -> Any:
     everything = request.args.get("all", "false").lower()
     if everything not in ("true", "false", "1", "0"):
         raise InvalidInput("all_invalid", "« all » vaut true ou false.")
     category = request.args.get("category")
-    return run(lambda ctx, who: documents.list_documents(
-        ctx, who, dossier_id, everything=everything in ("true", "1"), category=category))  # fmt: skip
+    return run(
+        lambda ctx, who: documents.list_documents(
+            ctx, who, dossier_id, everything=everything in ("true", "1"), category=category
+        )
+    )
 
 
-@api.route("POST", "/dossiers/<int:dossier_id>/documents", "Deposit a document", tag=TAG, body=DEPOSIT,
-           response=DOCUMENT, status=201)  # fmt: skip
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/documents",
+    "Deposit a document",
+    tag=TAG,
+    body=DEPOSIT,
+    response=DOCUMENT,
+    status=201,
+)
 def deposit(dossier_id: int) -> Any:
     body = json_body()
-    return run(lambda ctx, who: documents.deposit(ctx, who, dossier_id, body), status=201, write=True)
+    return run(
+        lambda ctx, who: documents.deposit(ctx, who, dossier_id, body), status=201, write=True
+    )
 
 
 @api.route("GET", DOC, "Document metadata", tag=TAG, response=DOCUMENT)
@@ -45,8 +68,14 @@ def metadata(dossier_id: int, logical_id: str) -> Any:
     return run(lambda ctx, who: documents.metadata(ctx, who, dossier_id, logical_id))
 
 
-@api.route("GET", DOC + "/content", "Document content", tag=TAG, content_type="application/octet-stream",
-           response={"type": "string", "format": "binary"})  # fmt: skip
+@api.route(
+    "GET",
+    DOC + "/content",
+    "Document content",
+    tag=TAG,
+    content_type="application/octet-stream",
+    response={"type": "string", "format": "binary"},
+)
 def content(dossier_id: int, logical_id: str) -> Any:
     def work(ctx: Ctx, who: Principal) -> Response:
         found = documents.read_content(ctx, who, dossier_id, logical_id)
@@ -58,12 +87,22 @@ def content(dossier_id: int, logical_id: str) -> Any:
     return run(work)
 
 
-@api.route("POST", DOC + "/replace", "Replace with a new version (the old one is kept)", tag=TAG,
-           body=DEPOSIT, response=DOCUMENT, status=201)  # fmt: skip
+@api.route(
+    "POST",
+    DOC + "/replace",
+    "Replace with a new version (the old one is kept)",
+    tag=TAG,
+    body=DEPOSIT,
+    response=DOCUMENT,
+    status=201,
+)
 def replace(dossier_id: int, logical_id: str) -> Any:
     body = json_body()
-    return run(lambda ctx, who: documents.replace(ctx, who, dossier_id, logical_id, body),
-               status=201, write=True)  # fmt: skip
+    return run(
+        lambda ctx, who: documents.replace(ctx, who, dossier_id, logical_id, body),
+        status=201,
+        write=True,
+    )
 
 
 @api.route("POST", DOC + "/archive", "Archive (not delete)", tag=TAG, response=DOCUMENT)
@@ -76,8 +115,17 @@ def delete(dossier_id: int, logical_id: str) -> Any:
     return run(lambda ctx, who: documents.delete(ctx, who, dossier_id, logical_id), write=True)
 
 
-@api.route("PATCH", DOC + "/visibility", "Change visibility flags (confirmed)", tag=TAG, body=VISIBILITY,
-           response=DOCUMENT)  # fmt: skip
+@api.route(
+    "PATCH",
+    DOC + "/visibility",
+    "Change visibility flags (confirmed)",
+    tag=TAG,
+    body=VISIBILITY,
+    response=DOCUMENT,
+)
 def visibility(dossier_id: int, logical_id: str) -> Any:
     body = json_body()
-    return run(lambda ctx, who: documents.set_visibility(ctx, who, dossier_id, logical_id, body), write=True)
+    return run(
+        lambda ctx, who: documents.set_visibility(ctx, who, dossier_id, logical_id, body),
+        write=True,
+    )

@@ -15,15 +15,28 @@ from server.services import dossiers, history
 TAG = "dossiers"
 
 
-@api.route("POST", "/dossiers", "Create a dossier with the patient's explicit consent", tag=TAG,
-           body=CREATE_DOSSIER, response=SUMMARY, status=201)  # fmt: skip
+@api.route(
+    "POST",
+    "/dossiers",
+    "Create a dossier with the patient's explicit consent",
+    tag=TAG,
+    body=CREATE_DOSSIER,
+    response=SUMMARY,
+    status=201,
+)
 def create() -> Any:
     body = json_body()
     return run(lambda ctx, who: dossiers.create(ctx, who, body), status=201, write=True)
 
 
-@api.route("POST", "/dossiers/lookup", "Find a dossier by INS (kept out of URLs and logs)", tag=TAG,
-           body=obj({"ins": STR}, ["ins"]), response=obj({"dossier_id": {"type": "integer"}, "status": STR}))  # fmt: skip
+@api.route(
+    "POST",
+    "/dossiers/lookup",
+    "Find a dossier by INS (kept out of URLs and logs)",
+    tag=TAG,
+    body=obj({"ins": STR}, ["ins"]),
+    response=obj({"dossier_id": {"type": "integer"}, "status": STR}),
+)
 def find() -> Any:
     body = json_body()
     if not isinstance(body, dict):
@@ -31,27 +44,56 @@ def find() -> Any:
     return run(lambda ctx, who: dossiers.find(ctx, who, body.get("ins")))
 
 
-@api.route("GET", "/dossiers/<int:dossier_id>", "Dossier summary (what the caller may see)", tag=TAG,
-           response=SUMMARY)  # fmt: skip
+@api.route(
+    "GET",
+    "/dossiers/<int:dossier_id>",
+    "Dossier summary (what the caller may see)",
+    tag=TAG,
+    response=SUMMARY,
+)
 def summary(dossier_id: int) -> Any:
     return run(lambda ctx, who: dossiers.summary(ctx, who, dossier_id))
 
 
-@api.route("POST", "/dossiers/<int:dossier_id>/close", "Close the dossier (kept 10 years, or deleted on request)",
-           tag=TAG, body=obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"]), response=SUMMARY)  # fmt: skip
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/close",
+    "Close the dossier (kept 10 years, or deleted on request)",
+    tag=TAG,
+    body=obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"]),
+    response=SUMMARY,
+)
 def close(dossier_id: int) -> Any:
     body = json_body()
     return run(lambda ctx, who: dossiers.close(ctx, who, dossier_id, body), write=True)
 
 
-@api.route("POST", "/dossiers/<int:dossier_id>/reopen", "Reopen a closed dossier", tag=TAG, response=SUMMARY)
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/reopen",
+    "Reopen a closed dossier",
+    tag=TAG,
+    response=SUMMARY,
+)
 def reopen(dossier_id: int) -> Any:
     return run(lambda ctx, who: dossiers.reopen(ctx, who, dossier_id), write=True)
 
 
-@api.route("GET", "/dossiers/<int:dossier_id>/history", "The access history, in plain French", tag=TAG,
-           response=HISTORY, query=[{"name": "before", "in": "query", "required": False,
-                                     "schema": {"type": "integer", "minimum": 1}}])  # fmt: skip
+@api.route(
+    "GET",
+    "/dossiers/<int:dossier_id>/history",
+    "The access history, in plain French",
+    tag=TAG,
+    response=HISTORY,
+    query=[
+        {
+            "name": "before",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    ],
+)
 def access_history(dossier_id: int) -> Any:
     raw = request.args.get("before")
     if raw is not None and (not raw.isdigit() or int(raw) < 1):

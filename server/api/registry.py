@@ -48,8 +48,18 @@ class Registry:
             endpoint = f"{method.lower()}_{view.__name__}"
             self.blueprint.add_url_rule(rule, endpoint, view, methods=[method])
             self.operations.append(
-                Operation(method, rule, summary, tag, body, response or {"type": "object"},
-                          status, query or [], content_type, public)  # fmt: skip
+                Operation(
+                    method,
+                    rule,
+                    summary,
+                    tag,
+                    body,
+                    response or {"type": "object"},
+                    status,
+                    query or [],
+                    content_type,
+                    public,
+                )
             )
             return view
 
@@ -61,8 +71,12 @@ _CONVERTER = re.compile(r"<(?:(int|string):)?([a-z_]+)>")
 
 def openapi_path(prefix: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer"} if conv == "int" else {"type": "string"}}  # fmt: skip
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer"} if conv == "int" else {"type": "string"},
+        }
         for conv, name in _CONVERTER.findall(rule)
     ]
     return prefix + _CONVERTER.sub(r"{\2}", rule), params
@@ -77,6 +91,10 @@ ERROR_SCHEMA = {
         "message": {"type": "string"},
     },
 }
+
+
+def operation_id(method: str, path: str) -> str:
+    return f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}"
 
 
 def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
@@ -96,7 +114,7 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
-            "operationId": f"{op.method.lower()}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_')}",
+            "operationId": operation_id(op.method, path),
             "parameters": params + op.query,
             "responses": responses,
         }

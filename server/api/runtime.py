@@ -46,7 +46,9 @@ def json_body() -> Any:
     try:
         return json.loads(request.data)
     except (ValueError, UnicodeDecodeError):
-        raise MalformedRequest("json_malformed", "Le corps de la requête n'est pas du JSON valide.") from None
+        raise MalformedRequest(
+            "json_malformed", "Le corps de la requête n'est pas du JSON valide."
+        ) from None
 
 
 def _token() -> str:
@@ -57,7 +59,9 @@ def _token() -> str:
     return token.strip()
 
 
-def run(work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool = False) -> Response:
+def run(
+    work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool = False
+) -> Response:
     """Resolves the caller, runs one use case in one transaction, answers JSON.
 
     Errors roll everything back (a denial has already committed its own trace entry).
@@ -78,11 +82,20 @@ def run(work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool
             if isinstance(result, Response):
                 response = result
             else:
-                response = Response(json.dumps(result, ensure_ascii=False), status, mimetype="application/json")
+                response = Response(
+                    json.dumps(result, ensure_ascii=False), status, mimetype="application/json"
+                )
             if key is not None:
-                session.add(IdempotencyRecord(
-                    actor=who.ref, key=key, request_hash=_request_hash(), status=response.status_code,
-                    body=response.get_data(), created_at=ctx.now))  # fmt: skip
+                session.add(
+                    IdempotencyRecord(
+                        actor=who.ref,
+                        key=key,
+                        request_hash=_request_hash(),
+                        status=response.status_code,
+                        body=response.get_data(),
+                        created_at=ctx.now,
+                    )
+                )
             session.commit()
             return response
         except IntegrityError:
@@ -90,7 +103,9 @@ def run(work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool
             # caller retries and gets the stored answer. (Leaving the `with` block rolls
             # back whatever else failed.)
             session.rollback()
-            raise Conflict("concurrent_write", "Requête concurrente : veuillez réessayer.") from None
+            raise Conflict(
+                "concurrent_write", "Requête concurrente : veuillez réessayer."
+            ) from None
 
 
 def _idempotency_key() -> str | None:
@@ -110,12 +125,16 @@ def _request_hash() -> str:
 
 def _replay(session: Session, who: Principal, key: str) -> Response | None:
     record = session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.actor == who.ref, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.actor == who.ref, IdempotencyRecord.key == key
+        )
     ).first()
     if record is None:
         return None
     if record.request_hash != _request_hash():
-        raise Conflict("idempotency_key_reused", "Cette clé d'idempotence a servi à une autre requête.")
+        raise Conflict(
+            "idempotency_key_reused", "Cette clé d'idempotence a servi à une autre requête."
+        )
     session.commit()  # keeps the session's last_seen update
     response = Response(record.body, record.status, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"

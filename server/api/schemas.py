@@ -13,7 +13,9 @@ CATEGORY = {"type": "string", "enum": sorted(CATEGORIES)}
 NATIONAL_ID = {"type": "string", "pattern": "^(8[0-9]{11}|0[0-9A-Z]{9})$"}
 
 
-def obj(props: dict[str, Any], required: list[str] | None = None, *, closed: bool = True) -> dict[str, Any]:
+def obj(
+    props: dict[str, Any], required: list[str] | None = None, *, closed: bool = True
+) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": props}
     if required:
         schema["required"] = required
@@ -22,8 +24,15 @@ def obj(props: dict[str, Any], required: list[str] | None = None, *, closed: boo
     return schema
 
 
-PRO_REF = {"type": ["object", "null"], "properties": {
-    "national_id": STR, "name": STR, "profession": STR, "structure": {"type": ["string", "null"]}}}  # fmt: skip
+PRO_REF = {
+    "type": ["object", "null"],
+    "properties": {
+        "national_id": STR,
+        "name": STR,
+        "profession": STR,
+        "structure": {"type": ["string", "null"]},
+    },
+}
 
 PATIENT_IDENTITY = obj(
     {
@@ -68,44 +77,91 @@ SUMMARY = obj(
 
 DOCUMENT = obj(
     {
-        "logical_id": STR, "unique_id": STR, "entry_uuid": STR, "version": {"type": "integer"},
-        "title": STR, "category": CATEGORY, "category_label": STR, "type_code": STR,
-        "author": {"type": ["object", "null"]}, "author_institution": {"type": ["string", "null"]},
-        "created_at": DATETIME, "service_start": DATETIME, "service_end": DATETIME,
-        "submitted_at": DATETIME, "mime_type": STR, "size": {"type": "integer"}, "sha256": STR,
+        "logical_id": STR,
+        "unique_id": STR,
+        "entry_uuid": STR,
+        "version": {"type": "integer"},
+        "title": STR,
+        "category": CATEGORY,
+        "category_label": STR,
+        "type_code": STR,
+        "author": {"type": ["object", "null"]},
+        "author_institution": {"type": ["string", "null"]},
+        "created_at": DATETIME,
+        "service_start": DATETIME,
+        "service_end": DATETIME,
+        "submitted_at": DATETIME,
+        "mime_type": STR,
+        "size": {"type": "integer"},
+        "sha256": STR,
         "status": {"type": "string", "enum": ["current", "superseded", "archived", "deleted"]},
         "flags": obj({"masked_ps": BOOL, "invisible_patient": BOOL, "invisible_rep": BOOL}),
         "labels": {"type": "array", "items": STR},
-        "replaces": {"type": ["string", "null"]}, "replaced_by": {"type": ["string", "null"]},
+        "replaces": {"type": ["string", "null"]},
+        "replaced_by": {"type": ["string", "null"]},
         "emergency_access": {"type": "object"},
     },
     ["logical_id", "unique_id", "entry_uuid", "category", "status", "flags", "labels"],
-)  # fmt: skip
+)
 
 DEPOSIT = obj(
     {
-        "unique_id": STR, "category": CATEGORY, "type_code": {"type": "string", "pattern": r"^\d{1,7}-\d$"},
-        "title": STR, "mime_type": STR, "content_base64": {"type": "string", "contentEncoding": "base64"},
-        "created_at": STR, "service_start": STR, "service_end": STR,
-        "masked_ps": BOOL, "invisible_patient": BOOL, "invisible_rep": BOOL,
+        "unique_id": STR,
+        "category": CATEGORY,
+        "type_code": {"type": "string", "pattern": r"^\d{1,7}-\d$"},
+        "title": STR,
+        "mime_type": STR,
+        "content_base64": {"type": "string", "contentEncoding": "base64"},
+        "created_at": STR,
+        "service_start": STR,
+        "service_end": STR,
+        "masked_ps": BOOL,
+        "invisible_patient": BOOL,
+        "invisible_rep": BOOL,
     },
     ["category", "type_code", "title", "mime_type", "content_base64"],
-)  # fmt: skip
+)
 
 DOCUMENT_LIST = obj(
-    {"dossier_id": {"type": "integer"}, "all": BOOL, "documents": {"type": "array", "items": DOCUMENT},
-     "emergency_access": {"type": "object"}},
+    {
+        "dossier_id": {"type": "integer"},
+        "all": BOOL,
+        "documents": {"type": "array", "items": DOCUMENT},
+        "emergency_access": {"type": "object"},
+    },
     ["dossier_id", "documents"],
-)  # fmt: skip
+)
 
-VISIBILITY = obj({"masked_ps": BOOL, "invisible_patient": BOOL, "invisible_rep": BOOL,
-                  "confirm": {"const": True}}, ["confirm"])  # fmt: skip
+VISIBILITY = obj(
+    {
+        "masked_ps": BOOL,
+        "invisible_patient": BOOL,
+        "invisible_rep": BOOL,
+        "confirm": {"const": True},
+    },
+    ["confirm"],
+)
 
 HISTORY = obj(
-    {"entries": {"type": "array", "items": obj({
-        "seq": {"type": "integer"}, "at": STR, "actor": {"type": "object"}, "action": STR, "mode": STR,
-        "outcome": {"type": "string", "enum": ["allowed", "denied"]}, "reason": STR,
-        "category": {"type": ["string", "null"]}, "text": STR, "hash": STR})},
-     "next_before": {"type": ["integer", "null"]}},
+    {
+        "entries": {
+            "type": "array",
+            "items": obj(
+                {
+                    "seq": {"type": "integer"},
+                    "at": STR,
+                    "actor": {"type": "object"},
+                    "action": STR,
+                    "mode": STR,
+                    "outcome": {"type": "string", "enum": ["allowed", "denied"]},
+                    "reason": STR,
+                    "category": {"type": ["string", "null"]},
+                    "text": STR,
+                    "hash": STR,
+                }
+            ),
+        },
+        "next_before": {"type": ["integer", "null"]},
+    },
     ["entries"],
-)  # fmt: skip
+)

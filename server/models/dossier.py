@@ -18,7 +18,9 @@ class Dossier(Base):
     status: Mapped[str] = mapped_column(String(8))  # active | closed | purged
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Creation consent evidence: who collected it, when, at which terminal.
-    consent_collected_by: Mapped[str] = mapped_column(String(40))  # "patient:<id>"|"professional:<id>"
+    consent_collected_by: Mapped[str] = mapped_column(
+        String(40)
+    )  # "patient:<id>"|"professional:<id>"
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consent_terminal: Mapped[str] = mapped_column(String(100))
     bris_de_glace_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -49,9 +51,7 @@ class Block(Base):
     __tablename__ = "blocks"
 
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
-    professional_id: Mapped[int] = mapped_column(
-        ForeignKey("professionals.id"), primary_key=True
-    )
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professionals.id"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

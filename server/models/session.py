@@ -75,7 +75,5 @@ class FirstAccess(Base):
     __tablename__ = "first_accesses"
 
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
-    professional_id: Mapped[int] = mapped_column(
-        ForeignKey("professionals.id"), primary_key=True
-    )
+    professional_id: Mapped[int] = mapped_column(ForeignKey("professionals.id"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -26,10 +26,16 @@ from server.validation import flag, reject_unknown, require_object, text
 def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     """Who has access and who has read: the patient's view of their dossier's openness."""
     row, patient = lookup.dossier(ctx, dossier_id)
-    granted = guard.authorize(ctx, who, Action.HISTORY_READ, row, patient, detail={"view": "access"})
+    granted = guard.authorize(
+        ctx, who, Action.HISTORY_READ, row, patient, detail={"view": "access"}
+    )
     facts = granted.facts
-    assert facts is not None
-    ref = lambda pid: views.professional_ref(ctx, pid)  # noqa: E731
+    if facts is None:  # authorize always loads the facts of an existing dossier
+        raise NotFound("dossier_not_found", "Dossier introuvable.")
+
+    def ref(pid: int | None) -> dict[str, Any] | None:
+        return views.professional_ref(ctx, pid)
+
     consents = ctx.session.scalars(
         select(ConsultationConsent).where(
             ConsultationConsent.dossier_id == row.id, ConsultationConsent.expires_at > ctx.now
@@ -42,8 +48,12 @@ def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     return {
         "medecin_traitant": ref(facts.medecin_traitant_id),
         "care_team": [
-            {"id": m.id, "professional": ref(m.professional_id), "structure": m.structure_finess,
-             "added_at": views.iso(m.added_at)}  # fmt: skip
+            {
+                "id": m.id,
+                "professional": ref(m.professional_id),
+                "structure": m.structure_finess,
+                "added_at": views.iso(m.added_at),
+            }
             for m in team
         ],
         "consents": [
@@ -51,16 +61,28 @@ def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
             for c in consents
         ],
         "blocked": [ref(pid) for pid in sorted(facts.blocked)],
-        "have_read": [{"professional": ref(r.professional_id), "first_at": views.iso(r.at)} for r in readers],
-        "emergency": {"bris_de_glace": row.bris_de_glace_allowed, "centre_15": row.centre_15_allowed},
+        "have_read": [
+            {"professional": ref(r.professional_id), "first_at": views.iso(r.at)} for r in readers
+        ],
+        "emergency": {
+            "bris_de_glace": row.bris_de_glace_allowed,
+            "centre_15": row.centre_15_allowed,
+        },
     }
 
 
 def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, dossier_id)
     pro = lookup.professional(ctx, national_id)
-    guard.authorize(ctx, who, Action.ACCESS_BLOCK, row, patient, target_professional_id=pro.id,
-                    detail={"professional": pro.national_id})  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        Action.ACCESS_BLOCK,
+        row,
+        patient,
+        target_professional_id=pro.id,
+        detail={"professional": pro.national_id},
+    )
     if ctx.session.get(Block, (row.id, pro.id)) is None:
         ctx.session.add(Block(dossier_id=row.id, professional_id=pro.id, created_at=ctx.now))
     return {"blocked": views.professional_ref(ctx, pro.id)}
@@ -69,9 +91,18 @@ def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[s
 def unblock(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, dossier_id)
     pro = lookup.professional(ctx, national_id)
-    guard.authorize(ctx, who, Action.ACCESS_GRANT, row, patient, target_professional_id=pro.id,
-                    detail={"professional": pro.national_id, "op": "unblock"})  # fmt: skip
-    ctx.session.execute(delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id))
+    guard.authorize(
+        ctx,
+        who,
+        Action.ACCESS_GRANT,
+        row,
+        patient,
+        target_professional_id=pro.id,
+        detail={"professional": pro.national_id, "op": "unblock"},
+    )
+    ctx.session.execute(
+        delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id)
+    )
     return {"unblocked": views.professional_ref(ctx, pro.id)}
 
 
@@ -80,11 +111,25 @@ def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
     reject_unknown(data, {"national_id"})
     row, patient = lookup.dossier(ctx, dossier_id)
     pro = lookup.professional(ctx, data.get("national_id"))
-    guard.authorize(ctx, who, Action.ACCESS_GRANT, row, patient, target_professional_id=pro.id,
-                    detail={"professional": pro.national_id, "op": "consent"})  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        Action.ACCESS_GRANT,
+        row,
+        patient,
+        target_professional_id=pro.id,
+        detail={"professional": pro.national_id, "op": "consent"},
+    )
     expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
-    ctx.session.add(ConsultationConsent(dossier_id=row.id, professional_id=pro.id, granted_at=ctx.now,
-                                        expires_at=expires, granted_by=who.ref))  # fmt: skip
+    ctx.session.add(
+        ConsultationConsent(
+            dossier_id=row.id,
+            professional_id=pro.id,
+            granted_at=ctx.now,
+            expires_at=expires,
+            granted_by=who.ref,
+        )
+    )
     return {"professional": views.professional_ref(ctx, pro.id), "expires_at": views.iso(expires)}
 
 
@@ -100,30 +145,53 @@ def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
         finess = _finess(data)
     else:
         raise InvalidInput("member_required", "Un professionnel ou une structure est attendu.")
-    guard.authorize(ctx, who, Action.CARE_TEAM_MANAGE, row, patient,
-                    detail={"professional": pro.national_id if pro else None, "structure": finess})  # fmt: skip
-    member = CareTeamMember(dossier_id=row.id, professional_id=pro.id if pro else None,
-                            structure_finess=finess, added_at=ctx.now, added_by=who.ref)  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        Action.CARE_TEAM_MANAGE,
+        row,
+        patient,
+        detail={"professional": pro.national_id if pro else None, "structure": finess},
+    )
+    member = CareTeamMember(
+        dossier_id=row.id,
+        professional_id=pro.id if pro else None,
+        structure_finess=finess,
+        added_at=ctx.now,
+        added_by=who.ref,
+    )
     ctx.session.add(member)
     ctx.session.flush()
-    return {"id": member.id, "professional": views.professional_ref(ctx, member.professional_id),
-            "structure": finess}  # fmt: skip
+    return {
+        "id": member.id,
+        "professional": views.professional_ref(ctx, member.professional_id),
+        "structure": finess,
+    }
 
 
 def join_care_team(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     """An admission: the admitting structure's team joins the patient's care team."""
     row, patient = lookup.dossier(ctx, dossier_id)
-    guard.authorize(ctx, who, Action.CARE_TEAM_JOIN, row, patient, detail={"structure": who.actor.structure})
+    guard.authorize(
+        ctx, who, Action.CARE_TEAM_JOIN, row, patient, detail={"structure": who.actor.structure}
+    )
     if who.actor.structure is None:
         raise InvalidInput("structure_missing", "Votre carte ne porte pas de structure.")
     exists = ctx.session.scalar(
         select(CareTeamMember.id).where(
-            CareTeamMember.dossier_id == row.id, CareTeamMember.structure_finess == who.actor.structure
+            CareTeamMember.dossier_id == row.id,
+            CareTeamMember.structure_finess == who.actor.structure,
         )
     )
     if exists is None:
-        ctx.session.add(CareTeamMember(dossier_id=row.id, structure_finess=who.actor.structure,
-                                       added_at=ctx.now, added_by=who.ref))  # fmt: skip
+        ctx.session.add(
+            CareTeamMember(
+                dossier_id=row.id,
+                structure_finess=who.actor.structure,
+                added_at=ctx.now,
+                added_by=who.ref,
+            )
+        )
     return {"structure": who.actor.structure}
 
 
@@ -142,12 +210,20 @@ def set_medecin_traitant(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -
     reject_unknown(data, {"national_id"})
     row, patient = lookup.dossier(ctx, dossier_id)
     pro = lookup.professional(ctx, data["national_id"]) if data.get("national_id") else None
-    guard.authorize(ctx, who, Action.MEDECIN_TRAITANT_SET, row, patient,
-                    detail={"professional": pro.national_id if pro else None})  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        Action.MEDECIN_TRAITANT_SET,
+        row,
+        patient,
+        detail={"professional": pro.national_id if pro else None},
+    )
     row.medecin_traitant_id = pro.id if pro else None
     if pro is not None:
         # The médecin traitant cannot be blocked: designating one lifts a former block.
-        ctx.session.execute(delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id))
+        ctx.session.execute(
+            delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id)
+        )
     return {"medecin_traitant": views.professional_ref(ctx, row.medecin_traitant_id)}
 
 
@@ -157,8 +233,14 @@ def set_emergency_settings(ctx: Ctx, who: Principal, dossier_id: int, body: Any)
     row, patient = lookup.dossier(ctx, dossier_id)
     bdg = flag(data, "bris_de_glace", row.bris_de_glace_allowed)
     c15 = flag(data, "centre_15", row.centre_15_allowed)
-    guard.authorize(ctx, who, Action.EMERGENCY_SETTINGS, row, patient,
-                    detail={"bris_de_glace": bdg, "centre_15": c15})  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        Action.EMERGENCY_SETTINGS,
+        row,
+        patient,
+        detail={"bris_de_glace": bdg, "centre_15": c15},
+    )
     row.bris_de_glace_allowed, row.centre_15_allowed = bdg, c15
     return {"bris_de_glace": bdg, "centre_15": c15}
 
@@ -175,15 +257,32 @@ def emergency_access(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> di
     row, patient = lookup.dossier(ctx, dossier_id)
     action = Action.BRIS_DE_GLACE if mode == Mode.BRIS_DE_GLACE.value else Action.CENTRE_15
     # The stated reason is part of the trace: the patient reads why the glass was broken.
-    guard.authorize(ctx, who, action, row, patient, emergency_reason=reason,
-                    detail={"reason": (reason or "").strip()})  # fmt: skip
+    guard.authorize(
+        ctx,
+        who,
+        action,
+        row,
+        patient,
+        emergency_reason=reason,
+        detail={"reason": (reason or "").strip()},
+    )
     until = ctx.now + timedelta(seconds=ctx.settings["BRIS_DE_GLACE_SECONDS"])
-    ctx.session.add(EmergencyAccess(session_hash=who.session_hash, dossier_id=row.id,
-                                    professional_id=who.actor.id, mode=mode,
-                                    reason=(reason or "").strip(), started_at=ctx.now,
-                                    expires_at=until))  # fmt: skip
-    return {"mode": mode, "until": views.iso(until),
-            "banner": "Accès en urgence en cours : chaque consultation est tracée et le patient est informé."}  # fmt: skip
+    ctx.session.add(
+        EmergencyAccess(
+            session_hash=who.session_hash,
+            dossier_id=row.id,
+            professional_id=who.actor.id,
+            mode=mode,
+            reason=(reason or "").strip(),
+            started_at=ctx.now,
+            expires_at=until,
+        )
+    )
+    return {
+        "mode": mode,
+        "until": views.iso(until),
+        "banner": views.EMERGENCY_BANNER,
+    }
 
 
 def _finess(data: dict[str, Any]) -> str:

@@ -27,10 +27,23 @@ SYSTEM_CHAIN = "system"
 
 # Every column the hash covers, in a fixed order; adding a column means a new version.
 HASHED_FIELDS = (
-    "chain", "seq", "at", "actor_kind", "actor_id", "actor_name", "actor_profession",
-    "actor_structure", "action", "mode", "outcome", "reason", "target", "category",
-    "detail", "kiosk",
-)  # fmt: skip
+    "chain",
+    "seq",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_name",
+    "actor_profession",
+    "actor_structure",
+    "action",
+    "mode",
+    "outcome",
+    "reason",
+    "target",
+    "category",
+    "detail",
+    "kiosk",
+)
 
 
 def chain_for(patient_id: int | None) -> str:

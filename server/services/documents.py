@@ -21,14 +21,33 @@ from server.validation import content, flag, instant, loinc, reject_unknown, req
 
 # What the real service accepts from patients, plus CDA/XML for structured reports.
 MIME_TYPES = frozenset(
-    {"application/pdf", "image/jpeg", "image/png", "image/tiff", "text/plain", "text/rtf",
-     "application/rtf", "text/xml", "application/xml", "application/json"}
-)  # fmt: skip
+    {
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "image/tiff",
+        "text/plain",
+        "text/rtf",
+        "application/rtf",
+        "text/xml",
+        "application/xml",
+        "application/json",
+    }
+)
 DEPOSIT_FIELDS = {
-    "unique_id", "category", "type_code", "title", "mime_type", "content_base64",
-    "created_at", "service_start", "service_end", "masked_ps", "invisible_patient",
+    "unique_id",
+    "category",
+    "type_code",
+    "title",
+    "mime_type",
+    "content_base64",
+    "created_at",
+    "service_start",
+    "service_end",
+    "masked_ps",
+    "invisible_patient",
     "invisible_rep",
-}  # fmt: skip
+}
 FLAG_ACTIONS = {
     "masked_ps": Action.DOCUMENT_MASK,
     "invisible_patient": Action.DOCUMENT_PATIENT_VISIBILITY,
@@ -36,13 +55,20 @@ FLAG_ACTIONS = {
 }
 
 
-def list_documents(ctx: Ctx, who: Principal, dossier_id: int, *, everything: bool = False,
-                   category: str | None = None) -> dict[str, Any]:  # fmt: skip
+def list_documents(
+    ctx: Ctx,
+    who: Principal,
+    dossier_id: int,
+    *,
+    everything: bool = False,
+    category: str | None = None,
+) -> dict[str, Any]:
     if category is not None and category not in CATEGORIES:
         raise InvalidInput("category_invalid", "Catégorie inconnue.")
     row, patient = lookup.dossier(ctx, dossier_id)
-    granted = guard.authorize(ctx, who, Action.DOCUMENT_LIST, row, patient,
-                              detail={"all": everything})  # fmt: skip
+    granted = guard.authorize(
+        ctx, who, Action.DOCUMENT_LIST, row, patient, detail={"all": everything}
+    )
     query = select(Document).where(Document.dossier_id == row.id, Document.status != "deleted")
     readable = granted.decision.readable_categories
     query = query.where(Document.category.in_([c.value for c in readable]))
@@ -52,15 +78,23 @@ def list_documents(ctx: Ctx, who: Principal, dossier_id: int, *, everything: boo
         # The first fetch shows two years of current documents; `all` lifts both limits.
         since = ctx.now - timedelta(days=round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"]))
         query = query.where(Document.status == "current", Document.submitted_at >= since)
-    docs = ctx.session.scalars(query.order_by(Document.submitted_at.desc(), Document.id.desc())).all()
+    docs = ctx.session.scalars(
+        query.order_by(Document.submitted_at.desc(), Document.id.desc())
+    ).all()
     authors = _authors(ctx, docs)
     visible = [
         views.document(ctx, doc, authors)
         for doc in docs
         # Per-document rules (masking, invisibility, authorship) come from the same engine
         # and the same facts as the list decision; only the list itself is traced.
-        if decide(who.actor, Action.DOCUMENT_READ, granted.facts, document_facts(doc),
-                  granted.context, ctx.matrix).allowed  # fmt: skip
+        if decide(
+            who.actor,
+            Action.DOCUMENT_READ,
+            granted.facts,
+            document_facts(doc),
+            granted.context,
+            ctx.matrix,
+        ).allowed
     ]
     out = {"dossier_id": row.id, "all": everything, "documents": visible}
     return views.with_banner(out, granted)
@@ -69,8 +103,9 @@ def list_documents(ctx: Ctx, who: Principal, dossier_id: int, *, everything: boo
 def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, dossier_id)
     doc = lookup.document(ctx, row, logical_id)
-    granted = guard.authorize(ctx, who, Action.DOCUMENT_READ, row, patient, doc,
-                              detail={"part": "metadata"})  # fmt: skip
+    granted = guard.authorize(
+        ctx, who, Action.DOCUMENT_READ, row, patient, doc, detail={"part": "metadata"}
+    )
     return views.with_banner(views.document(ctx, doc), granted)
 
 
@@ -101,12 +136,16 @@ def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, A
     return views.document(ctx, doc)
 
 
-def replace(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any) -> dict[str, Any]:
+def replace(
+    ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any
+) -> dict[str, Any]:
     data = _deposit_fields(ctx, who, body)
     row, patient = lookup.dossier(ctx, dossier_id)
     old = lookup.document(ctx, row, logical_id)
     if data["category"] != old.category:
-        raise InvalidInput("category_mismatch", "Une nouvelle version garde la catégorie d'origine.")
+        raise InvalidInput(
+            "category_mismatch", "Une nouvelle version garde la catégorie d'origine."
+        )
     guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
     doc = _new_document(ctx, who, row, data)
     doc.version = old.version + 1
@@ -126,8 +165,9 @@ def delete(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[s
     return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
 
 
-def set_visibility(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str,
-                   body: Any) -> dict[str, Any]:  # fmt: skip
+def set_visibility(
+    ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any
+) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {*FLAG_ACTIONS, "confirm"})
     changes = {name: flag(data, name, False) for name in FLAG_ACTIONS if name in data}
@@ -135,21 +175,31 @@ def set_visibility(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str,
         raise InvalidInput("no_change", "Aucun changement de visibilité demandé.")
     # Masking and unmasking are confirmed acts, never a side effect of a stray tap.
     if data.get("confirm") is not True:
-        raise InvalidInput("confirmation_required", "Le changement de visibilité doit être confirmé.")
+        raise InvalidInput(
+            "confirmation_required", "Le changement de visibilité doit être confirmé."
+        )
     row, patient = lookup.dossier(ctx, dossier_id)
     doc = lookup.document(ctx, row, logical_id)
     result = {name: changes.get(name, getattr(doc, name)) for name in FLAG_ACTIONS}
     _check_flags(result)
     for name, value in changes.items():
         if getattr(doc, name) != value:
-            guard.authorize(ctx, who, FLAG_ACTIONS[name], row, patient, doc,
-                            detail={"flag": name, "value": value})  # fmt: skip
+            guard.authorize(
+                ctx,
+                who,
+                FLAG_ACTIONS[name],
+                row,
+                patient,
+                doc,
+                detail={"flag": name, "value": value},
+            )
     _new_entry(ctx, who, doc, **result)
     return views.document(ctx, doc)
 
 
-def _set_status(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, action: Action,
-                status: str) -> dict[str, Any]:  # fmt: skip
+def _set_status(
+    ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, action: Action, status: str
+) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, dossier_id)
     doc = lookup.document(ctx, row, logical_id)
     guard.authorize(ctx, who, action, row, patient, doc)
@@ -168,12 +218,17 @@ def _deposit_fields(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
         raise InvalidInput("mime_type_invalid", "Format de document non accepté.")
     flags = {name: flag(data, name, False) for name in FLAG_ACTIONS}
     _check_flags(flags)
-    if who.actor.kind is not ActorKind.PROFESSIONAL and (flags["invisible_patient"] or flags["invisible_rep"]):
-        raise InvalidInput("flag_not_allowed", "Seul un professionnel peut rendre un document invisible.")
+    if who.actor.kind is not ActorKind.PROFESSIONAL and (
+        flags["invisible_patient"] or flags["invisible_rep"]
+    ):
+        raise InvalidInput(
+            "flag_not_allowed", "Seul un professionnel peut rendre un document invisible."
+        )
     limit = ctx.settings[
-        "MAX_PROFESSIONAL_UPLOAD_BYTES" if who.actor.kind is ActorKind.PROFESSIONAL
+        "MAX_PROFESSIONAL_UPLOAD_BYTES"
+        if who.actor.kind is ActorKind.PROFESSIONAL
         else "MAX_PATIENT_UPLOAD_BYTES"
-    ]  # fmt: skip
+    ]
     return {
         "unique_id": text(data, "unique_id", max_len=128, required=False),
         "category": category,
@@ -192,8 +247,11 @@ def _check_flags(flags: dict[str, bool]) -> None:
     # A document hidden from the patient but masked from professionals would be seen by
     # nobody but its author: domain.md forbids the combination.
     if flags["masked_ps"] and flags["invisible_patient"]:
-        raise InvalidInput("flags_incompatible", "Un document ne peut être à la fois masqué aux "
-                           "professionnels et invisible pour le patient.")  # fmt: skip
+        raise InvalidInput(
+            "flags_incompatible",
+            "Un document ne peut être à la fois masqué aux "
+            "professionnels et invisible pour le patient.",
+        )
 
 
 def _new_document(ctx: Ctx, who: Principal, row: Dossier, data: dict[str, Any]) -> Document:
@@ -249,15 +307,22 @@ def _entry(ctx: Ctx, who: Principal, doc: Document, at: Any = None) -> DocumentE
         select(func.count()).select_from(DocumentEntry).where(DocumentEntry.document_id == doc.id)
     )
     return DocumentEntry(
-        entry_uuid=doc.entry_uuid, document_id=doc.id, version=(previous or 0) + 1,
-        status=doc.status, masked_ps=doc.masked_ps, invisible_patient=doc.invisible_patient,
-        invisible_rep=doc.invisible_rep, created_at=at or doc.submitted_at, created_by=who.ref,
-    )  # fmt: skip
+        entry_uuid=doc.entry_uuid,
+        document_id=doc.id,
+        version=(previous or 0) + 1,
+        status=doc.status,
+        masked_ps=doc.masked_ps,
+        invisible_patient=doc.invisible_patient,
+        invisible_rep=doc.invisible_rep,
+        created_at=at or doc.submitted_at,
+        created_by=who.ref,
+    )
 
 
 def _authors(ctx: Ctx, docs: Any) -> dict[int, Professional]:
     ids = {d.author_professional_id for d in docs if d.author_professional_id is not None}
     if not ids:
         return {}
-    return {p.id: p for p in ctx.session.scalars(select(Professional).where(Professional.id.in_(ids)))}
-
+    return {
+        p.id: p for p in ctx.session.scalars(select(Professional).where(Professional.id.in_(ids)))
+    }

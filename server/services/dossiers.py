@@ -17,9 +17,18 @@ from server.services.facts import dossier_facts
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
 
 PATIENT_FIELDS = {
-    "ins", "ins_oid", "birth_name", "first_names", "birth_date", "sex", "birth_place",
-    "used_name", "email", "phone", "notify_channel",
-}  # fmt: skip
+    "ins",
+    "ins_oid",
+    "birth_name",
+    "first_names",
+    "birth_date",
+    "sex",
+    "birth_place",
+    "used_name",
+    "email",
+    "phone",
+    "notify_channel",
+}
 CREATE_FIELDS = {"patient", "consent", "emergency", "medecin_traitant", "representatives"}
 
 
@@ -56,7 +65,9 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     given = consent.get("given") is True
     terminal = text(consent, "terminal", max_len=100)
     fields = _patient_fields(ctx, identity)
-    mt = lookup.professional(ctx, data["medecin_traitant"]) if data.get("medecin_traitant") else None
+    mt = (
+        lookup.professional(ctx, data["medecin_traitant"]) if data.get("medecin_traitant") else None
+    )
     reps = _representatives(ctx, data.get("representatives", []))
 
     patient = ctx.session.scalars(select(Patient).where(Patient.ins == fields["ins"])).first()
@@ -73,7 +84,9 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
         Action.DOSSIER_CREATE,
         facts,
         None,
-        Context(now=ctx.now, consent_evidence=given, subject_patient_id=patient.id if patient else None),
+        Context(
+            now=ctx.now, consent_evidence=given, subject_patient_id=patient.id if patient else None
+        ),
         ctx.matrix,
     )
     if not decision.allowed:
@@ -102,7 +115,9 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     ctx.session.add(row)
     ctx.session.flush()
     for rep in reps:
-        ctx.session.add(RepresentativeLink(dossier_id=row.id, patient_id=rep.id, created_at=ctx.now))
+        ctx.session.add(
+            RepresentativeLink(dossier_id=row.id, patient_id=rep.id, created_at=ctx.now)
+        )
     audit.ensure_head(ctx.session, audit.chain_for(patient.id), patient.id)
     guard.trace(ctx, who, Action.DOSSIER_CREATE, decision, patient, detail={"terminal": terminal})
     return views.summary(ctx, row, patient, full=True)
@@ -180,7 +195,9 @@ def _check_same_identity(patient: Patient, fields: dict[str, Any]) -> None:
     # An INS names one person: different traits mean an identity error, never a merge.
     for name in ("birth_name", "birth_date", "sex"):
         if getattr(patient, name) != fields[name]:
-            raise InvalidInput("identity_mismatch", "Les traits d'identité ne correspondent pas à l'INS.")
+            raise InvalidInput(
+                "identity_mismatch", "Les traits d'identité ne correspondent pas à l'INS."
+            )
 
 
 def _representatives(ctx: Ctx, values: Any) -> list[Patient]:
@@ -195,4 +212,3 @@ def _representatives(ctx: Ctx, values: Any) -> list[Patient]:
             raise NotFound("representative_not_found", "Représentant légal inconnu.")
         found.append(rep)
     return found
-

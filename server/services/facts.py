@@ -19,7 +19,9 @@ from server.models import (
 from server.policy import Category, DocumentFacts, DocumentStatus, DossierFacts, DossierStatus
 
 
-def dossier_facts(session: Session, dossier: Dossier, patient: Patient, now: datetime) -> DossierFacts:
+def dossier_facts(
+    session: Session, dossier: Dossier, patient: Patient, now: datetime
+) -> DossierFacts:
     did = dossier.id
     team = session.execute(
         select(CareTeamMember.professional_id, CareTeamMember.structure_finess).where(

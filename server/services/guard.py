@@ -80,7 +80,9 @@ def authorize(
     if dossier is not None and who.actor.kind is ActorKind.PROFESSIONAL:
         emergency = active_emergency(ctx, who, dossier.id)
         context.setdefault("first_access", _first_access(ctx, who, dossier.id))
-    decision_context = Context(now=ctx.now, emergency=emergency.mode if emergency else None, **context)
+    decision_context = Context(
+        now=ctx.now, emergency=emergency.mode if emergency else None, **context
+    )
     decision = decide(
         who.actor,
         action,
@@ -159,10 +161,14 @@ def _first_access(ctx: Ctx, who: Principal, dossier_id: int) -> bool:
     return ctx.session.get(FirstAccess, (dossier_id, who.actor.id)) is None
 
 
-def _fulfil(ctx: Ctx, who: Principal, decision: Decision, dossier: Dossier, patient: Patient) -> None:
+def _fulfil(
+    ctx: Ctx, who: Principal, decision: Decision, dossier: Dossier, patient: Patient
+) -> None:
     obligations = decision.obligations
     if Obligation.NOTIFY_PATIENT_FIRST_ACCESS in obligations:
-        ctx.session.add(FirstAccess(dossier_id=dossier.id, professional_id=who.actor.id, at=ctx.now))
+        ctx.session.add(
+            FirstAccess(dossier_id=dossier.id, professional_id=who.actor.id, at=ctx.now)
+        )
         notices.queue(ctx, patient, "first_access", who)
     if Obligation.NOTIFY_PATIENT_EMERGENCY in obligations:
         notices.queue(ctx, patient, decision.mode.value, who)

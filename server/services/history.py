@@ -25,7 +25,9 @@ VERBS = {
     "document:delete": "a supprimé un document",
     "document:mask": "a modifié le masquage d'un document",
     "document:patient_visibility": "a modifié la visibilité d'un document pour le patient",
-    "document:rep_visibility": "a modifié la visibilité d'un document pour les représentants légaux",
+    "document:rep_visibility": (
+        "a modifié la visibilité d'un document pour les représentants légaux"
+    ),
     "access:grant": "a donné un accès",
     "access:block": "a bloqué un professionnel",
     "care_team:manage": "a modifié l'équipe de soins",
@@ -54,7 +56,9 @@ REASONS_FR = {
 PAGE = 200
 
 
-def history(ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None) -> dict[str, Any]:
+def history(
+    ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None
+) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
     query = select(AuditEntry).where(AuditEntry.chain == audit.chain_for(patient.id))
@@ -85,8 +89,12 @@ def render(e: AuditEntry) -> dict[str, Any]:
     return {
         "seq": e.seq,
         "at": views.iso(e.at),
-        "actor": {"kind": e.actor_kind, "name": e.actor_name, "profession": e.actor_profession,
-                  "structure": e.actor_structure},  # fmt: skip
+        "actor": {
+            "kind": e.actor_kind,
+            "name": e.actor_name,
+            "profession": e.actor_profession,
+            "structure": e.actor_structure,
+        },
         "action": e.action,
         "mode": e.mode,
         "outcome": e.outcome,

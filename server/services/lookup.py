@@ -15,13 +15,16 @@ def dossier(ctx: Ctx, dossier_id: int) -> tuple[Dossier, Patient]:
     if row is None:
         raise NotFound("dossier_not_found", "Dossier introuvable.")
     patient = ctx.session.get(Patient, row.patient_id)
-    assert patient is not None  # FK
+    if patient is None:  # impossible with the foreign key; never answer half a dossier
+        raise NotFound("dossier_not_found", "Dossier introuvable.")
     return row, patient
 
 
 def document(ctx: Ctx, dossier_row: Dossier, logical_id: str) -> Document:
     doc = ctx.session.scalars(
-        select(Document).where(Document.logical_id == logical_id, Document.dossier_id == dossier_row.id)
+        select(Document).where(
+            Document.logical_id == logical_id, Document.dossier_id == dossier_row.id
+        )
     ).first()
     if doc is None:
         raise NotFound("document_not_found", "Document introuvable.")

@@ -38,5 +38,7 @@ def queue(ctx: Ctx, patient: Patient, kind: str, who: Principal) -> None:
         return
     body = TEMPLATES[kind].format(who=who.name, when=fr_datetime(ctx.now))
     ctx.session.add(
-        OutboxMessage(patient_id=patient.id, kind=kind, channel=channel, body=body, created_at=ctx.now)
+        OutboxMessage(
+            patient_id=patient.id, kind=kind, channel=channel, body=body, created_at=ctx.now
+        )
     )

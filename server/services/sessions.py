@@ -17,7 +17,6 @@ from server.models import ApiSession, Patient, Professional, ServiceAccount
 from server.policy import Actor, ActorKind
 from server.services.context import Ctx, Principal
 
-
 EXPIRED = "Session absente ou expirée."
 
 

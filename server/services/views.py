@@ -11,6 +11,10 @@ from server.models import Document, Dossier, Patient, Professional
 from server.services.context import Ctx
 from server.services.guard import Granted
 
+EMERGENCY_BANNER = (
+    "Accès en urgence en cours : chaque consultation est tracée et le patient est informé."
+)
+
 
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
@@ -42,7 +46,10 @@ def summary(ctx: Ctx, row: Dossier, patient: Patient, *, full: bool) -> dict[str
                 "at": iso(row.consent_at),
                 "terminal": row.consent_terminal,
             },
-            emergency={"bris_de_glace": row.bris_de_glace_allowed, "centre_15": row.centre_15_allowed},
+            emergency={
+                "bris_de_glace": row.bris_de_glace_allowed,
+                "centre_15": row.centre_15_allowed,
+            },
             closed_at=iso(row.closed_at),
             retention_until=iso(row.retention_until),
             deletion_requested_at=iso(row.deletion_requested_at),
@@ -55,7 +62,7 @@ def with_banner(out: dict[str, Any], granted: Granted) -> dict[str, Any]:
         out["emergency_access"] = {
             "mode": granted.emergency.mode.value,
             "until": iso(granted.emergency.until),
-            "banner": "Accès en urgence en cours : chaque consultation est tracée et le patient est informé.",
+            "banner": EMERGENCY_BANNER,
         }
     return out
 
@@ -74,21 +81,29 @@ def professional_ref(ctx: Ctx, pro_id: int | None) -> dict[str, Any] | None:
     }
 
 
-def document(ctx: Ctx, doc: Document, authors: dict[int, Professional] | None = None) -> dict[str, Any]:
+def document(
+    ctx: Ctx, doc: Document, authors: dict[int, Professional] | None = None
+) -> dict[str, Any]:
     author = None
     if doc.author_professional_id is not None:
         pro = (authors or {}).get(doc.author_professional_id) or ctx.session.get(
             Professional, doc.author_professional_id
         )
         if pro is not None:
-            author = {"kind": "professional", "name": f"{pro.first_name} {pro.last_name}",
-                      "profession": pro.profession}  # fmt: skip
+            author = {
+                "kind": "professional",
+                "name": f"{pro.first_name} {pro.last_name}",
+                "profession": pro.profession,
+            }
     elif doc.author_patient_id is not None:
         author = {"kind": "patient"}
     elif doc.author_service_id is not None:
         author = {"kind": "insurer", "name": "Assurance Maladie"}
-    flags = {"masked_ps": doc.masked_ps, "invisible_patient": doc.invisible_patient,
-             "invisible_rep": doc.invisible_rep}  # fmt: skip
+    flags = {
+        "masked_ps": doc.masked_ps,
+        "invisible_patient": doc.invisible_patient,
+        "invisible_rep": doc.invisible_rep,
+    }
     return {
         "logical_id": doc.logical_id,
         "unique_id": doc.unique_id,
@@ -116,7 +131,9 @@ def document(ctx: Ctx, doc: Document, authors: dict[int, Professional] | None = 
 
 
 def state_labels(doc: Document) -> list[str]:
-    names = [name for name in ("masked_ps", "invisible_patient", "invisible_rep") if getattr(doc, name)]
+    names = [
+        name for name in ("masked_ps", "invisible_patient", "invisible_rep") if getattr(doc, name)
+    ]
     if doc.status in ("archived", "superseded", "deleted"):
         names.append(doc.status)
     return [STATES[name][0] for name in names]

@@ -35,13 +35,29 @@ PATIENTS = {
 
 def identity(name: str, **extra: Any) -> dict[str, Any]:
     ins, birth_name, first, born, sex, place = PATIENTS[name]
-    return {"ins": ins, "birth_name": birth_name, "first_names": first, "birth_date": born,
-            "sex": sex, "birth_place": place, "email": f"{name}@example.org", **extra}  # fmt: skip
+    return {
+        "ins": ins,
+        "birth_name": birth_name,
+        "first_names": first,
+        "birth_date": born,
+        "sex": sex,
+        "birth_place": place,
+        "email": f"{name}@example.org",
+        **extra,
+    }
 
 
-def doc(category: str = "compte_rendu", content: bytes = b"contenu", **extra: Any) -> dict[str, Any]:
-    return {"category": category, "type_code": "11488-4", "title": f"Document {category}",
-            "mime_type": "text/plain", "content_base64": base64.b64encode(content).decode(), **extra}  # fmt: skip
+def doc(
+    category: str = "compte_rendu", content: bytes = b"contenu", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "category": category,
+        "type_code": "11488-4",
+        "title": f"Document {category}",
+        "mime_type": "text/plain",
+        "content_base64": base64.b64encode(content).decode(),
+        **extra,
+    }
 
 
 class World:
@@ -52,17 +68,31 @@ class World:
         self.ids: dict[str, int] = {}
         with self.rt.sessions() as s:
             for name, (nid, profession, finess) in PROS.items():
-                pro = Professional(national_id=nid, first_name=name.title(), last_name="Test",
-                                   profession=profession, structure_finess=finess, active=True)  # fmt: skip
+                pro = Professional(
+                    national_id=nid,
+                    first_name=name.title(),
+                    last_name="Test",
+                    profession=profession,
+                    structure_finess=finess,
+                    active=True,
+                )
                 s.add(pro)
                 s.flush()
                 self.ids[name] = pro.id
             for name in PATIENTS:
                 ins, birth_name, first, born, sex, place = PATIENTS[name]
-                patient = Patient(ins=ins, ins_oid="1.2.250.1.213.1.4.10", birth_name=birth_name,
-                                  first_names=first, birth_date=date.fromisoformat(born), sex=sex,
-                                  birth_place=place, email=f"{name}@example.org", notify_channel="email",
-                                  created_at=clock())  # fmt: skip
+                patient = Patient(
+                    ins=ins,
+                    ins_oid="1.2.250.1.213.1.4.10",
+                    birth_name=birth_name,
+                    first_names=first,
+                    birth_date=date.fromisoformat(born),
+                    sex=sex,
+                    birth_place=place,
+                    email=f"{name}@example.org",
+                    notify_channel="email",
+                    created_at=clock(),
+                )
                 s.add(patient)
                 s.flush()
                 self.ids[name] = patient.id
@@ -95,10 +125,16 @@ class World:
         return PROS[name][0]
 
     def call(self, method: str, who: str, path: str, body: Any = None, **headers: str) -> Any:
-        return self.client.open(f"/api/v1{path}", method=method, json=body, headers=self.h(who, **headers))
+        return self.client.open(
+            f"/api/v1{path}", method=method, json=body, headers=self.h(who, **headers)
+        )
 
     def create(self, who: str, patient: str, **extra: Any) -> int:
-        body = {"patient": identity(patient), "consent": {"given": True, "terminal": "test-kiosk"}, **extra}
+        body = {
+            "patient": identity(patient),
+            "consent": {"given": True, "terminal": "test-kiosk"},
+            **extra,
+        }
         r = self.call("POST", who, "/dossiers", body)
         assert r.status_code == 201, r.get_json()
         return int(r.get_json()["dossier_id"])
@@ -116,8 +152,13 @@ class World:
 
     def trace(self, patient: str) -> list[AuditEntry]:
         with self.rt.sessions() as s:
-            return list(s.scalars(select(AuditEntry).where(AuditEntry.chain == f"patient:{self.ids[patient]}")
-                                  .order_by(AuditEntry.seq)))  # fmt: skip
+            return list(
+                s.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.chain == f"patient:{self.ids[patient]}")
+                    .order_by(AuditEntry.seq)
+                )
+            )
 
 
 @pytest.fixture

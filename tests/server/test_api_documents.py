@@ -18,18 +18,26 @@ def count(world: World, model: Any) -> int:
 
 
 def grant(world: World, dossier_id: int, pro: str) -> None:
-    r = world.call("POST", "marie", f"/dossiers/{dossier_id}/consents", {"national_id": world.nid(pro)})
+    r = world.call(
+        "POST", "marie", f"/dossiers/{dossier_id}/consents", {"national_id": world.nid(pro)}
+    )
     assert r.status_code == 201
 
 
 def test_deposit_then_read_back_the_exact_bytes(world: World, marie_dossier: int) -> None:
-    body = "Compte rendu : tension 12/8, poursuite du traitement.".encode()
+    body = b"Compte rendu : tension 12/8, poursuite du traitement."
     meta = world.deposit("gp", marie_dossier, content=body, title="Consultation")
     assert meta["sha256"] == hashlib.sha256(body).hexdigest()
-    assert meta["size"] == len(body) and meta["status"] == "current" and meta["version"] == 1
+    assert meta["size"] == len(body)
+    assert meta["status"] == "current"
+    assert meta["version"] == 1
     assert meta["author"]["profession"] == "medecin_generaliste"
-    r = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents/{meta['logical_id']}/content")
-    assert r.status_code == 200 and r.data == body and r.mimetype == "text/plain"
+    r = world.call(
+        "GET", "marie", f"/dossiers/{marie_dossier}/documents/{meta['logical_id']}/content"
+    )
+    assert r.status_code == 200
+    assert r.data == body
+    assert r.mimetype == "text/plain"
     assert r.headers["Cache-Control"] == "no-store"
 
 
@@ -38,22 +46,30 @@ def test_content_is_encrypted_at_rest(world: World, marie_dossier: int) -> None:
     world.deposit("gp", marie_dossier, content=secret)
     with world.rt.sessions() as s:
         stored = s.scalars(select(DocumentContent)).one()
-        assert secret not in stored.ciphertext and len(stored.ciphertext) == len(secret) + 16
+        assert secret not in stored.ciphertext
+        assert len(stored.ciphertext) == len(secret) + 16
 
 
-def test_a_ciphertext_moved_to_another_document_does_not_decrypt(world: World, marie_dossier: int) -> None:
+def test_a_ciphertext_moved_to_another_document_does_not_decrypt(
+    world: World, marie_dossier: int
+) -> None:
     a = world.deposit("gp", marie_dossier, content=b"A")
     b = world.deposit("gp", marie_dossier, content=b"B")
     with world.rt.sessions() as s:
         rows = {d.logical_id: d.id for d in s.scalars(select(Document))}
         ca = s.get(DocumentContent, rows[a["logical_id"]])
         cb = s.get(DocumentContent, rows[b["logical_id"]])
-        assert ca is not None and cb is not None
+        assert ca is not None
+        assert cb is not None
         cb.nonce, cb.ciphertext = ca.nonce, ca.ciphertext
         s.commit()
     r = world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents/{b['logical_id']}/content")
     assert r.status_code == 500  # authenticated decryption refuses the swapped row
-    assert r.get_json() == {"error": "internal_error", "reason": "internal_error", "message": "Erreur interne."}
+    assert r.get_json() == {
+        "error": "internal_error",
+        "reason": "internal_error",
+        "message": "Erreur interne.",
+    }
 
 
 def test_the_pharmacist_sees_only_what_the_matrix_allows(world: World, marie_dossier: int) -> None:
@@ -64,12 +80,19 @@ def test_the_pharmacist_sees_only_what_the_matrix_allows(world: World, marie_dos
     grant(world, marie_dossier, "pharmacien")
     world.deposit("pharmacien", marie_dossier, category="dispensation", title="dispensation")
     r = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents", doc("dispensation"))
-    assert (r.status_code, r.get_json()["reason"]) == (403, "category_not_allowed")  # GPs do not dispense
+    assert (r.status_code, r.get_json()["reason"]) == (
+        403,
+        "category_not_allowed",
+    )  # GPs do not dispense
     seen = set(world.titles("pharmacien", marie_dossier))
     rules = world.rt.matrix.rules_for("pharmacien")
-    assert seen == {c for c in ("compte_rendu", "prescription", "dispensation", "imagerie", "certificat")
-                    if c in {x.value for x in rules.read}}  # fmt: skip
-    assert "prescription" in seen and "imagerie" not in seen
+    assert seen == {
+        c
+        for c in ("compte_rendu", "prescription", "dispensation", "imagerie", "certificat")
+        if c in {x.value for x in rules.read}
+    }
+    assert "prescription" in seen
+    assert "imagerie" not in seen
     assert len(world.titles("gp", marie_dossier)) == 5  # the médecin traitant sees everything
 
 
@@ -80,32 +103,51 @@ def test_a_category_outside_the_matrix_reads_as_not_found(world: World, marie_do
     r = world.call("GET", "pharmacien", f"/dossiers/{marie_dossier}/documents/{img['logical_id']}")
     assert r.status_code == 404
     entry = world.trace("marie")[-1]
-    assert (entry.outcome, entry.reason) == ("denied", "category_not_allowed")  # the truth is traced
+    assert (entry.outcome, entry.reason) == (
+        "denied",
+        "category_not_allowed",
+    )  # the truth is traced
 
 
 def test_masked_documents_are_hidden_from_professionals_but_not_the_mt_or_author(
     world: World, marie_dossier: int
 ) -> None:
     grant(world, marie_dossier, "infirmier")
-    world.call("POST", "marie", f"/dossiers/{marie_dossier}/care-team", {"national_id": world.nid("specialist")})
+    world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/care-team",
+        {"national_id": world.nid("specialist")},
+    )
     masked = world.deposit("specialist", marie_dossier, title="masqué", masked_ps=True)
     world.deposit("specialist", marie_dossier, title="visible")
     assert world.titles("infirmier", marie_dossier) == ["visible"]
     assert world.titles("gp", marie_dossier) == ["visible", "masqué"]  # médecin traitant
     assert world.titles("specialist", marie_dossier) == ["visible", "masqué"]  # author
-    listed = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents").get_json()["documents"]
+    listed = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents").get_json()[
+        "documents"
+    ]
     assert listed[1]["labels"] == ["Masqué aux professionnels"]
-    r = world.call("GET", "infirmier", f"/dossiers/{marie_dossier}/documents/{masked['logical_id']}/content")
+    r = world.call(
+        "GET", "infirmier", f"/dossiers/{marie_dossier}/documents/{masked['logical_id']}/content"
+    )
     assert r.status_code == 404
 
 
-def test_invisible_to_patient_until_a_professional_reveals_it(world: World, marie_dossier: int) -> None:
+def test_invisible_to_patient_until_a_professional_reveals_it(
+    world: World, marie_dossier: int
+) -> None:
     hidden = world.deposit("gp", marie_dossier, title="annonce", invisible_patient=True)
     assert world.titles("marie", marie_dossier) == []
     r = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents/{hidden['logical_id']}")
     assert (r.status_code, r.get_json()["reason"]) == (403, "invisible_to_patient")
     path = f"/dossiers/{marie_dossier}/documents/{hidden['logical_id']}/visibility"
-    assert world.call("PATCH", "marie", path, {"invisible_patient": False, "confirm": True}).status_code == 403
+    assert (
+        world.call(
+            "PATCH", "marie", path, {"invisible_patient": False, "confirm": True}
+        ).status_code
+        == 403
+    )
     r = world.call("PATCH", "gp", path, {"invisible_patient": False, "confirm": True})
     assert r.status_code == 200
     assert r.get_json()["entry_uuid"] != hidden["entry_uuid"]  # a new metadata version
@@ -113,7 +155,9 @@ def test_invisible_to_patient_until_a_professional_reveals_it(world: World, mari
 
 
 def test_representatives_of_a_minor_and_their_limits(world: World) -> None:
-    leo = world.create("gp", "leo", representatives=["279035121518989"], medecin_traitant=world.nid("gp"))
+    leo = world.create(
+        "gp", "leo", representatives=["279035121518989"], medecin_traitant=world.nid("gp")
+    )
     world.deposit("gp", leo, title="vaccins")
     world.deposit("gp", leo, title="secret", invisible_rep=True)
     assert world.titles("marie", leo) == ["vaccins"]  # his mother, as representative
@@ -130,53 +174,83 @@ def test_two_years_by_default_everything_on_request(world: World, marie_dossier:
     world.clock.advance(days=3 * 365)
     world.tokens["gp"] = world.open("gp")
     archived = world.deposit("gp", marie_dossier, title="archivé")
-    world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents/{archived['logical_id']}/archive")
+    world.call(
+        "POST", "gp", f"/dossiers/{marie_dossier}/documents/{archived['logical_id']}/archive"
+    )
     world.deposit("gp", marie_dossier, title="récent")
     assert world.titles("gp", marie_dossier) == ["récent"]
     assert world.titles("gp", marie_dossier, "?all=true") == ["récent", "archivé", "ancien"]
     assert world.titles("gp", marie_dossier, "?all=true&category=prescription") == []
-    assert world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents?all=maybe").status_code == 422
-    assert world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents?category=x").status_code == 422
+    assert (
+        world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents?all=maybe").status_code == 422
+    )
+    assert (
+        world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents?category=x").status_code
+        == 422
+    )
 
 
 def test_replace_keeps_the_old_version_linked_both_ways(world: World, marie_dossier: int) -> None:
     old = world.deposit("gp", marie_dossier, title="v1")
-    r = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents/{old['logical_id']}/replace",
-                   doc(title="v2"))  # fmt: skip
+    r = world.call(
+        "POST",
+        "gp",
+        f"/dossiers/{marie_dossier}/documents/{old['logical_id']}/replace",
+        doc(title="v2"),
+    )
     assert r.status_code == 201
     new = r.get_json()
     assert (new["version"], new["replaces"]) == (2, old["logical_id"])
     assert world.titles("gp", marie_dossier) == ["v2"]
     everything = world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents?all=true").get_json()
     old_now = next(d for d in everything["documents"] if d["logical_id"] == old["logical_id"])
-    assert old_now["status"] == "superseded" and old_now["replaced_by"] == new["logical_id"]
+    assert old_now["status"] == "superseded"
+    assert old_now["replaced_by"] == new["logical_id"]
     assert "Remplacé par une version plus récente" in old_now["labels"]
-    again = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents/{old['logical_id']}/replace", doc())
+    again = world.call(
+        "POST", "gp", f"/dossiers/{marie_dossier}/documents/{old['logical_id']}/replace", doc()
+    )
     assert (again.status_code, again.get_json()["reason"]) == (403, "document_not_current")
-    other = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents/{new['logical_id']}/replace",
-                       doc(category="prescription"))  # fmt: skip
+    other = world.call(
+        "POST",
+        "gp",
+        f"/dossiers/{marie_dossier}/documents/{new['logical_id']}/replace",
+        doc(category="prescription"),
+    )
     assert (other.status_code, other.get_json()["reason"]) == (422, "category_mismatch")
 
 
 def test_only_the_author_deletes_and_deletion_is_logical(world: World, marie_dossier: int) -> None:
-    world.call("POST", "marie", f"/dossiers/{marie_dossier}/care-team", {"national_id": world.nid("specialist")})
+    world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/care-team",
+        {"national_id": world.nid("specialist")},
+    )
     d = world.deposit("specialist", marie_dossier)
     path = f"/dossiers/{marie_dossier}/documents/{d['logical_id']}"
     assert world.call("DELETE", "gp", path).get_json()["reason"] == "not_the_author"
     assert world.call("DELETE", "marie", path).get_json()["reason"] == "not_the_author"
     assert world.call("DELETE", "specialist", path).get_json()["status"] == "deleted"
     assert world.titles("gp", marie_dossier, "?all=true") == []
-    assert count(world, Document) == 1 and count(world, DocumentContent) == 1
+    assert count(world, Document) == 1
+    assert count(world, DocumentContent) == 1
     assert count(world, DocumentEntry) == 2  # deposit + deletion
 
 
-def test_patients_deposit_their_own_documents_only_in_their_category(world: World, marie_dossier: int) -> None:
+def test_patients_deposit_their_own_documents_only_in_their_category(
+    world: World, marie_dossier: int
+) -> None:
     mine = world.deposit("marie", marie_dossier, category="depose_patient", mime_type="image/png")
     assert mine["author"] == {"kind": "patient"}
     r = world.call("POST", "marie", f"/dossiers/{marie_dossier}/documents", doc("compte_rendu"))
     assert (r.status_code, r.get_json()["reason"]) == (403, "category_not_allowed")
-    r = world.call("POST", "marie", f"/dossiers/{marie_dossier}/documents",
-                   doc("depose_patient", invisible_patient=True))  # fmt: skip
+    r = world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/documents",
+        doc("depose_patient", invisible_patient=True),
+    )
     assert (r.status_code, r.get_json()["reason"]) == (422, "flag_not_allowed")
 
 
@@ -201,21 +275,37 @@ def test_bad_deposits_get_a_clear_4xx_and_write_nothing(
     traces = count(world, AuditEntry)
     r = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents", {**doc(), **patch})
     assert (r.status_code, r.get_json()["reason"]) == (status, reason)
-    assert count(world, Document) == 0 and count(world, AuditEntry) == traces
+    assert count(world, Document) == 0
+    assert count(world, AuditEntry) == traces
 
 
-def test_patient_uploads_are_capped_at_the_configured_size(world: World, marie_dossier: int, app: Any) -> None:
+def test_patient_uploads_are_capped_at_the_configured_size(
+    world: World, marie_dossier: int, app: Any
+) -> None:
     limit = app.extensions["dmp"].settings["MAX_PATIENT_UPLOAD_BYTES"]
     assert limit == 5 * 1024 * 1024
-    r = world.call("POST", "marie", f"/dossiers/{marie_dossier}/documents",
-                   doc("depose_patient", content=b"x" * (limit + 1)))  # fmt: skip
+    r = world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/documents",
+        doc("depose_patient", content=b"x" * (limit + 1)),
+    )
     assert (r.status_code, r.get_json()["reason"]) == (413, "content_too_large")
-    assert world.call("POST", "marie", f"/dossiers/{marie_dossier}/documents",
-                      doc("depose_patient", content=b"x" * limit)).status_code == 201  # fmt: skip
+    assert (
+        world.call(
+            "POST",
+            "marie",
+            f"/dossiers/{marie_dossier}/documents",
+            doc("depose_patient", content=b"x" * limit),
+        ).status_code
+        == 201
+    )
     assert count(world, Document) == 1
 
 
-def test_a_retried_deposit_with_the_same_key_creates_one_document(world: World, marie_dossier: int) -> None:
+def test_a_retried_deposit_with_the_same_key_creates_one_document(
+    world: World, marie_dossier: int
+) -> None:
     path = f"/dossiers/{marie_dossier}/documents"
     first = world.call("POST", "gp", path, doc(title="une fois"), **{"Idempotency-Key": "k-1"})
     second = world.call("POST", "gp", path, doc(title="une fois"), **{"Idempotency-Key": "k-1"})
@@ -226,31 +316,51 @@ def test_a_retried_deposit_with_the_same_key_creates_one_document(world: World, 
     clash = world.call("POST", "gp", path, doc(title="autre"), **{"Idempotency-Key": "k-1"})
     assert (clash.status_code, clash.get_json()["reason"]) == (409, "idempotency_key_reused")
     # Keys are per actor: another caller's key never replays someone else's answer.
-    world.call("POST", "marie", f"/dossiers/{marie_dossier}/consents", {"national_id": world.nid("specialist")})
-    other = world.call("POST", "specialist", path, doc(title="une fois"), **{"Idempotency-Key": "k-1"})
-    assert other.status_code == 201 and count(world, Document) == 2
+    world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/consents",
+        {"national_id": world.nid("specialist")},
+    )
+    other = world.call(
+        "POST", "specialist", path, doc(title="une fois"), **{"Idempotency-Key": "k-1"}
+    )
+    assert other.status_code == 201
+    assert count(world, Document) == 2
 
 
 def test_a_duplicate_unique_id_is_a_conflict(world: World, marie_dossier: int) -> None:
     world.deposit("gp", marie_dossier, unique_id="1.2.250.1.999.1")
-    r = world.call("POST", "gp", f"/dossiers/{marie_dossier}/documents", doc(unique_id="1.2.250.1.999.1"))
+    r = world.call(
+        "POST", "gp", f"/dossiers/{marie_dossier}/documents", doc(unique_id="1.2.250.1.999.1")
+    )
     assert (r.status_code, r.get_json()["reason"]) == (409, "unique_id_exists")
 
 
 def test_visibility_changes_need_confirmation(world: World, marie_dossier: int) -> None:
     d = world.deposit("gp", marie_dossier)
     path = f"/dossiers/{marie_dossier}/documents/{d['logical_id']}/visibility"
-    assert world.call("PATCH", "marie", path, {"masked_ps": True}).get_json()["reason"] == "confirmation_required"
+    assert (
+        world.call("PATCH", "marie", path, {"masked_ps": True}).get_json()["reason"]
+        == "confirmation_required"
+    )
     assert world.call("PATCH", "marie", path, {"confirm": True}).get_json()["reason"] == "no_change"
     r = world.call("PATCH", "marie", path, {"masked_ps": True, "confirm": True})
     assert r.get_json()["flags"]["masked_ps"] is True
     r = world.call("PATCH", "gp", path, {"invisible_patient": True, "confirm": True})
     assert (r.status_code, r.get_json()["reason"]) == (422, "flags_incompatible")
-    assert world.call("PATCH", "marie", path, {"masked_ps": False, "confirm": True}).status_code == 200
+    assert (
+        world.call("PATCH", "marie", path, {"masked_ps": False, "confirm": True}).status_code == 200
+    )
 
 
-def test_the_insurer_writes_reimbursements_and_reads_nothing(world: World, marie_dossier: int) -> None:
-    assert world.deposit("insurer", marie_dossier, category="remboursement")["author"]["kind"] == "insurer"
+def test_the_insurer_writes_reimbursements_and_reads_nothing(
+    world: World, marie_dossier: int
+) -> None:
+    assert (
+        world.deposit("insurer", marie_dossier, category="remboursement")["author"]["kind"]
+        == "insurer"
+    )
     r = world.call("POST", "insurer", f"/dossiers/{marie_dossier}/documents", doc("compte_rendu"))
     assert r.get_json()["reason"] == "insurer_reads_nothing"
     r = world.call("GET", "insurer", f"/dossiers/{marie_dossier}/documents")
@@ -258,13 +368,19 @@ def test_the_insurer_writes_reimbursements_and_reads_nothing(world: World, marie
 
 
 @pytest.mark.parametrize("who", ["mutuelle", "travail"])
-def test_forbidden_actors_get_nothing_whatever_they_present(world: World, marie_dossier: int, who: str) -> None:
+def test_forbidden_actors_get_nothing_whatever_they_present(
+    world: World, marie_dossier: int, who: str
+) -> None:
     for method, path in (("GET", ""), ("GET", "/documents"), ("GET", "/history")):
         r = world.call(method, who, f"/dossiers/{marie_dossier}{path}")
         assert r.status_code == 403
     r = world.call("POST", who, f"/dossiers/{marie_dossier}/documents", doc("remboursement"))
     assert r.status_code == 403
-    assert all(e.outcome == "denied" for e in world.trace("marie") if e.actor_name.startswith(who.title()[:4]))
+    assert all(
+        e.outcome == "denied"
+        for e in world.trace("marie")
+        if e.actor_name.startswith(who.title()[:4])
+    )
 
 
 def test_professionals_without_any_title_are_refused(world: World, marie_dossier: int) -> None:

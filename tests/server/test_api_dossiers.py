@@ -26,39 +26,71 @@ def test_admissions_creates_a_dossier_with_consent_evidence(world: World) -> Non
     # Both emergency permissions are on by default.
     assert summary["emergency"] == {"bris_de_glace": True, "centre_15": True}
     created, read = world.trace("jean")
-    assert (created.action, created.outcome, created.mode) == ("dossier:create", "allowed", "admissions")
+    assert (created.action, created.outcome, created.mode) == (
+        "dossier:create",
+        "allowed",
+        "admissions",
+    )
     assert (read.action, read.actor_kind, read.mode) == ("dossier:read", "patient", "patient")
 
 
 def test_a_patient_creates_their_own_dossier_with_emergency_choices(world: World) -> None:
-    body = {"patient": identity("jean"), "consent": {"given": True, "terminal": "borne-cpam-1"},
-            "emergency": {"bris_de_glace": False, "centre_15": True}}  # fmt: skip
+    body = {
+        "patient": identity("jean"),
+        "consent": {"given": True, "terminal": "borne-cpam-1"},
+        "emergency": {"bris_de_glace": False, "centre_15": True},
+    }
     r = world.call("POST", "jean", "/dossiers", body)
     assert r.status_code == 201
     assert r.get_json()["emergency"] == {"bris_de_glace": False, "centre_15": True}
 
 
-@pytest.mark.parametrize("consent", [{"terminal": "t"}, {"given": False, "terminal": "t"},
-                                     {"given": "true", "terminal": "t"}, {"given": 1, "terminal": "t"}])  # fmt: skip
-def test_creation_without_explicit_consent_is_refused_and_traced(world: World, consent: dict[str, Any]) -> None:
-    r = world.call("POST", "admissions", "/dossiers", {"patient": identity("jean"), "consent": consent})
+@pytest.mark.parametrize(
+    "consent",
+    [
+        {"terminal": "t"},
+        {"given": False, "terminal": "t"},
+        {"given": "true", "terminal": "t"},
+        {"given": 1, "terminal": "t"},
+    ],
+)
+def test_creation_without_explicit_consent_is_refused_and_traced(
+    world: World, consent: dict[str, Any]
+) -> None:
+    r = world.call(
+        "POST", "admissions", "/dossiers", {"patient": identity("jean"), "consent": consent}
+    )
     assert r.status_code == 403
     assert r.get_json()["reason"] == "consent_missing"
     assert count(world, Dossier) == 0
     entry = world.trace("jean")[-1]
-    assert (entry.action, entry.outcome, entry.reason) == ("dossier:create", "denied", "consent_missing")
+    assert (entry.action, entry.outcome, entry.reason) == (
+        "dossier:create",
+        "denied",
+        "consent_missing",
+    )
 
 
 def test_a_patient_cannot_create_someone_elses_dossier(world: World) -> None:
-    r = world.call("POST", "marie", "/dossiers",
-                   {"patient": identity("jean"), "consent": {"given": True, "terminal": "t"}})  # fmt: skip
+    r = world.call(
+        "POST",
+        "marie",
+        "/dossiers",
+        {"patient": identity("jean"), "consent": {"given": True, "terminal": "t"}},
+    )
     assert r.status_code == 403
     assert r.get_json()["reason"] == "not_a_party"
 
 
-def test_a_second_dossier_for_the_same_patient_is_a_conflict(world: World, marie_dossier: int) -> None:
-    r = world.call("POST", "gp", "/dossiers",
-                   {"patient": identity("marie"), "consent": {"given": True, "terminal": "t"}})  # fmt: skip
+def test_a_second_dossier_for_the_same_patient_is_a_conflict(
+    world: World, marie_dossier: int
+) -> None:
+    r = world.call(
+        "POST",
+        "gp",
+        "/dossiers",
+        {"patient": identity("marie"), "consent": {"given": True, "terminal": "t"}},
+    )
     assert r.status_code == 409
     assert r.get_json()["reason"] == "dossier_exists"
 
@@ -79,7 +111,9 @@ def test_a_second_dossier_for_the_same_patient_is_a_conflict(world: World, marie
         ({"nickname": "x"}, "unknown_field"),
     ],
 )
-def test_bad_identities_get_a_422_and_write_nothing(world: World, patch: dict[str, Any], reason: str) -> None:
+def test_bad_identities_get_a_422_and_write_nothing(
+    world: World, patch: dict[str, Any], reason: str
+) -> None:
     patients_before = count(world, Patient)
     traces_before = count(world, AuditEntry)
     body = {"patient": {**identity("jean"), **patch}, "consent": {"given": True, "terminal": "t"}}
@@ -97,8 +131,9 @@ def test_both_corsican_departements_are_accepted(world: World) -> None:
 
 @pytest.mark.parametrize("raw", [b"{", b"[1, 2]", b"null", b"\xff\xfe", b""])
 def test_malformed_json_gets_a_4xx_json_answer(world: World, raw: bytes) -> None:
-    r = world.client.post("/api/v1/dossiers", data=raw, headers=world.h("admissions"),
-                          content_type="application/json")  # fmt: skip
+    r = world.client.post(
+        "/api/v1/dossiers", data=raw, headers=world.h("admissions"), content_type="application/json"
+    )
     assert r.status_code == 400
     assert r.get_json()["error"] == "malformed_request"
 
@@ -107,8 +142,11 @@ def test_no_route_answers_dossier_data_without_a_session(world: World, marie_dos
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         r = world.client.get(f"/api/v1/dossiers/{marie_dossier}", headers=headers)
         assert r.status_code == 401
-        assert r.get_json() == {"error": "unauthenticated", "reason": "session_invalid",
-                                "message": "Session absente ou expirée."}  # fmt: skip
+        assert r.get_json() == {
+            "error": "unauthenticated",
+            "reason": "session_invalid",
+            "message": "Session absente ou expirée.",
+        }
 
 
 def test_sessions_expire_when_idle_and_end_on_sign_out(world: World, marie_dossier: int) -> None:
@@ -133,21 +171,28 @@ def test_a_session_bound_to_a_kiosk_is_refused_elsewhere(world: World, marie_dos
 def test_lookup_by_ins_keeps_the_ins_out_of_urls(world: World, marie_dossier: int) -> None:
     r = world.call("POST", "gp", "/dossiers/lookup", {"ins": "279035121518989"})
     assert r.get_json() == {"dossier_id": marie_dossier, "status": "active"}
-    assert world.call("POST", "gp", "/dossiers/lookup", {"ins": "255081416802538"}).status_code == 404
+    assert (
+        world.call("POST", "gp", "/dossiers/lookup", {"ins": "255081416802538"}).status_code == 404
+    )
     assert world.call("POST", "gp", "/dossiers/lookup", {"ins": "12"}).status_code == 422
 
 
-def test_summary_hides_contacts_and_settings_from_professionals(world: World, marie_dossier: int) -> None:
+def test_summary_hides_contacts_and_settings_from_professionals(
+    world: World, marie_dossier: int
+) -> None:
     mine = world.call("GET", "marie", f"/dossiers/{marie_dossier}").get_json()
     theirs = world.call("GET", "gp", f"/dossiers/{marie_dossier}").get_json()
     assert mine["patient"]["email"] == "marie@example.org"
-    assert "email" not in theirs["patient"] and "consent" not in theirs
+    assert "email" not in theirs["patient"]
+    assert "consent" not in theirs
     assert len(theirs["readable_categories"]) == 11  # the médecin traitant reads everything
     desk = world.call("GET", "admissions", f"/dossiers/{marie_dossier}").get_json()
     assert desk["readable_categories"] == []  # the admissions desk reads nothing clinical
 
 
-def test_closing_needs_confirmation_then_shuts_professionals_out(world: World, marie_dossier: int) -> None:
+def test_closing_needs_confirmation_then_shuts_professionals_out(
+    world: World, marie_dossier: int
+) -> None:
     path = f"/dossiers/{marie_dossier}"
     assert world.call("POST", "marie", path + "/close", {}).status_code == 422
     r = world.call("POST", "marie", path + "/close", {"confirm": True})
@@ -157,16 +202,23 @@ def test_closing_needs_confirmation_then_shuts_professionals_out(world: World, m
     assert closed["retention_until"].startswith("2036-06")  # ten years
     r = world.call("GET", "gp", path + "/documents")
     assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_closed")  # the MT too
-    assert world.call("GET", "marie", path + "/history").status_code == 200  # the patient still reads
+    assert (
+        world.call("GET", "marie", path + "/history").status_code == 200
+    )  # the patient still reads
     assert world.call("POST", "gp", path + "/reopen").status_code == 403
     assert world.call("POST", "marie", path + "/reopen").get_json()["status"] == "active"
     assert world.call("GET", "gp", path + "/documents").status_code == 200
 
 
 def test_unknown_ids_are_404_json(world: World, marie_dossier: int) -> None:
-    for path in ("/dossiers/99999", "/dossiers/99999/documents", f"/dossiers/{marie_dossier}/documents/nope"):
+    for path in (
+        "/dossiers/99999",
+        "/dossiers/99999/documents",
+        f"/dossiers/{marie_dossier}/documents/nope",
+    ):
         r = world.call("GET", "gp", path)
         assert r.status_code == 404
         assert r.get_json()["error"] == "not_found"
     r = world.client.get("/api/v1/no-such-route", headers=world.h("gp"))
-    assert r.status_code == 404 and r.get_json()["error"] == "http_error"
+    assert r.status_code == 404
+    assert r.get_json()["error"] == "http_error"

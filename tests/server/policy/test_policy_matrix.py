@@ -148,23 +148,33 @@ def test_loads_a_valid_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (VALID.replace('"plan_soins"]\nwrite', '"radiographie"]\nwrite'),
-         "[infirmier]: key 'read': unknown category 'radiographie'"),
-        (VALID.replace('write = ["plan_soins"]', 'write = ["Plan_Soins"]'),
-         "key 'write': unknown category 'Plan_Soins'"),
+        (
+            VALID.replace('"plan_soins"]\nwrite', '"radiographie"]\nwrite'),
+            "[infirmier]: key 'read': unknown category 'radiographie'",
+        ),
+        (
+            VALID.replace('write = ["plan_soins"]', 'write = ["Plan_Soins"]'),
+            "key 'write': unknown category 'Plan_Soins'",
+        ),
         (VALID + 'readonly = ["synthese"]\n', "[infirmier]: unknown key 'readonly'"),
         (VALID.replace('label_en = "Nurse"\n', ""), "[infirmier]: missing key 'label_en'"),
         (VALID.replace("eligible = true", 'eligible = "yes"'), "'eligible' must be true or false"),
         (VALID.replace('label_fr = "Infirmier"', "label_fr = 3"), "'label_fr' must be a non-empty"),
         (VALID.replace('label_fr = "Infirmier"', 'label_fr = " "'), "'label_fr' must be a non"),
-        (VALID.replace('write = ["plan_soins"]', 'write = "plan_soins"'),
-         "key 'write' must be a list"),
+        (
+            VALID.replace('write = ["plan_soins"]', 'write = "plan_soins"'),
+            "key 'write' must be a list",
+        ),
         (VALID.replace('write = ["plan_soins"]', "write = [1]"), "unknown category 1"),
-        (VALID.replace('write = ["plan_soins"]', 'write = ["plan_soins", "plan_soins"]'),
-         "category 'plan_soins' listed twice"),
-        (VALID.replace("eligible = true", "eligible = false"),
-         "an ineligible profession cannot read or write"),
-        ('version = 2\n' + VALID, "unknown top-level key 'version'"),
+        (
+            VALID.replace('write = ["plan_soins"]', 'write = ["plan_soins", "plan_soins"]'),
+            "category 'plan_soins' listed twice",
+        ),
+        (
+            VALID.replace("eligible = true", "eligible = false"),
+            "an ineligible profession cannot read or write",
+        ),
+        ("version = 2\n" + VALID, "unknown top-level key 'version'"),
         (VALID.replace("[infirmier]", "[Infirmier]"), "lower_snake_case"),
         ("", "no profession defined"),
         ("[infirmier\n", "not valid TOML"),
@@ -186,7 +196,7 @@ def test_loads_a_valid_file(tmp_path: Path) -> None:
         "empty_file",
         "not_toml",
     ],
-)  # fmt: skip
+)
 def test_rejects_invalid_files(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(MatrixError) as caught:
