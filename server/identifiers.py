@@ -29,6 +29,8 @@ INS_OIDS: dict[tuple[InsKind, bool], str] = {
 }
 
 _INS_RE = re.compile(r"^[1-478]\d{4}(\d{2}|2A|2B)\d{6}\d{2}$")
+# ADELI and FINESS numbers open with the département: two digits, or 2A/2B in Corsica.
+_DEPT_THEN_7_DIGITS = re.compile(r"(\d{2}|2A|2B)\d{7}")
 # NIA numbers are allotted by INSEE with a leading 7 or 8, while the NIR's first digit
 # encodes sex (1/2) or a provisional registration (3/4).
 _NIA_PREFIXES = "78"
@@ -84,16 +86,16 @@ def parse_national_id(value: str) -> str:
             raise IdentifierError("RPPS: clé de Luhn incorrecte")
         return nid
     # ADELI has no public check key: its format is all that can be verified.
-    if len(nid) == 10 and nid[0] == "0" and re.fullmatch(r"\d{2}[0-9A-Z]\d{6}", nid[1:]):
+    if len(nid) == 10 and nid[0] == "0" and _DEPT_THEN_7_DIGITS.fullmatch(nid[1:]):
         return nid
     raise IdentifierError("identifiant national: '8' + RPPS (11 chiffres) ou '0' + ADELI (9)")
 
 
 def parse_finess(value: str) -> str:
     finess = value.strip().upper()
-    if not re.fullmatch(r"\d{2}[0-9AB]\d{6}", finess):
+    if not _DEPT_THEN_7_DIGITS.fullmatch(finess):
         raise IdentifierError("FINESS: 9 caractères attendus")
     # The key is a Luhn over the digits; Corsican numbers (2A/2B) have no known rule.
-    if finess[:3].isdigit() and not luhn_valid(finess):
+    if finess.isdigit() and not luhn_valid(finess):
         raise IdentifierError("FINESS: clé de Luhn incorrecte")
     return finess

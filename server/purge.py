@@ -9,10 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from server.app import build_runtime
-from server.models import Document, DocumentContent, Dossier
+from server.models import (
+    Block,
+    CareTeamMember,
+    ConsultationConsent,
+    Document,
+    DocumentContent,
+    DocumentEntry,
+    Dossier,
+    EmergencyAccess,
+    FirstAccess,
+    RepresentativeLink,
+)
 from server.services import audit
 
 
@@ -29,12 +41,7 @@ def purge_due(settings: dict[str, Any]) -> int:
             ).all()
             for row in due:
                 reason = "deletion_requested" if row.deletion_requested_at else "retention_expired"
-                doc_ids = select(Document.id).where(Document.dossier_id == row.id)
-                session.execute(
-                    delete(DocumentContent).where(DocumentContent.document_id.in_(doc_ids))
-                )
-                row.status = "purged"
-                row.wrapped_key = None
+                _erase(session, row)
                 audit.append(
                     session,
                     row.patient_id,
@@ -52,3 +59,29 @@ def purge_due(settings: dict[str, Any]) -> int:
             return len(due)
     finally:
         rt.engine.dispose()
+
+
+def _erase(session: Session, row: Dossier) -> None:
+    """Everything but the patient's identity and the trace: titles and metadata are health
+    data too, and a dossier opened again later must start blank."""
+    docs = select(Document.id).where(Document.dossier_id == row.id)
+    session.execute(delete(DocumentContent).where(DocumentContent.document_id.in_(docs)))
+    session.execute(delete(DocumentEntry).where(DocumentEntry.document_id.in_(docs)))
+    session.execute(
+        update(Document)
+        .where(Document.dossier_id == row.id)
+        .values(replaces_id=None, replaced_by_id=None)
+    )
+    session.execute(delete(Document).where(Document.dossier_id == row.id))
+    for model in (
+        CareTeamMember,
+        Block,
+        ConsultationConsent,
+        RepresentativeLink,
+        EmergencyAccess,
+        FirstAccess,
+    ):
+        session.execute(delete(model).where(model.dossier_id == row.id))
+    row.status = "purged"
+    row.wrapped_key = None
+    row.medecin_traitant_id = None

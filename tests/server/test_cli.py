@@ -1,0 +1,84 @@
+"""The `dmp` commands other issues and checks rely on: db upgrade, seed-demo, purge, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from server.cli import main
+from server.models import AuditEntry, DocumentContent, Dossier, Patient
+from tests.server.conftest import World
+
+
+def dmp(settings: dict[str, Any], *args: str) -> Any:
+    env = {"DMP_MASTER_KEY": settings["MASTER_KEY"]}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_seed_demo_loads_activity_whose_traces_verify(app: Any, settings: dict[str, Any]) -> None:
+    url = settings["DATABASE_URL"]
+    assert dmp(settings, "db", "upgrade", "--db", url).exit_code == 0
+    seeded = dmp(settings, "db", "seed-demo", "--db", url)
+    assert seeded.exit_code == 0, seeded.output
+    with app.extensions["dmp"].sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Patient)) == 4
+        outcomes = set(s.scalars(select(AuditEntry.outcome)))
+        assert outcomes == {"allowed", "denied"}  # the story includes refusals
+    again = dmp(settings, "db", "seed-demo", "--if-empty", "--db", url)
+    assert "already present" in again.output
+    verified = dmp(settings, "audit", "verify", "--db", url)
+    assert verified.exit_code == 0
+    assert "all intact" in verified.output
+
+
+def test_demo_session_prints_a_working_token(app: Any, settings: dict[str, Any]) -> None:
+    url = settings["DATABASE_URL"]
+    dmp(settings, "db", "seed-demo", "--db", url)
+    out = dmp(settings, "db", "demo-session", "--db", url, "810002813839")
+    token = out.output.strip()
+    r = app.test_client().get("/api/v1/session", headers={"Authorization": f"Bearer {token}"})
+    assert r.get_json()["profession"] == "medecin_generaliste"
+    unknown = dmp(settings, "db", "demo-session", "--db", url, "nobody")
+    assert unknown.exit_code != 0
+
+
+def test_purge_destroys_the_key_and_contents_but_keeps_the_trace(
+    world: World, marie_dossier: int, settings: dict[str, Any]
+) -> None:
+    d = world.deposit("gp", marie_dossier)
+    world.call(
+        "POST", "marie", f"/dossiers/{marie_dossier}/close", {"confirm": True, "delete": True}
+    )
+    trace_before = len(world.trace("marie"))
+    out = dmp(settings, "db", "purge", "--db", settings["DATABASE_URL"])
+    assert out.output.strip() == "1 dossier(s) purged"
+    with world.rt.sessions() as s:
+        row = s.get(Dossier, marie_dossier)
+        assert row is not None
+        assert (row.status, row.wrapped_key) == ("purged", None)
+        assert s.scalar(select(func.count()).select_from(DocumentContent)) == 0
+    entries = world.trace("marie")
+    assert len(entries) == trace_before + 1
+    assert entries[-1].action == "dossier:purge"
+    r = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents/{d['logical_id']}/content")
+    assert (r.status_code, r.get_json()["reason"]) == (
+        404,
+        "document_not_found",
+    )  # metadata gone too
+    r = world.call("GET", "gp", f"/dossiers/{marie_dossier}")
+    assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_purged")
+    # A purged dossier does not stop the patient from starting afresh.
+    assert world.create("admissions", "marie") == marie_dossier
+    assert world.titles("marie", marie_dossier, "?all=true") == []
+
+
+def test_purge_keeps_dossiers_still_within_retention(
+    world: World, marie_dossier: int, settings: dict[str, Any]
+) -> None:
+    world.call("POST", "marie", f"/dossiers/{marie_dossier}/close", {"confirm": True})
+    assert (
+        dmp(settings, "db", "purge", "--db", settings["DATABASE_URL"]).output.strip()
+        == "0 dossier(s) purged"
+    )

@@ -1,0 +1,64 @@
+"""The OpenAPI document is generated from the routes, valid, complete and truthful."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from openapi_spec_validator import validate
+
+from server.api.registry import openapi_path
+from tests.server.conftest import World
+
+
+def spec(world: World) -> dict[str, Any]:
+    r = world.client.get("/openapi.json")
+    assert r.status_code == 200
+    result: dict[str, Any] = r.get_json()
+    return result
+
+
+def test_the_document_is_valid_openapi(world: World) -> None:
+    validate(spec(world))
+
+
+def test_every_api_route_is_documented_and_nothing_else(world: World) -> None:
+    paths = spec(world)["paths"]
+    documented = {(path, method.upper()) for path, ops in paths.items() for method in ops}
+    served = set()
+    for rule in world.app.url_map.iter_rules():
+        if rule.endpoint.startswith("api."):
+            path, _ = openapi_path("", rule.rule)
+            served |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+    assert documented == served
+
+
+def test_answers_match_their_documented_schemas(world: World, marie_dossier: int) -> None:
+    paths = spec(world)["paths"]
+    world.deposit("gp", marie_dossier)
+
+    def check(path: str, method: str, response: Any, status: str) -> None:
+        schema = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+        jsonschema.validate(response.get_json(), schema)
+
+    d = f"/dossiers/{marie_dossier}"
+    check("/api/v1/dossiers/{dossier_id}", "get", world.call("GET", "marie", d), "200")
+    check(
+        "/api/v1/dossiers/{dossier_id}/documents",
+        "get",
+        world.call("GET", "gp", d + "/documents"),
+        "200",
+    )
+    check(
+        "/api/v1/dossiers/{dossier_id}/history",
+        "get",
+        world.call("GET", "marie", d + "/history"),
+        "200",
+    )
+    error = world.call("GET", "pharmacien", d)
+    jsonschema.validate(error.get_json(), spec(world)["components"]["schemas"]["Error"])
+
+
+def test_writes_document_the_idempotency_header(world: World) -> None:
+    op = spec(world)["paths"]["/api/v1/dossiers/{dossier_id}/documents"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in op["parameters"]]
