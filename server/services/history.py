@@ -10,7 +10,7 @@ from sqlalchemy import select
 from server.frenchtime import fr_datetime
 from server.labels import CATEGORIES, MODES
 from server.models import AuditEntry
-from server.policy import Action
+from server.policy import Action, Matrix
 from server.services import audit, guard, lookup, views
 from server.services.context import Ctx, Principal
 
@@ -39,19 +39,49 @@ VERBS = {
     "history:read": "a consulté l'historique des accès",
     "dossier:close": "a fermé le dossier",
     "dossier:reopen": "a rouvert le dossier",
+    "dossier:purge": "a effacé le contenu du dossier",
 }
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
+# Every reason, in the patient's words (a test checks none is missing).
 REASONS_FR = {
+    "patient_own_dossier": "titulaire du dossier",
+    "representative_of_minor": "représentant légal d'un mineur",
+    "medecin_traitant": "médecin traitant",
+    "document_author": "auteur du document",
+    "care_team_member": "membre de l'équipe de soins",
+    "explicit_consent": "consentement du patient",
+    "bris_de_glace_active": "accès en urgence en cours",
+    "centre_15_active": "régulation du centre 15 en cours",
+    "emergency_granted": "accès en urgence accordé",
+    "creation_with_consent": "création avec le consentement du patient",
+    "admissions_desk": "bureau des admissions",
+    "insurer_deposit": "versement par l'Assurance Maladie",
+    "default_deny": "action non permise",
+    "forbidden_actor": "organisme sans aucun droit d'accès",
+    "insurer_reads_nothing": "l'Assurance Maladie ne lit pas les documents",
+    "not_a_party": "personne sans lien avec ce dossier",
+    "representative_of_adult": "le patient est majeur : la représentation légale a pris fin",
     "professional_blocked": "vous aviez bloqué ce professionnel",
     "no_authorisation": "ni équipe de soins, ni consentement, ni urgence",
     "category_not_allowed": "catégorie de document non autorisée pour sa profession",
     "document_masked": "document masqué aux professionnels",
+    "invisible_to_patient": "document pas encore visible par le patient",
+    "invisible_to_representatives": "document non visible par les représentants légaux",
     "dossier_closed": "dossier fermé",
+    "dossier_purged": "dossier supprimé",
+    "dossier_exists": "un dossier existait déjà",
+    "consent_missing": "consentement du patient absent",
     "emergency_not_allowed": "vous n'aviez pas autorisé l'accès en urgence",
     "emergency_reason_missing": "motif d'urgence manquant",
-    "forbidden_actor": "organisme sans aucun droit d'accès",
-    "insurer_reads_nothing": "l'Assurance Maladie ne lit pas les documents",
+    "not_a_regulator": "réservé aux médecins régulateurs du centre 15",
     "not_the_author": "seul l'auteur peut faire cela",
+    "document_not_current": "document déjà remplacé ou archivé",
+    "document_deleted": "document supprimé",
+    "medecin_traitant_not_blockable": "le médecin traitant ne peut pas être bloqué",
+    "not_an_eligible_profession": "profession sans aucun droit d'accès au dossier",
+    # Reasons written by the purge job, which is not a policy decision.
+    "retention_expired": "fin de la durée de conservation",
+    "deletion_requested": "suppression demandée par le patient",
 }
 PAGE = 200
 
@@ -65,16 +95,17 @@ def history(
     if before is not None:
         query = query.where(AuditEntry.seq < before)
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
-    items = [render(e) for e in entries]
+    items = [render(e, ctx.matrix) for e in entries]
     more = bool(entries) and entries[-1].seq > 1
     return {"entries": items, "next_before": entries[-1].seq if more else None}
 
 
-def render(e: AuditEntry) -> dict[str, Any]:
+def render(e: AuditEntry, matrix: Matrix) -> dict[str, Any]:
     detail = json.loads(e.detail or "{}")
     who = e.actor_name
     if e.actor_profession:
-        who += f" ({e.actor_profession.replace('_', ' ')}"
+        rules = matrix.rules_for(e.actor_profession)
+        who += f" ({rules.label_fr.lower() if rules else e.actor_profession}"
         who += f", structure {e.actor_structure})" if e.actor_structure else ")"
     sentence = f"Le {fr_datetime(e.at)}, {who} {VERBS.get(e.action, e.action)}"
     if e.category:
@@ -85,7 +116,7 @@ def render(e: AuditEntry) -> dict[str, Any]:
         sentence += f", motif déclaré : « {detail['reason']} »"
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
     if e.outcome == "denied":
-        sentence += f" ({REASONS_FR.get(e.reason, e.reason.replace('_', ' '))})"
+        sentence += f" ({REASONS_FR[e.reason]})"
     return {
         "seq": e.seq,
         "at": views.iso(e.at),

@@ -240,7 +240,7 @@ def test_the_history_reads_in_plain_french_with_mode_reason_and_outcome(
     # The newest entry is this very reading of the history: the patient's own acts show too.
     assert texts.pop(0).startswith("Le 15/06/2026 à 12:00, Marie DUPONT a consulté l'historique")
     assert texts[0].startswith(
-        "Le 15/06/2026 à 12:00, Urgentiste Test (urgentiste, structure 130000060)"
+        "Le 15/06/2026 à 12:00, Urgentiste Test (médecin urgentiste, structure 130000060)"
     )
     assert "au titre de : accès en urgence (bris de glace)" in texts[0]
     assert "motif déclaré : « Coma »" in texts[1]
@@ -286,3 +286,11 @@ def test_every_decision_allowed_or_denied_is_traced(world: World, marie_dossier:
         ("Gp", "denied"),
         ("Marie", "allowed"),
     ]
+
+
+def test_every_reason_and_action_reads_in_french() -> None:
+    from server.policy import Action, Reason
+    from server.services.history import REASONS_FR, VERBS
+
+    assert {r.value for r in Reason} <= set(REASONS_FR)
+    assert {a.value for a in Action} <= set(VERBS)
