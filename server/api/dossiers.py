@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
@@ -96,7 +97,8 @@ def reopen(dossier_id: int) -> Any:
 )
 def access_history(dossier_id: int) -> Any:
     raw = request.args.get("before")
-    if raw is not None and (not raw.isdigit() or int(raw) < 1):
+    # isdecimal() alone admits other scripts' digits and unbounded lengths.
+    if raw is not None and not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
         raise InvalidInput("before_invalid", "« before » doit être un entier positif.")
     before = int(raw) if raw else None
     return run(lambda ctx, who: history.history(ctx, who, dossier_id, before=before))
