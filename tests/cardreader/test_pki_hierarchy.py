@@ -1,0 +1,158 @@
+"""The TEST PKI: certificate contents, and `openssl verify -crl_check` as the judge."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cardreader.cardfile import CardFile
+from cardreader.pki import CA_NAMES, PATIENT_CA, PROFESSIONAL_CA, Pki, PkiError
+from cardreader.profile import (
+    ATTR_INS_OID,
+    ATTR_STRUCTURE_ID,
+    EKU_KIOSK,
+    EKU_PATIENT_CARD,
+    EKU_PROFESSIONAL_CARD,
+    EKU_SERVER,
+)
+
+
+def _openssl_verify(directory: Path, ca: str, leaf_pem: bytes, tmp_path: Path) -> str:
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(leaf_pem)
+    result = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            str(directory / "root-ca.pem"),
+            "-untrusted",
+            str(directory / f"{ca}.pem"),
+            "-CRLfile",
+            str(directory / f"{ca}.crl.pem"),
+            str(leaf),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return result.stdout + result.stderr + f"\nrc={result.returncode}"
+
+
+@pytest.fixture
+def own_pki(tmp_path: Path) -> Pki:
+    return Pki.init(tmp_path / "pki")
+
+
+def _subject(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
+    return str(certificate.subject.get_attributes_for_oid(oid)[0].value)
+
+
+def test_layout(own_pki: Pki) -> None:
+    directory = own_pki.directory
+    for name in CA_NAMES:
+        assert (directory / f"{name}.pem").exists()
+        assert (directory / f"{name}.crl.pem").exists()
+        assert (directory / "private" / f"{name}.key.pem").stat().st_mode & 0o077 == 0
+    assert (directory / "ca-bundle.pem").read_text().count("BEGIN CERTIFICATE") == len(CA_NAMES)
+    assert (directory / "crl-bundle.pem").read_text().count("BEGIN X509 CRL") == len(CA_NAMES)
+    with pytest.raises(PkiError, match="already"):
+        Pki.init(directory)
+
+
+def test_patient_certificate(
+    own_pki: Pki, make_card: Callable[..., CardFile], tmp_path: Path
+) -> None:
+    card = own_pki.issue_card(make_card("patient").identity)
+    certificate = x509.load_pem_x509_certificate(card.certificate_pem)
+    assert _subject(certificate, NameOID.SERIAL_NUMBER) == "255081416802538"
+    assert _subject(certificate, x509.ObjectIdentifier(ATTR_INS_OID)) == "1.2.250.1.213.1.4.10"
+    usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usages) == [x509.ObjectIdentifier(EKU_PATIENT_CARD)]
+    key_usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert key_usage.digital_signature
+    assert not key_usage.key_cert_sign
+    output = _openssl_verify(own_pki.directory, PATIENT_CA, card.certificate_pem, tmp_path)
+    assert "OK" in output
+    assert output.endswith("rc=0")
+
+
+def test_professional_certificate(own_pki: Pki, make_card: Callable[..., CardFile]) -> None:
+    card = own_pki.issue_card(make_card("professional").identity, pin="1234", puk="12345678")
+    certificate = x509.load_pem_x509_certificate(card.certificate_pem)
+    assert _subject(certificate, NameOID.COMMON_NAME) == "810002813839"
+    assert _subject(certificate, NameOID.SERIAL_NUMBER) == "810002813839"
+    assert _subject(certificate, NameOID.ORGANIZATIONAL_UNIT_NAME) == "medecin_generaliste"
+    assert _subject(certificate, x509.ObjectIdentifier(ATTR_STRUCTURE_ID)) == "750100018"
+    usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usages) == [x509.ObjectIdentifier(EKU_PROFESSIONAL_CARD)]
+
+
+def test_revoked_card_fails_crl_check(
+    own_pki: Pki, make_card: Callable[..., CardFile], tmp_path: Path
+) -> None:
+    kept = own_pki.issue_card(make_card("professional").identity, pin="1234", puk="12345678")
+    revoked = own_pki.issue_card(make_card("professional").identity, pin="1234", puk="12345678")
+    own_pki.revoke(x509.load_pem_x509_certificate(revoked.certificate_pem))
+    own_pki.revoke(x509.load_pem_x509_certificate(revoked.certificate_pem))  # idempotent
+    output = _openssl_verify(own_pki.directory, PROFESSIONAL_CA, revoked.certificate_pem, tmp_path)
+    assert "certificate revoked" in output
+    assert not output.endswith("rc=0")
+    output = _openssl_verify(own_pki.directory, PROFESSIONAL_CA, kept.certificate_pem, tmp_path)
+    assert output.endswith("rc=0")
+    crl = x509.load_pem_x509_crl((own_pki.directory / "professional-ca.crl.pem").read_bytes())
+    assert len(list(crl)) == 1
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 3
+
+
+def test_card_from_another_pki_fails(
+    own_pki: Pki, make_card: Callable[..., CardFile], tmp_path: Path
+) -> None:
+    stranger = Pki.init(tmp_path / "stranger")
+    card = stranger.issue_card(make_card("patient").identity)
+    output = _openssl_verify(own_pki.directory, PATIENT_CA, card.certificate_pem, tmp_path)
+    assert not output.endswith("rc=0")
+    with pytest.raises(PkiError, match="not issued by this PKI"):
+        own_pki.revoke(x509.load_pem_x509_certificate(card.certificate_pem))
+
+
+def test_kiosk_and_server_certificates(own_pki: Pki, tmp_path: Path) -> None:
+    kiosk = own_pki.issue_kiosk("borne-01")
+    server = own_pki.issue_server("localhost", ip_addresses=["127.0.0.1"])
+    assert kiosk.key_path.stat().st_mode & 0o077 == 0
+    kiosk_usages = kiosk.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert set(kiosk_usages.value) == {
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        x509.ObjectIdentifier(EKU_KIOSK),
+    }
+    server_usages = server.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert set(server_usages.value) == {
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        x509.ObjectIdentifier(EKU_SERVER),
+    }
+    names = server.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert names.value.get_values_for_type(x509.DNSName) == ["localhost"]
+    for ca, issued in (("kiosk-ca", kiosk), ("server-ca", server)):
+        output = _openssl_verify(
+            own_pki.directory, ca, issued.certificate_path.read_bytes(), tmp_path
+        )
+        assert output.endswith("rc=0"), output
+    own_pki.revoke(server.certificate)
+    output = _openssl_verify(
+        own_pki.directory, "server-ca", server.certificate_path.read_bytes(), tmp_path
+    )
+    assert "certificate revoked" in output
+    with pytest.raises(PkiError, match="bad device name"):
+        own_pki.issue_kiosk("../evil")
+
+
+def test_open_missing(tmp_path: Path) -> None:
+    with pytest.raises(PkiError, match="no usable PKI"):
+        Pki.open(tmp_path / "nothing")
