@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,8 +55,23 @@ def load_master_key(value: str, key_file: str) -> bytes:
         return key
     path = Path(key_file)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    return base64.b64decode(path.read_text().strip(), validate=True)
+
+
+def _create_key_file(path: Path) -> None:
+    """Writes a new key atomically: gunicorn workers starting together on a first run
+    race here, and a reader must never see a half-written file. The key is written to a
+    private temporary file, then hard-linked to its name: exactly one link wins, and the
+    losers use the winner's key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".master-key-")  # mode 0600
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(base64.b64encode(os.urandom(KEY_BYTES)).decode())
-    return base64.b64decode(path.read_text().strip(), validate=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)

@@ -1,6 +1,6 @@
-"""National identifiers: INS matricule (NIR/NIA), RPPS, ADELI, FINESS.
-
-Rules from the ANS/INSEE public documentation, summarised in shared/context/domain.md.
+"""National identifiers with the server's errors: INS matricule (NIR/NIA), professional
+national ids, FINESS. The check algorithms themselves live in `cardreader.identity`, the
+one place both the cards and the server take them from.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from cardreader.identity import finess_valid, ins_key, national_id_valid
 
 
 class IdentifierError(ValueError):
@@ -28,9 +30,7 @@ INS_OIDS: dict[tuple[InsKind, bool], str] = {
     (InsKind.NIA, True): "1.2.250.1.213.1.4.11",
 }
 
-_INS_RE = re.compile(r"^[1-478]\d{4}(\d{2}|2A|2B)\d{6}\d{2}$")
-# ADELI and FINESS numbers open with the département: two digits, or 2A/2B in Corsica.
-_DEPT_THEN_7_DIGITS = re.compile(r"(\d{2}|2A|2B)\d{7}")
+_INS_RE = re.compile(r"^[12378]\d{4}(\d{2}|2A|2B)\d{6}\d{2}$")
 # NIA numbers are allotted by INSEE with a leading 7 or 8, while the NIR's first digit
 # encodes sex (1/2) or a provisional registration (3/4).
 _NIA_PREFIXES = "78"
@@ -41,14 +41,6 @@ class Ins:
     matricule: str
     kind: InsKind
     oid: str
-
-
-def ins_key(first13: str) -> int:
-    # Corsica: "2A"/"2B" replace the département digits 19/18, at positions 6-7 only.
-    digits = first13[:5] + first13[5:7].replace("2A", "19").replace("2B", "18") + first13[7:]
-    if not digits.isdigit():
-        raise IdentifierError("INS: caractères non numériques hors département corse")
-    return 97 - int(digits) % 97
 
 
 def parse_ins(value: str, oid: str | None = None, *, test: bool = False) -> Ins:
@@ -66,36 +58,18 @@ def parse_ins(value: str, oid: str | None = None, *, test: bool = False) -> Ins:
     return Ins(matricule, kind, oid)
 
 
-def luhn_valid(digits: str) -> bool:
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def parse_national_id(value: str) -> str:
-    """A professional national id: "8" + RPPS (11 digits, Luhn) or "0" + ADELI (9 chars)."""
+    """ "8" + RPPS (Luhn), "0" + ADELI (format only), or "3" + FINESS + "/" + staff id (CPE)."""
     nid = value.strip()
-    if len(nid) == 12 and nid[0] == "8":
-        if not luhn_valid(nid[1:]):
-            raise IdentifierError("RPPS: clé de Luhn incorrecte")
-        return nid
-    # ADELI has no public check key: its format is all that can be verified.
-    if len(nid) == 10 and nid[0] == "0" and _DEPT_THEN_7_DIGITS.fullmatch(nid[1:]):
-        return nid
-    raise IdentifierError("identifiant national: '8' + RPPS (11 chiffres) ou '0' + ADELI (9)")
+    if not national_id_valid(nid):
+        raise IdentifierError(
+            "identifiant national : '8' + RPPS, '0' + ADELI ou '3' + FINESS + '/' + identifiant"
+        )
+    return nid
 
 
 def parse_finess(value: str) -> str:
     finess = value.strip().upper()
-    if not _DEPT_THEN_7_DIGITS.fullmatch(finess):
-        raise IdentifierError("FINESS: 9 caractères attendus")
-    # The key is a Luhn over the digits; Corsican numbers (2A/2B) have no known rule.
-    if finess.isdigit() and not luhn_valid(finess):
-        raise IdentifierError("FINESS: clé de Luhn incorrecte")
+    if not finess_valid(finess):
+        raise IdentifierError("FINESS : 9 caractères dont une clé de Luhn")
     return finess

@@ -21,7 +21,7 @@ def overview(dossier_id: int) -> Any:
 
 @api.route(
     "PUT",
-    D + "/blocks/<string:national_id>",
+    D + "/blocks/<path:national_id>",
     "Block a professional",
     tag=TAG,
     response=obj({"blocked": PRO_REF}),
@@ -32,7 +32,7 @@ def block(dossier_id: int, national_id: str) -> Any:
 
 @api.route(
     "DELETE",
-    D + "/blocks/<string:national_id>",
+    D + "/blocks/<path:national_id>",
     "Unblock a professional",
     tag=TAG,
     response=obj({"unblocked": PRO_REF}),

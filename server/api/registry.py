@@ -66,7 +66,7 @@ class Registry:
         return register
 
 
-_CONVERTER = re.compile(r"<(?:(int|string):)?([a-z_]+)>")
+_CONVERTER = re.compile(r"<(?:(int|string|path):)?([a-z_]+)>")
 
 
 def openapi_path(prefix: str, rule: str) -> tuple[str, list[dict[str, Any]]]:

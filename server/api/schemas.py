@@ -10,7 +10,11 @@ STR = {"type": "string"}
 BOOL = {"type": "boolean"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 CATEGORY = {"type": "string", "enum": sorted(CATEGORIES)}
-NATIONAL_ID = {"type": "string", "pattern": "^(8[0-9]{11}|0[0-9A-Z]{9})$"}
+NATIONAL_ID = {
+    "type": "string",
+    "description": '"8" + RPPS, "0" + ADELI, or "3" + FINESS + "/" + staff id (CPE)',
+    "maxLength": 40,
+}
 
 
 def obj(

@@ -33,7 +33,8 @@ class Professional(Base):
     __tablename__ = "professionals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    national_id: Mapped[str] = mapped_column(String(12), unique=True)
+    # "8"+RPPS, "0"+ADELI or "3"+FINESS+"/"+staff id (CPE cards of non-clinical staff)
+    national_id: Mapped[str] = mapped_column(String(40), unique=True)
     last_name: Mapped[str] = mapped_column(String(100))
     first_name: Mapped[str] = mapped_column(String(100))
     profession: Mapped[str] = mapped_column(String(40))  # key of the access matrix

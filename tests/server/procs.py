@@ -130,11 +130,27 @@ class Gunicorn:
         self.starts = 0
 
     def start(self, ready_within: float = 60.0) -> None:
+        """Starts the server and waits until it answers. A first start whose port was taken
+        meanwhile (free_port is only a snapshot) moves to another port; a restart keeps
+        its port, which the clients of a crash test go on calling."""
+        for attempt in range(3):
+            try:
+                self._start_once(ready_within)
+                return
+            except ServerDied as exc:
+                if self.starts > 1 or attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+                self.starts = 0
+                self.port = free_port()
+                self.env["GUNICORN_BIND"] = f"{HOST}:{self.port}"
+
+    def _start_once(self, ready_within: float) -> None:
         if self.proc is not None:
             raise RuntimeError("already running")
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "server.wsgi:app"]
+        marker = f"==== start {self.starts + 1} on port {self.port}\n"
         with self.log_path.open("ab") as log:
-            log.write(f"==== start {self.starts + 1} on port {self.port}\n".encode())
+            log.write(marker.encode())
             log.flush()
             self.proc = subprocess.Popen(
                 command,

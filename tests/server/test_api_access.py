@@ -293,3 +293,25 @@ def test_every_reason_and_action_reads_in_french() -> None:
 
     assert {r.value for r in Reason} <= set(REASONS_FR)
     assert {a.value for a in Action} <= set(VERBS)
+
+
+def test_staff_with_a_cpe_id_can_be_blocked_through_the_url(
+    world: World, marie_dossier: int
+) -> None:
+    from server.models import Professional
+
+    with world.rt.sessions() as s:
+        s.add(
+            Professional(
+                national_id="3750000010/ADM0042",
+                first_name="Agent",
+                last_name="Accueil",
+                profession="admissions",
+                structure_finess="750000010",
+                active=True,
+            )
+        )
+        s.commit()
+    r = put(world, "marie", f"/dossiers/{marie_dossier}/blocks/3750000010/ADM0042")
+    assert r.status_code == 200
+    assert r.get_json()["blocked"]["national_id"] == "3750000010/ADM0042"

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.models import AuditEntry, Document
+from server.models import AuditEntry, Document, IdempotencyRecord
 from server.services import audit
 from tests.server.conftest import World, doc
 from tests.server.procs import Gunicorn, Reply, audit_verify, live_world, request
@@ -59,7 +59,7 @@ class Ack:
 class Stream:
     """What the client threads share with the test."""
 
-    port: int
+    server: Gunicorn  # its port may change only at its first start
     token: str
     dossier_id: int
     deadline: float
@@ -114,7 +114,7 @@ def deposit_until_answered(stream: Stream, key: str, body: bytes) -> Reply:
     headers = {"Authorization": f"Bearer {stream.token}", "Idempotency-Key": key}
     while True:
         try:
-            reply = request(stream.port, "POST", path, body, headers, timeout=30)
+            reply = request(stream.server.port, "POST", path, body, headers, timeout=30)
         except (OSError, http.client.HTTPException):
             with stream.changed:
                 stream.unknown_outcomes += 1
@@ -153,7 +153,7 @@ def test_acknowledged_deposits_survive_kill_9(
     with live_world(settings) as world:
         dossier_id = world.create("admissions", "marie", medecin_traitant=world.nid("gp"))
         server = Gunicorn(settings, tmp_path / "gunicorn.log", workers=2, threads=2)
-        stream = Stream(server.port, world.tokens["gp"], dossier_id, started + TEST_DEADLINE)
+        stream = Stream(server, world.tokens["gp"], dossier_id, started + TEST_DEADLINE)
         threads = [
             threading.Thread(target=depositor, args=(stream, f"c{i}"), daemon=True)
             for i in range(CLIENTS)
@@ -231,6 +231,13 @@ def check_after_crashes(world: World, server: Gunicorn, stream: Stream, dossier_
         assert sorted(e.target or "" for e in deposits) == sorted(
             f"document:{a.logical_id}" for a in acks
         )
+        # The stored answers that make retries safe were committed with their deposits.
+        keys = s.scalars(
+            select(IdempotencyRecord.key).where(
+                IdempotencyRecord.actor == f"professional:{world.ids['gp']}"
+            )
+        ).all()
+        assert sorted(keys) == sorted(a.key for a in acks)
         seqs = list(s.scalars(select(AuditEntry.seq).where(AuditEntry.chain == patient_chain)))
         assert sorted(seqs) == list(range(1, len(seqs) + 1))
         assert list(audit.verify(s)) == []

@@ -45,13 +45,16 @@ def test_corsican_keys_differ_between_2a_and_2b() -> None:
         parse_ins("253072A07300470")
 
 
-@pytest.mark.parametrize("nid", ["810002813839", "810001234565", "0751234567", "02A1234567"])
+@pytest.mark.parametrize(
+    "nid", ["810002813839", "810001234565", "0751234567", "02A1234567", "3750000010/ADM0042"]
+)
 def test_valid_national_ids(nid: str) -> None:
     assert parse_national_id(nid) == nid
 
 
 @pytest.mark.parametrize(
-    "nid", ["810002813838", "81000281383", "910002813839", "075123456", "0751234A67"]
+    "nid",
+    ["810002813838", "81000281383", "910002813839", "075123456", "0751234A67", "3750000011/ADM1"],
 )
 def test_invalid_national_ids(nid: str) -> None:
     with pytest.raises(IdentifierError):
