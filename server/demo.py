@@ -11,58 +11,34 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from cardreader import demo as demo_cards
+from cardreader.demo import slug
 from server.app import build_runtime
 from server.errors import DmpError
-from server.identifiers import parse_ins, parse_national_id
+from server.identifiers import parse_national_id
 from server.models import Patient, Professional, ServiceAccount
 from server.policy import ActorKind
 from server.services import access, documents, dossiers, sessions
 from server.services.context import Ctx, Principal
 
-CABINET, PHARMACIE, HOPITAL, SAMU = "750000010", "750000028", "920000049", "130000060"
+MARIE, LUCIA, PAUL = "255081416802538", "253072B07300470", "162117511304567"
 
-PROFESSIONALS = [
+# The people are the card demo set's (`dmp card demo-set`), so that the cards a demo
+# kiosk reads belong to the dossiers seeded here. Two professionals have no card in that
+# set: a hospital specialist, and occupational medicine (always refused by law).
+CHU = demo_cards.CHU
+EXTRA_PROFESSIONALS = [
     # national id, first name, last name, profession, specialty, FINESS, structure
-    ("810002813839", "Claire", "Martin", "medecin_generaliste", "SM54", CABINET, "Cabinet du Parc"),
-    ("810001234565", "Paul", "Bernard", "medecin_specialiste", "SM04", HOPITAL, "Hôpital Nord"),
-    ("810002345675", "Sophie", "Petit", "pharmacien", None, PHARMACIE, "Pharmacie de la Gare"),
-    ("810003456786", "Luc", "Moreau", "infirmier", None, CABINET, "Cabinet du Parc"),
-    ("810004567896", "Nadia", "Haddad", "admissions", None, HOPITAL, "Hôpital Nord"),
-    ("810005678908", "Karim", "Benali", "urgentiste", None, HOPITAL, "Hôpital Nord"),
-    ("810006789019", "Anne", "Leroy", "regulateur_samu", None, SAMU, "SAMU 13"),
     (
-        "810007890121",
-        "Marc",
+        "810001234565",
+        "Paul",
         "Girard",
-        "medecin_travail",
-        None,
-        None,
-        "Service de santé au travail",
+        "medecin_specialiste",
+        "cardiologie",
+        CHU.identifier,
+        CHU.name,
     ),
-]
-
-PATIENTS = [
-    # INS, birth name, first names, birth date, sex, birth place (INSEE), e-mail
-    (
-        "279035121518989",
-        "DUPONT",
-        "Marie Anne",
-        "1979-03-15",
-        "F",
-        "51215",
-        "marie.dupont@example.org",
-    ),
-    ("115067505612342", "DUPONT", "Léo", "2015-06-02", "M", "75056", "marie.dupont@example.org"),
-    (
-        "253072B07300470",
-        "ALBERTINI",
-        "Lucia",
-        "1953-07-12",
-        "F",
-        "2B073",
-        "lucia.albertini@example.org",
-    ),
-    ("187069201234563", "ROUSSEAU", "Jean", "1987-06-20", "M", "92012", None),
+    ("810007890121", "Marc", "Blanc", "medecin_travail", None, None, "Service de santé au travail"),
 ]
 INSURER = "Assurance Maladie (injection des remboursements)"
 THIRD_PARTY = "Mutuelle Exemple"
@@ -80,7 +56,7 @@ def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
             session.commit()
             _activity(ctx, pros, services)
             return (
-                f"loaded {len(PROFESSIONALS)} professionals, {len(PATIENTS)} patients with their "
+                f"loaded {len(pros)} professionals, {len(demo_cards.PATIENTS)} patients with their "
                 "dossiers, documents and access traces. Open a session with "
                 "`dmp db demo-session <INS or national id>`."
             )
@@ -115,8 +91,20 @@ def _find_actor(ctx: Ctx, who: str) -> tuple[ActorKind, int]:
 
 
 def _professionals(ctx: Ctx) -> dict[str, Professional]:
+    rows = [
+        (
+            p.identity.national_id,
+            p.identity.first_name,
+            p.identity.last_name,
+            p.identity.profession,
+            p.identity.specialty,
+            p.identity.structure.identifier,
+            p.identity.structure.name,
+        )
+        for p in demo_cards.PROFESSIONALS
+    ]
     out = {}
-    for nid, first, last, profession, specialty, finess, structure in PROFESSIONALS:
+    for nid, first, last, profession, specialty, finess, structure in rows + EXTRA_PROFESSIONALS:
         pro = Professional(
             national_id=parse_national_id(nid),
             first_name=first,
@@ -171,32 +159,29 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
     def pro(profession: str) -> Principal:
         return _principal(ctx, ActorKind.PROFESSIONAL, pros[profession].id)
 
-    gp, admissions = pro("medecin_generaliste"), pro("admissions")
-    ids: list[int] = []
-    for ins, name, first, born, sex, place, email in PATIENTS:
-        parse_ins(ins)
-        body = {
+    admissions = pro("admissions")
+    dossier: dict[str, int] = {}
+    for patient in demo_cards.PATIENTS:
+        who = patient.identity
+        body: dict[str, Any] = {
             "patient": {
-                "ins": ins,
-                "birth_name": name,
-                "first_names": first,
-                "birth_date": born,
-                "sex": sex,
-                "birth_place": place,
-                "email": email,
-                "notify_channel": "email" if email else "none",
+                "ins": who.ins,
+                "ins_oid": who.ins_oid,
+                "birth_name": who.birth_name,
+                "first_names": " ".join(who.first_names),
+                "birth_date": who.birth_date.isoformat(),
+                "sex": who.sex.value,
+                "birth_place": who.birth_place,
+                "email": f"{slug(who.first_names[0])}.{slug(who.birth_name)}@example.org",
             },
             "consent": {"given": True, "terminal": "demo-accueil-cpam"},
-            "medecin_traitant": pros["medecin_generaliste"].national_id,
+            "representatives": list(patient.representatives),
         }
-        if ins == "115067505612342":  # the minor: his mother is his legal representative
-            body["representatives"] = ["279035121518989"]
-        ids.append(
-            step(dossiers.create, ctx, admissions if ins.startswith("2") else gp, body)[
-                "dossier_id"
-            ]
-        )
-    marie, _leo, lucia, jean = ids
+        if patient.medecin_traitant:
+            body["medecin_traitant"] = patient.medecin_traitant
+        dossier[who.ins] = step(dossiers.create, ctx, admissions, body)["dossier_id"]
+    marie, lucia, paul = dossier[MARIE], dossier[LUCIA], dossier[PAUL]
+    gp = pro("medecin_generaliste")
     step(
         documents.deposit,
         ctx,
@@ -239,7 +224,7 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
             "remboursement", "96173-0", "Remboursements 2026", "Consultations : 3 ; pharmacie : 2."
         ),
     )
-    patient = _principal(ctx, ActorKind.PATIENT, _patient_id(ctx, "279035121518989"))
+    patient = _principal(ctx, ActorKind.PATIENT, _patient_id(ctx, MARIE))
     step(
         documents.deposit,
         ctx,
@@ -259,12 +244,12 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
     )
     step(access.block, ctx, patient, marie, pros["infirmier"].national_id)
     step(documents.list_documents, ctx, pro("infirmier"), marie)  # denied: blocked
-    step(access.join_care_team, ctx, admissions, jean)  # admission at Hôpital Nord
+    step(access.join_care_team, ctx, admissions, paul)  # admission at the CHU
     step(
         documents.deposit,
         ctx,
         pro("medecin_specialiste"),
-        jean,
+        paul,
         _doc(
             "compte_rendu",
             "34133-9",

@@ -7,6 +7,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from cardreader import demo as demo_cards
 from server.cli import main
 from server.models import AuditEntry, DocumentContent, Dossier, Patient
 from tests.server.conftest import World
@@ -23,7 +24,7 @@ def test_seed_demo_loads_activity_whose_traces_verify(app: Any, settings: dict[s
     seeded = dmp(settings, "db", "seed-demo", "--db", url)
     assert seeded.exit_code == 0, seeded.output
     with app.extensions["dmp"].sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Patient)) == 4
+        assert s.scalar(select(func.count()).select_from(Patient)) == len(demo_cards.PATIENTS)
         outcomes = set(s.scalars(select(AuditEntry.outcome)))
         assert outcomes == {"allowed", "denied"}  # the story includes refusals
     again = dmp(settings, "db", "seed-demo", "--if-empty", "--db", url)
