@@ -62,3 +62,21 @@ def test_answers_match_their_documented_schemas(world: World, marie_dossier: int
 def test_writes_document_the_idempotency_header(world: World) -> None:
     op = spec(world)["paths"]["/api/v1/dossiers/{dossier_id}/documents"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in op["parameters"]]
+
+
+def test_no_documented_route_answers_without_a_session(world: World, marie_dossier: int) -> None:
+    logical_id = world.deposit("gp", marie_dossier)["logical_id"]
+    before = len(world.trace("marie"))
+    for path, ops in spec(world)["paths"].items():
+        url = (
+            path.replace("{dossier_id}", str(marie_dossier))
+            .replace("{logical_id}", logical_id)
+            .replace("{national_id}", "810003456786")
+            .replace("{member_id}", "1")
+        )
+        for method in ops:
+            for headers in ({}, {"Authorization": "Bearer forged"}):
+                r = world.client.open(url, method=method.upper(), json={}, headers=headers)
+                assert r.status_code == 401, (method, url)
+                assert r.get_json()["reason"] == "session_invalid"
+    assert len(world.trace("marie")) == before  # nothing happened, nothing to trace
