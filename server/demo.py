@@ -161,8 +161,8 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
 
     admissions = pro("admissions")
     dossier: dict[str, int] = {}
-    for patient in demo_cards.PATIENTS:
-        who = patient.identity
+    for holder in demo_cards.PATIENTS:
+        who = holder.identity
         body: dict[str, Any] = {
             "patient": {
                 "ins": who.ins,
@@ -175,10 +175,10 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
                 "email": f"{slug(who.first_names[0])}.{slug(who.birth_name)}@example.org",
             },
             "consent": {"given": True, "terminal": "demo-accueil-cpam"},
-            "representatives": list(patient.representatives),
+            "representatives": list(holder.representatives),
         }
-        if patient.medecin_traitant:
-            body["medecin_traitant"] = patient.medecin_traitant
+        if holder.medecin_traitant:
+            body["medecin_traitant"] = holder.medecin_traitant
         dossier[who.ins] = step(dossiers.create, ctx, admissions, body)["dossier_id"]
     marie, lucia, paul = dossier[MARIE], dossier[LUCIA], dossier[PAUL]
     gp = pro("medecin_generaliste")
