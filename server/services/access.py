@@ -13,6 +13,7 @@ from server.models import (
     Block,
     CareTeamMember,
     ConsultationConsent,
+    Dossier,
     EmergencyAccess,
     FirstAccess,
     Professional,
@@ -71,35 +72,33 @@ def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     }
 
 
-def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
+def _authorize_on(
+    ctx: Ctx, who: Principal, action: Action, dossier_id: int, national_id: Any, op: str
+) -> tuple[Dossier, Professional]:
+    """Block, unblock and consent all act on one professional of one dossier."""
     row, patient = lookup.dossier(ctx, dossier_id)
     pro = lookup.professional(ctx, national_id)
     guard.authorize(
         ctx,
         who,
-        Action.ACCESS_BLOCK,
+        action,
         row,
         patient,
         target_professional_id=pro.id,
-        detail={"professional": pro.national_id},
+        detail={"professional": pro.national_id, "op": op},
     )
+    return row, pro
+
+
+def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
+    row, pro = _authorize_on(ctx, who, Action.ACCESS_BLOCK, dossier_id, national_id, "block")
     if ctx.session.get(Block, (row.id, pro.id)) is None:
         ctx.session.add(Block(dossier_id=row.id, professional_id=pro.id, created_at=ctx.now))
     return {"blocked": views.professional_ref(ctx, pro.id)}
 
 
 def unblock(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
-    pro = lookup.professional(ctx, national_id)
-    guard.authorize(
-        ctx,
-        who,
-        Action.ACCESS_GRANT,
-        row,
-        patient,
-        target_professional_id=pro.id,
-        detail={"professional": pro.national_id, "op": "unblock"},
-    )
+    row, pro = _authorize_on(ctx, who, Action.ACCESS_GRANT, dossier_id, national_id, "unblock")
     ctx.session.execute(
         delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id)
     )
@@ -109,16 +108,8 @@ def unblock(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict
 def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {"national_id"})
-    row, patient = lookup.dossier(ctx, dossier_id)
-    pro = lookup.professional(ctx, data.get("national_id"))
-    guard.authorize(
-        ctx,
-        who,
-        Action.ACCESS_GRANT,
-        row,
-        patient,
-        target_professional_id=pro.id,
-        detail={"professional": pro.national_id, "op": "consent"},
+    row, pro = _authorize_on(
+        ctx, who, Action.ACCESS_GRANT, dossier_id, data.get("national_id"), "consent"
     )
     expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
     ctx.session.add(

@@ -77,3 +77,12 @@ def test_finess(finess: str, ok: bool) -> None:
     else:
         with pytest.raises(IdentifierError):
             parse_finess(finess)
+
+
+def test_card_profession_codes_are_the_matrix_professions_cards_may_carry() -> None:
+    from cardreader.identity import PROFESSIONS
+    from server.policy import default_matrix_path, load_matrix
+
+    matrix = load_matrix(default_matrix_path())
+    eligible = {code for code, rules in matrix.professions.items() if rules.eligible}
+    assert eligible == PROFESSIONS
