@@ -14,6 +14,10 @@ The rules, in the order they are tried:
 4. Creation needs no existing (non-purged) dossier and explicit consent evidence; the
    patient creates their own, any eligible professional may create with consent.
 5. Without a dossier nothing else is possible; a purged dossier refuses everything.
+   5b. Finding a dossier by INS (DOSSIER_LOOKUP) says that it exists and its id, no
+   content: allowed to the patient and a minor's representative, to the insurer and to
+   any unblocked eligible professional on an active dossier (so that one can ask for
+   consent or break the glass, which need the id).
 6. Patients act on their own dossier, representatives on a minor's; a closed dossier
    can still be read, exported and reopened.
 7. Professionals: closed dossiers refuse everything; the emergency acts; the admissions
@@ -182,6 +186,8 @@ def decide(
         return _deny(Reason.DEFAULT_DENY)
     if dossier.status is DossierStatus.PURGED:
         return _deny(Reason.DOSSIER_PURGED)
+    if action is Action.DOSSIER_LOOKUP:
+        return _decide_lookup(actor, dossier, ctx)
     if actor.kind is ActorKind.PATIENT:
         return _decide_patient(actor, action, dossier, document, ctx)
     if rules is not None:
@@ -218,7 +224,8 @@ def _decide_insurer(
     action: Action, dossier: DossierFacts | None, document: DocumentFacts | None
 ) -> Decision:
     is_reimbursement = document is not None and document.category is Category.REMBOURSEMENT
-    if action is not Action.DOCUMENT_DEPOSIT or not is_reimbursement:
+    is_lookup = action is Action.DOSSIER_LOOKUP  # to know where to inject
+    if not is_lookup and (action is not Action.DOCUMENT_DEPOSIT or not is_reimbursement):
         return _deny(Reason.INSURER_READS_NOTHING)
     if dossier is None:
         return _deny(Reason.DEFAULT_DENY)
@@ -226,6 +233,8 @@ def _decide_insurer(
         return _deny(Reason.DOSSIER_PURGED)
     if dossier.status is DossierStatus.CLOSED:
         return _deny(Reason.DOSSIER_CLOSED)
+    if is_lookup:
+        return _allow(Grant(Reason.IDENTITY_LOOKUP, Mode.INSURER))
     # Reimbursement injection is routine: notifying the patient each time would be noise.
     return _allow(Grant(Reason.INSURER_DEPOSIT, Mode.INSURER))
 
@@ -248,6 +257,25 @@ def _decide_creation(actor: Actor, dossier: DossierFacts | None, ctx: Context) -
         return _allow(Grant(Reason.CREATION_WITH_CONSENT, mode))
     # Rule 8.
     return _deny(Reason.DEFAULT_DENY)
+
+
+# --- rule 5b: finding a dossier by INS ---------------------------------------------------
+
+
+def _decide_lookup(actor: Actor, dossier: DossierFacts, ctx: Context) -> Decision:
+    """Any eligible professional may learn that a dossier exists and its id (with the patient
+    at the desk, before asking consent or breaking the glass); it reveals no content and is
+    traced like any decision. Patients find their own and their minor children's."""
+    if actor.kind is ActorKind.PATIENT:
+        grant = _patient_relation(actor, dossier, ctx)
+        if isinstance(grant, Reason):
+            return _deny(grant)
+        return _allow(Grant(Reason.IDENTITY_LOOKUP, grant.mode))
+    if dossier.status is DossierStatus.CLOSED:
+        return _deny(Reason.DOSSIER_CLOSED)
+    if _is_blocked(actor, dossier):
+        return _deny(Reason.PROFESSIONAL_BLOCKED)
+    return Decision(allowed=True, reason=Reason.IDENTITY_LOOKUP, mode=Mode.NONE)
 
 
 # --- rule 6: patients and legal representatives -----------------------------------------

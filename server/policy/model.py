@@ -38,6 +38,9 @@ class Action(StrEnum):
     """Permissions named `resource:action`, as in warehouse."""
 
     DOSSIER_CREATE = "dossier:create"
+    # Find a dossier by INS: says that it exists and its id, nothing of its content, so
+    # that a professional can then ask for consent or break the glass.
+    DOSSIER_LOOKUP = "dossier:lookup"
     DOSSIER_READ = "dossier:read"  # summary: identity, status, settings the actor may see
     DOCUMENT_LIST = "document:list"
     DOCUMENT_READ = "document:read"
@@ -113,6 +116,7 @@ class Reason(StrEnum):
     CREATION_WITH_CONSENT = "creation_with_consent"
     ADMISSIONS_DESK = "admissions_desk"
     INSURER_DEPOSIT = "insurer_deposit"
+    IDENTITY_LOOKUP = "identity_lookup"  # finding a dossier by INS, nothing more
     # denied
     DEFAULT_DENY = "default_deny"
     FORBIDDEN_ACTOR = "forbidden_actor"  # mutuelles, banks, employers, occupational medicine...

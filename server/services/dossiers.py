@@ -48,7 +48,7 @@ def find(ctx: Ctx, who: Principal, ins_value: Any) -> dict[str, Any]:
     )
     if row is None or patient is None:
         raise NotFound("dossier_not_found", "Aucun dossier pour cet INS.")
-    guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient, detail={"via": "ins_lookup"})
+    guard.authorize(ctx, who, Action.DOSSIER_LOOKUP, row, patient)
     return {"dossier_id": row.id, "status": row.status}
 
 

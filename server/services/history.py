@@ -17,6 +17,7 @@ from server.services.context import Ctx, Principal
 VERBS = {
     "dossier:create": "a créé le dossier",
     "dossier:read": "a consulté le résumé du dossier",
+    "dossier:lookup": "a recherché le dossier par l'INS",
     "document:list": "a consulté la liste des documents",
     "document:read": "a consulté un document",
     "document:deposit": "a ajouté un document",
@@ -56,6 +57,7 @@ REASONS_FR = {
     "creation_with_consent": "création avec le consentement du patient",
     "admissions_desk": "bureau des admissions",
     "insurer_deposit": "versement par l'Assurance Maladie",
+    "identity_lookup": "recherche du dossier par l'INS",
     "default_deny": "action non permise",
     "forbidden_actor": "organisme sans aucun droit d'accès",
     "insurer_reads_nothing": "l'Assurance Maladie ne lit pas les documents",

@@ -222,3 +222,28 @@ def test_unknown_ids_are_404_json(world: World, marie_dossier: int) -> None:
     r = world.client.get("/api/v1/no-such-route", headers=world.h("gp"))
     assert r.status_code == 404
     assert r.get_json()["error"] == "http_error"
+
+
+def test_an_unrelated_professional_finds_the_dossier_then_breaks_the_glass(
+    world: World, marie_dossier: int
+) -> None:
+    r = world.call("POST", "urgentiste", "/dossiers/lookup", {"ins": "279035121518989"})
+    assert r.get_json() == {"dossier_id": marie_dossier, "status": "active"}
+    assert world.call("GET", "urgentiste", f"/dossiers/{marie_dossier}").status_code == 403
+    r = world.call(
+        "POST",
+        "urgentiste",
+        f"/dossiers/{marie_dossier}/emergency-access",
+        {"mode": "bris_de_glace", "reason": "Inconsciente"},
+    )
+    assert r.status_code == 201
+    lookup = next(e for e in world.trace("marie") if e.action == "dossier:lookup")
+    assert (lookup.outcome, lookup.reason, lookup.mode) == ("allowed", "identity_lookup", "none")
+
+
+def test_a_blocked_professional_cannot_even_find_the_dossier(
+    world: World, marie_dossier: int
+) -> None:
+    world.call("PUT", "marie", f"/dossiers/{marie_dossier}/blocks/{world.nid('infirmier')}")
+    r = world.call("POST", "infirmier", "/dossiers/lookup", {"ins": "279035121518989"})
+    assert (r.status_code, r.get_json()["reason"]) == (403, "professional_blocked")
