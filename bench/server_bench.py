@@ -1,0 +1,831 @@
+"""Load bench of the records server through the real HTTP stack (gunicorn + Flask).
+
+    python -m bench.server_bench --db URL [--clients 8] [--duration 20] [--workers 4]
+    python -m bench.server_bench --smoke            # tiny SQLite population, a few seconds
+
+Scenarios, each run by C client processes for D seconds after a warm-up:
+
+    baseline         GET /bench/baseline: a precomputed listing-sized JSON body, no auth,
+                     no database (the stack's ceiling; see bench/app.py)
+    list_mt          GET .../documents as the médecin traitant (reads every category)
+    list_pharmacist  GET .../documents as a pharmacist with the patient's consent
+                     (the matrix drops the categories a pharmacist may not read)
+    read_document    GET .../documents/<id>/content as the médecin traitant (decrypts)
+    deposit          POST .../documents as the médecin traitant (encrypts, notifies)
+    history          GET .../history as the patient (renders the trace in French)
+
+Sessions are opened through the real service (`sessions.open_session`), consents granted
+through `access.grant_consent` as the patient, all traced like any other act. Each client
+works on its own share of the sampled dossiers (a professional rarely has two requests in
+flight on one dossier); each client has its own sessions.
+
+Client cost: on a 2-core machine the load generator competes with the server for CPU, so
+the clients are separate processes speaking HTTP/1.1 keep-alive on raw sockets with
+prebuilt requests (about 20 µs of CPU per request, against about 100 µs for http.client);
+their CPU time, the server workers' and PostgreSQL's are measured over each window and
+reported next to the figures.
+
+Results: a table on stdout and JSON in bench/results/ (gitignored). Any request that does
+not answer the expected status is an error: the run exits 1 when there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.app import BASELINE_ENV
+from bench.population import DEFAULT_KEY_FILE, check_sample, master_key_b64, populate
+from server.api.runtime import Runtime
+from server.app import build_runtime
+from server.config import load_settings
+from server.migrate import require_current
+from server.models import ConsultationConsent, Document, Dossier, Professional
+from server.policy import ActorKind
+from server.services import access, documents, sessions
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SCENARIOS = ("baseline", "list_mt", "list_pharmacist", "read_document", "deposit", "history")
+LISTINGS = ("list_mt", "list_pharmacist")
+# The issue's targets, on PostgreSQL at 100,000 dossiers and 8 clients.
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 25.0
+API = "/api/v1"
+# config/gunicorn.conf.py's defaults: 2 x cores + 1 workers (at most 8), 4 threads each.
+PRODUCTION_WORKERS = min(2 * (os.cpu_count() or 1) + 1, 8)
+PRODUCTION_THREADS = 4
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One request a client may send; `body` set means a POST with a fresh idempotency key."""
+
+    method: str
+    path: str
+    token: str | None
+    expect: int
+    body: bytes | None = None
+
+
+def _request_bytes(target: Target, host: str, key: str | None = None) -> bytes:
+    lines = [f"{target.method} {target.path} HTTP/1.1", f"Host: {host}", "User-Agent: dmp-bench"]
+    if target.token:
+        lines.append(f"Authorization: Bearer {target.token}")
+    if target.body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(target.body)}"]
+        if key:
+            lines.append(f"Idempotency-Key: {key}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return head + (target.body or b"")
+
+
+class HttpConnection:
+    """Minimal HTTP/1.1 keep-alive client: Content-Length or chunked bodies, reconnects
+    when the server says `Connection: close` (gunicorn's sync workers do every time)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(self.address, timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buffer = sock, b""
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+    def _fill(self, sock: socket.socket) -> None:
+        data = sock.recv(262144)
+        if not data:
+            raise ConnectionError("connection closed by the server")
+        self.buffer += data
+
+    def request(self, data: bytes) -> tuple[int, bytes]:
+        sock = self.sock or self._connect()
+        sock.sendall(data)
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._fill(sock)
+        head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, chunked, close = 0, False, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = value.strip().lower() == b"close"
+        body = self._chunked(sock) if chunked else self._exactly(sock, length)
+        if close:
+            self.close()
+        return status, body
+
+    def _exactly(self, sock: socket.socket, length: int) -> bytes:
+        while len(self.buffer) < length:
+            self._fill(sock)
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return body
+
+    def _chunked(self, sock: socket.socket) -> bytes:
+        parts = []
+        while True:
+            while (end := self.buffer.find(b"\r\n")) < 0:
+                self._fill(sock)
+            size = int(self.buffer[:end].split(b";")[0], 16)
+            self.buffer = self.buffer[end + 2 :]
+            parts.append(self._exactly(sock, size + 2)[:size])
+            if size == 0:
+                return b"".join(parts)
+
+
+# --- client processes --------------------------------------------------------------------
+
+
+@dataclass
+class ClientResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    bytes_received: int = 0
+    cpu_seconds: float = 0.0
+    warmup_requests: int = 0
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def client_main(
+    pipe: Connection, port: int, targets: list[Target], seed: int, tag: str
+) -> None:  # pragma: no cover - runs in a child process
+    """One closed-loop client: waits for the window, then requests back to back."""
+    host = f"127.0.0.1:{port}"
+    rng = random.Random(seed)
+    prebuilt = [_request_bytes(t, host) for t in targets]
+    conn = HttpConnection("127.0.0.1", port)
+    result = ClientResult()
+    counter = 0
+    pipe.send("ready")
+    start, stop = pipe.recv()  # monotonic instants shared by every process on Linux
+    cpu_start: float | None = None
+    perf = time.perf_counter
+    while True:
+        now = perf()
+        if now >= stop:
+            break
+        if cpu_start is None and now >= start:
+            cpu_start = _cpu()
+        i = rng.randrange(len(targets))
+        target = targets[i]
+        if target.body is not None:
+            counter += 1
+            data = _request_bytes(target, host, f"{tag}-{counter}")
+        else:
+            data = prebuilt[i]
+        began = perf()
+        try:
+            status, body = conn.request(data)
+        except (OSError, ValueError, IndexError) as exc:
+            conn.close()
+            status, body = 0, repr(exc).encode()
+        ended = perf()
+        if status != target.expect:
+            # Warm-up errors count too: the bench must run clean from the first request.
+            result.errors += 1
+            if len(result.error_samples) < 3:
+                result.error_samples.append(
+                    f"{target.method} {target.path}: {status} {body[:300]!r}"
+                )
+        if began >= start and ended <= stop:
+            result.latencies_ms.append((ended - began) * 1000.0)
+            result.bytes_received += len(body)
+        elif ended < start:
+            result.warmup_requests += 1
+    result.cpu_seconds = _cpu() - (cpu_start if cpu_start is not None else _cpu())
+    conn.close()
+    pipe.send(result)
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return float(sum(values) - idle), float(sum(values))
+
+
+@dataclass
+class CpuSnapshot:
+    workers: float
+    database: float
+    busy: float
+    total: float
+
+    @classmethod
+    def take(cls, master: int) -> CpuSnapshot:
+        workers = sum(_proc_cpu(p) for p in [master, *_children(master)])
+        database = sum(_proc_cpu(p) for p in _postgres_pids())
+        busy, total = _machine()
+        return cls(workers, database, busy, total)
+
+
+# --- the server under test ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerConfig:
+    workers: int
+    worker_class: str
+    threads: int
+
+
+@contextmanager
+def gunicorn(
+    config: ServerConfig, env: dict[str, str], log_path: Path
+) -> Iterator[tuple[int, int]]:
+    """Starts gunicorn on a free port; yields (port, master pid); stops it afterwards.
+
+    The process model is production's: config/gunicorn.conf.py (gthread workers, access
+    log on), shaped through its GUNICORN_* variables exactly as a deployment would.
+    """
+    port = _free_port()
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(config.workers),
+        "GUNICORN_THREADS": str(config.threads),
+        # Production logs every request; to a file here, so that its cost is paid as in
+        # production without a pipe to drain.
+        "GUNICORN_ACCESSLOG": str(log_path.with_suffix(".access.log")),
+        "GUNICORN_ERRORLOG": str(log_path),
+        "GUNICORN_LOGLEVEL": "warning",
+    }
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py")]
+    if config.worker_class != "gthread":
+        cmd += ["--worker-class", config.worker_class]  # the command line wins over the file
+    cmd.append("bench.app:create_bench_app()")
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        _wait_ready(proc, port, config.workers, log_path)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, workers: int, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            conn = HttpConnection("127.0.0.1", port)
+            status, _ = conn.request(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+            conn.close()
+            if status == 200 and len(_children(proc.pid)) >= workers:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn not ready after 60 s:\n{log.read_text()[-3000:]}")
+
+
+# --- preparing each scenario through the real services -----------------------------------
+
+
+@dataclass
+class Population:
+    dossiers: list[tuple[int, int, int]]  # (dossier id, patient id, médecin traitant id)
+    pharmacist_id: int
+    pharmacist_nid: str
+
+
+def load_population(rt: Runtime) -> Population:
+    with rt.sessions() as s:
+        rows = s.execute(
+            select(Dossier.id, Dossier.patient_id, Dossier.medecin_traitant_id)
+            .where(Dossier.status == "active", Dossier.medecin_traitant_id.is_not(None))
+            .order_by(Dossier.id)
+        ).all()
+        # The population's bench pharmacist is its first pharmacist (bench/population.py).
+        pharmacist = s.scalars(
+            select(Professional)
+            .where(Professional.profession == "pharmacien")
+            .order_by(Professional.id)
+            .limit(1)
+        ).first()
+    if not rows or pharmacist is None:
+        raise SystemExit("no population: run `python -m bench.population --db URL` first")
+    # The query keeps only dossiers with a médecin traitant: r[2] is never None.
+    triples = [(int(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
+    return Population(triples, pharmacist.id, pharmacist.national_id)
+
+
+class Preparer:
+    """Opens sessions and grants consents with the server's own use cases."""
+
+    def __init__(self, rt: Runtime, pop: Population, clients: int, pool: int, seed: int) -> None:
+        self.rt, self.pop, self.clients, self.pool, self.seed = rt, pop, clients, pool, seed
+
+    def shares(self, scenario: str) -> list[list[tuple[int, int, int]]]:
+        rng = random.Random(f"{self.seed}:{scenario}")
+        sample = rng.sample(self.pop.dossiers, min(self.pool, len(self.pop.dossiers)))
+        return [sample[i :: self.clients] for i in range(self.clients)]
+
+    def tokens(self, kind: ActorKind, actor_ids: list[set[int]]) -> list[dict[int, str]]:
+        """One session per client and actor: a session is one person at one terminal."""
+        out: list[dict[int, str]] = []
+        with self.rt.sessions() as s:
+            ctx = self.rt.ctx(s)
+            for ids in actor_ids:
+                out.append({i: sessions.open_session(ctx, kind, i) for i in sorted(ids)})
+            s.commit()
+        return out
+
+    def targets(self, scenario: str, deposit_body: bytes) -> list[list[Target]]:
+        if scenario == "baseline":
+            return [[Target("GET", "/bench/baseline", None, 200)] for _ in range(self.clients)]
+        shares = self.shares(scenario)
+        if scenario in ("list_mt", "read_document", "deposit"):
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            if scenario == "list_mt":
+                return [
+                    [Target("GET", f"{API}/dossiers/{d}/documents", tk[mt], 200) for d, _, mt in sh]
+                    for sh, tk in zip(shares, toks, strict=True)
+                ]
+            if scenario == "deposit":
+                return [
+                    [
+                        Target("POST", f"{API}/dossiers/{d}/documents", tk[mt], 201, deposit_body)
+                        for d, _, mt in sh
+                    ]
+                    for sh, tk in zip(shares, toks, strict=True)
+                ]
+            docs = self.readable_documents([d for sh in shares for d, _, _ in sh])
+            return [
+                [
+                    Target("GET", f"{API}/dossiers/{d}/documents/{docs[d]}/content", tk[mt], 200)
+                    for d, _, mt in sh
+                    if d in docs
+                ]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
+        if scenario == "list_pharmacist":
+            self.grant_consents([(d, p) for sh in shares for d, p, _ in sh])
+            pid = self.pop.pharmacist_id
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{pid} for _ in shares])
+            return [
+                [Target("GET", f"{API}/dossiers/{d}/documents", tk[pid], 200) for d, _, _ in sh]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
+        if scenario == "history":
+            toks = self.tokens(ActorKind.PATIENT, [{p for _, p, _ in sh} for sh in shares])
+            return [
+                [Target("GET", f"{API}/dossiers/{d}/history", tk[p], 200) for d, p, _ in sh]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
+        raise SystemExit(f"unknown scenario {scenario}")
+
+    def readable_documents(self, dossier_ids: list[int]) -> dict[int, str]:
+        """One document per dossier that its médecin traitant may read (not deleted)."""
+        rng = random.Random(f"{self.seed}:documents")
+        found: dict[int, list[str]] = defaultdict(list)
+        with self.rt.sessions() as s:
+            for start in range(0, len(dossier_ids), 500):
+                part = dossier_ids[start : start + 500]
+                for dossier_id, logical_id in s.execute(
+                    select(Document.dossier_id, Document.logical_id)
+                    .where(Document.dossier_id.in_(part), Document.status != "deleted")
+                    .order_by(Document.id)
+                ):
+                    found[dossier_id].append(logical_id)
+        return {d: rng.choice(ids) for d, ids in found.items()}
+
+    def grant_consents(self, pairs: list[tuple[int, int]]) -> None:
+        """The patient consents to the pharmacist for this consultation, as at the counter."""
+        soon = datetime.now(UTC) + timedelta(hours=1)
+        with self.rt.sessions() as s:
+            live = set(
+                s.scalars(
+                    select(ConsultationConsent.dossier_id).where(
+                        ConsultationConsent.professional_id == self.pop.pharmacist_id,
+                        ConsultationConsent.expires_at > soon,
+                    )
+                )
+            )
+            ctx = self.rt.ctx(s)
+            for dossier_id, patient_id in pairs:
+                if dossier_id in live:
+                    continue
+                token = sessions.open_session(ctx, ActorKind.PATIENT, patient_id)
+                who = sessions.resolve(ctx, token)
+                access.grant_consent(ctx, who, dossier_id, {"national_id": self.pop.pharmacist_nid})
+                s.commit()
+                ctx._now = None  # each grant at its own instant, as in production
+
+    def typical_listing(self) -> bytes:
+        """A real listing body, as the médecin traitant sees it, of median size."""
+        rng = random.Random(f"{self.seed}:baseline")
+        sample = rng.sample(self.pop.dossiers, min(11, len(self.pop.dossiers)))
+        bodies = []
+        with self.rt.sessions() as s:
+            ctx = self.rt.ctx(s)
+            for dossier_id, _, mt in sample:
+                who = sessions.resolve(ctx, sessions.open_session(ctx, ActorKind.PROFESSIONAL, mt))
+                result = documents.list_documents(ctx, who, dossier_id)
+                s.commit()
+                ctx._now = None
+                # The same encoding as server.api.runtime.run.
+                bodies.append(json.dumps(result, ensure_ascii=False).encode())
+        return sorted(bodies, key=len)[len(bodies) // 2]
+
+
+def deposit_body() -> bytes:
+    """A compte rendu the médecin traitant may write, with a small PDF-like content."""
+    content = b"%PDF-1.7\n" + ("Compte rendu de consultation. " * 40).encode() + b"\n%%EOF\n"
+    return json.dumps(
+        {
+            "category": "compte_rendu",
+            "type_code": "11488-4",
+            "title": "Compte rendu de consultation (banc d'essai)",
+            "mime_type": "application/pdf",
+            "content_base64": base64.b64encode(content).decode(),
+        }
+    ).encode()
+
+
+# --- running one scenario ----------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def run_scenario(
+    name: str,
+    per_client: list[list[Target]],
+    port: int,
+    master: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+) -> dict[str, Any]:
+    spawn = get_context("spawn")
+    pipes, procs = [], []
+    for i, targets in enumerate(per_client):
+        if not targets:
+            raise SystemExit(f"{name}: client {i} has nothing to request (population too small)")
+        parent, child = spawn.Pipe()
+        tag = f"bench-{uuid.uuid4().hex[:12]}-{i}"
+        proc = spawn.Process(
+            target=client_main, args=(child, port, targets, seed * 1000 + i, tag), daemon=True
+        )
+        proc.start()
+        pipes.append(parent)
+        procs.append(proc)
+    for pipe in pipes:
+        if pipe.recv() != "ready":
+            raise SystemExit(f"{name}: a client failed to start")
+    start = time.perf_counter() + warmup
+    stop = start + duration
+    for pipe in pipes:
+        pipe.send((start, stop))
+    time.sleep(max(0.0, start - time.perf_counter()))
+    before = CpuSnapshot.take(master)
+    time.sleep(max(0.0, stop - time.perf_counter()))
+    after = CpuSnapshot.take(master)
+    results: list[ClientResult] = [pipe.recv() for pipe in pipes]
+    for proc in procs:
+        proc.join(timeout=30)
+    latencies = sorted(x for r in results for x in r.latencies_ms)
+    requests = len(latencies)
+    busy = after.busy - before.busy
+    total = after.total - before.total
+    return {
+        "scenario": name,
+        "clients": len(per_client),
+        "duration_s": duration,
+        "requests": requests,
+        "throughput_rps": requests / duration,
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": latencies[-1] if latencies else 0.0,
+        "mean_ms": statistics.fmean(latencies) if latencies else 0.0,
+        "mean_body_bytes": (sum(r.bytes_received for r in results) / requests) if requests else 0,
+        "errors": sum(r.errors for r in results),
+        "error_samples": [s for r in results for s in r.error_samples][:5],
+        "targets_per_client": round(statistics.fmean(len(t) for t in per_client), 1),
+        "cpu": {
+            # In cores (CPU seconds per wall second) over the measured window.
+            "clients": sum(r.cpu_seconds for r in results) / duration,
+            "server_workers": (after.workers - before.workers) / duration,
+            "postgresql": (after.database - before.database) / duration,
+            "machine_busy_pct": 100.0 * busy / total if total else 0.0,
+            # Whatever else ran on the machine meanwhile (another test suite...): a run
+            # with much of it is not comparable with a quiet one.
+            "other": max(
+                0.0,
+                busy / TICK / duration
+                - sum(r.cpu_seconds for r in results) / duration
+                - (after.workers - before.workers) / duration
+                - (after.database - before.database) / duration,
+            ),
+        },
+    }
+
+
+# --- the whole run -----------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    db: str
+    clients: int
+    duration: float
+    warmup: float
+    server: ServerConfig
+    pool: int
+    seed: int
+    scenarios: list[str]
+    out: Path | None
+    key_file: str
+    note: str = ""
+
+
+def run(opts: Options) -> dict[str, Any]:
+    settings = load_settings({"DATABASE_URL": opts.db})
+    require_current(opts.db)
+    key = master_key_b64(opts.key_file)
+    check_sample(opts.db, key)
+    settings["MASTER_KEY"] = key
+    rt = build_runtime(settings)
+    with tempfile.TemporaryDirectory(prefix="dmp-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            pop = load_population(rt)
+            prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed)
+            baseline_file = workdir / "baseline.json"
+            baseline_file.write_bytes(prep.typical_listing())
+        finally:
+            rt.engine.dispose()
+        env = {
+            **os.environ,
+            "DMP_DATABASE_URL": opts.db,
+            "DMP_MASTER_KEY": key,
+            BASELINE_ENV: str(baseline_file),
+        }
+        env.pop("DMP_CONFIG", None)  # the bench's settings are exactly these
+        log_path = workdir / "gunicorn.log"
+        results: list[dict[str, Any]] = []
+        body = deposit_body()
+        with gunicorn(opts.server, env, log_path) as (port, master):
+            for name in opts.scenarios:
+                rt = build_runtime(settings)
+                try:
+                    per_client = Preparer(rt, pop, opts.clients, opts.pool, opts.seed).targets(
+                        name, body
+                    )
+                finally:
+                    rt.engine.dispose()
+                print(f"-- {name}: warm-up {opts.warmup:g} s, measure {opts.duration:g} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                results.append(
+                    run_scenario(
+                        name, per_client, port, master, opts.warmup, opts.duration, opts.seed
+                    )
+                )
+        server_log = log_path.read_text(errors="replace")[-4000:]
+    baseline = next((r for r in results if r["scenario"] == "baseline"), None)
+    for r in results:
+        r["ratio_to_baseline"] = (
+            r["throughput_rps"] / baseline["throughput_rps"]
+            if baseline and baseline["throughput_rps"]
+            else None
+        )
+        if r["scenario"] in LISTINGS:
+            r["targets"] = {
+                f"throughput >= {TARGET_RATIO} x baseline": (r["ratio_to_baseline"] or 0)
+                >= TARGET_RATIO,
+                f"p99 < {TARGET_P99_MS:g} ms": r["p99_ms"] < TARGET_P99_MS,
+            }
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": _backend(opts.db),
+        "dossiers": len(pop.dossiers),
+        "clients": opts.clients,
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "server": asdict(opts.server),
+        "pool_dossiers_per_scenario": opts.pool,
+        "seed": opts.seed,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "note": opts.note,
+        "results": results,
+        "server_log_tail": server_log if any(r["errors"] for r in results) else "",
+    }
+    return report
+
+
+def _backend(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    server = report["server"]
+    threads = f" x {server['threads']} threads" if server["worker_class"] == "gthread" else ""
+    head = (
+        f"{report['database']}, {report['dossiers']:,} active dossiers with a médecin traitant, "
+        f"{report['clients']} clients, {report['duration_s']:g} s per scenario, gunicorn "
+        f"{server['workers']} x {server['worker_class']}{threads}"
+    )
+    cols = (
+        f"{'scenario':<16}{'req/s':>9}{'ratio':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'max ms':>8}{'errors':>7}{'bytes':>7}  cpu cores: client/server/db/other"
+    )
+    lines = [head, cols, "-" * len(cols)]
+    for r in report["results"]:
+        ratio = "" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
+        cpu = r["cpu"]
+        lines.append(
+            f"{r['scenario']:<16}{r['throughput_rps']:>9.0f}{ratio:>7}{r['p50_ms']:>8.2f}"
+            f"{r['p95_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.1f}{r['errors']:>7}"
+            f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
+            f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
+        )
+    for r in report["results"]:
+        for name, ok in r.get("targets", {}).items():
+            lines.append(f"target {r['scenario']}: {name}: {'met' if ok else 'NOT met'}")
+        for sample in r["error_samples"]:
+            lines.append(f"ERROR {r['scenario']}: {sample}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", metavar="URL", help="a database populated by bench.population")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--workers", type=int, default=PRODUCTION_WORKERS, help="default: production's"
+    )
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument(
+        "--threads", type=int, default=PRODUCTION_THREADS, help="per gthread worker"
+    )
+    parser.add_argument("--pool", type=int, default=1000, help="dossiers sampled per scenario")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--out", type=Path, help="JSON results (default: bench/results/)")
+    parser.add_argument("--master-key-file", default=DEFAULT_KEY_FILE)
+    parser.add_argument("--note", default="", help="free text stored with the results")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny population in a temporary SQLite file (unless --db), short windows",
+    )
+    args = parser.parse_args(argv)
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}")
+    server = ServerConfig(args.workers, args.worker_class, args.threads)
+    opts = Options(
+        db=args.db or "",
+        clients=args.clients,
+        duration=args.duration,
+        warmup=args.warmup,
+        server=server,
+        pool=args.pool,
+        seed=args.seed,
+        scenarios=scenarios,
+        out=args.out,
+        key_file=args.master_key_file,
+        note=args.note,
+    )
+    if args.smoke:
+        return _smoke(opts, given_db=bool(args.db))
+    if not args.db:
+        parser.error("--db is required (or --smoke)")
+    return _finish(run(opts), opts)
+
+
+def _smoke(opts: Options, *, given_db: bool) -> int:
+    with tempfile.TemporaryDirectory(prefix="dmp-bench-smoke-") as tmp:
+        opts.key_file = str(Path(tmp) / "master.key") if not given_db else opts.key_file
+        if not given_db:
+            opts.db = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+            populate(opts.db, dossiers=50, docs_per_dossier=20, seed=opts.seed,
+                     key_file=opts.key_file, quiet=True)  # fmt: skip
+        opts.clients = min(opts.clients, 2)
+        opts.duration, opts.warmup = 1.5, 0.5
+        opts.pool = min(opts.pool, 40)
+        opts.server = ServerConfig(2, opts.server.worker_class, 2)
+        opts.note = opts.note or "smoke run: tiny population, short windows (not a measurement)"
+        return _finish(run(opts), opts)
+
+
+def _finish(report: dict[str, Any], opts: Options) -> int:
+    print(format_table(report))
+    out = opts.out
+    if out is None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = RESULTS / f"server-{report['database']}-{opts.clients}c-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"results: {out}", file=sys.stderr)
+    errors = sum(r["errors"] for r in report["results"])
+    if errors:
+        print(f"FAILED: {errors} request(s) did not get the expected answer", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
