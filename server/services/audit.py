@@ -77,11 +77,12 @@ def ensure_head(session: Session, chain: str, patient_id: int | None) -> None:
 
 def append(session: Session, patient_id: int | None, **fields: Any) -> AuditEntry:
     chain = chain_for(patient_id)
-    ensure_head(session, chain, patient_id)
-    head = session.execute(
-        select(AuditHead).where(AuditHead.chain == chain).with_for_update()
-    ).scalar_one()
-    session.refresh(head)  # the locked, committed state, not an identity-map copy
+    head = _locked_head(session, chain)
+    if head is None:  # only before a chain's first entry: heads are made with dossiers
+        ensure_head(session, chain, patient_id)
+        head = _locked_head(session, chain)
+    if head is None:
+        raise RuntimeError(f"trace chain {chain} has no head")
     values = {name: fields.get(name) for name in HASHED_FIELDS}
     values.update(chain=chain, seq=head.seq + 1)
     values["detail"] = values["detail"] or "{}"
@@ -89,6 +90,17 @@ def append(session: Session, patient_id: int | None, **fields: Any) -> AuditEntr
     session.add(entry)
     head.seq, head.hash = entry.seq, entry.hash
     return entry
+
+
+def _locked_head(session: Session, chain: str) -> AuditHead | None:
+    # populate_existing: the locked, committed row, never a stale identity-map copy.
+    query = (
+        select(AuditHead)
+        .where(AuditHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.execute(query).scalar_one_or_none()
 
 
 def detail_json(detail: dict[str, Any] | None) -> str:

@@ -82,8 +82,9 @@ def list_documents(
         query.order_by(Document.submitted_at.desc(), Document.id.desc())
     ).all()
     authors = _authors(ctx, docs)
+    links = views.replacement_links(ctx, docs)
     visible = [
-        views.document(ctx, doc, authors)
+        views.document(ctx, doc, authors, links)
         for doc in docs
         # Per-document rules (masking, invisibility, authorship) come from the same engine
         # and the same facts as the list decision; only the list itself is traced.

@@ -13,7 +13,7 @@ from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
 from server.services import audit, guard, lookup, views
 from server.services.context import Ctx, Principal
-from server.services.facts import dossier_facts
+from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
 
 PATIENT_FIELDS = {
@@ -78,7 +78,7 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     )
     facts = None
     if existing is not None and patient is not None and existing.status != "purged":
-        facts = dossier_facts(ctx.session, existing, patient, ctx.now)
+        facts = load(ctx.session, existing, patient, ctx.now).facts
     decision = decide(
         who.actor,
         Action.DOSSIER_CREATE,

@@ -24,8 +24,7 @@ from server.policy import (
 )
 from server.services import audit, notices
 from server.services.context import Ctx, Principal
-from server.services.emergency_state import ActiveEmergency, active_emergency
-from server.services.facts import document_facts, dossier_facts
+from server.services.facts import ActiveEmergency, document_facts, load
 
 # Denials that would tell a professional a hidden document exists answer like a missing
 # document: whether something is hidden from them is not theirs to know (domain.md
@@ -75,11 +74,19 @@ def authorize(
     detail: dict[str, Any] | None = None,
     **context: Any,
 ) -> Granted:
-    facts = dossier_facts(ctx.session, dossier, patient, ctx.now) if dossier and patient else None
-    emergency = None
-    if dossier is not None and who.actor.kind is ActorKind.PROFESSIONAL:
-        emergency = active_emergency(ctx, who, dossier.id)
-        context.setdefault("first_access", _first_access(ctx, who, dossier.id))
+    facts, emergency = None, None
+    if dossier is not None and patient is not None:
+        professional = who.actor.kind is ActorKind.PROFESSIONAL
+        loaded = load(
+            ctx.session,
+            dossier,
+            patient,
+            ctx.now,
+            professional_id=who.actor.id if professional else None,
+            session_hash=who.session_hash if professional else None,
+        )
+        facts, emergency = loaded.facts, loaded.emergency
+        context.setdefault("first_access", loaded.first_access)
     decision_context = Context(
         now=ctx.now, emergency=emergency.mode if emergency else None, **context
     )
@@ -155,10 +162,6 @@ def trace(
         detail=audit.detail_json(detail),
         kiosk=who.kiosk,
     )
-
-
-def _first_access(ctx: Ctx, who: Principal, dossier_id: int) -> bool:
-    return ctx.session.get(FirstAccess, (dossier_id, who.actor.id)) is None
 
 
 def _fulfil(

@@ -11,12 +11,14 @@ from server.services.context import Ctx
 
 
 def dossier(ctx: Ctx, dossier_id: int) -> tuple[Dossier, Patient]:
-    row = ctx.session.get(Dossier, dossier_id)
-    if row is None:
+    found = ctx.session.execute(
+        select(Dossier, Patient)
+        .join(Patient, Patient.id == Dossier.patient_id)
+        .where(Dossier.id == dossier_id)
+    ).first()
+    if found is None:
         raise NotFound("dossier_not_found", "Dossier introuvable.")
-    patient = ctx.session.get(Patient, row.patient_id)
-    if patient is None:  # impossible with the foreign key; never answer half a dossier
-        raise NotFound("dossier_not_found", "Dossier introuvable.")
+    row, patient = found
     return row, patient
 
 

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.errors import Unauthenticated
@@ -18,6 +19,29 @@ from server.policy import Actor, ActorKind
 from server.services.context import Ctx, Principal
 
 EXPIRED = "Session absente ou expirée."
+TOUCH_EVERY = timedelta(seconds=60)
+SERVICE_KINDS = frozenset({ActorKind.INSURER, ActorKind.THIRD_PARTY})
+_SESSION_WITH_ACTOR = (
+    select(ApiSession, Professional, Patient, ServiceAccount)
+    .outerjoin(
+        Professional,
+        and_(
+            ApiSession.actor_kind == ActorKind.PROFESSIONAL.value,
+            Professional.id == ApiSession.actor_id,
+        ),
+    )
+    .outerjoin(
+        Patient,
+        and_(ApiSession.actor_kind == ActorKind.PATIENT.value, Patient.id == ApiSession.actor_id),
+    )
+    .outerjoin(
+        ServiceAccount,
+        and_(
+            ApiSession.actor_kind.in_([k.value for k in SERVICE_KINDS]),
+            ServiceAccount.id == ApiSession.actor_id,
+        ),
+    )
+)
 
 
 def token_hash(token: str) -> str:
@@ -42,19 +66,28 @@ def open_session(ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = N
 
 
 def resolve(ctx: Ctx, token: str, kiosk: str | None = None) -> Principal:
-    """The caller behind a token; one generic error outward whatever is wrong."""
-    row = ctx.session.get(ApiSession, token_hash(token)) if token else None
+    """The caller behind a token; one generic error outward whatever is wrong.
+
+    The session and its actor come in one query: this runs on every request."""
+    found = ctx.session.execute(
+        _SESSION_WITH_ACTOR.where(ApiSession.token_hash == token_hash(token))
+    ).first()
     idle = timedelta(seconds=ctx.settings["SESSION_IDLE_SECONDS"])
+    if found is None:
+        raise Unauthenticated("session_invalid", EXPIRED)
+    row, pro, patient, account = found
     if (
-        row is None
-        or row.ended_at is not None
+        row.ended_at is not None
         or row.expires_at <= ctx.now
         or row.last_seen + idle <= ctx.now
         or (row.kiosk is not None and row.kiosk != kiosk)
     ):
         raise Unauthenticated("session_invalid", EXPIRED)
-    row.last_seen = ctx.now
-    actor, name = _load_actor(ctx.session, ActorKind(row.actor_kind), row.actor_id)
+    # Writing last_seen on every request would make every read a row write; to the
+    # minute is precise enough for an idle timeout counted in minutes.
+    if ctx.now - row.last_seen >= TOUCH_EVERY:
+        row.last_seen = ctx.now
+    actor, name = _actor(ActorKind(row.actor_kind), pro, patient, account)
     return Principal(actor=actor, name=name, session_hash=row.token_hash, kiosk=row.kiosk)
 
 
@@ -65,20 +98,27 @@ def end_session(ctx: Ctx, who: Principal) -> None:
 
 
 def _load_actor(session: Session, kind: ActorKind, actor_id: int) -> tuple[Actor, str]:
-    if kind is ActorKind.PROFESSIONAL:
-        pro = session.get(Professional, actor_id)
-        if pro is None or not pro.active:
-            raise Unauthenticated("session_invalid", EXPIRED)
+    return _actor(
+        kind,
+        session.get(Professional, actor_id) if kind is ActorKind.PROFESSIONAL else None,
+        session.get(Patient, actor_id) if kind is ActorKind.PATIENT else None,
+        session.get(ServiceAccount, actor_id) if kind in SERVICE_KINDS else None,
+    )
+
+
+def _actor(
+    kind: ActorKind,
+    pro: Professional | None,
+    patient: Patient | None,
+    account: ServiceAccount | None,
+) -> tuple[Actor, str]:
+    if kind is ActorKind.PROFESSIONAL and pro is not None and pro.active:
         return (
             Actor(kind, pro.id, profession=pro.profession, structure=pro.structure_finess),
             f"{pro.first_name} {pro.last_name}",
         )
-    if kind is ActorKind.PATIENT:
-        patient = session.get(Patient, actor_id)
-        if patient is None:
-            raise Unauthenticated("session_invalid", EXPIRED)
+    if kind is ActorKind.PATIENT and patient is not None:
         return Actor(kind, patient.id), f"{patient.first_names.split()[0]} {patient.birth_name}"
-    account = session.get(ServiceAccount, actor_id)
-    if account is None or account.kind != kind.value:
-        raise Unauthenticated("session_invalid", EXPIRED)
-    return Actor(kind, account.id), account.name
+    if kind in SERVICE_KINDS and account is not None and account.kind == kind.value:
+        return Actor(kind, account.id), account.name
+    raise Unauthenticated("session_invalid", EXPIRED)

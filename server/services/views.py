@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -82,7 +83,10 @@ def professional_ref(ctx: Ctx, pro_id: int | None) -> dict[str, Any] | None:
 
 
 def document(
-    ctx: Ctx, doc: Document, authors: dict[int, Professional] | None = None
+    ctx: Ctx,
+    doc: Document,
+    authors: dict[int, Professional] | None = None,
+    links: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     author = None
     if doc.author_professional_id is not None:
@@ -125,8 +129,8 @@ def document(
         "status": doc.status,
         "flags": flags,
         "labels": state_labels(doc),
-        "replaces": _logical_id(ctx, doc.replaces_id),
-        "replaced_by": _logical_id(ctx, doc.replaced_by_id),
+        "replaces": _logical_id(ctx, doc.replaces_id, links),
+        "replaced_by": _logical_id(ctx, doc.replaced_by_id, links),
     }
 
 
@@ -139,7 +143,18 @@ def state_labels(doc: Document) -> list[str]:
     return [STATES[name][0] for name in names]
 
 
-def _logical_id(ctx: Ctx, doc_id: int | None) -> str | None:
+def replacement_links(ctx: Ctx, docs: Sequence[Document]) -> dict[int, str]:
+    """Logical ids of every replaced or replacing document of a listing, in one query."""
+    ids = {i for d in docs for i in (d.replaces_id, d.replaced_by_id) if i is not None}
+    if not ids:
+        return {}
+    rows = ctx.session.execute(select(Document.id, Document.logical_id).where(Document.id.in_(ids)))
+    return {doc_id: logical_id for doc_id, logical_id in rows}
+
+
+def _logical_id(ctx: Ctx, doc_id: int | None, links: dict[int, str] | None) -> str | None:
     if doc_id is None:
         return None
+    if links is not None and doc_id in links:
+        return links[doc_id]
     return ctx.session.scalar(select(Document.logical_id).where(Document.id == doc_id))
