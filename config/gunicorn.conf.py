@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
 
 
 def _default_workers() -> int:
+    # SQLite admits one writer at a time and every request writes its trace: one process,
+    # whose single connection queues requests in order, keeps the tail short (several
+    # processes would wait on each other in SQLite's sleeping busy handler).
+    if os.environ.get("DMP_DATABASE_URL", "sqlite").startswith("sqlite"):
+        return 1
     # The usual 2 x cores + 1, capped: every worker holds its own connection pool, and
     # hosts x workers x threads must stay below PostgreSQL's max_connections.
     return min(2 * (os.cpu_count() or 1) + 1, 8)
