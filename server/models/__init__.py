@@ -1,6 +1,16 @@
 """All tables; importing this package registers them on `Base.metadata`."""
 
 from server.models.audit import AuditEntry, AuditHead
+from server.models.auth import (
+    AuthThrottle,
+    CardBinding,
+    CardChallenge,
+    Kiosk,
+    OneTimeCode,
+    PatientPassword,
+    PendingSignIn,
+    TotpCredential,
+)
 from server.models.base import Base, UTCDateTime
 from server.models.document import Document, DocumentContent, DocumentEntry
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
@@ -17,8 +27,11 @@ __all__ = [
     "ApiSession",
     "AuditEntry",
     "AuditHead",
+    "AuthThrottle",
     "Base",
     "Block",
+    "CardBinding",
+    "CardChallenge",
     "CareTeamMember",
     "ConsultationConsent",
     "Document",
@@ -28,10 +41,15 @@ __all__ = [
     "EmergencyAccess",
     "FirstAccess",
     "IdempotencyRecord",
+    "Kiosk",
+    "OneTimeCode",
     "OutboxMessage",
     "Patient",
+    "PatientPassword",
+    "PendingSignIn",
     "Professional",
     "RepresentativeLink",
     "ServiceAccount",
+    "TotpCredential",
     "UTCDateTime",
 ]

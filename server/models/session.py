@@ -67,6 +67,12 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Delivery bookkeeping for the worker: retried with back-off, never lost; a claim is
+    # taken in a transaction so that two workers never send the same message.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    recipient: Mapped[str | None] = mapped_column(String(254))
 
 
 class FirstAccess(Base):
