@@ -33,6 +33,25 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_SECONDS": 24 * 60 * 60,
     "INS_TEST_OIDS": True,  # non-production deployments use the test INS OIDs
     "MAX_JSON_BYTES": 32 * 1024 * 1024,
+    # --- sign-in (issue #4) ---
+    # Directory of the trust anchors: the CA certificates and CRLs `dmp pki init` writes.
+    "PKI_DIR": "var/pki",
+    "CHALLENGE_SECONDS": 60,  # a card challenge is single use and valid one minute
+    # A card session must show a fresh card signature this often, or it ends: a
+    # compromised kiosk cannot keep a session alive once the card is gone.
+    "RESIGN_SECONDS": 120,
+    # How much clock difference between kiosk and server a signed request may show.
+    "KIOSK_CLOCK_SKEW_SECONDS": 30,
+    "PENDING_SIGNIN_SECONDS": 300,  # from the first factor to the one-time code
+    "OTP_CODE_SECONDS": 300,  # an e-mailed or texted code is valid five minutes
+    "OTP_CODE_TRIES": 3,  # wrong tries allowed on one code
+    "OTP_LOCK_FAILURES": 5,  # failures (any code) before the factor locks
+    "OTP_LOCK_SECONDS": 15 * 60,
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "Mon dossier médical <noreply@dmp-kiosk.invalid>",
+    "SMS_GATEWAY_URL": "",  # HTTP gateway; empty: SMS messages wait in the outbox
+    "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
 }
 
 
