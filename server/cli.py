@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cardreader.cli import card, pki
-from server.cli_server import audit, db, server
+from server.cli_server import audit, db, kiosk_admin, server, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,5 +14,5 @@ def main() -> None:
     """dmp-kiosk: records server, kiosk and card tools."""
 
 
-for command in (server, db, audit, pki, card):
+for command in (server, db, audit, pki, card, worker, kiosk_admin):
     main.add_command(command)

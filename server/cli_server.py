@@ -95,3 +95,114 @@ def verify(db_url: str | None) -> None:
 
     ok = verify_all(_settings(db_url), echo=click.echo)
     sys.exit(0 if ok else 1)
+
+
+@click.command()
+@DB_OPTION
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--poll", "poll_seconds", default=2.0, show_default=True, type=float)
+def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
+    """Deliver the outbox (e-mail, SMS); stops cleanly on SIGTERM."""
+    import logging
+
+    from server.app import build_runtime
+    from server.delivery import senders_from_settings
+    from server.migrate import require_current
+    from server.worker import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings(db_url)
+    require_current(settings["DATABASE_URL"])
+    rt = build_runtime(settings)
+    try:
+        sent = serve(rt, senders_from_settings(settings), poll_seconds=poll_seconds, once=once)
+    finally:
+        rt.engine.dispose()
+    click.echo(f"{sent} message(s) delivered")
+
+
+@click.group("kiosk-admin")
+def kiosk_admin() -> None:
+    """Kiosk identities on the records server (register, revoke, list)."""
+
+
+@kiosk_admin.command("register")
+@DB_OPTION
+@click.option("--pki", "pki_dir", metavar="DIR", help="Trust anchors (default: PKI_DIR).")
+@click.argument("cert_pem", type=click.Path(exists=True, dir_okay=False))
+@click.argument("name")
+def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name: str) -> None:
+    """Pin the kiosk certificate CERT_PEM under NAME, once it chains to the kiosk CA."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import IntegrityError
+
+    from server.app import build_runtime
+    from server.services.kiosk_auth import AuthFailure, register
+    from server.trust import PkiUnavailable, TrustStore
+
+    settings = _settings(db_url)
+    if pki_dir:
+        settings["PKI_DIR"] = pki_dir
+    rt = build_runtime(settings)
+    try:
+        with rt.sessions() as session:
+            register(
+                rt.ctx(session), TrustStore(settings["PKI_DIR"]), name, Path(cert_pem).read_bytes()
+            )
+            session.commit()
+    except AuthFailure as failure:
+        raise click.ClickException(f"certificate refused: {failure.reason}") from None
+    except PkiUnavailable:
+        raise click.ClickException(f"no PKI in {settings['PKI_DIR']}") from None
+    except IntegrityError:
+        raise click.ClickException("this name or certificate is already registered") from None
+    except ValueError:
+        raise click.ClickException(f"{cert_pem} is not a PEM certificate") from None
+    finally:
+        rt.engine.dispose()
+    click.echo(f"kiosk {name} registered")
+
+
+@kiosk_admin.command("revoke")
+@DB_OPTION
+@click.argument("name")
+def kiosk_revoke(db_url: str | None, name: str) -> None:
+    """Refuse every request of kiosk NAME from now on (its CRL entry may follow)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from server.app import build_runtime
+    from server.models import Kiosk
+
+    rt = build_runtime(_settings(db_url))
+    try:
+        with rt.sessions() as session:
+            kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
+            if kiosk is None:
+                raise click.ClickException(f"no kiosk named {name}")
+            kiosk.revoked_at = kiosk.revoked_at or datetime.now(UTC)
+            session.commit()
+    finally:
+        rt.engine.dispose()
+    click.echo(f"kiosk {name} revoked")
+
+
+@kiosk_admin.command("list")
+@DB_OPTION
+def kiosk_list(db_url: str | None) -> None:
+    """Registered kiosks, their certificate fingerprints and state."""
+    from sqlalchemy import select
+
+    from server.app import build_runtime
+    from server.models import Kiosk
+
+    rt = build_runtime(_settings(db_url))
+    try:
+        with rt.sessions() as session:
+            for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
+                state = "revoked" if kiosk.revoked_at else "active"
+                click.echo(f"{kiosk.name}\t{kiosk.cert_sha256}\t{state}")
+    finally:
+        rt.engine.dispose()

@@ -14,7 +14,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
 KEY_BYTES = 32
@@ -40,6 +42,17 @@ class Keyring:
 
     def decrypt(self, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, aad: str) -> bytes:
         return AESGCM(self._unwrap(wrapped_key)).decrypt(nonce, ciphertext, aad.encode())
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose (HKDF-SHA256 of the master key, RFC 5869).
+
+        Sign-in secrets (TOTP seeds, one-time code MACs, codes waiting in the outbox)
+        belong to no dossier, so they cannot use a dossier key; a key per purpose keeps
+        one use from ever serving as an oracle for another."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"dmp:" + purpose.encode()
+        )
+        return hkdf.derive(self._master)
 
     def _unwrap(self, wrapped_key: bytes) -> bytes:
         return aes_key_unwrap(self._master, wrapped_key)

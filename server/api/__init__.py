@@ -10,4 +10,11 @@ PREFIX = "/api/v1"
 api = Registry(Blueprint("api", __name__, url_prefix=PREFIX))
 
 # Feature modules register their routes on `api` when imported.
-from server.api import access, documents, dossiers, session  # noqa: E402, F401
+from server.api import (  # noqa: E402, F401
+    access,
+    auth_cards,
+    auth_codes,
+    documents,
+    dossiers,
+    session,
+)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,8 +18,10 @@ from server.crypto import Keyring
 from server.errors import Conflict, InvalidInput, MalformedRequest, Unauthenticated
 from server.models import IdempotencyRecord
 from server.policy import Matrix
-from server.services import sessions
+from server.services import kiosk_auth, sessions
 from server.services.context import Ctx, Principal
+from server.services.kiosk_auth import AuthFailure, VerifiedKiosk
+from server.trust import TrustStore
 
 
 @dataclass
@@ -30,6 +32,12 @@ class Runtime:
     matrix: Matrix
     settings: dict[str, Any]
     clock: Callable[[], datetime]
+    # Trust anchors from PKI_DIR, parsed lazily and cached: a server without a PKI still
+    # starts, and only card and kiosk authentication answer "PKI non configurée".
+    trust: TrustStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trust = TrustStore(self.settings["PKI_DIR"])
 
     def ctx(self, session: Session) -> Ctx:
         return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
@@ -59,6 +67,40 @@ def _token() -> str:
     return token.strip()
 
 
+def request_target() -> str:
+    """The path and raw query string a kiosk signed."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
+def verified_kiosk(ctx: Ctx) -> VerifiedKiosk | None:
+    """The kiosk whose signature this request carries, verified; None without any kiosk
+    header. A failed check is traced (committed) and answered with the generic error."""
+    try:
+        kiosk = kiosk_auth.verify_request(
+            ctx,
+            runtime().trust,
+            request.method,
+            request_target(),
+            {name: request.headers.get(name) for name in kiosk_auth.HEADERS},
+            request.get_data(),
+        )
+    except AuthFailure as failure:
+        ctx.session.rollback()
+        kiosk_auth.record_failure(
+            ctx, failure, request.headers.get(kiosk_auth.HEADER_KIOSK), "auth:kiosk"
+        )
+        ctx.session.commit()
+        raise kiosk_auth.generic_error() from None
+    g.dmp_kiosk = kiosk
+    return kiosk
+
+
+def current_kiosk() -> VerifiedKiosk | None:
+    kiosk: VerifiedKiosk | None = g.get("dmp_kiosk")
+    return kiosk
+
+
 def run(
     work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool = False
 ) -> Response:
@@ -72,7 +114,8 @@ def run(
     with rt.sessions() as session:
         ctx = rt.ctx(session)
         try:
-            who = sessions.resolve(ctx, _token(), request.headers.get("X-DMP-Kiosk"))
+            kiosk = verified_kiosk(ctx)
+            who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
             key = _idempotency_key() if write else None
             if key is not None:
                 replay = _replay(session, who, key)

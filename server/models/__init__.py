@@ -15,6 +15,7 @@ from server.models.base import Base, UTCDateTime
 from server.models.document import Document, DocumentContent, DocumentEntry
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
+from server.models.replay import KioskRequestSeen
 from server.models.session import (
     ApiSession,
     EmergencyAccess,
@@ -42,6 +43,7 @@ __all__ = [
     "FirstAccess",
     "IdempotencyRecord",
     "Kiosk",
+    "KioskRequestSeen",
     "OneTimeCode",
     "OutboxMessage",
     "Patient",

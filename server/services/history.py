@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from server.frenchtime import fr_datetime
+from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
 from server.models import AuditEntry
 from server.policy import Action, Matrix
@@ -41,6 +42,16 @@ VERBS = {
     "dossier:close": "a fermé le dossier",
     "dossier:reopen": "a rouvert le dossier",
     "dossier:purge": "a effacé le contenu du dossier",
+    # Card sign-in and kiosk identity (issue #4).
+    "auth:card": "s'est identifié avec sa carte",
+    "auth:kiosk": "a envoyé une requête de borne",
+    # One-time codes and online sign-in (issue #4).
+    "auth:otp": "a saisi un code de connexion",
+    "auth:code_sent": "a demandé l'envoi d'un code de connexion",
+    "auth:password": "a saisi son mot de passe",
+    "auth:password_set": "a changé son mot de passe",
+    "auth:totp_enrol": "a enregistré une application d'authentification",
+    "auth:signin": "s'est connecté à son dossier",
 }
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
 # Every reason, in the patient's words (a test checks none is missing).
@@ -84,6 +95,48 @@ REASONS_FR = {
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
+    # Card sign-in and kiosk refusals (issue #4): the kiosk only shows a generic message.
+    "card_signin": "connexion par carte de professionnel de santé",
+    "card_first_factor": "carte Vitale reconnue, en attente du code de connexion",
+    "challenge_unknown": "défi de connexion inconnu",
+    "challenge_replayed": "défi de connexion déjà utilisé",
+    "challenge_expired": "défi de connexion expiré",
+    "challenge_other_kiosk": "défi de connexion demandé par une autre borne",
+    "certificate_malformed": "certificat de carte illisible",
+    "certificate_untrusted": "carte non reconnue par l'autorité de certification",
+    "certificate_expired": "carte expirée",
+    "certificate_not_yet_valid": "carte pas encore valide",
+    "certificate_revoked": "carte révoquée (opposition)",
+    "certificate_usage_invalid": "certificat de carte non prévu pour la connexion",
+    "revocation_unknown": "liste de révocation indisponible ou périmée",
+    "wrong_card_kind": "type de carte inattendu (carte patient ou professionnel)",
+    "serial_mismatch": "numéro de carte incohérent avec son certificat",
+    "signature_invalid": "signature de la carte invalide",
+    "unknown_holder": "titulaire de la carte inconnu",
+    "card_changed": "une autre carte a été présentée pendant la session",
+    "unknown_kiosk": "borne inconnue",
+    "kiosk_revoked": "borne révoquée",
+    "kiosk_signature_missing": "requête de borne non signée",
+    "kiosk_signature_invalid": "signature de la borne invalide",
+    "kiosk_certificate_untrusted": "certificat de borne non reconnu",
+    "kiosk_certificate_expired": "certificat de borne expiré",
+    "kiosk_certificate_not_yet_valid": "certificat de borne pas encore valide",
+    "kiosk_certificate_invalid": "certificat de borne non prévu pour cet usage",
+    "request_date_invalid": "date de requête de borne illisible",
+    "request_stale": "requête de borne trop ancienne ou horloge déréglée",
+    "request_replayed": "requête de borne rejouée",
+    # Sign-in refusals (issue #4): the caller only sees one generic message.
+    "otp_invalid": "code de connexion incorrect",
+    "otp_replayed": "code de connexion déjà utilisé",
+    "otp_expired": "code de connexion expiré",
+    "otp_locked": "trop d'essais : les codes de connexion sont verrouillés",
+    "password_invalid": "mot de passe incorrect",
+    "password_locked": "trop d'essais : la connexion par mot de passe est verrouillée",
+    "pending_expired": "connexion commencée trop tôt : délai dépassé",
+    "pending_used": "connexion déjà terminée",
+    "pending_unknown": "connexion inconnue",
+    "pending_wrong_kiosk": "code saisi sur une autre borne que celle où la carte a été lue",
+    "unknown_ins": "INS inconnu",
 }
 PAGE = 200
 
@@ -119,6 +172,9 @@ def render(e: AuditEntry, matrix: Matrix) -> dict[str, Any]:
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
     if e.outcome == "denied":
         sentence += f" ({REASONS_FR[e.reason]})"
+    if detail.get("locked_until"):
+        until = datetime.fromisoformat(detail["locked_until"])
+        sentence += f", verrouillé jusqu'à {until.astimezone(PARIS).strftime('%H:%M')}"
     return {
         "seq": e.seq,
         "at": views.iso(e.at),

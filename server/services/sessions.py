@@ -1,7 +1,8 @@
 """Server-side sessions: bearer tokens whose hash alone is stored.
 
-In this issue sessions are opened by `open_session`, called by tests, the demo tools and
-(next) the card sign-in; no route opens one from a bare identifier.
+Sessions are opened by `open_session`, called by the card sign-in (which also binds the
+session to the card and the kiosk, `CardBinding`), the tests and the demo tools; no
+route opens one from a bare identifier.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.errors import Unauthenticated
-from server.models import ApiSession, Patient, Professional, ServiceAccount
+from server.models import ApiSession, CardBinding, Patient, Professional, ServiceAccount
 from server.policy import Actor, ActorKind
 from server.services.context import Ctx, Principal
 
@@ -22,7 +23,7 @@ EXPIRED = "Session absente ou expirée."
 TOUCH_EVERY = timedelta(seconds=60)
 SERVICE_KINDS = frozenset({ActorKind.INSURER, ActorKind.THIRD_PARTY})
 _SESSION_WITH_ACTOR = (
-    select(ApiSession, Professional, Patient, ServiceAccount)
+    select(ApiSession, Professional, Patient, ServiceAccount, CardBinding)
     .outerjoin(
         Professional,
         and_(
@@ -41,6 +42,7 @@ _SESSION_WITH_ACTOR = (
             ServiceAccount.id == ApiSession.actor_id,
         ),
     )
+    .outerjoin(CardBinding, CardBinding.session_hash == ApiSession.token_hash)
 )
 
 
@@ -68,19 +70,25 @@ def open_session(ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = N
 def resolve(ctx: Ctx, token: str, kiosk: str | None = None) -> Principal:
     """The caller behind a token; one generic error outward whatever is wrong.
 
-    The session and its actor come in one query: this runs on every request."""
+    `kiosk` must be the name of the kiosk whose request signature was VERIFIED (None for
+    a caller that is no kiosk): a session opened at a kiosk is usable from it alone. A
+    card session also needs a fresh card signature every RESIGN_SECONDS, so a kiosk
+    cannot keep it alive once the card is gone. The session, its actor and its card
+    binding come in one query: this runs on every request."""
     found = ctx.session.execute(
         _SESSION_WITH_ACTOR.where(ApiSession.token_hash == token_hash(token))
     ).first()
     idle = timedelta(seconds=ctx.settings["SESSION_IDLE_SECONDS"])
     if found is None:
         raise Unauthenticated("session_invalid", EXPIRED)
-    row, pro, patient, account = found
+    row, pro, patient, account, binding = found
+    resign = timedelta(seconds=ctx.settings["RESIGN_SECONDS"])
     if (
         row.ended_at is not None
         or row.expires_at <= ctx.now
         or row.last_seen + idle <= ctx.now
         or (row.kiosk is not None and row.kiosk != kiosk)
+        or (binding is not None and binding.last_signature_at + resign <= ctx.now)
     ):
         raise Unauthenticated("session_invalid", EXPIRED)
     # Writing last_seen on every request would make every read a row write; to the

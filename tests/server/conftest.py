@@ -12,6 +12,7 @@ from sqlalchemy import select
 from server.models import AuditEntry, Patient, Professional, ServiceAccount
 from server.policy import ActorKind
 from server.services import sessions
+from tests.server import cardkit
 
 PROS = {
     # name: (national id, profession, FINESS)
@@ -170,3 +171,30 @@ def world(app: Any, client: Any, clock: Any) -> World:
 def marie_dossier(world: World) -> int:
     """Marie's dossier, Dr gp as médecin traitant, created at the admissions desk."""
     return world.create("admissions", "marie", medecin_traitant=world.nid("gp"))
+
+
+# ---- card sign-in and kiosk identity (issue #4) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory: pytest.TempPathFactory) -> cardkit.CardPki:
+    """The TEST PKI with the demo cards and three kiosks, built once per session."""
+    return cardkit.build_test_pki(tmp_path_factory.mktemp("pki") / "pki")
+
+
+@pytest.fixture
+def kiosks(app: Any, client: Any, clock: Any, test_pki: cardkit.CardPki) -> dict[str, Any]:
+    """The app on the test PKI, with borne-1 and borne-2 registered, as signed clients."""
+    cardkit.use_pki(app, test_pki.directory)
+    for name in ("borne-1", "borne-2"):
+        cardkit.register(app, test_pki, name)
+    return {
+        name: cardkit.KioskClient(client, clock, name, cardkit.load_key(device))
+        for name, device in test_pki.kiosks.items()
+    }
+
+
+@pytest.fixture
+def borne(kiosks: dict[str, Any]) -> Any:
+    """Kiosk borne-1, where the test cards are read (and codes typed) by default."""
+    return kiosks["borne-1"]

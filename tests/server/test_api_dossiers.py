@@ -161,11 +161,17 @@ def test_sessions_expire_when_idle_and_end_on_sign_out(world: World, marie_dossi
     assert world.call("GET", "marie", path).status_code == 401
 
 
-def test_a_session_bound_to_a_kiosk_is_refused_elsewhere(world: World, marie_dossier: int) -> None:
-    world.tokens["marie"] = world.open("marie", kiosk="borne-1")
+def test_a_session_bound_to_a_kiosk_is_refused_elsewhere(
+    world: World, marie_dossier: int, kiosks: dict[str, Any]
+) -> None:
+    # The kiosk is the one whose request signature verifies, not a header anyone can set.
+    token = world.open("marie", kiosk="borne-1")
     path = f"/dossiers/{marie_dossier}"
-    assert world.call("GET", "marie", path, **{"X-DMP-Kiosk": "borne-1"}).status_code == 200
-    assert world.call("GET", "marie", path, **{"X-DMP-Kiosk": "borne-2"}).status_code == 401
+    assert kiosks["borne-1"].call("GET", path, token=token).status_code == 200
+    assert kiosks["borne-2"].call("GET", path, token=token).status_code == 401
+    world.tokens["marie"] = token
+    assert world.call("GET", "marie", path, **{"X-DMP-Kiosk": "borne-1"}).status_code == 401
+    assert world.call("GET", "marie", path).status_code == 401
 
 
 def test_lookup_by_ins_keeps_the_ins_out_of_urls(world: World, marie_dossier: int) -> None:

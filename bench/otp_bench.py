@@ -1,0 +1,140 @@
+"""Cost of a one-time code check: the server's TOTP check against raw pyotp, same run.
+
+    .venv/bin/python -m bench.otp_bench [--rounds N] [--db URL] [--smoke] [--json FILE]
+
+The server's check (server.services.otp.check_code, method "totp") is measured in-process
+as one transaction: throttle row lock, seed decryption, the three drift candidates
+compared in constant time, the conditional UPDATE of the last step, commit. Raw pyotp is
+`TOTP.verify(code, for_time, valid_window=1)`, which stops no replay. Each round uses the
+next 30 s step (a clock moved by hand), since a step is accepted only once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1e6
+
+    return {
+        "median_us": statistics.median(ordered) * 1e6,
+        "p95_us": pct(95),
+        "p99_us": pct(99),
+        "n": len(ordered),
+    }
+
+
+def run(rounds: int, db_url: str) -> dict[str, Any]:
+    from server.app import build_runtime
+    from server.config import load_settings
+    from server.migrate import upgrade
+    from server.models import Patient, TotpCredential
+    from server.services import otp
+
+    upgrade(db_url)
+    settings = load_settings(
+        {
+            "DATABASE_URL": db_url,
+            "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "OTP_LOCK_FAILURES": 10**9,  # the bench never fails, but never locks either
+        }
+    )
+    clock = _Clock()
+    rt = build_runtime(settings, clock)
+    try:
+        with rt.sessions() as s:
+            patient = Patient(
+                ins="279035121518989",
+                ins_oid="1.2.250.1.213.1.4.10",
+                birth_name="BENCH",
+                first_names="Otp",
+                birth_date=date(1979, 3, 15),
+                sex="F",
+                birth_place="51215",
+                email="bench@example.org",
+                notify_channel="email",
+                created_at=clock(),
+            )
+            s.add(patient)
+            s.flush()
+            patient_id = patient.id
+            enrolment = otp.enrol(rt.ctx(s), patient)
+            cred = s.get(TotpCredential, patient_id)
+            assert cred is not None
+            cred.confirmed = True  # what /me/totp/confirm does after a first valid code
+            s.commit()
+        totp = pyotp.TOTP(enrolment.secret)
+        raw: list[float] = []
+        server: list[float] = []
+        for _ in range(rounds):
+            clock.now += timedelta(seconds=30)
+            for_time = clock.now
+            code = totp.at(for_time)
+            start = time.perf_counter()
+            ok = totp.verify(code, for_time=for_time, valid_window=1)
+            raw.append(time.perf_counter() - start)
+            assert ok
+            start = time.perf_counter()
+            with rt.sessions() as s:
+                ctx = rt.ctx(s)
+                found = s.get(Patient, patient_id)
+                assert found is not None
+                otp.check_code(ctx, found, "totp", code)
+                s.commit()
+            server.append(time.perf_counter() - start)
+    finally:
+        rt.engine.dispose()
+    raw_s, server_s = _summary(raw), _summary(server)
+    return {
+        "backend": db_url.split(":", 1)[0],
+        "rounds": rounds,
+        "raw_pyotp_verify": raw_s,
+        "server_check": server_s,
+        "added_median_us": server_s["median_us"] - raw_s["median_us"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--smoke", action="store_true", help="20 rounds, to check it runs")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    rounds = 20 if args.smoke else args.rounds
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'otp-bench.sqlite'}"
+        report = run(rounds, url)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

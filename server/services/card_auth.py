@@ -1,0 +1,303 @@
+"""Card sign-in: server challenges, card signature and certificate checks, card sessions.
+
+The flow (docs/sign-in.md): a kiosk asks for a challenge (32 random bytes, single use,
+CHALLENGE_SECONDS, bound to that kiosk); the card signs signed_message(AID, serial,
+challenge); the kiosk relays the signature, the serial and the certificate; the server
+alone verifies all of it. A professional card signs only after VERIFY, so a valid
+signature proves the PIN without the PIN ever leaving the kiosk. A patient card has no
+PIN: it is only the first factor, and the sign-in waits for a one-time code
+(PendingSignIn).
+
+Every failure raises AuthFailure with the precise check; the API turns it into one
+generic answer and a trace entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sqlalchemy import insert, select, update
+
+from cardreader.profile import CARD_SERIAL_LENGTH, KIND_AIDS, KIND_EKUS, CardKind
+from cardreader.signature import card_serial, signed_message
+from server.errors import InvalidInput
+from server.models import CardBinding, CardChallenge, Patient, PendingSignIn, Professional
+from server.policy import ActorKind
+from server.services import sessions
+from server.services.context import Ctx, Principal
+from server.services.kiosk_auth import (
+    AuthFailure,
+    Holder,
+    VerifiedKiosk,
+    forget_expired,
+    record_success,
+)
+from server.trust import TrustError, TrustStore, fingerprint
+
+CHALLENGE_BYTES = 32  # 256 bits; the profile allows 16 to 64
+SIGNIN = "signin"
+RESIGN = "resign"
+_MAX_CERTIFICATE = 4096
+_MAX_SIGNATURE = 80  # a DER P-256 signature is at most 72 bytes
+_PURGE_ONE_IN_64 = 4  # first challenge byte below 4: 4/256
+_CARD_TRUST_REASONS = {"wrong_certificate_kind": "wrong_card_kind"}
+
+
+@dataclass(frozen=True, slots=True)
+class CardProof:
+    kind: CardKind
+    challenge: bytes
+    serial: bytes
+    certificate_der: bytes
+    signature: bytes
+
+
+def issue_challenge(
+    ctx: Ctx, kiosk: VerifiedKiosk, purpose: str, session_hash: str | None = None
+) -> dict[str, Any]:
+    value = secrets.token_bytes(CHALLENGE_BYTES)
+    if value[0] < _PURGE_ONE_IN_64:
+        # Housekeeping on a random 1/64 of challenges keeps the table small without a
+        # DELETE on every sign-in (the rows are harmless until then: their dates fail).
+        forget_expired(ctx, kiosk)
+    expires = ctx.now + timedelta(seconds=ctx.settings["CHALLENGE_SECONDS"])
+    # Core inserts: no ORM unit-of-work on the sign-in hot path (bench/signin_bench.py).
+    ctx.session.execute(
+        insert(CardChallenge).values(
+            id=value.hex(),
+            kiosk_id=kiosk.id,
+            purpose=purpose,
+            session_hash=session_hash,
+            created_at=ctx.now,
+            expires_at=expires,
+        )
+    )
+    return {"challenge": base64.b64encode(value).decode(), "expires_at": _iso(expires)}
+
+
+def parse_proof(body: Any, *, kind: CardKind | None = None) -> CardProof:
+    """The kiosk's relay of what the card produced; malformed input is a 422, not an
+    authentication failure (nothing was checked yet)."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body_invalid", "Le corps doit être un objet JSON.")
+    if kind is None:
+        try:
+            kind = CardKind(str(body.get("kind")))
+        except ValueError:
+            raise InvalidInput("kind_invalid", "Type de carte inconnu.") from None
+    serial = _hex(body.get("serial"), "serial", CARD_SERIAL_LENGTH)
+    return CardProof(
+        kind=kind,
+        challenge=_b64(body.get("challenge"), "challenge", 16, 64),
+        serial=serial,
+        certificate_der=_b64(body.get("certificate"), "certificate", 1, _MAX_CERTIFICATE),
+        signature=_b64(body.get("signature"), "signature", 8, _MAX_SIGNATURE),
+    )
+
+
+def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof) -> dict[str, Any]:
+    _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
+    certificate, holder, patient_id = _verify(ctx, trust, proof)
+    sha = fingerprint(certificate)
+    serial_hex = proof.serial.hex()
+    detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
+    if proof.kind is CardKind.PROFESSIONAL:
+        token = sessions.open_session(ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name)
+        ctx.session.flush()  # the binding's foreign key needs the session row first
+        ctx.session.execute(
+            insert(CardBinding).values(
+                session_hash=sessions.token_hash(token),
+                kiosk_id=kiosk.id,
+                card_cert_sha256=sha,
+                card_serial=serial_hex,
+                last_signature_at=ctx.now,
+            )
+        )
+        record_success(ctx, holder, None, kiosk, "auth:card", "card_signin", detail)
+        return {
+            "kind": "professional",
+            "token": token,
+            "name": holder.name,
+            "expires_at": _iso(ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"])),
+            "resign_within_seconds": ctx.settings["RESIGN_SECONDS"],
+        }
+    # Patient: the card is the first factor only; the one-time code completes it.
+    pending = secrets.token_urlsafe(32)
+    expires = ctx.now + timedelta(seconds=ctx.settings["PENDING_SIGNIN_SECONDS"])
+    ctx.session.execute(
+        insert(PendingSignIn).values(
+            token_hash=sessions.token_hash(pending),
+            patient_id=holder.id,
+            first_factor="card",
+            kiosk_id=kiosk.id,
+            card_cert_sha256=sha,
+            card_serial=serial_hex,
+            created_at=ctx.now,
+            expires_at=expires,
+        )
+    )
+    record_success(ctx, holder, patient_id, kiosk, "auth:card", "card_first_factor", detail)
+    return {
+        "kind": "patient",
+        "pending_token": pending,
+        "expires_at": _iso(expires),
+        "next": "one_time_code",
+    }
+
+
+def resign_challenge(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
+    _binding(ctx, who, kiosk)
+    return issue_challenge(ctx, kiosk, RESIGN, who.session_hash)
+
+
+def resign(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, body: Any
+) -> dict[str, Any]:
+    """A fresh signature by the same card keeps a card session alive RESIGN_SECONDS more."""
+    binding = _binding(ctx, who, kiosk)
+    kind = CardKind.PROFESSIONAL if who.actor.kind is ActorKind.PROFESSIONAL else CardKind.PATIENT
+    proof = parse_proof(body, kind=kind)
+    _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)
+    certificate, holder, patient_id = _verify(ctx, trust, proof)
+    if fingerprint(certificate) != binding.card_cert_sha256 or holder.id != who.actor.id:
+        raise AuthFailure("card_changed", patient_id=patient_id, holder=holder)
+    binding.last_signature_at = ctx.now
+    return {
+        "resigned": True,
+        "resign_within_seconds": ctx.settings["RESIGN_SECONDS"],
+    }
+
+
+def card_removed(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
+    """The kiosk saw the card leave the reader: the session ends now."""
+    _binding(ctx, who, kiosk)
+    sessions.end_session(ctx, who)
+    return {"ended": True}
+
+
+def _binding(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk | None) -> CardBinding:
+    binding = ctx.session.get(CardBinding, who.session_hash)
+    if binding is None or kiosk is None or binding.kiosk_id != kiosk.id:
+        raise InvalidInput("not_a_card_session", "Cette session n'a pas été ouverte par carte.")
+    return binding
+
+
+def _consume(
+    ctx: Ctx, kiosk: VerifiedKiosk, value: bytes, purpose: str, session_hash: str | None
+) -> None:
+    """Marks the challenge used in one conditional UPDATE: of two concurrent uses of the
+    same challenge, exactly one sees rowcount 1."""
+    key = value.hex()
+    used = ctx.session.execute(
+        update(CardChallenge)
+        .where(
+            CardChallenge.id == key,
+            CardChallenge.used_at.is_(None),
+            CardChallenge.kiosk_id == kiosk.id,
+            CardChallenge.purpose == purpose,
+            CardChallenge.expires_at > ctx.now,
+            CardChallenge.session_hash.is_(None)
+            if session_hash is None
+            else CardChallenge.session_hash == session_hash,
+        )
+        .values(used_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    row = ctx.session.get(CardChallenge, key)
+    if row is None or row.purpose != purpose or row.session_hash != session_hash:
+        raise AuthFailure("challenge_unknown")
+    if row.kiosk_id != kiosk.id:
+        raise AuthFailure("challenge_other_kiosk")
+    if row.used_at is not None:
+        raise AuthFailure("challenge_replayed")
+    raise AuthFailure("challenge_expired")
+
+
+def _verify(
+    ctx: Ctx, trust: TrustStore, proof: CardProof
+) -> tuple[x509.Certificate, Holder, int | None]:
+    try:
+        certificate = x509.load_der_x509_certificate(proof.certificate_der)
+    except ValueError:
+        raise AuthFailure("certificate_malformed") from None
+    try:
+        trust.verify(certificate, ctx.now, KIND_EKUS[proof.kind])
+    except TrustError as exc:
+        raise AuthFailure(_CARD_TRUST_REASONS.get(exc.reason, exc.reason)) from None
+    # From here the certificate is genuine: its holder may be named in the trace.
+    holder, patient_id = _holder(ctx, certificate, proof.kind)
+    if card_serial(certificate.serial_number) != proof.serial:
+        raise AuthFailure("serial_mismatch", patient_id=patient_id, holder=holder)
+    public_key = certificate.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != (
+        "secp256r1"
+    ):
+        raise AuthFailure("certificate_usage_invalid", patient_id=patient_id, holder=holder)
+    message = signed_message(KIND_AIDS[proof.kind], proof.serial, proof.challenge)
+    try:
+        public_key.verify(proof.signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise AuthFailure("signature_invalid", patient_id=patient_id, holder=holder) from None
+    return certificate, holder, patient_id
+
+
+def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> tuple[Holder, int | None]:
+    attributes = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    identifier = str(attributes[0].value) if len(attributes) == 1 else ""
+    if kind is CardKind.PROFESSIONAL:
+        pro = ctx.session.scalars(
+            select(Professional).where(Professional.national_id == identifier)
+        ).first()
+        if pro is None or not pro.active:
+            raise AuthFailure("unknown_holder")
+        return (
+            Holder(
+                ActorKind.PROFESSIONAL.value,
+                pro.id,
+                f"{pro.first_name} {pro.last_name}",
+                pro.profession,
+                pro.structure_finess,
+            ),
+            None,
+        )
+    patient = ctx.session.scalars(select(Patient).where(Patient.ins == identifier)).first()
+    if patient is None:
+        raise AuthFailure("unknown_holder")
+    name = f"{patient.first_names.split()[0]} {patient.birth_name}"
+    return Holder(ActorKind.PATIENT.value, patient.id, name), patient.id
+
+
+def _b64(value: Any, name: str, low: int, high: int) -> bytes:
+    if isinstance(value, str) and len(value) <= 2 * high:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if low <= len(raw) <= high:
+            return raw
+    raise InvalidInput(f"{name}_invalid", f"Champ « {name} » invalide (base64 attendu).")
+
+
+def _hex(value: Any, name: str, size: int) -> bytes:
+    if isinstance(value, str) and len(value) == 2 * size:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    raise InvalidInput(f"{name}_invalid", f"Champ « {name} » invalide (hexadécimal attendu).")
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.isoformat().replace("+00:00", "Z"))

@@ -1,0 +1,280 @@
+"""Kiosk identity: every kiosk-to-server request is signed with the kiosk's own key.
+
+A kiosk sends three headers:
+
+    X-DMP-Kiosk:     its registered name
+    X-DMP-Date:      the request time, RFC 3339 UTC to the second ("2026-11-22T14:09:12Z")
+    X-DMP-Signature: base64 of a DER ECDSA P-256 / SHA-256 signature of
+                     canonical_request(kiosk, method, path?query, date, body)
+
+The server checks them against the certificate pinned at registration (`dmp
+kiosk-admin register`), which must still chain to the kiosk CA, carry the kiosk EKU and
+be absent from the current CRL; the date must be within KIOSK_CLOCK_SKEW_SECONDS; and
+each signature is accepted once (its hash is stored until its date leaves the window,
+so a captured request cannot be replayed, on this worker or any other).
+
+Why signed requests rather than mutual TLS: TLS usually ends at a reverse proxy in front
+of the application servers, which would then have to forward the client identity in a
+header the application must trust; a signature travels end to end through any proxy,
+covers the body, and is verified where the decision is made.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cardreader.profile import EKU_KIOSK
+from server.errors import Unauthenticated
+from server.models import Kiosk, KioskRequestSeen
+from server.services import audit
+from server.services.context import Ctx
+from server.trust import TrustError, TrustStore, fingerprint
+
+HEADER_KIOSK = "X-DMP-Kiosk"
+HEADER_DATE = "X-DMP-Date"
+HEADER_SIGNATURE = "X-DMP-Signature"
+HEADERS = (HEADER_KIOSK, HEADER_DATE, HEADER_SIGNATURE)
+SCHEME = "DMP-KIOSK-REQUEST-v1"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+GENERIC = "Authentification impossible. Veuillez réessayer ou vous adresser à l'accueil."
+_MAX_SIGNATURE = 200  # base64 of a 72-byte DER signature is 96 characters
+_KIOSK_TRUST_REASONS = {
+    "certificate_untrusted": "kiosk_certificate_untrusted",
+    "certificate_expired": "kiosk_certificate_expired",
+    "certificate_not_yet_valid": "kiosk_certificate_not_yet_valid",
+    "certificate_revoked": "kiosk_revoked",
+    "certificate_usage_invalid": "kiosk_certificate_invalid",
+    "wrong_certificate_kind": "kiosk_certificate_invalid",
+    "revocation_unknown": "revocation_unknown",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedKiosk:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who the trace names as the actor of a sign-in attempt."""
+
+    kind: str
+    id: int
+    name: str
+    profession: str | None = None
+    structure: str | None = None
+
+
+class AuthFailure(Exception):
+    """One failed check. Only `reason` differs between failures, and it goes to the trace:
+    the caller always gets the same generic answer (`generic_error`)."""
+
+    def __init__(
+        self, reason: str, *, patient_id: int | None = None, holder: Holder | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.patient_id = patient_id
+        self.holder = holder
+
+
+def generic_error() -> Unauthenticated:
+    return Unauthenticated("authentication_failed", GENERIC)
+
+
+def canonical_request(kiosk: str, method: str, target: str, date: str, body: bytes) -> bytes:
+    """What the kiosk signs. `target` is the path with its raw query string, if any."""
+    digest = hashlib.sha256(body).hexdigest()
+    return "\n".join((SCHEME, kiosk, method.upper(), target, date, digest)).encode()
+
+
+def sign_request(
+    key: ec.EllipticCurvePrivateKey,
+    kiosk: str,
+    method: str,
+    target: str,
+    body: bytes,
+    now: datetime,
+) -> dict[str, str]:
+    """The kiosk side: the three headers for one request."""
+    date = now.astimezone(UTC).strftime(DATE_FORMAT)
+    signature = key.sign(
+        canonical_request(kiosk, method, target, date, body), ec.ECDSA(hashes.SHA256())
+    )
+    return {
+        HEADER_KIOSK: kiosk,
+        HEADER_DATE: date,
+        HEADER_SIGNATURE: base64.b64encode(signature).decode(),
+    }
+
+
+def verify_request(
+    ctx: Ctx,
+    trust: TrustStore,
+    method: str,
+    target: str,
+    headers: Mapping[str, str | None],
+    body: bytes,
+) -> VerifiedKiosk | None:
+    """The verified kiosk behind a request, or None when it carries no kiosk header at
+    all (callers that are not kiosks). Raises AuthFailure on any failed check."""
+    values = [headers.get(name) for name in HEADERS]
+    if all(v is None for v in values):
+        return None
+    name, date, signature_b64 = values
+    if not name or not date or not signature_b64 or len(signature_b64) > _MAX_SIGNATURE:
+        raise AuthFailure("kiosk_signature_missing")
+    trust.anchors()  # PkiUnavailable (503) before anything else when PKI_DIR is absent
+    kiosk = ctx.session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
+    if kiosk is None:
+        raise AuthFailure("unknown_kiosk")
+    if kiosk.revoked_at is not None:
+        raise AuthFailure("kiosk_revoked")
+    try:
+        sent_at = datetime.strptime(date, DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise AuthFailure("request_date_invalid") from None
+    skew = timedelta(seconds=ctx.settings["KIOSK_CLOCK_SKEW_SECONDS"])
+    if abs(ctx.now - sent_at) > skew:
+        raise AuthFailure("request_stale")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthFailure("kiosk_signature_invalid") from None
+    certificate = trust.parsed(kiosk.cert_pem, kiosk.cert_sha256)
+    public_key = certificate.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise AuthFailure("kiosk_certificate_invalid")
+    try:
+        public_key.verify(
+            signature,
+            canonical_request(name, method, target, date, body),
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except InvalidSignature:
+        raise AuthFailure("kiosk_signature_invalid") from None
+    # The pinned certificate is checked again on every request: a kiosk revoked in the
+    # CRL after registration is refused from the next request on.
+    check_kiosk_certificate(trust, certificate, ctx.now)
+    _remember(ctx, kiosk.id, signature, sent_at + skew)
+    return VerifiedKiosk(kiosk.id, kiosk.name)
+
+
+def check_kiosk_certificate(
+    trust: TrustStore, certificate: x509.Certificate, now: datetime
+) -> None:
+    try:
+        trust.verify(certificate, now, EKU_KIOSK)
+    except TrustError as exc:
+        raise AuthFailure(_KIOSK_TRUST_REASONS.get(exc.reason, exc.reason)) from None
+
+
+def _remember(ctx: Ctx, kiosk_id: int, signature: bytes, until: datetime) -> None:
+    # ECDSA signatures are randomised, so two honest requests never share one; the same
+    # signature twice is a replay. No savepoint: on a replay the caller rolls the whole
+    # transaction back before writing the trace entry.
+    try:
+        ctx.session.execute(
+            insert(KioskRequestSeen).values(
+                signature_sha256=hashlib.sha256(signature).hexdigest(),
+                kiosk_id=kiosk_id,
+                expires_at=until,
+            )
+        )
+    except IntegrityError:
+        raise AuthFailure("request_replayed") from None
+
+
+def forget_expired(ctx: Ctx, kiosk: VerifiedKiosk) -> None:
+    """Drops the kiosk's remembered signatures whose date left the skew window (the date
+    check refuses those anyway). Called once per sign-in, not on every request."""
+    ctx.session.execute(
+        delete(KioskRequestSeen).where(
+            KioskRequestSeen.kiosk_id == kiosk.id, KioskRequestSeen.expires_at < ctx.now
+        )
+    )
+
+
+def record_failure(
+    ctx: Ctx, failure: AuthFailure, kiosk_name: str | None, action: str = "auth:card"
+) -> None:
+    """The trace entry of a failed authentication: the patient's chain when the card is
+    a patient's (verified) card, else the system chain."""
+    holder = failure.holder
+    audit.append(
+        ctx.session,
+        failure.patient_id,
+        at=ctx.now,
+        actor_kind=holder.kind if holder else "kiosk",
+        actor_id=holder.id if holder else 0,
+        actor_name=holder.name if holder else _printable(kiosk_name or "kiosque inconnu"),
+        actor_profession=holder.profession if holder else None,
+        actor_structure=holder.structure if holder else None,
+        action=action,
+        mode="none",
+        outcome="denied",
+        reason=failure.reason,
+        detail=audit.detail_json({"check": failure.reason}),
+        kiosk=_printable(kiosk_name) if kiosk_name else None,
+    )
+
+
+def record_success(
+    ctx: Ctx,
+    holder: Holder,
+    patient_id: int | None,
+    kiosk: VerifiedKiosk,
+    action: str,
+    reason: str,
+    detail: dict[str, Any],
+) -> None:
+    audit.append(
+        ctx.session,
+        patient_id,
+        at=ctx.now,
+        actor_kind=holder.kind,
+        actor_id=holder.id,
+        actor_name=holder.name,
+        actor_profession=holder.profession,
+        actor_structure=holder.structure,
+        action=action,
+        mode="patient" if holder.kind == "patient" else "none",
+        outcome="allowed",
+        reason=reason,
+        detail=audit.detail_json(detail),
+        kiosk=kiosk.name,
+    )
+
+
+def register(ctx: Ctx, trust: TrustStore, name: str, certificate_pem: bytes) -> Kiosk:
+    """Pins a kiosk certificate under `name` after checking it like every request will."""
+    certificate = x509.load_pem_x509_certificate(certificate_pem)
+    check_kiosk_certificate(trust, certificate, ctx.now)
+    kiosk = Kiosk(
+        name=name,
+        cert_sha256=fingerprint(certificate),
+        cert_pem=certificate_pem.decode("ascii"),
+        registered_at=ctx.now,
+    )
+    ctx.session.add(kiosk)
+    ctx.session.flush()
+    return kiosk
+
+
+def _printable(text: str) -> str:
+    # The claimed name comes from the network: keep the trace readable and bounded.
+    return "".join(c if c.isprintable() else "?" for c in text)[:100]
