@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "PENDING_SIGNIN_SECONDS": 300,  # from the first factor to the one-time code
     "OTP_CODE_SECONDS": 300,  # an e-mailed or texted code is valid five minutes
     "OTP_CODE_TRIES": 3,  # wrong tries allowed on one code
+    # Sending codes costs the patient an SMS or an e-mail each: not faster than this, and
+    # not more than this many an hour (the lockout already bounds guessing).
+    "OTP_RESEND_SECONDS": 30,
+    "OTP_CODES_PER_HOUR": 5,
     "OTP_LOCK_FAILURES": 5,  # failures (any code) before the factor locks
     "OTP_LOCK_SECONDS": 15 * 60,
     "SMTP_HOST": "127.0.0.1",

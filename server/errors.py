@@ -38,6 +38,11 @@ class TooLarge(DmpError):
     error = "too_large"
 
 
+class TooManyRequests(DmpError):
+    status = 429
+    error = "too_many_requests"
+
+
 class Unauthenticated(DmpError):
     status = 401
     error = "unauthenticated"

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import InvalidInput
+from server.errors import InvalidInput, TooManyRequests
 from server.models import (
     AuthThrottle,
     CardBinding,
@@ -316,6 +316,26 @@ def mask(recipient: str, channel: str) -> str:
     return f"{'*' * max(len(recipient) - 2, 0)}{recipient[-2:]}"
 
 
+def _check_send_rate(ctx: Ctx, patient: Patient) -> None:
+    """Each code is an SMS or an e-mail to the patient: repeated requests must not flood
+    them (the lockout bounds guessing, not sending)."""
+    hour_ago = ctx.now - timedelta(hours=1)
+    sent = ctx.session.scalars(
+        select(OneTimeCode.created_at).where(
+            OneTimeCode.patient_id == patient.id, OneTimeCode.created_at > hour_ago
+        )
+    ).all()
+    resend = timedelta(seconds=ctx.settings["OTP_RESEND_SECONDS"])
+    if any(at > ctx.now - resend for at in sent):
+        raise TooManyRequests(
+            "code_too_soon", "Un code vient d'être envoyé : patientez quelques secondes."
+        )
+    if len(sent) >= ctx.settings["OTP_CODES_PER_HOUR"]:
+        raise TooManyRequests(
+            "too_many_codes", "Trop de codes demandés : réessayez dans une heure ou à l'accueil."
+        )
+
+
 def issue_code(
     ctx: Ctx, patient: Patient, channel: str | None, kiosk: str | None = None
 ) -> tuple[str, datetime]:
@@ -328,6 +348,7 @@ def issue_code(
         raise InvalidInput(
             "no_contact", "Aucune adresse pour ce moyen d'envoi : demandez de l'aide à l'accueil."
         )
+    _check_send_rate(ctx, patient)
     ctx.session.execute(
         update(OneTimeCode)
         .where(

@@ -130,6 +130,7 @@ def test_only_the_latest_code_is_valid(borne: Any, world: World, smtp: tuple[Inb
     inbox, port = smtp
     token = card_pending(world, "marie")
     old = send_code(world, token, port, inbox, borne)
+    world.clock.advance(seconds=31)  # past the resend interval
     new = send_code(world, token, port, inbox, borne)
     if old != new:  # one chance in a million that they coincide
         assert finish(world, token, old, kiosk=borne).status_code == 401
@@ -144,6 +145,7 @@ def test_a_code_allows_three_tries(borne: Any, world: World, smtp: tuple[Inbox, 
     for _ in range(3):
         assert finish(world, token, wrong(code), kiosk=borne).status_code == 401
     assert finish(world, token, code, kiosk=borne).status_code == 401  # burnt after three tries
+    world.clock.advance(seconds=31)  # past the resend interval
     fresh = send_code(world, token, port, inbox, borne)
     assert finish(world, token, fresh, kiosk=borne).status_code == 200
 
@@ -329,3 +331,25 @@ def test_a_card_sign_in_is_finished_at_the_kiosk_that_read_the_card(
     me = borne.call("GET", "/session", token=r.get_json()["token"])
     assert me.get_json()["kind"] == "patient"
     assert kiosks["borne-2"].call("GET", "/session", token=r.get_json()["token"]).status_code == 401
+
+
+def test_codes_are_not_sent_faster_than_the_resend_interval_nor_too_often(
+    borne: Any, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    token = card_pending(world, "marie")
+    send_code(world, token, port, inbox, borne)
+    again = post(world, "/signin/code", {"pending_token": token}, borne)
+    assert (again.status_code, again.get_json()["reason"]) == (429, "code_too_soon")
+    assert again.get_json()["message"].startswith("Un code vient d'être envoyé")
+    for _ in range(4):  # five in the hour in all
+        world.clock.advance(seconds=31)
+        token = card_pending(world, "marie")  # each pending sign-in lives five minutes
+        send_code(world, token, port, inbox, borne)
+    world.clock.advance(seconds=31)
+    token = card_pending(world, "marie")
+    sixth = post(world, "/signin/code", {"pending_token": token}, borne)
+    assert (sixth.status_code, sixth.get_json()["reason"]) == (429, "too_many_codes")
+    world.clock.advance(hours=1)
+    token = card_pending(world, "marie")
+    send_code(world, token, port, inbox, borne)  # the hour has passed
