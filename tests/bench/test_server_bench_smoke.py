@@ -6,35 +6,17 @@ a second or two; what is checked is that everything runs clean, not the figures.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.server_bench import SCENARIOS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.smoke import run_smoke
 
 
 @pytest.mark.slow
 def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) -> None:
-    out = tmp_path / "smoke.json"
-    # The smoke run makes its own database and key: no DMP_* setting of the caller leaks in.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DMP_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.server_bench", "--smoke", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    report = json.loads(out.read_text())
+    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json")
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
     for name, result in results.items():
