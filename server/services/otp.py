@@ -155,21 +155,21 @@ def count_failure(
     if row.failures >= ctx.settings["OTP_LOCK_FAILURES"]:
         row.failures = 0
         row.locked_until = ctx.now + timedelta(seconds=ctx.settings["OTP_LOCK_SECONDS"])
-        trace(
-            ctx,
-            patient,
-            action,
-            "denied",
-            f"{row.factor}_locked",
-            kiosk=kiosk,
-            detail={"locked_until": row.locked_until.isoformat()},
-        )
+        _trace_lock(ctx, row, patient, action, kiosk)
     return AuthFailure(reason, patient.id)
 
 
 def refuse_locked(
     ctx: Ctx, row: AuthThrottle, patient: Patient, action: str, kiosk: str | None
 ) -> AuthFailure:
+    _trace_lock(ctx, row, patient, action, kiosk)
+    return AuthFailure(f"{row.factor}_locked", patient.id)
+
+
+def _trace_lock(
+    ctx: Ctx, row: AuthThrottle, patient: Patient, action: str, kiosk: str | None
+) -> None:
+    # The end of the lock goes in the trace: the patient's history says until when.
     until = row.locked_until
     trace(
         ctx,
@@ -180,7 +180,6 @@ def refuse_locked(
         kiosk=kiosk,
         detail={"locked_until": until.isoformat() if until else None},
     )
-    return AuthFailure(f"{row.factor}_locked", patient.id)
 
 
 def _reset(row: AuthThrottle) -> None:
