@@ -48,6 +48,17 @@ class Unauthenticated(DmpError):
     error = "unauthenticated"
 
 
+# The one answer to every failed authentication, whatever failed: the detail goes to the
+# trace, never to the caller (it would tell an attacker which check to work on).
+AUTH_FAILED = (
+    "Identification impossible. Vérifiez vos informations ou demandez de l'aide à l'accueil."
+)
+
+
+def authentication_failed() -> Unauthenticated:
+    return Unauthenticated("authentication_failed", AUTH_FAILED)
+
+
 class AccessDenied(DmpError):
     """A policy denial. Its trace entry is already in the session and must be committed."""
 

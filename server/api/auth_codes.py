@@ -18,14 +18,13 @@ from flask import Response
 from server.api import api
 from server.api.runtime import json_body, run, runtime, verified_kiosk
 from server.api.schemas import STR, obj
-from server.errors import AccessDenied, Unauthenticated
+from server.errors import AccessDenied, authentication_failed
 from server.models import Patient
 from server.policy import ActorKind
 from server.services import otp, passwords
 from server.services.context import Ctx, Principal
 from server.validation import require_object
 
-GENERIC = "Identification impossible. Vérifiez vos informations ou demandez de l'aide à l'accueil."
 TOKEN = {"type": "string", "maxLength": 100}
 CODE = {"type": "string", "pattern": "^[0-9]{6}$"}
 
@@ -37,7 +36,7 @@ def _str(data: dict[str, Any], name: str, max_len: int, *, required: bool = True
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise Unauthenticated("authentication_failed", GENERIC)
+        raise authentication_failed()
     return value
 
 
@@ -51,7 +50,7 @@ def _public(work: Callable[[Ctx, dict[str, Any]], dict[str, Any]]) -> Response:
         except otp.AuthFailure:
             # The trace entry and the failure counters must outlive the refusal.
             session.commit()
-            raise Unauthenticated("authentication_failed", GENERIC) from None
+            raise authentication_failed() from None
         session.commit()
     return Response(
         json.dumps(result, ensure_ascii=False),
@@ -127,7 +126,7 @@ def signin_code() -> Any:
         token = _str(data, "pending_token", 100)
         channel = data.get("channel")
         if channel not in (None, "email", "sms"):
-            raise Unauthenticated("authentication_failed", GENERIC)
+            raise authentication_failed()
         assert token is not None  # noqa: S101 - required above
         return otp.request_code(ctx, token, channel, _kiosk_name(ctx))
 
@@ -159,7 +158,7 @@ def signin_otp() -> Any:
         code = _str(data, "code", 6)
         method = data.get("method")
         if method not in (None, "totp", "code"):
-            raise Unauthenticated("authentication_failed", GENERIC)
+            raise authentication_failed()
         assert token is not None  # noqa: S101 - required above
         assert code is not None  # noqa: S101
         opened = otp.complete_signin(ctx, token, method, code, _kiosk_name(ctx))

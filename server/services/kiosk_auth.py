@@ -37,7 +37,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cardreader.profile import EKU_KIOSK
-from server.errors import Unauthenticated
+from server.errors import Unauthenticated, authentication_failed
 from server.models import Kiosk, KioskRequestSeen
 from server.services import audit
 from server.services.context import Ctx
@@ -49,7 +49,6 @@ HEADER_SIGNATURE = "X-DMP-Signature"
 HEADERS = (HEADER_KIOSK, HEADER_DATE, HEADER_SIGNATURE)
 SCHEME = "DMP-KIOSK-REQUEST-v1"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-GENERIC = "Authentification impossible. Veuillez réessayer ou vous adresser à l'accueil."
 _MAX_SIGNATURE = 200  # base64 of a 72-byte DER signature is 96 characters
 _KIOSK_TRUST_REASONS = {
     "certificate_untrusted": "kiosk_certificate_untrusted",
@@ -93,7 +92,7 @@ class AuthFailure(Exception):
 
 
 def generic_error() -> Unauthenticated:
-    return Unauthenticated("authentication_failed", GENERIC)
+    return authentication_failed()
 
 
 def canonical_request(kiosk: str, method: str, target: str, date: str, body: bytes) -> bytes:

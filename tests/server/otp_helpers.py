@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from server.delivery import HttpSmsSender, Sender, SmtpSender
+from server.errors import AUTH_FAILED
 from server.models import Kiosk, PendingSignIn
 from server.services import outbox, sessions
 from tests.server.conftest import World
@@ -161,7 +162,5 @@ def post(world: World, path: str, body: Any, kiosk: Any = None) -> Any:
 GENERIC_401 = {
     "error": "unauthenticated",
     "reason": "authentication_failed",
-    "message": (
-        "Identification impossible. Vérifiez vos informations ou demandez de l'aide à l'accueil."
-    ),
+    "message": AUTH_FAILED,
 }

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from cardreader.demo import DEMO_PIN, DEMO_PUK
 from cardreader.pki import Pki
 from cardreader.profile import CardKind
+from server.errors import AUTH_FAILED as GENERIC
 from server.models import ApiSession, AuditEntry, CardBinding, CardChallenge, PendingSignIn
 from server.services import sessions
 from server.services.history import REASONS_FR, VERBS, render
-from server.services.kiosk_auth import GENERIC
 from server.trust import fingerprint
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, proof_body, read_card
 from tests.server.conftest import World

@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from cardreader.pki import Pki
 from server.cli import main
+from server.errors import AUTH_FAILED as GENERIC
 from server.models import AuditEntry, Kiosk, KioskRequestSeen
 from server.services import kiosk_auth
-from server.services.kiosk_auth import GENERIC, AuthFailure
+from server.services.kiosk_auth import AuthFailure
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, load_key, register
 from tests.server.conftest import World
 
