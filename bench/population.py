@@ -846,7 +846,9 @@ class Loader:
         if self.postgres:
             with self.engine.begin() as conn:
                 for table in Base.metadata.sorted_tables:
-                    if "id" in table.columns and table.columns["id"].primary_key:
+                    column = table.columns.get("id")
+                    # Only integer keys have a sequence (card_challenges.id is a hex text).
+                    if column is not None and column.primary_key and column.type.python_type is int:
                         conn.execute(
                             text(
                                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608

@@ -11,7 +11,7 @@ from server.models.auth import (
     PendingSignIn,
     TotpCredential,
 )
-from server.models.base import Base, UTCDateTime
+from server.models.base import Base, UTCDateTime, table_of
 from server.models.document import Document, DocumentContent, DocumentEntry
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
@@ -54,4 +54,5 @@ __all__ = [
     "ServiceAccount",
     "TotpCredential",
     "UTCDateTime",
+    "table_of",
 ]

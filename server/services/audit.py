@@ -16,11 +16,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.models import AuditEntry, AuditHead
+from server.db import core
+from server.models import AuditEntry, AuditHead, table_of
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
@@ -50,6 +60,11 @@ def chain_for(patient_id: int | None) -> str:
     return f"patient:{patient_id}" if patient_id is not None else SYSTEM_CHAIN
 
 
+def chain_of_column(patient_id: ColumnElement[int]) -> ColumnElement[str]:
+    """`chain_for` in SQL, to join a patient's row to their chain's head."""
+    return literal("patient:", String) + cast(patient_id, String)
+
+
 def canonical(values: dict[str, Any]) -> bytes:
     encoded = {}
     for name in HASHED_FIELDS:
@@ -64,43 +79,100 @@ def link_hash(prev_hash: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(values)).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A chain's last link, read under its lock (see `locked_head`)."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+# The trace is written on every request, so its statements are Core, built once: the ORM
+# unit of work (identity map, flush ordering, attribute history) cost more CPU than the
+# SQL itself for a one-row insert and a one-row update (bench/README.md).
+_HEADS = table_of(AuditHead)
+_ENTRIES = table_of(AuditEntry)
+_LOCK_HEAD = (
+    select(_HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.chain == bindparam("chain"))
+    .with_for_update()
+)
+_HEAD_EXISTS = select(_HEADS.c.chain).where(_HEADS.c.chain == bindparam("chain"))
+_INSERT_ENTRY = insert(_ENTRIES)
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+# PostgreSQL: the entry and the head's move in one statement (a data-modifying WITH), one
+# round trip fewer on every request. SQLite has no INSERT inside WITH, and its statements
+# cost no round trip: it runs the two statements above.
+_ENTRY_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+_APPEND_PG = _MOVE_HEAD.add_cte(
+    insert(_ENTRIES)
+    .values({name: bindparam(f"e_{name}") for name in _ENTRY_COLUMNS})
+    .cte("new_entry")
+)
+
+
 def ensure_head(session: Session, chain: str, patient_id: int | None) -> None:
     """Creates a chain's head row once; racing creators are harmless (savepoint)."""
-    if session.get(AuditHead, chain) is not None:
+    conn = core(session)
+    if conn.execute(_HEAD_EXISTS, {"chain": chain}).first() is not None:
         return
     try:
         with session.begin_nested():
-            session.add(AuditHead(chain=chain, seq=0, hash=GENESIS, patient_id=patient_id))
+            conn.execute(
+                insert(_HEADS).values(chain=chain, seq=0, hash=GENESIS, patient_id=patient_id)
+            )
     except IntegrityError:
         pass  # another transaction created it first
 
 
-def append(session: Session, patient_id: int | None, **fields: Any) -> AuditEntry:
+def locked_head(session: Session, chain: str) -> Head | None:
+    """The chain's head, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite:
+    every transaction already holds the write lock from BEGIN IMMEDIATE, server/db.py)."""
+    found = core(session).execute(_LOCK_HEAD, {"chain": chain}).first()
+    return Head(chain, int(found.seq), str(found.hash)) if found is not None else None
+
+
+def append(
+    session: Session, patient_id: int | None, *, head: Head | None = None, **fields: Any
+) -> None:
+    """Appends an entry to the patient's chain (the system chain for None). `head`, when
+    given, is that chain's head as the caller already read it under its lock in this
+    transaction (`lookup.subject`), which saves reading it again."""
     chain = chain_for(patient_id)
-    head = _locked_head(session, chain)
+    if head is not None and head.chain != chain:
+        raise ValueError(f"head of {head.chain} given for {chain}")
+    if head is None:
+        head = locked_head(session, chain)
     if head is None:  # only before a chain's first entry: heads are made with dossiers
         ensure_head(session, chain, patient_id)
-        head = _locked_head(session, chain)
+        head = locked_head(session, chain)
     if head is None:
         raise RuntimeError(f"trace chain {chain} has no head")
+    append_after(session, head, **fields)
+
+
+def append_after(session: Session, head: Head, **fields: Any) -> Head:
+    """Appends one entry after `head`, which the caller read under its lock in this same
+    transaction; returns the new head (for a second entry in the same transaction)."""
+    seq = head.seq + 1
     values = {name: fields.get(name) for name in HASHED_FIELDS}
-    values.update(chain=chain, seq=head.seq + 1)
+    values.update(chain=head.chain, seq=seq)
     values["detail"] = values["detail"] or "{}"
-    entry = AuditEntry(**values, prev_hash=head.hash, hash=link_hash(head.hash, values))
-    session.add(entry)
-    head.seq, head.hash = entry.seq, entry.hash
-    return entry
-
-
-def _locked_head(session: Session, chain: str) -> AuditHead | None:
-    # populate_existing: the locked, committed row, never a stale identity-map copy.
-    query = (
-        select(AuditHead)
-        .where(AuditHead.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.execute(query).scalar_one_or_none()
+    digest = link_hash(head.hash, values)
+    row = {**values, "prev_hash": head.hash, "hash": digest}
+    moved = {"head_chain": head.chain, "head_seq": seq, "head_hash": digest}
+    conn = core(session)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_PG, {**{f"e_{k}": v for k, v in row.items()}, **moved})
+    else:
+        conn.execute(_INSERT_ENTRY, row)
+        conn.execute(_MOVE_HEAD, moved)
+    return Head(head.chain, seq, digest)
 
 
 def detail_json(detail: dict[str, Any] | None) -> str:

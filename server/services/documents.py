@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from server.db import core
 from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
-from server.models import Document, DocumentContent, DocumentEntry, Dossier, Professional
-from server.policy import Action, ActorKind, Category, decide
-from server.services import guard, lookup, views
+from server.models import Document, DocumentContent, DocumentEntry, Dossier
+from server.policy import Action, ActorKind, Category, DocumentFacts, decide
+from server.services import guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
 from server.validation import content, flag, instant, loinc, reject_unknown, require_object, text
@@ -65,38 +66,42 @@ def list_documents(
 ) -> dict[str, Any]:
     if category is not None and category not in CATEGORIES:
         raise InvalidInput("category_invalid", "Catégorie inconnue.")
-    row, patient = lookup.dossier(ctx, dossier_id)
+    subject = lookup.subject(ctx, who, dossier_id)
+    row = subject.dossier
     granted = guard.authorize(
-        ctx, who, Action.DOCUMENT_LIST, row, patient, detail={"all": everything}
+        ctx,
+        who,
+        Action.DOCUMENT_LIST,
+        row,
+        subject.patient,
+        detail={"all": everything},
+        loaded=subject.loaded,
+        head=subject.head,
     )
-    query = select(Document).where(Document.dossier_id == row.id, Document.status != "deleted")
-    readable = granted.decision.readable_categories
-    query = query.where(Document.category.in_([c.value for c in readable]))
-    if category is not None:
-        query = query.where(Document.category == category)
+    readable = {c.value for c in granted.decision.readable_categories}
+    params: dict[str, Any] = {"dossier_id": row.id, "category": category}
     if not everything:
         # The first fetch shows two years of current documents; `all` lifts both limits.
-        since = ctx.now - timedelta(days=round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"]))
-        query = query.where(Document.status == "current", Document.submitted_at >= since)
-    docs = ctx.session.scalars(
-        query.order_by(Document.submitted_at.desc(), Document.id.desc())
-    ).all()
-    authors = _authors(ctx, docs)
-    links = views.replacement_links(ctx, docs)
-    visible = [
-        views.document(ctx, doc, authors, links)
-        for doc in docs
-        # Per-document rules (masking, invisibility, authorship) come from the same engine
-        # and the same facts as the list decision; only the list itself is traced.
-        if decide(
-            who.actor,
-            Action.DOCUMENT_READ,
-            granted.facts,
-            document_facts(doc),
-            granted.context,
-            ctx.matrix,
-        ).allowed
-    ]
+        days = round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"])
+        params["since"] = ctx.now - timedelta(days=days)
+    statement = listing.LISTINGS[everything, category is not None]
+    # The categories the list decision allows; then the per-document rules (masking,
+    # invisibility, authorship) from the same engine and the same facts as the list
+    # decision. Only the list itself is traced. `decide` is pure and only the document's
+    # facts vary here, so documents with equal facts share one answer.
+    answers: dict[DocumentFacts, bool] = {}
+    visible = []
+    for doc in core(ctx.session).execute(statement, params):
+        if doc.category not in readable:
+            continue
+        facts = document_facts(doc)
+        allowed = answers.get(facts)
+        if allowed is None:
+            allowed = answers[facts] = decide(
+                who.actor, Action.DOCUMENT_READ, granted.facts, facts, granted.context, ctx.matrix
+            ).allowed
+        if allowed:
+            visible.append(listing.document(doc))
     out = {"dossier_id": row.id, "all": everything, "documents": visible}
     return views.with_banner(out, granted)
 
@@ -318,12 +323,3 @@ def _entry(ctx: Ctx, who: Principal, doc: Document, at: Any = None) -> DocumentE
         created_at=at or doc.submitted_at,
         created_by=who.ref,
     )
-
-
-def _authors(ctx: Ctx, docs: Any) -> dict[int, Professional]:
-    ids = {d.author_professional_id for d in docs if d.author_professional_id is not None}
-    if not ids:
-        return {}
-    return {
-        p.id: p for p in ctx.session.scalars(select(Professional).where(Professional.id.in_(ids)))
-    }

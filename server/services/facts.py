@@ -1,19 +1,33 @@
 """Turns rows into the immutable facts the policy engine reads.
 
 Every fact about a dossier, plus the caller's own emergency access and first-access flag,
-comes back in ONE round trip (a UNION ALL): the access check runs on every request, and
-its cost is dominated by statements, not by the rows they return (bench/README.md).
+comes back as ONE row (scalar subqueries), alone or joined to the statement that loads the
+dossier: the access check runs on every request, and its cost is dominated by
+statements, not by the rows they return (bench/README.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FunctionElement,
+    Row,
+    String,
+    bindparam,
+    cast,
+    exists,
+    select,
+    type_coerce,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
+from server.db import core
 from server.models import (
     Block,
     CareTeamMember,
@@ -37,6 +51,32 @@ from server.policy import (
 
 
 @dataclass(frozen=True, slots=True)
+class DossierRef:
+    """The columns of a dossier and its patient that the access check and its obligations
+    read, loaded without the ORM for the read-only hot paths (`lookup.subject`)."""
+
+    id: int
+    patient_id: int
+    status: str
+    medecin_traitant_id: int | None
+    bris_de_glace_allowed: bool
+    centre_15_allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRef:
+    id: int
+    birth_date: date
+    email: str | None
+    phone: str | None
+    notify_channel: str
+
+
+# A document as a Core row of `documents` (listing): the same attribute names.
+DocumentRow = Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveEmergency:
     mode: Mode
     until: datetime
@@ -49,96 +89,157 @@ class Loaded:
     first_access: bool  # the calling professional never accessed this dossier
 
 
-def _row(kind: str, number: Any, text: Any = None, when: Any = None) -> Any:
-    """One shape for every branch: (kind, number, text, when). Missing values are typed
-    NULLs (PostgreSQL cannot match an untyped NULL with a timestamp in a UNION); present
-    ones are only coerced, because SQLite's CAST(... AS DATETIME) truncates values."""
-    return (
-        literal(kind, String),
-        type_coerce(number, Integer),
-        type_coerce(text, String) if text is not None else cast(null(), String),
-        type_coerce(when, UTCDateTime()) if when is not None else cast(null(), UTCDateTime()),
+_NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+
+
+class _Joined(FunctionElement[str]):
+    """Every non-null value of a text column, as one "a,b,c" string (NULL if none).
+
+    aggregate_strings() does this too, but binds its separator as a literal that is
+    re-rendered into the SQL at every execution; here the separator is part of the text.
+    """
+
+    type = String()
+    name = "joined"
+    inherit_cache = True
+
+
+@compiles(_Joined, "postgresql")
+def _joined_pg(element: _Joined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_Joined, "sqlite")
+def _joined_sqlite(element: _Joined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+def _ids(column: Any, *where: Any) -> Any:
+    """Every non-null value of an integer column, as one "1,5,9" string (NULL if none)."""
+    return select(_Joined(cast(column, String))).where(*where)
+
+
+def fact_columns(dossier_id: ColumnElement[int]) -> list[Any]:
+    """Every fact about a dossier, plus the caller's first-access flag and emergency
+    access, as columns of one row: scalar subqueries correlated to `dossier_id`, so that
+    they join the statement that loads the dossier itself (`lookup.subject`).
+
+    Bound parameters: now, pro_id and session_hash (both None unless the caller is a
+    professional: a patient has no first access to be told of, nor emergency access).
+    Sets travel as comma-separated strings (string_agg on PostgreSQL, group_concat on
+    SQLite), which keeps this to a single row on both backends.
+    """
+    team = (CareTeamMember.dossier_id == dossier_id,)
+    emergency = (
+        EmergencyAccess.session_hash == bindparam("session_hash"),
+        EmergencyAccess.dossier_id == dossier_id,
+        EmergencyAccess.expires_at > _NOW,
     )
+    latest = EmergencyAccess.expires_at.desc()  # the latest-ending grant
+    return [
+        _ids(CareTeamMember.professional_id, *team).scalar_subquery().label("f_team"),
+        select(_Joined(CareTeamMember.structure_finess))
+        .where(*team)
+        .scalar_subquery()
+        .label("f_structures"),
+        _ids(Block.professional_id, Block.dossier_id == dossier_id)
+        .scalar_subquery()
+        .label("f_blocked"),
+        _ids(
+            ConsultationConsent.professional_id,
+            ConsultationConsent.dossier_id == dossier_id,
+            ConsultationConsent.expires_at > _NOW,
+        )
+        .scalar_subquery()
+        .label("f_consents"),
+        _ids(RepresentativeLink.patient_id, RepresentativeLink.dossier_id == dossier_id)
+        .scalar_subquery()
+        .label("f_reps"),
+        exists()
+        .where(
+            FirstAccess.dossier_id == dossier_id,
+            FirstAccess.professional_id == bindparam("pro_id"),
+        )
+        .label("f_seen"),
+        select(EmergencyAccess.mode)
+        .where(*emergency)
+        .order_by(latest)
+        .limit(1)
+        .scalar_subquery()
+        .label("f_emergency_mode"),
+        select(type_coerce(EmergencyAccess.expires_at, UTCDateTime()))
+        .where(*emergency)
+        .order_by(latest)
+        .limit(1)
+        .scalar_subquery()
+        .label("f_emergency_until"),
+    ]
+
+
+# Built once: the access check runs on every request, and building and hashing a fresh
+# statement each time cost as much CPU as running it.
+_FACTS = select(*fact_columns(bindparam("did")))
+
+
+def fact_params(
+    now: datetime, professional_id: int | None, session_hash: str | None
+) -> dict[str, Any]:
+    """The caller's rows (first access, emergency) are read only for a professional, who
+    must come with the hash of their session."""
+    if professional_id is not None and session_hash is None:
+        raise ValueError("a professional's facts need their session")
+    if professional_id is None:
+        session_hash = None
+    return {"now": now, "pro_id": professional_id, "session_hash": session_hash}
 
 
 def load(
     session: Session,
-    dossier: Dossier,
-    patient: Patient,
+    dossier: Dossier | DossierRef,
+    patient: Patient | PatientRef,
     now: datetime,
     *,
     professional_id: int | None = None,
     session_hash: str | None = None,
 ) -> Loaded:
-    did = dossier.id
-    branches = [
-        select(
-            *_row("team", CareTeamMember.professional_id, CareTeamMember.structure_finess)
-        ).where(CareTeamMember.dossier_id == did),
-        select(*_row("block", Block.professional_id)).where(Block.dossier_id == did),
-        select(*_row("consent", ConsultationConsent.professional_id)).where(
-            ConsultationConsent.dossier_id == did, ConsultationConsent.expires_at > now
-        ),
-        select(*_row("rep", RepresentativeLink.patient_id)).where(
-            RepresentativeLink.dossier_id == did
-        ),
-    ]
-    if professional_id is not None:
-        branches.append(
-            select(*_row("seen", FirstAccess.professional_id)).where(
-                FirstAccess.dossier_id == did, FirstAccess.professional_id == professional_id
-            )
-        )
-    if session_hash is not None:
-        branches.append(
-            select(
-                *_row(
-                    "emergency",
-                    EmergencyAccess.id,
-                    EmergencyAccess.mode,
-                    EmergencyAccess.expires_at,
-                )
-            ).where(
-                EmergencyAccess.session_hash == session_hash,
-                EmergencyAccess.dossier_id == did,
-                EmergencyAccess.expires_at > now,
-            )
-        )
-    team, structures, blocked, consents, reps = set(), set(), set(), set(), set()
-    seen, emergency = False, None
-    for kind, number, text, when in session.execute(union_all(*branches)):
-        if kind == "team":
-            if number is not None:
-                team.add(number)
-            if text is not None:
-                structures.add(text)
-        elif kind == "block":
-            blocked.add(number)
-        elif kind == "consent":
-            consents.add(number)
-        elif kind == "rep":
-            reps.add(number)
-        elif kind == "seen":
-            seen = True
-        elif emergency is None or when > emergency.until:  # the latest-ending grant
-            emergency = ActiveEmergency(Mode(text), when)
+    params = {"did": dossier.id, **fact_params(now, professional_id, session_hash)}
+    row = core(session).execute(_FACTS, params).one()
+    return loaded_from(row, dossier, patient, professional_id)
+
+
+def _set_of_ids(joined: str | None) -> frozenset[int]:
+    return frozenset(int(i) for i in joined.split(",")) if joined else frozenset()
+
+
+def loaded_from(
+    row: Any,
+    dossier: Dossier | DossierRef,
+    patient: Patient | PatientRef,
+    professional_id: int | None,
+) -> Loaded:
+    """The facts from a row carrying the `fact_columns` (and the dossier's own)."""
     facts = DossierFacts(
         patient_id=patient.id,
         status=DossierStatus(dossier.status),
         patient_birth_date=patient.birth_date,
         medecin_traitant_id=dossier.medecin_traitant_id,
-        care_team=frozenset(team),
-        care_team_structures=frozenset(structures),
-        blocked=frozenset(blocked),
-        consents=frozenset(consents),
-        representatives=frozenset(reps),
+        care_team=_set_of_ids(row.f_team),
+        care_team_structures=frozenset(row.f_structures.split(","))
+        if row.f_structures
+        else frozenset(),
+        blocked=_set_of_ids(row.f_blocked),
+        consents=_set_of_ids(row.f_consents),
+        representatives=_set_of_ids(row.f_reps),
         bris_de_glace_allowed=dossier.bris_de_glace_allowed,
         centre_15_allowed=dossier.centre_15_allowed,
     )
-    return Loaded(facts, emergency, first_access=professional_id is not None and not seen)
+    emergency = None
+    if row.f_emergency_mode is not None:
+        emergency = ActiveEmergency(Mode(row.f_emergency_mode), row.f_emergency_until)
+    return Loaded(facts, emergency, first_access=professional_id is not None and not row.f_seen)
 
 
-def document_facts(doc: Document) -> DocumentFacts:
+def document_facts(doc: Document | DocumentRow) -> DocumentFacts:
     return DocumentFacts(
         category=Category(doc.category),
         status=DocumentStatus(doc.status),

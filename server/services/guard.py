@@ -24,7 +24,14 @@ from server.policy import (
 )
 from server.services import audit, notices
 from server.services.context import Ctx, Principal
-from server.services.facts import ActiveEmergency, document_facts, load
+from server.services.facts import (
+    ActiveEmergency,
+    DossierRef,
+    Loaded,
+    PatientRef,
+    document_facts,
+    load,
+)
 
 # Denials that would tell a professional a hidden document exists answer like a missing
 # document: whether something is hidden from them is not theirs to know (domain.md
@@ -67,17 +74,25 @@ def authorize(
     ctx: Ctx,
     who: Principal,
     action: Action,
-    dossier: Dossier | None,
-    patient: Patient | None,
+    dossier: Dossier | DossierRef | None,
+    patient: Patient | PatientRef | None,
     document: Document | None = None,
     *,
     detail: dict[str, Any] | None = None,
+    loaded: Loaded | None = None,
+    head: audit.Head | None = None,
     **context: Any,
 ) -> Granted:
+    """Decides, traces the decision and fulfils its obligations; raises on a denial.
+
+    `loaded` and `head` come from `lookup.subject` when the caller loaded the dossier
+    with them: its facts for `who` at ctx.now, and the patient's trace head read under its
+    lock in this transaction. The head serves only an allowed decision: a denial is traced
+    after a rollback, which releases the lock."""
     facts, emergency = None, None
     if dossier is not None and patient is not None:
         professional = who.actor.kind is ActorKind.PROFESSIONAL
-        loaded = load(
+        loaded = loaded or load(
             ctx.session,
             dossier,
             patient,
@@ -107,7 +122,7 @@ def authorize(
         ):
             raise NotFound("document_not_found", "Document introuvable.")
         raise denial(decision.reason)
-    trace(ctx, who, action, decision, patient, document, detail)
+    trace(ctx, who, action, decision, patient, document, detail, head=head)
     if dossier is not None and patient is not None:
         _fulfil(ctx, who, decision, dossier, patient)
     return Granted(decision, facts, decision_context, emergency)
@@ -118,7 +133,7 @@ def record_denial(
     who: Principal,
     action: Action,
     decision: Decision,
-    patient: Patient | None,
+    patient: Patient | PatientRef | None,
     document: Document | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
@@ -140,13 +155,16 @@ def trace(
     who: Principal,
     action: Action,
     decision: Decision,
-    patient: Patient | None,
+    patient: Patient | PatientRef | None,
     document: Document | None = None,
     detail: dict[str, Any] | None = None,
+    *,
+    head: audit.Head | None = None,
 ) -> None:
     audit.append(
         ctx.session,
         patient.id if patient is not None else None,
+        head=head,
         at=ctx.now,
         actor_kind=who.actor.kind.value,
         actor_id=who.actor.id,
@@ -165,7 +183,11 @@ def trace(
 
 
 def _fulfil(
-    ctx: Ctx, who: Principal, decision: Decision, dossier: Dossier, patient: Patient
+    ctx: Ctx,
+    who: Principal,
+    decision: Decision,
+    dossier: Dossier | DossierRef,
+    patient: Patient | PatientRef,
 ) -> None:
     obligations = decision.obligations
     if Obligation.NOTIFY_PATIENT_FIRST_ACCESS in obligations:

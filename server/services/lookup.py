@@ -2,12 +2,67 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
+
+from server.db import core
 from server.errors import InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_national_id
-from server.models import Document, Dossier, Patient, Professional
-from server.services.context import Ctx
+from server.models import AuditHead, Document, Dossier, Patient, Professional, table_of
+from server.policy import ActorKind
+from server.services import audit
+from server.services.context import Ctx, Principal
+from server.services.facts import (
+    DossierRef,
+    Loaded,
+    PatientRef,
+    fact_columns,
+    fact_params,
+    loaded_from,
+)
+
+_D, _P, _H = table_of(Dossier), table_of(Patient), table_of(AuditHead)
+_DOSSIER_REF = (
+    select(
+        _D.c.id,
+        _D.c.patient_id,
+        _D.c.status,
+        _D.c.medecin_traitant_id,
+        _D.c.bris_de_glace_allowed,
+        _D.c.centre_15_allowed,
+        _P.c.birth_date,
+        _P.c.email,
+        _P.c.phone,
+        _P.c.notify_channel,
+    )
+    .join(_P, _P.c.id == _D.c.patient_id)
+    .where(_D.c.id == bindparam("dossier_id"))
+)
+# The same, with the patient's trace head locked as `audit.locked_head` would: every
+# request on a dossier appends to its chain, and this saves a statement. (An inner join:
+# PostgreSQL cannot lock the nullable side of an outer join; a chain without a head yet
+# falls back to the query above.)
+_DOSSIER_REF_AND_HEAD = (
+    _DOSSIER_REF.add_columns(_H.c.chain, _H.c.seq, _H.c.hash)
+    .join(_H, _H.c.chain == audit.chain_of_column(_P.c.id))
+    .with_for_update(of=_H)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A dossier as the access check needs it, loaded in one statement for `who`."""
+
+    dossier: DossierRef
+    patient: PatientRef
+    loaded: Loaded  # its facts, for this caller at ctx.now
+    head: audit.Head | None  # its patient's trace head, locked (None: no head yet)
+
+
+# Each with the dossier's facts for the caller (`facts.fact_columns`).
+_SUBJECT = _DOSSIER_REF.add_columns(*fact_columns(_D.c.id))
+_SUBJECT_AND_HEAD = _DOSSIER_REF_AND_HEAD.add_columns(*fact_columns(_D.c.id))
 
 
 def dossier(ctx: Ctx, dossier_id: int) -> tuple[Dossier, Patient]:
@@ -20,6 +75,43 @@ def dossier(ctx: Ctx, dossier_id: int) -> tuple[Dossier, Patient]:
         raise NotFound("dossier_not_found", "Dossier introuvable.")
     row, patient = found
     return row, patient
+
+
+def subject(ctx: Ctx, who: Principal, dossier_id: int) -> Subject:
+    """`dossier` for use cases that change neither row (listing), in ONE statement: the
+    columns the access check reads (no ORM instances to build and track), the facts for
+    `who`, and the patient's trace head read under its lock, all for
+    `guard.authorize(loaded=..., head=...)`.
+
+    The facts are those of the statement's snapshot (PostgreSQL, READ COMMITTED), as
+    when they were read by a statement of their own before the head was locked: a fact
+    committed while this request waited for the lock applies from the next request. The
+    head itself is the latest (a row locked FOR UPDATE is re-read once the lock is got)."""
+    professional = who.actor.kind is ActorKind.PROFESSIONAL
+    pro_id = who.actor.id if professional else None
+    params = {
+        "dossier_id": dossier_id,
+        **fact_params(ctx.now, pro_id, who.session_hash if professional else None),
+    }
+    conn = core(ctx.session)
+    found = conn.execute(_SUBJECT_AND_HEAD, params).first()
+    head = audit.Head(found.chain, found.seq, found.hash) if found is not None else None
+    if found is None:
+        found = conn.execute(_SUBJECT, params).first()
+    if found is None:
+        raise NotFound("dossier_not_found", "Dossier introuvable.")
+    dossier = DossierRef(
+        found.id,
+        found.patient_id,
+        found.status,
+        found.medecin_traitant_id,
+        found.bris_de_glace_allowed,
+        found.centre_15_allowed,
+    )
+    patient = PatientRef(
+        found.patient_id, found.birth_date, found.email, found.phone, found.notify_channel
+    )
+    return Subject(dossier, patient, loaded_from(found, dossier, patient, pro_id), head)
 
 
 def document(ctx: Ctx, dossier_row: Dossier, logical_id: str) -> Document:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from server.frenchtime import fr_datetime
 from server.models import OutboxMessage, Patient
 from server.services.context import Ctx, Principal
+from server.services.facts import PatientRef
 
 TEMPLATES = {
     "first_access": (
@@ -30,7 +31,7 @@ TEMPLATES = {
 }
 
 
-def queue(ctx: Ctx, patient: Patient, kind: str, who: Principal) -> None:
+def queue(ctx: Ctx, patient: Patient | PatientRef, kind: str, who: Principal) -> None:
     channel = patient.notify_channel
     if channel == "none" or (channel == "email" and not patient.email):
         return

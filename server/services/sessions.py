@@ -10,39 +10,76 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from server.db import core
 from server.errors import Unauthenticated
-from server.models import ApiSession, CardBinding, Patient, Professional, ServiceAccount
+from server.models import (
+    ApiSession,
+    CardBinding,
+    Patient,
+    Professional,
+    ServiceAccount,
+    table_of,
+)
 from server.policy import Actor, ActorKind
 from server.services.context import Ctx, Principal
 
 EXPIRED = "Session absente ou expirée."
 TOUCH_EVERY = timedelta(seconds=60)
 SERVICE_KINDS = frozenset({ActorKind.INSURER, ActorKind.THIRD_PARTY})
+_S = table_of(ApiSession)
+_PRO = table_of(Professional)
+_PAT = table_of(Patient)
+_ACC = table_of(ServiceAccount)
+_BIND = table_of(CardBinding)
+# Core, built once, on bare columns: this runs on every request, and loading three ORM
+# entities cost several times the query itself (bench/README.md).
 _SESSION_WITH_ACTOR = (
-    select(ApiSession, Professional, Patient, ServiceAccount, CardBinding)
+    select(
+        _S.c.token_hash,
+        _S.c.actor_kind,
+        _S.c.kiosk,
+        _S.c.last_seen,
+        _S.c.expires_at,
+        _S.c.ended_at,
+        _PRO.c.id.label("pro_id"),
+        _PRO.c.active.label("pro_active"),
+        _PRO.c.profession.label("pro_profession"),
+        _PRO.c.structure_finess.label("pro_structure"),
+        _PRO.c.first_name.label("pro_first_name"),
+        _PRO.c.last_name.label("pro_last_name"),
+        _PAT.c.id.label("patient_id"),
+        _PAT.c.first_names.label("patient_first_names"),
+        _PAT.c.birth_name.label("patient_birth_name"),
+        _ACC.c.id.label("account_id"),
+        _ACC.c.kind.label("account_kind"),
+        _ACC.c.name.label("account_name"),
+        _BIND.c.session_hash.label("bound"),
+        _BIND.c.last_signature_at,
+    )
+    .select_from(_S)
     .outerjoin(
-        Professional,
+        _PRO,
+        and_(_S.c.actor_kind == ActorKind.PROFESSIONAL.value, _PRO.c.id == _S.c.actor_id),
+    )
+    .outerjoin(_PAT, and_(_S.c.actor_kind == ActorKind.PATIENT.value, _PAT.c.id == _S.c.actor_id))
+    .outerjoin(
+        _ACC,
         and_(
-            ApiSession.actor_kind == ActorKind.PROFESSIONAL.value,
-            Professional.id == ApiSession.actor_id,
+            # OR rather than IN: an IN list is re-rendered into the SQL at every execution.
+            or_(*(_S.c.actor_kind == kind.value for kind in sorted(SERVICE_KINDS))),
+            _ACC.c.id == _S.c.actor_id,
         ),
     )
-    .outerjoin(
-        Patient,
-        and_(ApiSession.actor_kind == ActorKind.PATIENT.value, Patient.id == ApiSession.actor_id),
-    )
-    .outerjoin(
-        ServiceAccount,
-        and_(
-            ApiSession.actor_kind.in_([k.value for k in SERVICE_KINDS]),
-            ServiceAccount.id == ApiSession.actor_id,
-        ),
-    )
-    .outerjoin(CardBinding, CardBinding.session_hash == ApiSession.token_hash)
+    .outerjoin(_BIND, _BIND.c.session_hash == _S.c.token_hash)
+    .where(_S.c.token_hash == bindparam("token_hash"))
+)
+_TOUCH = (
+    update(_S).where(_S.c.token_hash == bindparam("b_token")).values(last_seen=bindparam("b_now"))
 )
 
 
@@ -75,27 +112,25 @@ def resolve(ctx: Ctx, token: str, kiosk: str | None = None) -> Principal:
     card session also needs a fresh card signature every RESIGN_SECONDS, so a kiosk
     cannot keep it alive once the card is gone. The session, its actor and its card
     binding come in one query: this runs on every request."""
-    found = ctx.session.execute(
-        _SESSION_WITH_ACTOR.where(ApiSession.token_hash == token_hash(token))
-    ).first()
+    conn = core(ctx.session)
+    row = conn.execute(_SESSION_WITH_ACTOR, {"token_hash": token_hash(token)}).first()
     idle = timedelta(seconds=ctx.settings["SESSION_IDLE_SECONDS"])
-    if found is None:
+    if row is None:
         raise Unauthenticated("session_invalid", EXPIRED)
-    row, pro, patient, account, binding = found
     resign = timedelta(seconds=ctx.settings["RESIGN_SECONDS"])
     if (
         row.ended_at is not None
         or row.expires_at <= ctx.now
         or row.last_seen + idle <= ctx.now
         or (row.kiosk is not None and row.kiosk != kiosk)
-        or (binding is not None and binding.last_signature_at + resign <= ctx.now)
+        or (row.bound is not None and row.last_signature_at + resign <= ctx.now)
     ):
         raise Unauthenticated("session_invalid", EXPIRED)
     # Writing last_seen on every request would make every read a row write; to the
     # minute is precise enough for an idle timeout counted in minutes.
     if ctx.now - row.last_seen >= TOUCH_EVERY:
-        row.last_seen = ctx.now
-    actor, name = _actor(ActorKind(row.actor_kind), pro, patient, account)
+        conn.execute(_TOUCH, {"b_token": row.token_hash, "b_now": ctx.now})
+    actor, name = _actor_of_row(ActorKind(row.actor_kind), row)
     return Principal(actor=actor, name=name, session_hash=row.token_hash, kiosk=row.kiosk)
 
 
@@ -112,6 +147,23 @@ def _load_actor(session: Session, kind: ActorKind, actor_id: int) -> tuple[Actor
         session.get(Patient, actor_id) if kind is ActorKind.PATIENT else None,
         session.get(ServiceAccount, actor_id) if kind in SERVICE_KINDS else None,
     )
+
+
+def _actor_of_row(kind: ActorKind, row: Any) -> tuple[Actor, str]:
+    """`_actor` on the columns of `_SESSION_WITH_ACTOR`: the same rules, the same names."""
+    if kind is ActorKind.PROFESSIONAL and row.pro_id is not None and row.pro_active:
+        return (
+            Actor(kind, row.pro_id, profession=row.pro_profession, structure=row.pro_structure),
+            f"{row.pro_first_name} {row.pro_last_name}",
+        )
+    if kind is ActorKind.PATIENT and row.patient_id is not None:
+        return (
+            Actor(kind, row.patient_id),
+            f"{row.patient_first_names.split()[0]} {row.patient_birth_name}",
+        )
+    if kind in SERVICE_KINDS and row.account_id is not None and row.account_kind == kind.value:
+        return Actor(kind, row.account_id), row.account_name
+    raise Unauthenticated("session_invalid", EXPIRED)
 
 
 def _actor(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from server.labels import CATEGORIES, STATES
 from server.models import Document, Dossier, Patient, Professional
 from server.services.context import Ctx
+from server.services.facts import DocumentRow
 from server.services.guard import Granted
 
 EMERGENCY_BANNER = (
@@ -94,11 +94,30 @@ def document(
             Professional, doc.author_professional_id
         )
         if pro is not None:
-            author = {
-                "kind": "professional",
-                "name": f"{pro.first_name} {pro.last_name}",
-                "profession": pro.profession,
-            }
+            author = professional_author(pro.first_name, pro.last_name, pro.profession)
+    return document_fields(
+        doc,
+        author,
+        _logical_id(ctx, doc.replaces_id, links),
+        _logical_id(ctx, doc.replaced_by_id, links),
+    )
+
+
+def professional_author(first_name: str, last_name: str, profession: str) -> dict[str, Any]:
+    return {"kind": "professional", "name": f"{first_name} {last_name}", "profession": profession}
+
+
+def document_fields(
+    doc: Document | DocumentRow,
+    professional: dict[str, Any] | None,
+    replaces: str | None,
+    replaced_by: str | None,
+) -> dict[str, Any]:
+    """A document's metadata as the API shows it, from an ORM instance or a Core row of
+    the same columns, given its resolved professional author and replacement links."""
+    author = None
+    if doc.author_professional_id is not None:
+        author = professional  # None when the professional's row is gone
     elif doc.author_patient_id is not None:
         author = {"kind": "patient"}
     elif doc.author_service_id is not None:
@@ -129,27 +148,18 @@ def document(
         "status": doc.status,
         "flags": flags,
         "labels": state_labels(doc),
-        "replaces": _logical_id(ctx, doc.replaces_id, links),
-        "replaced_by": _logical_id(ctx, doc.replaced_by_id, links),
+        "replaces": replaces,
+        "replaced_by": replaced_by,
     }
 
 
-def state_labels(doc: Document) -> list[str]:
+def state_labels(doc: Document | DocumentRow) -> list[str]:
     names = [
         name for name in ("masked_ps", "invisible_patient", "invisible_rep") if getattr(doc, name)
     ]
     if doc.status in ("archived", "superseded", "deleted"):
         names.append(doc.status)
     return [STATES[name][0] for name in names]
-
-
-def replacement_links(ctx: Ctx, docs: Sequence[Document]) -> dict[int, str]:
-    """Logical ids of every replaced or replacing document of a listing, in one query."""
-    ids = {i for d in docs for i in (d.replaces_id, d.replaced_by_id) if i is not None}
-    if not ids:
-        return {}
-    rows = ctx.session.execute(select(Document.id, Document.logical_id).where(Document.id.in_(ids)))
-    return {doc_id: logical_id for doc_id, logical_id in rows}
 
 
 def _logical_id(ctx: Ctx, doc_id: int | None, links: dict[int, str] | None) -> str | None:
