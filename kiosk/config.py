@@ -1,0 +1,64 @@
+"""Kiosk settings: defaults here, overridden by a TOML file (DMP_KIOSK_CONFIG) or by
+DMP_KIOSK_<NAME> environment variables. `config/kiosk.example.toml` lists every one
+(a test keeps the two equal)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # The records server (its API lives under /api/v1).
+    "SERVER_URL": "http://127.0.0.1:8400",
+    # This kiosk's registered name and its private key (PEM, EC P-256), issued with
+    # `dmp pki issue-kiosk` and registered with `dmp kiosk-admin register`.
+    "KIOSK_NAME": "",
+    "KIOSK_KEY_FILE": "",
+    # "pcsc": the readers pcscd knows. "demo": two in-process readers with the demo cards.
+    "READER": "pcsc",
+    # Where the kiosk serves its pages: the kiosk's own browser, so loopback by default.
+    "HOST": "127.0.0.1",
+    "PORT": 8500,
+    # A kiosk in a public place: 2 minutes without a touch ends the session, with a
+    # warning 30 s before (the server's own idle limit, 15 min, is an upper bound).
+    "IDLE_SECONDS": 120,
+    "IDLE_WARNING_SECONDS": 30,
+    # How long the kiosk waits for the records server before saying it is unreachable.
+    "SERVER_TIMEOUT_SECONDS": 8.0,
+    # Secure cookies: only leave it off behind a plain-HTTP test harness.
+    "COOKIE_SECURE": True,
+    "DEFAULT_LANG": "fr",
+}
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    settings = dict(DEFAULTS)
+    path = os.environ.get("DMP_KIOSK_CONFIG")
+    if path:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = set(data) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        settings.update(data)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(f"DMP_KIOSK_{key}")
+        if raw is not None:
+            settings[key] = _coerce(raw, default)
+    if overrides:
+        settings.update(overrides)
+    if settings["READER"] not in ("pcsc", "demo"):
+        raise ValueError("READER must be 'pcsc' or 'demo'")
+    return settings
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
