@@ -42,7 +42,7 @@ CSP = (
 class DemoKit:
     """What the embedded demo adds: its readers, its cards, its mailbox."""
 
-    readers: DemoReaders
+    readers: DemoReaders | None  # None: real readers, no demo panel
     cards: dict[str, Any]  # name -> (label, VirtualCard)
     inbox: Any = None
     notes: dict[str, str] = field(default_factory=dict)
@@ -99,7 +99,12 @@ def create_kiosk_app(
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cache-Control"] = "no-store"
+        # Pages may carry patient data: never stored. The stylesheet and script carry none
+        # and are the same for everyone: cached, so a tap costs one request, not three.
+        if request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=3600"
+        else:
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
@@ -144,7 +149,7 @@ def create_kiosk_app(
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
-    if demo is not None:
+    if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 
         app.register_blueprint(demo_panel.bp)

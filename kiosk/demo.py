@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, make_server
 
 from cardreader import cardfile
 from cardreader.demo import make_demo_set
@@ -34,7 +34,7 @@ from . import config
 from .app import DemoKit, create_kiosk_app
 from .client import ServerClient
 from .inbox import DemoInbox
-from .readers import DemoReaders
+from .readers import CardReaders, DemoReaders, PcscReaders
 from .terminal import Terminal
 
 log = logging.getLogger("dmp.demo")
@@ -63,7 +63,7 @@ class RunningDemo:
         """Bring it back on the same address."""
         if self.server_http is None:
             port = int(self.server_url.rsplit(":", 1)[1])
-            self.server_http = _serve(self.server_app, "127.0.0.1", port, "dmp-server")
+            self.server_http = _serve(self.server_app, "127.0.0.1", port, "dmp-server", join=True)
 
     def stop(self) -> None:
         for stop in reversed(self._stops):
@@ -73,8 +73,12 @@ class RunningDemo:
                 log.exception("while stopping the demo")
 
 
-def _serve(app: Any, host: str, port: int, name: str) -> BaseWSGIServer:
+def _serve(app: Any, host: str, port: int, name: str, *, join: bool = False) -> BaseWSGIServer:
     server = make_server(host, port, app, threaded=True)
+    # join: server_close() waits for the requests in flight (the records server's, which
+    # hold database connections); never for the kiosk's, whose event streams never end.
+    if isinstance(server, ThreadedWSGIServer):
+        server.daemon_threads = not join
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
 
@@ -82,7 +86,7 @@ def _serve(app: Any, host: str, port: int, name: str) -> BaseWSGIServer:
 def card_label(card: cardfile.CardFile) -> str:
     identity = card.identity
     if isinstance(identity, PatientIdentity):
-        return f"Carte Vitale · {' '.join(identity.first_names)} {identity.birth_name}"
+        return f"Carte Vitale · {identity.first_names[0]} {identity.birth_name}"
     return f"Carte CPS · {identity.first_name} {identity.last_name} ({identity.profession})"
 
 
@@ -104,6 +108,7 @@ def prepare_pki(pki_dir: Path) -> PreparedPki:
 def start(
     *,
     prepared: PreparedPki | None = None,
+    reader: str = "demo",
     port: int = 8500,
     host: str = "127.0.0.1",
     directory: Path | None = None,
@@ -143,7 +148,7 @@ def start(
         session.commit()
 
     server_app = create_app(settings)
-    server_http = _serve(server_app, "127.0.0.1", 0, "dmp-server")
+    server_http = _serve(server_app, "127.0.0.1", 0, "dmp-server", join=True)
     server_url = f"http://127.0.0.1:{server_http.server_port}"
 
     inbox = DemoInbox()
@@ -165,7 +170,7 @@ def start(
         raise RuntimeError("the demo kiosk key must be an EC key")
     kiosk_settings = config.load_settings(
         {
-            "READER": "demo",
+            "READER": reader,
             "KIOSK_NAME": KIOSK_NAME,
             "SERVER_URL": server_url,
             "HOST": host,
@@ -173,7 +178,12 @@ def start(
             **(kiosk_overrides or {}),
         }
     )
-    readers = DemoReaders()
+    readers: CardReaders
+    demo_readers: DemoReaders | None = None
+    if reader == "pcsc":
+        readers = PcscReaders()  # the cards come through pcscd (vpcd, or real readers)
+    else:
+        readers = demo_readers = DemoReaders()
     cards: dict[str, Any] = {}
     for path in prepared.cards:
         card = cardfile.load(path)  # in memory: PIN counters never touch the files
@@ -187,7 +197,7 @@ def start(
         idle_seconds=float(kiosk_settings["IDLE_SECONDS"]),
         warn_seconds=float(kiosk_settings["IDLE_WARNING_SECONDS"]),
     )
-    kit = DemoKit(readers, cards, inbox)
+    kit = DemoKit(demo_readers, cards, inbox)
     app = create_kiosk_app(terminal, kiosk_settings, demo=kit)
     terminal.start()
     kiosk_http = _serve(app, host, port, "dmp-kiosk")
@@ -201,10 +211,18 @@ def start(
         server_app=server_app,
         server_http=server_http,
     )
+
+    def stop_worker_thread() -> None:
+        stop_worker.set()
+        worker_thread.join(10)
+
+    # Run in reverse: the kiosk first (it still talks to the server as it clears), then
+    # the server and its worker, then the pools, once nothing holds a connection.
     running._stops = [
-        stop_worker.set,
-        running.stop_server,
+        server_app.extensions["dmp"].engine.dispose,
         rt.engine.dispose,
+        stop_worker_thread,
+        running.stop_server,
         terminal.stop,
         kiosk_http.shutdown,
     ]

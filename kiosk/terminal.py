@@ -106,6 +106,7 @@ class Terminal:
         self._subscribers: list[queue.Queue[dict[str, Any]]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._background: list[threading.Thread] = []
         self.readers_down = False
         self.present: dict[str, CardKind] = {}  # what the readers hold, whatever the session
         # Bumped at each event; a page rendered before an event it missed (it was loading)
@@ -148,9 +149,15 @@ class Terminal:
         for reader in card_readers:
             self.readers.release(reader)
         if tokens:
-            threading.Thread(target=self._end_server_sessions, args=(tokens,), daemon=True).start()
+            self._spawn(self._end_server_sessions, tokens)
         if notify:  # a request that clears redirects by itself; no second navigation
             self.publish({"go": "/"})
+
+    def _spawn(self, target: Callable[[list[str]], None], tokens: list[str]) -> None:
+        thread = threading.Thread(target=target, args=(tokens,), daemon=True)
+        with self.lock:
+            self._background = [t for t in self._background if t.is_alive()] + [thread]
+        thread.start()
 
     def _end_server_sessions(self, tokens: list[str]) -> None:
         for token in tokens:
@@ -251,7 +258,7 @@ class Terminal:
     # ---- card work ---------------------------------------------------------------
     def _challenge(self, path: str = "/auth/card/challenge", token: str | None = None) -> bytes:
         r = self.client.call("POST", path, token=token)
-        if r.status != 201:
+        if not r.ok:
             raise SignInFailed(r.message)
         return base64.b64decode(r.body["challenge"])
 
@@ -283,9 +290,7 @@ class Terminal:
         with self.lock:
             if self.pro_reader != reader:
                 # The card left while the server answered: that session must not live.
-                threading.Thread(
-                    target=self._end_server_sessions, args=([r.body["token"]],), daemon=True
-                ).start()
+                self._spawn(self._end_server_sessions, [r.body["token"]])
                 raise SignInFailed("card_removed")
             every = float(r.body.get("resign_within_seconds", 120)) / 2
             self.pro = Professional(
@@ -313,6 +318,19 @@ class Terminal:
                 card.reader, lambda c: PatientSession(c).read_identity()
             )
         return card.identity
+
+    def patient_presence(self) -> dict[str, str]:
+        """At the counter: the patient's card signs a fresh challenge, the evidence that the
+        patient is here to consent (the server checks it as it checks a sign-in)."""
+        with self.lock:
+            card = self.patient_card
+        if card is None:
+            raise SignInFailed("no_card")
+        challenge = self._challenge()
+        reading = self.readers.run(
+            card.reader, lambda c: read_patient_card(PatientSession(c), challenge)
+        )
+        return {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
 
     def start_patient_sign_in(self) -> ApiResponse:
         """Alone at the kiosk: the card signs, then a one-time code opens the session."""
@@ -387,6 +405,14 @@ class Terminal:
             return
         if not r.ok:
             self.clear("session_ended")
+            return
+        within = r.body.get("resign_within_seconds") if isinstance(r.body, dict) else None
+        if isinstance(within, int) and within > 0:
+            with self.lock:  # follow the server's setting from now on
+                if self.pro is not None:
+                    self.pro.resign_every = within / 2
+                elif self.patient is not None:
+                    self.patient.resign_every = within / 2
 
     def _certificate(self, reader: str, session: CardSession) -> bytes:
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -408,6 +434,8 @@ class Terminal:
         if self._thread is not None:
             self._thread.join(2.0)
         self.clear()
+        for thread in list(self._background):
+            thread.join(5.0)  # the server hears that the sessions ended
         self.readers.stop()
 
     def idle_deadline(self) -> float:

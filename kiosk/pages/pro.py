@@ -140,7 +140,8 @@ def dossier() -> Response | str:
             message=summary.message,
             identity=t.patient_card and t.patient_card.identity,
             emergency=EMERGENCY_PROFESSIONS.get(t.pro.profession),
-            reason=summary.reason,
+            # Outside the care team, the patient present may consent with their card.
+            can_consent=summary.reason == "no_authorisation" and t.patient_card is not None,
         )
     docs = api("GET", f"/dossiers/{d}/documents")
     t.dossier.summary = summary.body
@@ -154,6 +155,22 @@ def dossier() -> Response | str:
         is_admissions=t.pro.profession == "admissions",
         emergency=t.dossier.emergency,
     )
+
+
+@bp.post("/dossier/consent")
+def consent() -> Response | str | tuple[str, int]:
+    """The patient, at the counter, consents: their card signs; the server decides."""
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    try:
+        body = t.patient_presence()
+    except (CardError, SignInFailed):
+        return redirect(url_for("pro.home_page"))
+    r = api("POST", f"/dossiers/{t.dossier.dossier_id}/consents/in-person", body)
+    if not r.ok:
+        return render_template("error.html", message=r.message), 403
+    return redirect(url_for("pro.dossier"))
 
 
 @bp.get("/dossier/documents/<logical_id>")

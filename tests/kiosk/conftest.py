@@ -34,11 +34,17 @@ def kiosk_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
 def running(
     database_url: str,
     prepared_pki: demo.PreparedPki,
     tmp_path: Path,
     kiosk_overrides: dict[str, Any],
+    server_overrides: dict[str, Any],
 ) -> Iterator[demo.RunningDemo]:
     wipe(database_url)
     run = demo.start(
@@ -48,6 +54,7 @@ def running(
         server_overrides={
             "DATABASE_URL": database_url,
             "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            **server_overrides,
         },
         kiosk_overrides=kiosk_overrides,
     )
