@@ -6,21 +6,22 @@ from flask import Blueprint, abort, current_app, request
 from werkzeug.wrappers import Response
 
 from cardreader.virtual import VirtualCard
+from kiosk.readers import DemoReaders
 
 from . import home
 
 bp = Blueprint("demo_panel", __name__, url_prefix="/demo")
 
 
-def _kit() -> object:
+def _kit() -> tuple[DemoReaders, dict[str, tuple[str, VirtualCard]]]:
     kit = current_app.extensions.get("demo")
-    if kit is None:
+    if kit is None or kit.readers is None:
         abort(404)
-    return kit
+    return kit.readers, kit.cards
 
 
-def _reader(kit: object) -> str:
-    names: list[str] = kit.readers.names()  # type: ignore[attr-defined]
+def _reader(readers: DemoReaders) -> str:
+    names = readers.names()
     raw = request.form.get("reader", "")
     if not raw.isdigit() or int(raw) >= len(names):
         abort(400)
@@ -29,19 +30,17 @@ def _reader(kit: object) -> str:
 
 @bp.post("/insert")
 def insert() -> Response:
-    kit = _kit()
-    reader = _reader(kit)
+    readers, cards = _kit()
+    reader = _reader(readers)
     name = request.form.get("card", "")
-    entry = kit.cards.get(name)  # type: ignore[attr-defined]
-    if entry is None:
+    if name not in cards:
         abort(400)
-    card: VirtualCard = entry[1]
-    kit.readers.insert(reader, name, card)  # type: ignore[attr-defined]
+    readers.insert(reader, name, cards[name][1])
     return home()
 
 
 @bp.post("/remove")
 def remove() -> Response:
-    kit = _kit()
-    kit.readers.remove(_reader(kit))  # type: ignore[attr-defined]
+    readers, _cards = _kit()
+    readers.remove(_reader(readers))
     return home()

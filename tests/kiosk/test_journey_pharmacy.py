@@ -67,3 +67,16 @@ def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Ki
     # Consent to the creation is not consent to read: the patient confirms with the card.
     page.click("[data-testid=consent-in-person]")
     page.wait_for_selector("[data-testid=matrix]")
+
+
+def test_the_demo_panel_inserts_and_pulls_cards(at: Kiosk) -> None:
+    page: Any = at.page
+    page.goto(at.running.kiosk_url + "/?demo=1")
+    page.select_option("[data-testid=select-0]", "pharmacien-moreau")
+    page.click("[data-testid=insert-0]")
+    page.wait_for_url("**/pin")
+    page.goto(at.running.kiosk_url + "/pin?demo=1")
+    assert "Claire MOREAU" in page.inner_text("[data-testid=reader-0-card]")
+    page.click("[data-testid=pull-0]")
+    page.wait_for_selector("[data-testid=welcome]")
+    assert at.running.terminal.pro_reader is None

@@ -75,3 +75,38 @@ def test_pharmacist_journey_through_pcscd_and_vpcd(
         for bridge in bridges:
             bridge.stop()
         context.close()
+
+
+def test_dmp_kiosk_with_pcsc_readers_sees_a_card(
+    pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki
+) -> None:
+    """What `dmp kiosk --reader pcsc` starts (kiosk.runner.run), against a records server."""
+    from kiosk.runner import run
+
+    # The demo kiosk stops watching the readers so that only this one reacts.
+    pcsc_kiosk.terminal.readers.stop()
+    kiosk = run(
+        {
+            "READER": "pcsc",
+            "PORT": 0,
+            "KIOSK_NAME": demo.KIOSK_NAME,
+            "KIOSK_KEY_FILE": str(prepared_pki.kiosk_key),
+            "SERVER_URL": pcsc_kiosk.server_url,
+        }
+    )
+    cards = {path.stem: path for path in prepared_pki.cards}
+    bridge = VpcdBridge(VirtualCard(cardfile.load(cards["pharmacien-moreau"])), 0)
+    try:
+        bridge.insert()
+        assert wait_for(lambda: kiosk.terminal.pro_reader is not None, timeout=10)
+        status = kiosk.terminal.pin_status()
+        assert status is not None
+        assert status.tries_remaining == 3
+        response = kiosk.terminal.sign_in_professional("1234")
+        assert response.status == 201
+        assert kiosk.terminal.pro is not None
+        bridge.stop()
+        assert wait_for(lambda: kiosk.terminal.pro is None, timeout=10)
+    finally:
+        bridge.stop()
+        kiosk.stop()
