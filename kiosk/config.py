@@ -4,10 +4,9 @@ DMP_KIOSK_<NAME> environment variables. `config/kiosk.example.toml` lists every 
 
 from __future__ import annotations
 
-import os
-import tomllib
-from pathlib import Path
 from typing import Any
+
+from server.config import load_layered
 
 DEFAULTS: dict[str, Any] = {
     # The records server (its API lives under /api/v1).
@@ -34,31 +33,9 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    settings = dict(DEFAULTS)
-    path = os.environ.get("DMP_KIOSK_CONFIG")
-    if path:
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-        unknown = set(data) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        settings.update(data)
-    for key, default in DEFAULTS.items():
-        raw = os.environ.get(f"DMP_KIOSK_{key}")
-        if raw is not None:
-            settings[key] = _coerce(raw, default)
-    if overrides:
-        settings.update(overrides)
+    settings = load_layered(
+        DEFAULTS, file_env="DMP_KIOSK_CONFIG", env_prefix="DMP_KIOSK_", overrides=overrides
+    )
     if settings["READER"] not in ("pcsc", "demo"):
         raise ValueError("READER must be 'pcsc' or 'demo'")
     return settings
-
-
-def _coerce(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw

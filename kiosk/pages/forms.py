@@ -10,8 +10,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask import render_template, request
+from werkzeug.wrappers import Response
+
 from cardreader.identity import PatientIdentity
+from kiosk.app import unreachable_message
+from kiosk.client import ServerUnavailable
 from kiosk.i18n import gettext as _
+from kiosk.receipts import ConsentChange
+from kiosk.terminal import Dossier, Terminal
+
+from . import api, new_submission_id, valid_submission_id
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
@@ -88,3 +97,51 @@ def dossier_request(
 def receipt_reference(submission: str) -> str:
     """A short reference printed on the receipt and used in its URL (not guessable)."""
     return submission.replace("-", "")[:16].upper()
+
+
+Page = Response | str | tuple[str, int]
+
+
+def open_dossier_page(
+    t: Terminal, identity: PatientIdentity, *, self_service: bool
+) -> tuple[Page | None, str, dict[str, Any]]:
+    """The opening form, shown or submitted. Returns (page to show, submission id, the
+    request body sent); the page is None once the server has opened the dossier (then
+    `t.dossier` is set and the caller prints its receipt)."""
+
+    def show(form: Mapping[str, str], errors: list[str], submission: str) -> str:
+        return render_template(
+            "dossier_open.html",
+            identity=identity,
+            form=form,
+            errors=errors,
+            submission=submission,
+            self_service=self_service,
+        )
+
+    if request.method == "GET":
+        return show({}, [], new_submission_id()), "", {}
+    form = request.form
+    submission = valid_submission_id(form.get("submission"))
+    errors = dossier_form_errors(form)
+    if errors:
+        return (show(form, errors, submission), 400), submission, {}
+    body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
+    try:
+        r = api("POST", "/dossiers", body, idempotency_key=submission)
+    except ServerUnavailable:
+        # Nothing lost: the form comes back as typed, with the same submission id.
+        return (show(form, [unreachable_message()], submission), 503), submission, body
+    if not r.ok:
+        return (show(form, [r.message], submission), 400), submission, body
+    t.dossier = Dossier(int(r.body["dossier_id"]), r.body)
+    return None, submission, body
+
+
+def emergency_changes(settings: Mapping[str, bool]) -> list[ConsentChange]:
+    """The two emergency permissions as receipt lines."""
+    yes, no = _("autorisé"), _("refusé")
+    return [
+        ConsentChange("emergency_access", yes if settings["bris_de_glace"] else no),
+        ConsentChange("emergency_regulator", yes if settings["centre_15"] else no),
+    ]

@@ -9,16 +9,14 @@ from flask import Blueprint, abort, redirect, render_template, request, send_fil
 from werkzeug.wrappers import Response
 
 from kiosk import i18n
-from kiosk.app import unreachable_message
-from kiosk.client import ServerUnavailable
 from kiosk.i18n import gettext as _
 from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
 from kiosk.terminal import Dossier, Terminal
 
 from . import api, new_submission_id, terminal, valid_submission_id
 from . import home as go_home
-from .forms import dossier_form_errors, dossier_request, receipt_reference
-from .pro import text_of
+from .forms import emergency_changes, open_dossier_page, receipt_reference
+from .pro import document_page
 
 bp = Blueprint("patient", __name__, url_prefix="/patient")
 
@@ -88,59 +86,11 @@ def create() -> Response | str | tuple[str, int]:
     identity = t.patient_card.identity  # type: ignore[union-attr]
     if identity is None:
         return go_home()
-    if request.method == "GET":
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form={},
-            errors=[],
-            submission=new_submission_id(),
-            self_service=True,
-        )
-    form = request.form
-    submission = valid_submission_id(form.get("submission"))
-    errors = dossier_form_errors(form)
-    if errors:
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form=form,
-            errors=errors,
-            submission=submission,
-            self_service=True,
-        ), 400
-    body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
-    try:
-        r = api("POST", "/dossiers", body, idempotency_key=submission)
-    except ServerUnavailable:
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form=form,
-            errors=[unreachable_message()],
-            submission=submission,
-            self_service=True,
-        ), 503
-    if not r.ok:
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form=form,
-            errors=[r.message],
-            submission=submission,
-            self_service=True,
-        ), 400
-    t.dossier = Dossier(int(r.body["dossier_id"]), r.body)
-    yes, no = _("autorisé"), _("refusé")
-    emergency = body["emergency"]
+    page, submission, body = open_dossier_page(t, identity, self_service=True)
+    if page is not None:
+        return page
     reference = _receipt(
-        t,
-        [
-            ConsentChange("dossier_opened", ""),
-            ConsentChange("emergency_access", yes if emergency["bris_de_glace"] else no),
-            ConsentChange("emergency_regulator", yes if emergency["centre_15"] else no),
-        ],
-        submission,
+        t, [ConsentChange("dossier_opened", ""), *emergency_changes(body["emergency"])], submission
     )
     return redirect(url_for("patient.totp", receipt=reference))
 
@@ -167,19 +117,9 @@ def documents() -> Response | str:
 def document(logical_id: str) -> Response | str:
     t = _signed_in()
     d = _dossier_id(t)
-    meta = api("GET", f"/dossiers/{d}/documents/{logical_id}")
-    if not meta.ok:
-        return render_template("error.html", message=meta.message)
-    content = api("GET", f"/dossiers/{d}/documents/{logical_id}/content")
-    text = text_of(content)
-    return render_template(
-        "document.html",
-        doc=meta.body,
-        text=text,
-        back=url_for("patient.documents"),
-        can_replace=False,
-        emergency=None,
-    )
+    if d is None:
+        return redirect(url_for("patient.create"))
+    return document_page(d, logical_id, back=url_for("patient.documents"), can_replace=False)
 
 
 @bp.route("/documents/<logical_id>/visibility", methods=["GET", "POST"])
@@ -279,15 +219,7 @@ def emergency() -> Response | str | tuple[str, int]:
     r = api("PUT", f"/dossiers/{d}/emergency-settings", wanted, idempotency_key=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
-    yes, no = _("autorisé"), _("refusé")
-    reference = _receipt(
-        t,
-        [
-            ConsentChange("emergency_access", yes if wanted["bris_de_glace"] else no),
-            ConsentChange("emergency_regulator", yes if wanted["centre_15"] else no),
-        ],
-        submission,
-    )
+    reference = _receipt(t, emergency_changes(wanted), submission)
     return redirect(url_for("patient.home", receipt=reference))
 
 

@@ -20,7 +20,7 @@ from kiosk.terminal import Dossier, SignInFailed
 
 from . import api, new_submission_id, terminal, valid_submission_id
 from . import home as go_home
-from .forms import dossier_form_errors, dossier_request, receipt_reference
+from .forms import open_dossier_page, receipt_reference
 
 bp = Blueprint("pro", __name__, url_prefix="/pro")
 
@@ -77,41 +77,9 @@ def open_dossier() -> Response | str | tuple[str, int]:
     if t.pro is None or t.patient_card is None:
         return go_home()
     identity = t.read_patient_card()
-    if request.method == "GET":
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form={},
-            errors=[],
-            submission=new_submission_id(),
-        )
-    form = request.form
-    submission = valid_submission_id(form.get("submission"))
-    errors = dossier_form_errors(form)
-    if errors:
-        return render_template(
-            "dossier_open.html", identity=identity, form=form, errors=errors, submission=submission
-        ), 400
-    body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
-    try:
-        r = api("POST", "/dossiers", body, idempotency_key=submission)
-    except ServerUnavailable:
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form=form,
-            errors=[unreachable_message()],
-            submission=submission,
-        ), 503
-    if not r.ok:
-        return render_template(
-            "dossier_open.html",
-            identity=identity,
-            form=form,
-            errors=[r.message],
-            submission=submission,
-        ), 400
-    t.dossier = Dossier(int(r.body["dossier_id"]), r.body)
+    page, submission, _body = open_dossier_page(t, identity, self_service=False)
+    if page is not None:
+        return page
     from kiosk.receipts import ReceiptPerson, opening_receipt
 
     reference = receipt_reference(submission)
@@ -178,20 +146,29 @@ def document(logical_id: str) -> Response | str:
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
-    d = t.dossier.dossier_id
-    meta = api("GET", f"/dossiers/{d}/documents/{logical_id}")
+    return document_page(
+        t.dossier.dossier_id,
+        logical_id,
+        back=url_for("pro.dossier"),
+        # Offered to any profession that deposits; the server decides (author only).
+        can_replace=t.pro.profession in DEPOSIT_KINDS,
+    )
+
+
+def document_page(dossier_id: int, logical_id: str, *, back: str, can_replace: bool) -> str:
+    """One document: its metadata and, when it is plain text, its content on screen."""
+    meta = api("GET", f"/dossiers/{dossier_id}/documents/{logical_id}")
     if not meta.ok:
         return render_template("error.html", message=meta.message)
-    content = api("GET", f"/dossiers/{d}/documents/{logical_id}/content")
-    text = text_of(content)
+    content = api("GET", f"/dossiers/{dossier_id}/documents/{logical_id}/content")
+    shown = terminal().dossier
     return render_template(
         "document.html",
         doc=meta.body,
-        text=text,
-        back=url_for("pro.dossier"),
-        # Offered to any profession that deposits; the server decides (author only).
-        can_replace=t.pro.profession in DEPOSIT_KINDS and meta.body.get("status") == "current",
-        emergency=t.dossier.emergency,
+        text=text_of(content),
+        back=back,
+        can_replace=can_replace and meta.body.get("status") == "current",
+        emergency=shown.emergency if shown is not None else None,
     )
 
 

@@ -106,14 +106,20 @@ def card_signin() -> Any:
     return _kiosk_only(work, 201)
 
 
+def _signing_kiosk(ctx: Ctx) -> VerifiedKiosk:
+    """The kiosk that signed this session request; without one, the route is refused
+    (traced, one generic answer) and nothing is ended: the caller just may not use it."""
+    kiosk = current_kiosk()
+    if kiosk is None:
+        kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
+        ctx.session.commit()
+        raise kiosk_auth.generic_error()
+    return kiosk
+
+
 def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]]) -> Any:
     def guarded(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        kiosk = current_kiosk()
-        if kiosk is None:
-            # Not a kiosk at all: nothing to end, the caller just may not use this route.
-            kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
-            ctx.session.commit()
-            raise kiosk_auth.generic_error()
+        kiosk = _signing_kiosk(ctx)
         try:
             return work(ctx, who, kiosk)
         except AuthFailure as failure:
@@ -173,11 +179,7 @@ def card_removed() -> Any:
 )
 def consent_in_person(dossier_id: int) -> Any:
     def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        kiosk = current_kiosk()
-        if kiosk is None:
-            kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
-            ctx.session.commit()
-            raise kiosk_auth.generic_error()
+        kiosk = _signing_kiosk(ctx)
         try:
             present = card_auth.patient_presence(ctx, runtime().trust, kiosk, json_body())
         except AuthFailure as failure:
