@@ -78,6 +78,8 @@ def create_kiosk_app(
             return code
         return labels[1] if i18n.current() == "en" else labels[0]
 
+    app.add_template_filter(i18n.day, "day")
+
     @app.context_processor
     def helpers() -> dict[str, Any]:
         from .pages.common import pop_flash

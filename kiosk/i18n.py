@@ -7,7 +7,11 @@ has its English entry, so switching language never shows a half-translated scree
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import g, session
+
+from server.frenchtime import PARIS, fr_date, fr_datetime
 
 LANGS = ("fr", "en")
 
@@ -20,6 +24,21 @@ def current() -> str:
 def gettext(text: str, **values: object) -> str:
     out = EN.get(text, text) if current() == "en" else text
     return out.format(**values) if values else out
+
+
+def day(value: str | None, with_time: bool = False) -> str:
+    """An API timestamp (ISO 8601) as the user reads it: Paris time, day first."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if current() == "en":
+        return moment.astimezone(PARIS).strftime("%d %b %Y, %H:%M" if with_time else "%d %b %Y")
+    return fr_datetime(moment) if with_time else fr_date(moment)
 
 
 EN: dict[str, str] = {}

@@ -144,7 +144,7 @@ def visibility(logical_id: str) -> Response | str | tuple[str, int]:
     )
     if not r.ok:
         return render_template("error.html", message=r.message), 400
-    when = (meta.body.get("created_at") or meta.body.get("submitted_at") or "")[:10]
+    when = i18n.day(meta.body.get("created_at") or meta.body.get("submitted_at"))
     detail = _("document du {date}", date=when) if when else ""
     reference = _receipt(
         t, [ConsentChange("document_unmasked" if masked else "document_masked", detail)], submission
