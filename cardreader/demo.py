@@ -45,6 +45,9 @@ class DemoPatient:
     identity: PatientIdentity
     representatives: tuple[str, ...] = ()  # INS of legal representatives
     medecin_traitant: str | None = None  # national id of the attending GP
+    # False: known to the insurer (identity, contact) but no dossier yet, so the kiosk
+    # demo can show a dossier being opened.
+    has_dossier: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,19 @@ PATIENTS = (
             "75113",
         ),
     ),
+    DemoPatient(
+        PatientIdentity(
+            "NICOLAS",
+            ("Camille",),
+            date(1988, 2, 14),
+            Sex.FEMALE,
+            1,
+            "288026912304513",
+            INS_NIR_TEST_OID,
+            "69123",
+        ),
+        has_dossier=False,
+    ),
 )
 
 PROFESSIONALS = (
@@ -142,6 +158,11 @@ PROFESSIONALS = (
     ),
     DemoProfessional(
         ProfessionalIdentity("GARCIA", "Inès", "3510000011/ADM0042", "admissions", CHU),
+    ),
+    DemoProfessional(
+        ProfessionalIdentity(
+            "GIRARD", "Paul", "810001234565", "medecin_specialiste", CHU, "cardiologie"
+        ),
     ),
     DemoProfessional(
         ProfessionalIdentity(

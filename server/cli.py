@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cardreader.cli import card, pki
+from kiosk.cli import demo, kiosk
 from server.cli_server import audit, db, kiosk_admin, server, worker
 
 
@@ -14,5 +15,5 @@ def main() -> None:
     """dmp-kiosk: records server, kiosk and card tools."""
 
 
-for command in (server, db, audit, pki, card, worker, kiosk_admin):
+for command in (server, db, audit, pki, card, worker, kiosk_admin, kiosk, demo):
     main.add_command(command)

@@ -60,17 +60,30 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    settings = dict(DEFAULTS)
-    path = os.environ.get("DMP_CONFIG")
+    return load_layered(DEFAULTS, file_env="DMP_CONFIG", env_prefix="DMP_", overrides=overrides)
+
+
+def load_layered(
+    defaults: dict[str, Any],
+    *,
+    file_env: str,
+    env_prefix: str,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Defaults, then the TOML file named by `file_env`, then `<env_prefix><NAME>`
+    variables (typed like the default), then `overrides`. Unknown file keys are refused:
+    a misspelt setting must not silently fall back to its default."""
+    settings = dict(defaults)
+    path = os.environ.get(file_env)
     if path:
         with Path(path).open("rb") as fh:
             data = tomllib.load(fh)
-        unknown = set(data) - set(DEFAULTS)
+        unknown = set(data) - set(defaults)
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
         settings.update(data)
-    for key, default in DEFAULTS.items():
-        raw = os.environ.get(f"DMP_{key}")
+    for key, default in defaults.items():
+        raw = os.environ.get(f"{env_prefix}{key}")
         if raw is not None:
             settings[key] = _coerce(raw, default)
     if overrides:
@@ -83,4 +96,6 @@ def _coerce(raw: str, default: Any) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw

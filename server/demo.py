@@ -24,20 +24,10 @@ from server.services.context import Ctx, Principal
 MARIE, LUCIA, PAUL = "255081416802538", "253072B07300470", "162117511304567"
 
 # The people are the card demo set's (`dmp card demo-set`), so that the cards a demo
-# kiosk reads belong to the dossiers seeded here. Two professionals have no card in that
-# set: a hospital specialist, and occupational medicine (always refused by law).
-CHU = demo_cards.CHU
+# kiosk reads belong to the dossiers seeded here. One professional has no card in that
+# set: occupational medicine (always refused by law).
 EXTRA_PROFESSIONALS = [
     # national id, first name, last name, profession, specialty, FINESS, structure
-    (
-        "810001234565",
-        "Paul",
-        "Girard",
-        "medecin_specialiste",
-        "cardiologie",
-        CHU.identifier,
-        CHU.name,
-    ),
     ("810007890121", "Marc", "Blanc", "medecin_travail", None, None, "Service de santé au travail"),
 ]
 INSURER = "Assurance Maladie (injection des remboursements)"
@@ -179,6 +169,13 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
         }
         if holder.medecin_traitant:
             body["medecin_traitant"] = holder.medecin_traitant
+        if not holder.has_dossier:
+            # Known to the insurer's beneficiary register (identity and contact), with no
+            # dossier: the kiosk demo opens one.
+            register = dossiers._patient_fields(ctx, body["patient"])
+            ctx.session.add(Patient(**register, created_at=ctx.now))
+            ctx.session.commit()
+            continue
         dossier[who.ins] = step(dossiers.create, ctx, admissions, body)["dossier_id"]
     marie, lucia, paul = dossier[MARIE], dossier[LUCIA], dossier[PAUL]
     gp = pro("medecin_generaliste")

@@ -64,3 +64,17 @@ class AccessDenied(DmpError):
 
     status = 403
     error = "forbidden"
+
+
+class PresenceRefused(DmpError):
+    """The patient card shown at the counter did not pass its checks. One message outward
+    (like every authentication failure); the failed check is in the trace."""
+
+    status = 403
+    error = "forbidden"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "patient_card_refused",
+            "La carte du patient n'a pas pu être vérifiée. Reprenez-la et réessayez.",
+        )

@@ -17,7 +17,8 @@ from flask import Response
 from server.api import api
 from server.api.runtime import current_kiosk, json_body, run, runtime, verified_kiosk
 from server.api.schemas import STR, obj
-from server.services import card_auth, kiosk_auth, sessions
+from server.errors import PresenceRefused
+from server.services import access, card_auth, kiosk_auth, sessions
 from server.services.context import Ctx, Principal
 from server.services.kiosk_auth import AuthFailure, VerifiedKiosk
 
@@ -105,14 +106,20 @@ def card_signin() -> Any:
     return _kiosk_only(work, 201)
 
 
+def _signing_kiosk(ctx: Ctx) -> VerifiedKiosk:
+    """The kiosk that signed this session request; without one, the route is refused
+    (traced, one generic answer) and nothing is ended: the caller just may not use it."""
+    kiosk = current_kiosk()
+    if kiosk is None:
+        kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
+        ctx.session.commit()
+        raise kiosk_auth.generic_error()
+    return kiosk
+
+
 def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]]) -> Any:
     def guarded(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        kiosk = current_kiosk()
-        if kiosk is None:
-            # Not a kiosk at all: nothing to end, the caller just may not use this route.
-            kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
-            ctx.session.commit()
-            raise kiosk_auth.generic_error()
+        kiosk = _signing_kiosk(ctx)
         try:
             return work(ctx, who, kiosk)
         except AuthFailure as failure:
@@ -159,3 +166,27 @@ def resign() -> Any:
 )
 def card_removed() -> Any:
     return _card_session(lambda ctx, who, kiosk: card_auth.card_removed(ctx, who, kiosk))
+
+
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/consents/in-person",
+    "The patient at the counter consents to the caller's access: their card signs",
+    tag="access",
+    body=SIGNIN_BODY,
+    response=obj({"professional": {"type": "object"}, "expires_at": STR}),
+    status=201,
+)
+def consent_in_person(dossier_id: int) -> Any:
+    def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
+        kiosk = _signing_kiosk(ctx)
+        try:
+            present = card_auth.patient_presence(ctx, runtime().trust, kiosk, json_body())
+        except AuthFailure as failure:
+            # The professional's own session is fine: only the evidence failed.
+            kiosk_auth.record_failure(ctx, failure, kiosk.name)
+            ctx.session.commit()
+            raise PresenceRefused from None
+        return access.grant_consent_in_person(ctx, who, dossier_id, present)
+
+    return run(work, status=201, write=True)

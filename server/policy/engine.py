@@ -20,9 +20,11 @@ The rules, in the order they are tried:
    consent or break the glass, which need the id).
 6. Patients act on their own dossier, representatives on a minor's; a closed dossier
    can still be read, exported and reopened.
-7. Professionals: closed dossiers refuse everything; the emergency acts; the admissions
-   desk; then a relation (médecin traitant, blocked, author, care team, consent,
-   emergency) and the per-action checks (matrix, masking, authorship, status).
+7. Professionals: closed dossiers refuse everything; the emergency acts; consent given in
+   person (ACCESS_GRANT for oneself with `patient_present`: the patient's card at the
+   counter), refused to a blocked professional; the admissions desk; then a relation
+   (médecin traitant, blocked, author, care team, consent, emergency) and the per-action
+   checks (matrix, masking, authorship, status).
 8. Anything else is refused (DEFAULT_DENY).
 
 Design choices (where the rules left room):
@@ -401,6 +403,8 @@ def _decide_professional(
         return _break_the_glass(actor, rules, dossier, ctx)
     if action is Action.CENTRE_15:
         return _centre_15(actor, dossier)
+    if action is Action.ACCESS_GRANT and ctx.patient_present:
+        return _consent_in_person(actor, dossier, ctx)
     desk = _admissions_desk(actor, action, dossier, ctx)
     if desk is not None:
         return desk
@@ -458,6 +462,19 @@ def _admissions_desk(
     if action is Action.CARE_TEAM_JOIN:
         return _allow(Grant(Reason.ADMISSIONS_DESK, Mode.ADMISSIONS))
     return None
+
+
+def _consent_in_person(actor: Actor, dossier: DossierFacts, ctx: Context) -> Decision:
+    """domain.md: outside the care team a professional "needs the patient's explicit consent
+    at that consultation". With the patient at the counter, the patient's own card (or a
+    minor's representative's) signing a fresh challenge is that evidence, checked by the
+    caller of decide(); the consent covers the calling professional only, and a blocked
+    professional stays blocked."""
+    if ctx.target_professional_id != actor.id:
+        return _deny(Reason.NOT_A_PARTY)
+    if actor.id in dossier.blocked:
+        return _deny(Reason.PROFESSIONAL_BLOCKED)
+    return _allow(Grant(Reason.EXPLICIT_CONSENT, Mode.CONSENT))
 
 
 def _professional_relation(

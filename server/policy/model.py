@@ -184,6 +184,9 @@ class Context:
     emergency: Mode | None = None  # BRIS_DE_GLACE or CENTRE_15 active for this session+dossier
     emergency_reason: str | None = None  # the stated reason when asking to break the glass
     consent_evidence: bool = False  # creation: the patient's consent was explicitly given
+    # ACCESS_GRANT by a professional for themself: the patient (or a minor's representative)
+    # is at the counter and their card signed a fresh challenge, checked by the caller.
+    patient_present: bool = False
     first_access: bool = False  # the professional never accessed this dossier before
     target_professional_id: int | None = None  # ACCESS_BLOCK/ACCESS_GRANT: who is targeted
     subject_patient_id: int | None = None  # DOSSIER_CREATE: whose dossier is to be created

@@ -17,8 +17,10 @@ from server.models import (
     EmergencyAccess,
     FirstAccess,
     Professional,
+    RepresentativeLink,
 )
 from server.policy import Action, Mode
+from server.policy.age import is_minor
 from server.services import guard, lookup, views
 from server.services.context import Ctx, Principal
 from server.validation import flag, reject_unknown, require_object, text
@@ -122,6 +124,44 @@ def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
         )
     )
     return {"professional": views.professional_ref(ctx, pro.id), "expires_at": views.iso(expires)}
+
+
+def grant_consent_in_person(
+    ctx: Ctx, who: Principal, dossier_id: int, present_patient_id: int
+) -> dict[str, Any]:
+    """The patient at the counter consents to this professional reading their dossier;
+    `present_patient_id` is the holder of the patient card that just signed a fresh
+    challenge at this kiosk (card_auth.patient_presence). The patient, or the legal
+    representative of a minor, counts; anyone else's card is no evidence."""
+    row, patient = lookup.dossier(ctx, dossier_id)
+    present = present_patient_id == patient.id or (
+        is_minor(patient.birth_date, ctx.now)
+        and ctx.session.get(RepresentativeLink, (row.id, present_patient_id)) is not None
+    )
+    guard.authorize(
+        ctx,
+        who,
+        Action.ACCESS_GRANT,
+        row,
+        patient,
+        target_professional_id=who.actor.id,
+        patient_present=present,
+        detail={"op": "consent_in_person", "card_holder": present_patient_id},
+    )
+    expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
+    ctx.session.add(
+        ConsultationConsent(
+            dossier_id=row.id,
+            professional_id=who.actor.id,
+            granted_at=ctx.now,
+            expires_at=expires,
+            granted_by=who.ref,
+        )
+    )
+    return {
+        "professional": views.professional_ref(ctx, who.actor.id),
+        "expires_at": views.iso(expires),
+    }
 
 
 def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:

@@ -675,7 +675,47 @@ AD, AM, ND, NODOC = "active_adult", "active_minor", "no_dossier", "no_document"
 MINOR_TURNS_18_TODAY = {"patient_birth_date": date(2008, 6, 15)}
 MINOR_TURNS_18_TOMORROW = {"patient_birth_date": date(2008, 6, 16)}
 
+IN_PERSON = {"patient_present": True, "target_professional_id": PHARMACIEN}
+
 DENIED: tuple[Case, ...] = (
+    # Rule 7: consent in person (the patient's card at the counter) is for oneself only,
+    # never lifts a block, and opens nothing on a closed dossier.
+    Case(
+        "in_person_consent_for_someone_else",
+        "pharmacien",
+        A.ACCESS_GRANT,
+        AD,
+        NODOC,
+        R.NOT_A_PARTY,
+        ctx={"patient_present": True, "target_professional_id": INFIRMIER},
+    ),
+    Case(
+        "in_person_consent_does_not_unblock",
+        "blocked",
+        A.ACCESS_GRANT,
+        AD,
+        NODOC,
+        R.PROFESSIONAL_BLOCKED,
+        ctx={"patient_present": True, "target_professional_id": BLOCKED},
+    ),
+    Case(
+        "in_person_consent_on_closed",
+        "pharmacien",
+        A.ACCESS_GRANT,
+        "closed",
+        NODOC,
+        R.DOSSIER_CLOSED,
+        ctx=IN_PERSON,
+    ),
+    Case(
+        "self_grant_without_evidence",
+        "pharmacien",
+        A.ACCESS_GRANT,
+        AD,
+        NODOC,
+        R.DEFAULT_DENY,
+        ctx={"target_professional_id": PHARMACIEN},
+    ),
     # Rule 5b.
     Case("blocked_pro_cannot_find", "blocked", A.DOSSIER_LOOKUP, AD, NODOC, R.PROFESSIONAL_BLOCKED),
     Case("nobody_finds_closed", "pharmacien", A.DOSSIER_LOOKUP, "closed", NODOC, R.DOSSIER_CLOSED),
@@ -1477,6 +1517,16 @@ SPECIAL_ALLOWED: tuple[Case, ...] = (
         R.DOCUMENT_AUTHOR,
         Mode.AUTHOR,
         document_changes={"category": Category.COMPTE_RENDU, "masked_ps": True},
+    ),
+    Case(
+        "in_person_consent",
+        "pharmacien",
+        A.ACCESS_GRANT,
+        AD,
+        NODOC,
+        R.EXPLICIT_CONSENT,
+        Mode.CONSENT,
+        ctx=IN_PERSON,
     ),
     Case(
         "care_team_beats_emergency",

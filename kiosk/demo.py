@@ -1,0 +1,231 @@
+"""`dmp demo`: the whole system on one machine, in one process, on embedded defaults.
+
+It makes a fresh PKI and the demo cards (keys generated now, in a private temporary
+directory removed at exit), a SQLite records server with the demo population, a
+registered demo kiosk, the outbox worker delivering to an in-memory demo mailbox, and
+the kiosk with two in-process card readers and a panel to insert and pull the cards.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, make_server
+
+from cardreader import cardfile
+from cardreader.demo import make_demo_set
+from cardreader.identity import PatientIdentity
+from cardreader.pki import Pki
+from cardreader.virtual import VirtualCard
+from server.app import build_runtime, create_app
+from server.config import load_settings as server_settings
+from server.migrate import upgrade
+from server.services import kiosk_auth
+
+from . import config
+from .app import DemoKit, create_kiosk_app
+from .client import ServerClient
+from .inbox import DemoInbox
+from .readers import CardReaders, DemoReaders, PcscReaders
+from .terminal import Terminal
+
+log = logging.getLogger("dmp.demo")
+KIOSK_NAME = "borne-demo"
+
+
+@dataclass
+class RunningDemo:
+    kiosk_url: str
+    server_url: str
+    terminal: Terminal
+    kit: DemoKit
+    directory: Path
+    server_app: Any = None
+    server_http: BaseWSGIServer | None = None
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop_server(self) -> None:
+        """Take the records server away (to show what the kiosk does then)."""
+        if self.server_http is not None:
+            self.server_http.shutdown()
+            self.server_http.server_close()
+            self.server_http = None
+
+    def start_server(self) -> None:
+        """Bring it back on the same address."""
+        if self.server_http is None:
+            port = int(self.server_url.rsplit(":", 1)[1])
+            self.server_http = _serve(self.server_app, "127.0.0.1", port, "dmp-server", join=True)
+
+    def stop(self) -> None:
+        for stop in reversed(self._stops):
+            try:
+                stop()
+            except Exception:  # stopping must go on for the others
+                log.exception("while stopping the demo")
+
+
+def _serve(app: Any, host: str, port: int, name: str, *, join: bool = False) -> BaseWSGIServer:
+    server = make_server(host, port, app, threaded=True)
+    # join: server_close() waits for the requests in flight (the records server's, which
+    # hold database connections); never for the kiosk's, whose event streams never end.
+    if isinstance(server, ThreadedWSGIServer):
+        server.daemon_threads = not join
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server
+
+
+def card_label(card: cardfile.CardFile) -> str:
+    identity = card.identity
+    if isinstance(identity, PatientIdentity):
+        return f"Carte Vitale · {identity.first_names[0]} {identity.birth_name}"
+    return f"Carte CPS · {identity.first_name} {identity.last_name} ({identity.profession})"
+
+
+@dataclass(frozen=True)
+class PreparedPki:
+    directory: Path
+    cards: list[Path]
+    kiosk_key: Path
+    kiosk_certificate: Path
+
+
+def prepare_pki(pki_dir: Path) -> PreparedPki:
+    """A fresh PKI, the demo cards and the demo kiosk's key (generated now)."""
+    issued = make_demo_set(pki_dir)
+    device = Pki.open_or_init(pki_dir).issue_kiosk(KIOSK_NAME)
+    return PreparedPki(pki_dir, [i.path for i in issued], device.key_path, device.certificate_path)
+
+
+def start(
+    *,
+    prepared: PreparedPki | None = None,
+    reader: str = "demo",
+    port: int = 8500,
+    host: str = "127.0.0.1",
+    directory: Path | None = None,
+    kiosk_overrides: dict[str, Any] | None = None,
+    server_overrides: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> RunningDemo:
+    temp: tempfile.TemporaryDirectory[str] | None = None
+    if directory is None:
+        temp = tempfile.TemporaryDirectory(prefix="dmp-demo-")
+        directory = Path(temp.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    if prepared is None:
+        progress("cartes de démonstration et PKI (clés générées maintenant)")
+        prepared = prepare_pki(directory / "pki")
+    pki_dir = prepared.directory
+
+    progress("serveur du dossier médical (SQLite) et population de démonstration")
+    settings = server_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{directory / 'dmp.sqlite'}",
+            "MASTER_KEY": "",
+            "MASTER_KEY_FILE": str(directory / "master.key"),
+            "PKI_DIR": str(pki_dir),
+            **(server_overrides or {}),
+        }
+    )
+    upgrade(settings["DATABASE_URL"])
+    from server.demo import seed
+
+    seed(settings)
+    rt = build_runtime(settings)
+    with rt.sessions() as session:
+        kiosk_auth.register(
+            rt.ctx(session), rt.trust, KIOSK_NAME, prepared.kiosk_certificate.read_bytes()
+        )
+        session.commit()
+
+    server_app = create_app(settings)
+    server_http = _serve(server_app, "127.0.0.1", 0, "dmp-server", join=True)
+    server_url = f"http://127.0.0.1:{server_http.server_port}"
+
+    inbox = DemoInbox()
+    stop_worker = threading.Event()
+    from server import worker
+
+    worker_thread = threading.Thread(
+        target=worker.run,
+        args=(rt, {"email": inbox, "sms": inbox}, stop_worker),
+        kwargs={"poll_seconds": 0.3},
+        name="dmp-outbox",
+        daemon=True,
+    )
+    worker_thread.start()
+
+    progress("borne et lecteurs de démonstration")
+    key = serialization.load_pem_private_key(prepared.kiosk_key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise RuntimeError("the demo kiosk key must be an EC key")
+    kiosk_settings = config.load_settings(
+        {
+            "READER": reader,
+            "KIOSK_NAME": KIOSK_NAME,
+            "SERVER_URL": server_url,
+            "HOST": host,
+            "PORT": port,
+            **(kiosk_overrides or {}),
+        }
+    )
+    readers: CardReaders
+    demo_readers: DemoReaders | None = None
+    if reader == "pcsc":
+        readers = PcscReaders()  # the cards come through pcscd (vpcd, or real readers)
+    else:
+        readers = demo_readers = DemoReaders()
+    cards: dict[str, Any] = {}
+    for path in prepared.cards:
+        card = cardfile.load(path)  # in memory: PIN counters never touch the files
+        cards[path.stem] = (card_label(card), VirtualCard(card))
+    client = ServerClient(
+        server_url, KIOSK_NAME, key, timeout=float(kiosk_settings["SERVER_TIMEOUT_SECONDS"])
+    )
+    terminal = Terminal(
+        readers,
+        client,
+        idle_seconds=float(kiosk_settings["IDLE_SECONDS"]),
+        warn_seconds=float(kiosk_settings["IDLE_WARNING_SECONDS"]),
+    )
+    kit = DemoKit(demo_readers, cards, inbox)
+    app = create_kiosk_app(terminal, kiosk_settings, demo=kit)
+    terminal.start()
+    kiosk_http = _serve(app, host, port, "dmp-kiosk")
+
+    running = RunningDemo(
+        f"http://{host}:{kiosk_http.server_port}",
+        server_url,
+        terminal,
+        kit,
+        directory,
+        server_app=server_app,
+        server_http=server_http,
+    )
+
+    def stop_worker_thread() -> None:
+        stop_worker.set()
+        worker_thread.join(10)
+
+    # Run in reverse: the kiosk first (it still talks to the server as it clears), then
+    # the server and its worker, then the pools, once nothing holds a connection.
+    running._stops = [
+        server_app.extensions["dmp"].engine.dispose,
+        rt.engine.dispose,
+        stop_worker_thread,
+        running.stop_server,
+        terminal.stop,
+        kiosk_http.shutdown,
+    ]
+    if temp is not None:
+        running._stops.insert(0, temp.cleanup)
+    return running

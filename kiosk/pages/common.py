@@ -1,0 +1,261 @@
+"""Welcome, card events, language, sign-in (professional PIN, patient one-time code)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from cardreader.errors import (
+    CardError,
+    CardRemovedError,
+    InvalidPinError,
+    InvalidPukError,
+    PinBlockedError,
+    PukBlockedError,
+)
+from kiosk.i18n import LANGS
+from kiosk.i18n import gettext as _
+from kiosk.terminal import SignInFailed
+
+from . import home, terminal
+
+bp = Blueprint("common", __name__)
+
+PIN_RE = re.compile(r"^\d{4}$")
+PUK_RE = re.compile(r"^\d{8}$")
+CODE_RE = re.compile(r"^\d{6}$")
+
+FLASH = {
+    "card_removed": "Carte retirée : la session est terminée et l'écran a été effacé.",
+    "patient_card_removed": "La carte du patient a été retirée : son dossier n'est plus affiché.",
+    "idle": "Session terminée après une période d'inactivité.",
+    "session_ended": "Votre session a pris fin. Recommencez en insérant votre carte.",
+    "unknown_card": "Cette carte n'est pas reconnue par la borne.",
+    "signed_out": "Vous êtes déconnecté. Pensez à reprendre votre carte.",
+    "unblocked": "Carte débloquée. Entrez votre nouveau code PIN.",
+}
+
+
+def pop_flash() -> str | None:
+    t = terminal()
+    key, t.flash = t.flash, None
+    return _(FLASH[key]) if key in FLASH else None
+
+
+@bp.get("/")
+def index() -> BaseResponse | str:
+    t = terminal()
+    if t.pro is not None:
+        return redirect(url_for("pro.home_page"))
+    if t.patient is not None and t.patient.token:
+        return redirect(url_for("patient.home"))
+    if t.pro_reader is not None:
+        return redirect(url_for("common.pin"))
+    if t.patient_card is not None:
+        if t.patient is not None and t.patient.pending_token:
+            return redirect(url_for("common.code"))
+        return redirect(url_for("common.patient_card"))
+    return render_template("welcome.html", stale=bool(t.present))
+
+
+@bp.get("/events")
+def events() -> Response:
+    """Card events for the page (server-sent events): where to go, at once."""
+    t = terminal()
+    q = t.subscribe()
+
+    def stream() -> Iterator[str]:
+        try:
+            yield f"retry: 1000\ndata: {json.dumps({'version': t.version})}\n\n"
+            while True:
+                try:
+                    event = q.get(timeout=15)
+                except queue.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"data: {json.dumps(event)}\n\n"
+        finally:
+            t.unsubscribe(q)
+
+    return Response(stream(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+@bp.post("/lang")
+def language() -> BaseResponse:
+    chosen = request.form.get("lang", "fr")
+    session["lang"] = chosen if chosen in LANGS else "fr"
+    back = request.form.get("next", "/")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+
+
+@bp.post("/activity")
+def activity() -> Response:
+    """The idle warning's "I'm still here"."""
+    terminal().touch()
+    return Response(status=204)
+
+
+@bp.post("/signout")
+def signout() -> BaseResponse:
+    terminal().clear("signed_out", notify=False)
+    return home()
+
+
+# ---- professional: PIN, unblock ---------------------------------------------------
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+def pin() -> BaseResponse | str | tuple[str, int]:
+    t = terminal()
+    if t.pro is not None:
+        return redirect(url_for("pro.home_page"))
+    if t.pro_reader is None:
+        return home()
+    try:
+        status = t.pin_status()
+    except CardError:
+        return home()
+    if status is not None and status.blocked:
+        return redirect(url_for("common.unblock"))
+    error = None
+    if request.method == "POST":
+        value = request.form.get("pin", "")
+        if not PIN_RE.match(value):
+            error = _("Le code PIN a 4 chiffres.")
+        else:
+            try:
+                r = t.sign_in_professional(value)
+            except InvalidPinError as exc:
+                error = _(
+                    "Code PIN incorrect. Il reste {n} essai(s) avant le blocage de la carte.",
+                    n=exc.tries_remaining,
+                )
+                if exc.tries_remaining == 0:
+                    return redirect(url_for("common.unblock"))
+            except PinBlockedError:
+                return redirect(url_for("common.unblock"))
+            except (CardRemovedError, SignInFailed):
+                return home()
+            else:
+                if r.status == 201:
+                    return redirect(url_for("pro.home_page"))
+                error = _(
+                    "Connexion refusée par le serveur. Retirez votre carte et réessayez ; "
+                    "si cela persiste, contactez le support."
+                )
+        status = t.pin_status()
+        return render_template(
+            "pin.html", error=error, tries=status and status.tries_remaining
+        ), 400
+    return render_template("pin.html", error=None, tries=status and status.tries_remaining)
+
+
+@bp.route("/unblock", methods=["GET", "POST"])
+def unblock() -> BaseResponse | str | tuple[str, int]:
+    t = terminal()
+    if t.pro_reader is None:
+        return home()
+    if request.method == "GET":
+        return render_template("unblock.html", error=None)
+    puk = request.form.get("puk", "")
+    new_pin = request.form.get("new_pin", "")
+    again = request.form.get("new_pin_again", "")
+    if not PUK_RE.match(puk):
+        error = _("Le code de déblocage (PUK) a 8 chiffres.")
+    elif not PIN_RE.match(new_pin):
+        error = _("Le nouveau code PIN doit avoir 4 chiffres.")
+    elif new_pin != again:
+        error = _("Les deux saisies du nouveau code PIN sont différentes.")
+    else:
+        try:
+            t.unblock_pin(puk, new_pin)
+        except InvalidPukError as exc:
+            error = _("Code de déblocage incorrect. Il reste {n} essai(s).", n=exc.tries_remaining)
+        except PukBlockedError:
+            error = _("Le code de déblocage est lui aussi bloqué : la carte doit être remplacée.")
+        except (CardRemovedError, SignInFailed):
+            return home()
+        else:
+            t.flash = "unblocked"
+            return redirect(url_for("common.pin"))
+    return render_template("unblock.html", error=error), 400
+
+
+# ---- patient: card, then one-time code ---------------------------------------------
+
+
+@bp.get("/patient-card")
+def patient_card() -> BaseResponse | str:
+    t = terminal()
+    if t.pro is not None:
+        return redirect(url_for("pro.patient"))
+    if t.pro_reader is not None:
+        return redirect(url_for("common.pin"))
+    if t.patient_card is None:
+        return home()
+    if t.patient is not None and t.patient.pending_token:
+        return redirect(url_for("common.code"))
+    try:
+        r = t.start_patient_sign_in()
+    except (CardError, SignInFailed):
+        return home()
+    if r.status != 201:
+        return render_template(
+            "error.html",
+            message=_(
+                "Cette carte ne permet pas d'ouvrir une session. Reprenez-la ; si vous "
+                "pensez que c'est une erreur, adressez-vous à l'accueil."
+            ),
+        )
+    return redirect(url_for("common.code"))
+
+
+@bp.route("/code", methods=["GET", "POST"])
+def code() -> BaseResponse | str | tuple[str, int]:
+    t = terminal()
+    if t.patient is None or not t.patient.pending_token:
+        return home()
+    pending = t.patient.pending_token
+    error = None
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        if action in ("sms", "email"):
+            r = t.client.call("POST", "/signin/code", {"pending_token": pending, "channel": action})
+            if r.ok:
+                t.patient.destination = r.body.get("destination")
+                t.touch()
+                return redirect(url_for("common.code"))
+            error = _code_error(r.status, r.message)
+        elif action == "verify":
+            value = request.form.get("code", "").strip()
+            method = request.form.get("method", "code")
+            if not CODE_RE.match(value):
+                error = _("Le code a 6 chiffres.")
+            else:
+                body = {
+                    "pending_token": pending,
+                    "code": value,
+                    "method": "totp" if method == "totp" else "code",
+                }
+                r = t.client.call("POST", "/signin/otp", body)
+                if r.ok:
+                    # The code step does not say the re-signature period: re-sign soon,
+                    # then follow what the re-signature answer says.
+                    t.finish_patient_sign_in(r.body["token"], 20.0)
+                    return redirect(url_for("patient.home"))
+                error = _code_error(r.status, r.message)
+        else:
+            error = _("Choisissez une action.")
+        return render_template("code.html", error=error, destination=t.patient.destination), 400
+    return render_template("code.html", error=None, destination=t.patient.destination)
+
+
+def _code_error(status: int, message: str) -> str:
+    if status == 429:
+        return message  # the server's French text says when to try again
+    return _("Code refusé. Vérifiez-le ou demandez-en un nouveau.")

@@ -1,0 +1,297 @@
+"""The patient alone at the reception kiosk: their dossier, their rules, their history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from werkzeug.wrappers import Response
+
+from kiosk import i18n
+from kiosk.i18n import gettext as _
+from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
+from kiosk.terminal import Dossier, Terminal
+
+from . import api, new_submission_id, terminal, valid_submission_id
+from . import home as go_home
+from .forms import emergency_changes, open_dossier_page, receipt_reference
+from .pro import document_page
+
+bp = Blueprint("patient", __name__, url_prefix="/patient")
+
+
+def _signed_in() -> Terminal:
+    t = terminal()
+    if t.patient is None or not t.patient.token or t.patient_card is None:
+        abort(403)
+    return t
+
+
+def _dossier_id(t: Terminal) -> int | None:
+    if t.dossier is not None:
+        return t.dossier.dossier_id
+    identity = t.patient_card.identity if t.patient_card else None
+    if identity is None:
+        return None
+    r = api("POST", "/dossiers/lookup", {"ins": identity.ins})
+    if not r.ok:
+        return None
+    t.dossier = Dossier(int(r.body["dossier_id"]))
+    return t.dossier.dossier_id
+
+
+def _person(t: Terminal) -> ReceiptPerson:
+    identity = t.patient_card.identity if t.patient_card else None
+    if identity is None:
+        abort(403)
+    return ReceiptPerson(
+        f"{' '.join(identity.first_names)} {identity.birth_name}", identity.ins[-4:]
+    )
+
+
+def _receipt(t: Terminal, changes: list[ConsentChange], submission: str) -> str:
+    reference = receipt_reference(submission)
+    t.receipts[reference] = consent_receipt(
+        _person(t),
+        changes,
+        when=datetime.now(UTC),
+        kiosk=t.client.kiosk_name,
+        reference=reference,
+        lang=i18n.current(),
+    )
+    return reference
+
+
+@bp.get("/")
+def home() -> Response | str:
+    t = terminal()
+    if t.patient is None or not t.patient.token:
+        return go_home()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    summary = api("GET", f"/dossiers/{d}")
+    if not summary.ok:
+        return render_template("error.html", message=summary.message)
+    t.dossier.summary = summary.body  # type: ignore[union-attr]
+    return render_template(
+        "patient_home.html", summary=summary.body, receipt=request.args.get("receipt")
+    )
+
+
+@bp.route("/create", methods=["GET", "POST"])
+def create() -> Response | str | tuple[str, int]:
+    t = _signed_in()
+    identity = t.patient_card.identity  # type: ignore[union-attr]
+    if identity is None:
+        return go_home()
+    page, submission, body = open_dossier_page(t, identity, self_service=True)
+    if page is not None:
+        return page
+    reference = _receipt(
+        t, [ConsentChange("dossier_opened", ""), *emergency_changes(body["emergency"])], submission
+    )
+    return redirect(url_for("patient.totp", receipt=reference))
+
+
+@bp.get("/documents")
+def documents() -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    show_all = request.args.get("all") == "1"
+    r = api("GET", f"/dossiers/{d}/documents" + ("?all=true" if show_all else ""))
+    if not r.ok:
+        return render_template("error.html", message=r.message)
+    return render_template(
+        "patient_documents.html",
+        documents=r.body.get("documents", []),
+        show_all=show_all,
+        receipt=request.args.get("receipt"),
+    )
+
+
+@bp.get("/documents/<logical_id>")
+def document(logical_id: str) -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    return document_page(d, logical_id, back=url_for("patient.documents"), can_replace=False)
+
+
+@bp.route("/documents/<logical_id>/visibility", methods=["GET", "POST"])
+def visibility(logical_id: str) -> Response | str | tuple[str, int]:
+    """Mask or unmask: a confirmation page, then the change and its receipt."""
+    t = _signed_in()
+    d = _dossier_id(t)
+    meta = api("GET", f"/dossiers/{d}/documents/{logical_id}")
+    if not meta.ok:
+        return render_template("error.html", message=meta.message)
+    masked = bool(meta.body.get("flags", {}).get("masked_ps"))
+    if request.method == "GET":
+        return render_template(
+            "confirm_mask.html", doc=meta.body, masked=masked, submission=new_submission_id()
+        )
+    submission = valid_submission_id(request.form.get("submission"))
+    r = api(
+        "PATCH",
+        f"/dossiers/{d}/documents/{logical_id}/visibility",
+        {"masked_ps": not masked, "confirm": True},
+        idempotency_key=submission,
+    )
+    if not r.ok:
+        return render_template("error.html", message=r.message), 400
+    when = i18n.day(meta.body.get("created_at") or meta.body.get("submitted_at"))
+    detail = _("document du {date}", date=when) if when else ""
+    reference = _receipt(
+        t, [ConsentChange("document_unmasked" if masked else "document_masked", detail)], submission
+    )
+    return redirect(url_for("patient.documents", receipt=reference))
+
+
+@bp.get("/access")
+def access() -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    r = api("GET", f"/dossiers/{d}/access")
+    if not r.ok:
+        return render_template("error.html", message=r.message)
+    return render_template(
+        "patient_access.html",
+        access=r.body,
+        submission=new_submission_id(),
+        receipt=request.args.get("receipt"),
+    )
+
+
+@bp.route("/access/<national_id>/<op>", methods=["GET", "POST"])
+def block(national_id: str, op: str) -> Response | str | tuple[str, int]:
+    if op not in ("block", "unblock"):
+        abort(404)
+    t = _signed_in()
+    d = _dossier_id(t)
+    name = request.args.get("name") or request.form.get("name") or national_id
+    if request.method == "GET":
+        return render_template(
+            "confirm_block.html",
+            op=op,
+            national_id=national_id,
+            name=name,
+            submission=new_submission_id(),
+        )
+    submission = valid_submission_id(request.form.get("submission"))
+    method = "PUT" if op == "block" else "DELETE"
+    r = api(method, f"/dossiers/{d}/blocks/{national_id}", idempotency_key=submission)
+    if not r.ok:
+        return render_template("error.html", message=r.message), 400
+    reference = _receipt(
+        t,
+        [
+            ConsentChange(
+                "professional_blocked" if op == "block" else "professional_unblocked", name[:100]
+            )
+        ],
+        submission,
+    )
+    return redirect(url_for("patient.access", receipt=reference))
+
+
+@bp.route("/emergency", methods=["GET", "POST"])
+def emergency() -> Response | str | tuple[str, int]:
+    t = _signed_in()
+    d = _dossier_id(t)
+    current = api("GET", f"/dossiers/{d}/access")
+    if not current.ok:
+        return render_template("error.html", message=current.message)
+    settings: dict[str, Any] = current.body.get("emergency", {})
+    if request.method == "GET":
+        return render_template(
+            "patient_emergency.html", settings=settings, submission=new_submission_id()
+        )
+    submission = valid_submission_id(request.form.get("submission"))
+    wanted = {
+        "bris_de_glace": request.form.get("bris_de_glace") == "on",
+        "centre_15": request.form.get("centre_15") == "on",
+    }
+    r = api("PUT", f"/dossiers/{d}/emergency-settings", wanted, idempotency_key=submission)
+    if not r.ok:
+        return render_template("error.html", message=r.message), 400
+    reference = _receipt(t, emergency_changes(wanted), submission)
+    return redirect(url_for("patient.home", receipt=reference))
+
+
+@bp.get("/history")
+def history() -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    before = request.args.get("before", "")
+    path = f"/dossiers/{d}/history" + (f"?before={int(before)}" if before.isdigit() else "")
+    r = api("GET", path)
+    if not r.ok:
+        return render_template("error.html", message=r.message)
+    return render_template(
+        "patient_history.html",
+        entries=r.body.get("entries", []),
+        next_before=r.body.get("next_before"),
+    )
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+def totp() -> Response | str | tuple[str, int]:
+    """Enrol an authenticator app: the QR code, then one code to confirm it."""
+    _signed_in()
+    receipt = request.args.get("receipt") or request.form.get("receipt")
+    if request.method == "GET":
+        r = api("POST", "/me/totp")
+        if not r.ok:
+            return render_template("error.html", message=r.message)
+        return render_template("patient_totp.html", enrol=r.body, error=None, receipt=receipt)
+    value = (request.form.get("code") or "").strip()
+    r = api("POST", "/me/totp/confirm", {"code": value})
+    if not r.ok:
+        return render_template(
+            "patient_totp.html",
+            enrol=None,
+            receipt=receipt,
+            error=_("Code refusé : vérifiez l'heure de votre téléphone et réessayez."),
+        ), 400
+    return redirect(url_for("patient.home", receipt=receipt))
+
+
+@bp.route("/close", methods=["GET", "POST"])
+def close() -> Response | str | tuple[str, int]:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if request.method == "GET":
+        return render_template("confirm_close.html", submission=new_submission_id())
+    submission = valid_submission_id(request.form.get("submission"))
+    r = api(
+        "POST",
+        f"/dossiers/{d}/close",
+        {"confirm": True, "delete": request.form.get("delete") == "on"},
+        idempotency_key=submission,
+    )
+    if not r.ok:
+        return render_template("error.html", message=r.message), 400
+    reference = _receipt(t, [ConsentChange("dossier_closed", "")], submission)
+    return redirect(url_for("patient.home", receipt=reference))
+
+
+@bp.get("/receipt/<reference>.pdf")
+def receipt(reference: str) -> Response:
+    """The receipt, from memory (it leaves with the session), to print or download."""
+    import io
+
+    t = terminal()
+    pdf = t.receipts.get(reference) if t.token() is not None else None
+    if pdf is None:
+        abort(404)
+    return send_file(
+        io.BytesIO(pdf),
+        mimetype="application/pdf",
+        as_attachment=False,
+        download_name=f"recu-{reference}.pdf",
+    )

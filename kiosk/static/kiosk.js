@@ -1,0 +1,59 @@
+// Card events and the idle warning. No inline script anywhere (the CSP forbids it).
+(function () {
+  "use strict";
+  var body = document.body;
+
+  // Card inserted or pulled, session ended: the kiosk says where to go, at once.
+  function listen() {
+    var source = new EventSource("/events");
+    source.onmessage = function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      if (event.go) { window.location.assign(event.go); return; }
+      // Something happened while this page was loading: the kiosk's home knows where to go.
+      if (String(event.version) !== body.dataset.version) { window.location.assign("/"); }
+    };
+    source.onerror = function () {
+      document.getElementById("offline").hidden = false;
+    };
+    source.onopen = function () {
+      document.getElementById("offline").hidden = true;
+    };
+  }
+
+  // Idle: warn `warn` seconds before the kiosk ends the session on its own.
+  function idle() {
+    if (body.dataset.session !== "on") { return; }
+    var total = Number(body.dataset.idle) * 1000;
+    var warn = Number(body.dataset.warn) * 1000;
+    var dialog = document.getElementById("idle-warning");
+    var timer = null;
+    function arm() {
+      clearTimeout(timer);
+      dialog.hidden = true;
+      timer = setTimeout(function () {
+        dialog.hidden = false;
+        document.getElementById("idle-continue").focus();
+      }, Math.max(total - warn, 1000));
+    }
+    document.getElementById("idle-continue").addEventListener("click", function () {
+      fetch("/activity", {method: "POST", headers: {"X-CSRFToken": body.dataset.csrf},
+                          credentials: "same-origin"}).then(arm, arm);
+    });
+    arm();
+  }
+
+  // A form is sent once: a second tap while the first is on its way does nothing.
+  function once() {
+    document.querySelectorAll("form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.dataset.sent === "1") { event.preventDefault(); return; }
+        form.dataset.sent = "1";
+      });
+    });
+  }
+
+  listen();
+  idle();
+  once();
+}());

@@ -1,0 +1,456 @@
+"""What the kiosk holds while someone uses it, in memory only, and how it ends.
+
+One kiosk is one screen with its readers, so the state is one `Terminal` per process.
+It holds the server session tokens, the card sessions needed to re-sign, and, while a
+patient card is in, the identity read from it. Nothing is ever written to disk. When a
+card is pulled, the idle timeout passes, or the user signs out, `clear()` drops every
+reference at once (Python cannot wipe memory in place; dropping the only references is
+what it can do) and the page is told to go back to the welcome screen through the
+card-event stream.
+
+Re-signature: a card-bound session dies on the server if the card does not sign a fresh
+challenge every RESIGN_SECONDS (120 s by default). The housekeeping thread re-signs
+every half of that, so a kiosk that still holds the card keeps its session, and a kiosk
+that lost the card cannot.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardreader.connection import Connection
+from cardreader.errors import CardError
+from cardreader.identity import PatientIdentity, ProfessionalIdentity
+from cardreader.patient import PatientSession, read_patient_card
+from cardreader.professional import PinStatus, ProfessionalSession, read_professional_card
+from cardreader.profile import CardKind
+from cardreader.session import CardAuthentication, CardSession, card_kind
+
+from .client import ApiResponse, ServerClient, ServerUnavailable
+from .readers import CardReaders, ReaderEvent
+
+log = logging.getLogger("dmp.kiosk.terminal")
+
+
+def proof(auth: CardAuthentication) -> dict[str, str]:
+    return {
+        "challenge": base64.b64encode(auth.challenge).decode(),
+        "serial": auth.serial.hex(),
+        "certificate": base64.b64encode(auth.certificate_der).decode(),
+        "signature": base64.b64encode(auth.signature).decode(),
+    }
+
+
+@dataclass
+class Professional:
+    token: str
+    identity: ProfessionalIdentity
+    reader: str
+    card: ProfessionalSession  # kept to re-sign without asking the PIN again
+    resign_every: float
+
+    @property
+    def profession(self) -> str:
+        return self.identity.profession
+
+
+@dataclass
+class PatientCard:
+    reader: str
+    identity: PatientIdentity | None = None
+    card: PatientSession | None = None
+
+
+@dataclass
+class PatientSignIn:
+    pending_token: str | None = None
+    destination: str | None = None
+    token: str | None = None
+    resign_every: float = 60.0
+
+
+@dataclass
+class Dossier:
+    dossier_id: int
+    summary: dict[str, Any] = field(default_factory=dict)
+    emergency: str | None = None  # the reason given, while bris de glace lasts
+
+
+class SignInFailed(Exception):
+    """The server refused a sign-in; the message is the server's generic one."""
+
+
+class Terminal:
+    def __init__(
+        self,
+        readers: CardReaders,
+        client: ServerClient,
+        *,
+        idle_seconds: float = 120.0,
+        warn_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.readers = readers
+        self.client = client
+        self.idle_seconds = idle_seconds
+        self.warn_seconds = min(warn_seconds, idle_seconds / 2)
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._subscribers: list[queue.Queue[dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._background: list[threading.Thread] = []
+        self.readers_down = False
+        self.present: dict[str, CardKind] = {}  # what the readers hold, whatever the session
+        # Bumped at each event; a page rendered before an event it missed (it was loading)
+        # sees a newer version when its stream connects, and goes where it should.
+        self.version = 0
+        self._reset_state()
+
+    # ---- state -------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self.pro_reader: str | None = None  # a professional card is in, PIN not yet given
+        self.pro: Professional | None = None
+        self.patient_card: PatientCard | None = None
+        self.patient: PatientSignIn | None = None
+        self.dossier: Dossier | None = None
+        self.receipts: dict[str, bytes] = {}
+        self.flash: str | None = None
+        self.last_activity = self.clock()
+        self._next_resign = self.clock() + 3600.0
+
+    def clear(self, reason: str = "", *, rearm: bool = False, notify: bool = True) -> None:
+        """End everything: server sessions (in the background), memory, the screen.
+
+        With `rearm` (idle timeout), cards still in the readers start over: the
+        professional types the PIN again, the patient signs in again. Otherwise cards
+        left in are stale and the welcome screen asks to take them out."""
+        with self.lock:
+            tokens = [
+                t for t in (self.pro and self.pro.token, self.patient and self.patient.token) if t
+            ]
+            card_readers = [r for r in (self.pro and self.pro.reader, self.pro_reader) if r]
+            self._reset_state()
+            if reason:
+                self.flash = reason
+            if rearm:
+                for reader, kind in self.present.items():
+                    if kind is CardKind.PROFESSIONAL:
+                        self.pro_reader = reader
+                    else:
+                        self.patient_card = PatientCard(reader)
+        for reader in card_readers:
+            self.readers.release(reader)
+        if tokens:
+            self._spawn(self._end_server_sessions, tokens)
+        if notify:  # a request that clears redirects by itself; no second navigation
+            self.publish({"go": "/"})
+
+    def _spawn(self, target: Callable[[list[str]], None], tokens: list[str]) -> None:
+        thread = threading.Thread(target=target, args=(tokens,), daemon=True)
+        with self.lock:
+            self._background = [t for t in self._background if t.is_alive()] + [thread]
+        thread.start()
+
+    def _end_server_sessions(self, tokens: list[str]) -> None:
+        for token in tokens:
+            try:
+                self.client.call("POST", "/session/card/removed", token=token)
+            except ServerUnavailable:
+                # The server ends it anyway when the re-signature does not come.
+                log.info("could not tell the server a session ended; it will expire")
+
+    def token(self) -> str | None:
+        if self.pro is not None:
+            return self.pro.token
+        if self.patient is not None:
+            return self.patient.token
+        return None
+
+    def touch(self) -> None:
+        self.last_activity = self.clock()
+
+    # ---- events ------------------------------------------------------------------
+    def subscribe(self) -> queue.Queue[dict[str, Any]]:
+        q: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
+        with self.lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue[dict[str, Any]]) -> None:
+        with self.lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            self.version += 1
+            event = {**event, "version": self.version}
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            try:
+                q.put_nowait(event)
+            except queue.Full:
+                pass  # a page that stopped listening; it reloads on its own
+
+    def on_reader_event(self, event: ReaderEvent) -> None:
+        if event.kind == "service_lost":
+            self.readers_down = True
+            self.publish({"go": "/"})
+            return
+        if event.kind == "service_restored":
+            self.readers_down = False
+            self.publish({"go": "/"})
+            return
+        if event.kind == "inserted":
+            self._inserted(event)
+        elif event.kind == "removed":
+            self._removed(event.reader)
+
+    def _inserted(self, event: ReaderEvent) -> None:
+        try:
+            kind = card_kind(event.atr)
+        except CardError:
+            with self.lock:
+                self.flash = "unknown_card"
+            self.publish({"go": "/"})
+            return
+        with self.lock:
+            self.present[event.reader] = kind
+            self.touch()
+            if kind is CardKind.PROFESSIONAL:
+                if self.pro is not None or self.pro_reader is not None:
+                    return  # one professional at a time; the second card is ignored
+                if self.patient is not None:
+                    self.clear()  # a patient's own session never mixes with a professional's
+                self.pro_reader = event.reader
+                self.publish({"go": "/pin"})
+                return
+            if self.patient_card is not None:
+                return
+            self.patient_card = PatientCard(event.reader)
+            self.publish({"go": "/patient-card"})
+
+    def _removed(self, reader: str) -> None:
+        with self.lock:
+            self.present.pop(reader, None)
+            if reader in (self.pro_reader, self.pro and self.pro.reader):
+                self.clear("card_removed")
+                return
+            if self.patient_card is not None and self.patient_card.reader == reader:
+                if self.pro is None:
+                    self.clear("card_removed")
+                    return
+                # At the counter, the patient's card leaves: the professional stays, the
+                # patient's identity and dossier leave the kiosk's memory.
+                self.patient_card = None
+                self.dossier = None
+                self.flash = "patient_card_removed"
+                self.publish({"go": "/pro/"})
+
+    # ---- card work ---------------------------------------------------------------
+    def _challenge(self, path: str = "/auth/card/challenge", token: str | None = None) -> bytes:
+        r = self.client.call("POST", path, token=token)
+        if not r.ok:
+            raise SignInFailed(r.message)
+        return base64.b64decode(r.body["challenge"])
+
+    def pin_status(self) -> PinStatus | None:
+        reader = self.pro_reader
+        if reader is None:
+            return None
+        return self.readers.run(reader, lambda c: ProfessionalSession(c).pin_status())
+
+    def sign_in_professional(self, pin: str) -> ApiResponse:
+        """PIN to the card (never to the server), the card signs, the server decides."""
+        with self.lock:
+            reader = self.pro_reader
+        if reader is None:
+            raise SignInFailed("no_card")
+        challenge = self._challenge()
+        holder: dict[str, ProfessionalSession] = {}
+
+        def job(connection: Connection) -> Any:
+            session = ProfessionalSession(connection)
+            holder["session"] = session
+            return read_professional_card(session, pin, challenge)
+
+        reading = self.readers.run(reader, job)
+        body = {"kind": CardKind.PROFESSIONAL.value, **proof(reading.authentication)}
+        r = self.client.call("POST", "/auth/card/signin", body)
+        if r.status != 201:
+            return r
+        with self.lock:
+            if self.pro_reader != reader:
+                # The card left while the server answered: that session must not live.
+                self._spawn(self._end_server_sessions, [r.body["token"]])
+                raise SignInFailed("card_removed")
+            every = float(r.body.get("resign_within_seconds", 120)) / 2
+            self.pro = Professional(
+                r.body["token"], reading.identity, reader, holder["session"], every
+            )
+            self.pro_reader = None
+            self._next_resign = self.clock() + every
+            self.touch()
+        return r
+
+    def unblock_pin(self, puk: str, new_pin: str) -> None:
+        reader = self.pro_reader
+        if reader is None:
+            raise SignInFailed("no_card")
+        self.readers.run(reader, lambda c: ProfessionalSession(c).unblock_pin(puk, new_pin))
+
+    def read_patient_card(self) -> PatientIdentity:
+        """At the counter: the identity on the patient's card (the patient is present)."""
+        with self.lock:
+            card = self.patient_card
+        if card is None:
+            raise SignInFailed("no_card")
+        if card.identity is None:
+            card.identity = self.readers.run(
+                card.reader, lambda c: PatientSession(c).read_identity()
+            )
+        return card.identity
+
+    def patient_presence(self) -> dict[str, str]:
+        """At the counter: the patient's card signs a fresh challenge, the evidence that the
+        patient is here to consent (the server checks it as it checks a sign-in)."""
+        with self.lock:
+            card = self.patient_card
+        if card is None:
+            raise SignInFailed("no_card")
+        challenge = self._challenge()
+        reading = self.readers.run(
+            card.reader, lambda c: read_patient_card(PatientSession(c), challenge)
+        )
+        return {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
+
+    def start_patient_sign_in(self) -> ApiResponse:
+        """Alone at the kiosk: the card signs, then a one-time code opens the session."""
+        with self.lock:
+            card = self.patient_card
+        if card is None:
+            raise SignInFailed("no_card")
+        challenge = self._challenge()
+        holder: dict[str, PatientSession] = {}
+
+        def job(connection: Connection) -> Any:
+            session = PatientSession(connection)
+            holder["session"] = session
+            return read_patient_card(session, challenge)
+
+        reading = self.readers.run(card.reader, job)
+        r = self.client.call(
+            "POST",
+            "/auth/card/signin",
+            {"kind": CardKind.PATIENT.value, **proof(reading.authentication)},
+        )
+        if r.status == 201:
+            with self.lock:
+                if self.patient_card is not card:
+                    raise SignInFailed("card_removed")
+                card.identity = reading.identity
+                card.card = holder["session"]
+                self.patient = PatientSignIn(pending_token=r.body["pending_token"])
+        return r
+
+    def finish_patient_sign_in(self, token: str, resign_within: float) -> None:
+        with self.lock:
+            if self.patient is None:
+                raise SignInFailed("no_card")
+            self.patient.token = token
+            self.patient.pending_token = None
+            self.patient.resign_every = resign_within / 2
+            self._next_resign = self.clock() + self.patient.resign_every
+            self.touch()
+
+    def _resign(self) -> None:
+        session: CardSession | None
+        with self.lock:
+            token = self.token()
+            if self.pro is not None:
+                reader, session, every = self.pro.reader, self.pro.card, self.pro.resign_every
+            elif self.patient is not None and self.patient.token and self.patient_card:
+                reader, session = self.patient_card.reader, self.patient_card.card
+                every = self.patient.resign_every
+            else:
+                return
+            self._next_resign = self.clock() + every
+        if token is None or session is None:
+            return
+        card_session: CardSession = session
+        try:
+            challenge = self._challenge("/session/card/challenge", token)
+            signature = self.readers.run(reader, lambda _c: card_session.authenticate(challenge))
+            body = {
+                "challenge": base64.b64encode(challenge).decode(),
+                "serial": card_session.serial.hex(),
+                "certificate": base64.b64encode(self._certificate(reader, card_session)).decode(),
+                "signature": base64.b64encode(signature).decode(),
+            }
+            r = self.client.call("POST", "/session/card/resign", body, token=token)
+        except ServerUnavailable:
+            with self.lock:
+                self._next_resign = self.clock() + 5.0  # try again soon
+            return
+        except (CardError, SignInFailed):
+            self.clear("card_removed")
+            return
+        if not r.ok:
+            self.clear("session_ended")
+            return
+        within = r.body.get("resign_within_seconds") if isinstance(r.body, dict) else None
+        if isinstance(within, int) and within > 0:
+            with self.lock:  # follow the server's setting from now on
+                if self.pro is not None:
+                    self.pro.resign_every = within / 2
+                elif self.patient is not None:
+                    self.patient.resign_every = within / 2
+
+    def _certificate(self, reader: str, session: CardSession) -> bytes:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return self.readers.run(
+            reader, lambda _c: session.read_certificate().public_bytes(Encoding.DER)
+        )
+
+    # ---- housekeeping --------------------------------------------------------------
+    def start(self) -> None:
+        self.readers.start(self.on_reader_event)
+        self._thread = threading.Thread(
+            target=self._housekeeping, name="kiosk-housekeeping", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.clear()
+        for thread in list(self._background):
+            thread.join(5.0)  # the server hears that the sessions ended
+        self.readers.stop()
+
+    def idle_deadline(self) -> float:
+        return self.last_activity + self.idle_seconds
+
+    def signed_in(self) -> bool:
+        return (
+            self.token() is not None or self.pro_reader is not None or self.patient_card is not None
+        )
+
+    def _housekeeping(self) -> None:
+        while not self._stop.wait(0.25):
+            now = self.clock()
+            if self.signed_in() and now >= self.idle_deadline():
+                self.clear("idle", rearm=True)
+                continue
+            if self.token() is not None and now >= self._next_resign:
+                self._resign()

@@ -1,0 +1,101 @@
+"""Journeys 3 and 4: the admissions desk, the hospital physician, the emergency doctor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+
+
+def test_admissions_records_the_admission_and_reads_no_clinical_content(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("admissions-garcia")
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/pro/dossier")
+    at.shot("admissions", "dossier")
+    assert "ne lit aucun contenu médical" in page.inner_text("[data-testid=no-clinical]")
+    assert page.locator("[data-testid=documents]").count() == 0
+    page.click("[data-testid=admit]")
+    assert "Admission enregistrée" in page.inner_text("[data-testid=done]")
+
+
+def test_admissions_opens_a_dossier_with_consent_never_preticked(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("admissions-garcia")
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-camille-nicolas")
+    page.wait_for_url("**/pro/open")
+    assert "pas encore de dossier" in page.inner_text("[data-testid=no-dossier]")
+    assert not page.is_checked("[data-testid=consent]")
+    page.fill("#email", "camille.nicolas@example.org")
+    page.check("[data-testid=consent]")
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_selector("[data-testid=opened]")
+    at.shot("admissions", "dossier-ouvert")
+    href = page.get_attribute("[data-testid=receipt]", "href")
+    response = page.request.get("/".join(page.url.split("/")[:3]) + href)
+    assert response.status == 200
+    assert response.body().startswith(b"%PDF")
+
+
+def test_hospital_physician_deposits_then_replaces_a_report(at: Kiosk) -> None:
+    page: Any = at.page
+    # Paul Bernard was admitted at the CHU (demo data): the CHU's team is his care team.
+    at.sign_in_pro("medecin_specialiste-girard")
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-paul-bernard")
+    page.wait_for_url("**/pro/dossier")
+    page.click("[data-testid=deposit]")
+    page.select_option("#type_code", "34112-3")
+    page.fill("#title", "Hospitalisation du 20 au 22 novembre")
+    page.fill("#text", "Douleur thoracique. Coronarographie normale. Sortie J2.")
+    page.check("input[name=invisible_patient]")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    at.shot("hopital", "compte-rendu-depose")
+    page.click("text=Hospitalisation du 20 au 22 novembre")
+    assert "Coronarographie normale" in page.inner_text("[data-testid=content]")
+    assert "Non visible par le patient" in page.inner_text("main")
+    page.click("[data-testid=replace]")
+    page.select_option("#type_code", "34112-3")
+    page.fill("#title", "Hospitalisation du 20 au 22 novembre (corrigé)")
+    page.fill("#text", "Douleur thoracique. Coronarographie normale. Sortie J3.")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    listed = page.inner_text("[data-testid=documents]")
+    assert "(corrigé)" in listed
+    page.click("text=Hospitalisation du 20 au 22 novembre (corrigé)")
+    assert "Sortie J3" in page.inner_text("[data-testid=content]")
+
+
+def test_emergency_break_glass_banner_notice_and_history(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("urgentiste-roux")
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/pro/dossier")
+    assert page.locator("[data-testid=break-glass]").count() == 1
+    page.click("[data-testid=break-glass]")
+    page.fill("#reason", "Patiente inconsciente, admise aux urgences.")
+    page.click("[data-testid=confirm-emergency]")
+    page.wait_for_url("**/pro/dossier")
+    banner = page.inner_text("[data-testid=emergency-banner]")
+    assert "Patiente inconsciente" in banner
+    at.shot("urgence", "bris-de-glace")
+    assert "Consultation du 3 mars" in page.inner_text("[data-testid=documents]")
+    page.click("text=Consultation du 3 mars")
+    assert page.locator("[data-testid=emergency-banner]").count() == 1  # for the whole session
+    # The patient is notified (the demo mailbox) and sees it in the history.
+    at.pull(READER_PATIENT)
+    at.pull(READER_PRO)
+    page.wait_for_selector("[data-testid=welcome]")
+    inbox = " ".join(m.body for m in at.running.kit.inbox.latest())
+    assert "urgence" in inbox.lower()
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-history]")
+    history = page.inner_text("[data-testid=history]")
+    assert "Thomas ROUX" in history
+    assert "urgence" in history.lower()
+    at.shot("urgence", "historique-patient")

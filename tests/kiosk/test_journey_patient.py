@@ -1,0 +1,126 @@
+"""Journey 1: the patient alone at the health-insurance reception kiosk."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pyotp
+from pypdf import PdfReader
+
+from tests.kiosk.conftest import READER_PATIENT, Kiosk
+
+
+def _pdf_text(page: Any, url: str) -> str:
+    response = page.request.get("/".join(page.url.split("/")[:3]) + url)
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages)
+
+
+def test_patient_creates_a_dossier_with_explicit_consent_and_enrols_totp(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-camille-nicolas")
+    page.wait_for_url("**/patient/create")
+    at.shot("patient", "creation")
+    assert not page.is_checked("[data-testid=consent]")  # never pre-ticked
+    assert page.is_checked("input[name=bris_de_glace]")  # shown ticked
+    assert page.is_checked("input[name=centre_15]")
+    page.fill("#email", "camille.nicolas@example.org")
+    page.click("[data-testid=open-dossier]")
+    assert "consentement explicite" in page.inner_text("[data-testid=error]")
+    page.check("[data-testid=consent]")
+    page.uncheck("input[name=centre_15]")
+    page.fill("#medecin_traitant", "810002813839")
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_url("**/patient/totp**")
+    at.shot("patient", "totp")
+    receipt = page.get_attribute("[data-testid=receipt]", "href")
+    text = _pdf_text(page, receipt)
+    assert "Camille NICOLAS" in text
+    assert "288026912304513" not in text  # only the last four digits of the INS
+    assert "bris de glace" in text
+    assert "centre 15" in text
+    secret = page.text_content("[data-testid=secret]").strip()
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("[data-testid=confirm]")
+    page.wait_for_url("**/patient/**")
+    assert "Mon dossier médical" in page.inner_text("h1")
+    assert "Médecin traitant : Jean DUPONT" in page.inner_text("main")
+
+
+def test_patient_masks_blocks_changes_emergency_and_reads_history(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    at.shot("patient", "accueil")
+    page.click("[data-testid=tile-documents]")
+    docs = page.inner_text("[data-testid=documents]")
+    assert "Consultation du 3 mars" in docs
+    at.shot("patient", "documents")
+    # Mask the first document, with a confirmation, and get a receipt.
+    page.click("[data-testid=mask-1]")
+    assert "Masquer" in page.inner_text("[data-testid=confirm-text]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    assert "Masqué aux professionnels" in page.inner_text("[data-testid=documents]")
+    page.click("[data-testid=mask-1]")
+    assert "à nouveau visible" in page.inner_text("[data-testid=confirm-text]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    # Who has access, who has read; block the pharmacist, then unblock her.
+    page.goto(at.running.kiosk_url + "/patient/access")
+    assert "Claire MOREAU" in page.inner_text("[data-testid=have-read]")
+    at.shot("patient", "acces")
+    page.click("[data-testid='block-810003123451']")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    assert "Claire MOREAU" in page.inner_text("[data-testid=blocked]")
+    text = _pdf_text(page, page.get_attribute("[data-testid=receipt]", "href"))
+    assert "Claire MOREAU" in text
+    page.click("[data-testid='unblock-810003123451']")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    assert "Claire MOREAU" not in page.inner_text("[data-testid=blocked]")
+    # Withdraw bris de glace.
+    page.goto(at.running.kiosk_url + "/patient/emergency")
+    assert page.is_checked("[data-testid=bris]")
+    page.uncheck("[data-testid=bris]")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    page.goto(at.running.kiosk_url + "/patient/emergency")
+    assert not page.is_checked("[data-testid=bris]")
+    # The history, in plain French, tells all of it.
+    page.goto(at.running.kiosk_url + "/patient/history")
+    history = page.inner_text("[data-testid=history]")
+    at.shot("patient", "historique")
+    assert re.search(r"Claire MOREAU", history)
+    assert "bloqu" in history
+
+
+def test_all_documents_on_request(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-documents]")
+    assert "deux dernières années" in page.inner_text("main")
+    page.click("[data-testid=show-all]")
+    assert "Tous les documents" in page.inner_text("main")
+    assert page.locator("[data-testid=documents] li").count() >= 1
+
+
+def test_pulling_the_card_clears_the_screen_within_a_second(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    at.pull(READER_PATIENT)
+    page.wait_for_selector("[data-testid=welcome]", timeout=1000)
+    assert "Carte retirée" in page.inner_text("[data-testid=flash]")
+    terminal = at.running.terminal
+    assert terminal.patient is None
+    assert terminal.patient_card is None
+    assert terminal.dossier is None
+    assert terminal.receipts == {}
+    page.goto(at.running.kiosk_url + "/patient/history")
+    assert "Historique" not in page.inner_text("main")

@@ -1,0 +1,82 @@
+"""Journey 2: the pharmacist at the counter, in a real browser."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pypdf import PdfReader
+
+from tests.kiosk.conftest import READER_PATIENT, Kiosk
+
+
+def test_pharmacist_sees_what_the_matrix_allows_and_records_a_dispensation(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("pharmacien-moreau")
+    page.wait_for_url("**/pro/")
+    assert "Insérez la carte Vitale du patient" in page.inner_text("main")
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/pro/dossier")
+    at.shot("pharmacie", "dossier")
+    matrix = page.inner_text("[data-testid=matrix]")
+    assert "Dispensation" in matrix
+    assert "Compte rendu" not in matrix  # the pharmacist's profession does not read reports
+    listed = page.inner_text("[data-testid=documents]")
+    assert "Consultation du 3 mars" not in listed
+    page.click("[data-testid=deposit]")
+    page.fill("#title", "Délivrance du 22 novembre")
+    page.fill("#text", "Amoxicilline 1 g, 3 boîtes.")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    assert "Délivrance du 22 novembre" in page.inner_text("[data-testid=documents]")
+
+
+def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("pharmacien-moreau")
+    page.wait_for_url("**/pro/")
+    # Lucia Santoni never consented to this pharmacist, who is not in her care team.
+    at.insert(READER_PATIENT, "patient-lucia-santoni")
+    page.wait_for_url("**/pro/dossier")
+    assert page.locator("[data-testid=denied]").count() == 1
+    at.shot("pharmacie", "consentement")
+    page.click("[data-testid=consent-in-person]")
+    page.wait_for_selector("[data-testid=matrix]")
+    assert "Dispensation" in page.inner_text("[data-testid=matrix]")
+
+
+def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro("pharmacien-moreau")
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-camille-nicolas")
+    page.wait_for_url("**/pro/open")
+    assert not page.is_checked("[data-testid=consent]")  # never pre-ticked
+    page.fill("#phone", "06 12 34 56 78")
+    page.select_option("#notify_channel", "sms")
+    page.check("[data-testid=consent]")
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_selector("[data-testid=opened]")
+    href = page.get_attribute("[data-testid=receipt]", "href")
+    pdf = page.request.get("/".join(page.url.split("/")[:3]) + href)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
+    assert "Camille NICOLAS" in text
+    assert "Claire MOREAU" in text
+    assert "code" in text.lower()  # how to sign in: card, then a one-time code
+    page.click("text=Continuer vers le dossier")
+    # Consent to the creation is not consent to read: the patient confirms with the card.
+    page.click("[data-testid=consent-in-person]")
+    page.wait_for_selector("[data-testid=matrix]")
+
+
+def test_the_demo_panel_inserts_and_pulls_cards(at: Kiosk) -> None:
+    page: Any = at.page
+    page.goto(at.running.kiosk_url + "/?demo=1")
+    page.select_option("[data-testid=select-0]", "pharmacien-moreau")
+    page.click("[data-testid=insert-0]")
+    page.wait_for_url("**/pin")
+    page.goto(at.running.kiosk_url + "/pin?demo=1")
+    assert "Claire MOREAU" in page.inner_text("[data-testid=reader-0-card]")
+    page.click("[data-testid=pull-0]")
+    page.wait_for_selector("[data-testid=welcome]")
+    assert at.running.terminal.pro_reader is None
