@@ -26,7 +26,6 @@ from server.services import audit, documents, lookup, sessions, views
 from server.services.facts import load
 from server.services.listing import LISTINGS
 from server.services.listing import document as listed
-from tests.conftest import BACKEND
 from tests.server.conftest import World
 
 
@@ -200,7 +199,7 @@ def test_concurrent_listings_of_one_dossier_never_fork_its_chain(
     assert len(listings) == 61
 
 
-@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite has no server connection to lose")
+@pytest.mark.postgresql  # SQLite has no server connection to lose
 def test_a_pooled_connection_killed_while_idle_is_replaced(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
