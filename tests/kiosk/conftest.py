@@ -120,6 +120,15 @@ class Kiosk:
         self.page.fill("#pin", pin)
         self.page.click("button[type=submit]")
 
+    def at_counter(
+        self, pro_card: str, patient_card: str, lands_on: str = "**/pro/dossier"
+    ) -> None:
+        """A professional signs in, then the patient's card goes in beside it."""
+        self.sign_in_pro(pro_card)
+        self.page.wait_for_url("**/pro/")
+        self.insert(READER_PATIENT, patient_card)
+        self.page.wait_for_url(lands_on)
+
     def sign_in_patient(self, card: str) -> None:
         self.insert(READER_PATIENT, card)
         self.page.wait_for_url("**/code")

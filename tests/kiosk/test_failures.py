@@ -15,10 +15,7 @@ from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
 
 def _pharmacist_at_deposit(at: Kiosk) -> Any:
     page: Any = at.page
-    at.sign_in_pro("pharmacien-moreau")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-marie-durand")
-    page.wait_for_url("**/pro/dossier")
+    at.at_counter("pharmacien-moreau", "patient-marie-durand")
     page.click("[data-testid=deposit]")
     page.fill("#title", "Délivrance")
     page.fill("#text", "Paracétamol 1 g.")

@@ -9,10 +9,7 @@ from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
 
 def test_admissions_records_the_admission_and_reads_no_clinical_content(at: Kiosk) -> None:
     page: Any = at.page
-    at.sign_in_pro("admissions-garcia")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-marie-durand")
-    page.wait_for_url("**/pro/dossier")
+    at.at_counter("admissions-garcia", "patient-marie-durand")
     at.shot("admissions", "dossier")
     assert "ne lit aucun contenu médical" in page.inner_text("[data-testid=no-clinical]")
     assert page.locator("[data-testid=documents]").count() == 0
@@ -22,10 +19,7 @@ def test_admissions_records_the_admission_and_reads_no_clinical_content(at: Kios
 
 def test_admissions_opens_a_dossier_with_consent_never_preticked(at: Kiosk) -> None:
     page: Any = at.page
-    at.sign_in_pro("admissions-garcia")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-camille-nicolas")
-    page.wait_for_url("**/pro/open")
+    at.at_counter("admissions-garcia", "patient-camille-nicolas", lands_on="**/pro/open")
     assert "pas encore de dossier" in page.inner_text("[data-testid=no-dossier]")
     assert not page.is_checked("[data-testid=consent]")
     page.fill("#email", "camille.nicolas@example.org")
@@ -42,10 +36,7 @@ def test_admissions_opens_a_dossier_with_consent_never_preticked(at: Kiosk) -> N
 def test_hospital_physician_deposits_then_replaces_a_report(at: Kiosk) -> None:
     page: Any = at.page
     # Paul Bernard was admitted at the CHU (demo data): the CHU's team is his care team.
-    at.sign_in_pro("medecin_specialiste-girard")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-paul-bernard")
-    page.wait_for_url("**/pro/dossier")
+    at.at_counter("medecin_specialiste-girard", "patient-paul-bernard")
     page.click("[data-testid=deposit]")
     page.select_option("#type_code", "34112-3")
     page.fill("#title", "Hospitalisation du 20 au 22 novembre")
@@ -71,10 +62,7 @@ def test_hospital_physician_deposits_then_replaces_a_report(at: Kiosk) -> None:
 
 def test_emergency_break_glass_banner_notice_and_history(at: Kiosk) -> None:
     page: Any = at.page
-    at.sign_in_pro("urgentiste-roux")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-marie-durand")
-    page.wait_for_url("**/pro/dossier")
+    at.at_counter("urgentiste-roux", "patient-marie-durand")
     assert page.locator("[data-testid=break-glass]").count() == 1
     page.click("[data-testid=break-glass]")
     page.fill("#reason", "Patiente inconsciente, admise aux urgences.")

@@ -33,11 +33,7 @@ def test_pharmacist_sees_what_the_matrix_allows_and_records_a_dispensation(at: K
 
 def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk) -> None:
     page: Any = at.page
-    at.sign_in_pro("pharmacien-moreau")
-    page.wait_for_url("**/pro/")
-    # Lucia Santoni never consented to this pharmacist, who is not in her care team.
-    at.insert(READER_PATIENT, "patient-lucia-santoni")
-    page.wait_for_url("**/pro/dossier")
+    at.at_counter("pharmacien-moreau", "patient-lucia-santoni")
     assert page.locator("[data-testid=denied]").count() == 1
     at.shot("pharmacie", "consentement")
     page.click("[data-testid=consent-in-person]")
@@ -47,10 +43,7 @@ def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk)
 
 def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Kiosk) -> None:
     page: Any = at.page
-    at.sign_in_pro("pharmacien-moreau")
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-camille-nicolas")
-    page.wait_for_url("**/pro/open")
+    at.at_counter("pharmacien-moreau", "patient-camille-nicolas", lands_on="**/pro/open")
     assert not page.is_checked("[data-testid=consent]")  # never pre-ticked
     page.fill("#phone", "06 12 34 56 78")
     page.select_option("#notify_channel", "sms")
