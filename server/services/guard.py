@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from server.errors import AccessDenied, Conflict, DmpError, NotFound
 from server.models import Document, Dossier, FirstAccess, Patient
 from server.policy import (
@@ -190,12 +193,29 @@ def _fulfil(
     patient: Patient | PatientRef,
 ) -> None:
     obligations = decision.obligations
-    if Obligation.NOTIFY_PATIENT_FIRST_ACCESS in obligations:
-        ctx.session.add(
-            FirstAccess(dossier_id=dossier.id, professional_id=who.actor.id, at=ctx.now)
-        )
+    if Obligation.NOTIFY_PATIENT_FIRST_ACCESS in obligations and _record_first_access(
+        ctx, dossier.id, who.actor.id
+    ):
         notices.queue(ctx, patient, "first_access", who)
     if Obligation.NOTIFY_PATIENT_EMERGENCY in obligations:
         notices.queue(ctx, patient, decision.mode.value, who)
     if Obligation.NOTIFY_PATIENT_NEW_DOCUMENT in obligations:
         notices.queue(ctx, patient, "new_document", who)
+
+
+def _record_first_access(ctx: Ctx, dossier_id: int, professional_id: int) -> bool:
+    """Records a professional's first access; False if it was already there.
+
+    Two first requests of the same professional may both have read "never accessed"
+    before either committed (the facts are read before the head lock is granted on
+    PostgreSQL): the second then inserts nothing and queues no second notice, instead of
+    failing on the primary key."""
+    dialect = ctx.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(FirstAccess)
+        .values(dossier_id=dossier_id, professional_id=professional_id, at=ctx.now)
+        .on_conflict_do_nothing()
+        .returning(FirstAccess.dossier_id)  # a row back only if one was inserted
+    )
+    return ctx.session.execute(statement).first() is not None

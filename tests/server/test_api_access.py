@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.models import OutboxMessage
+from server.models import FirstAccess, OutboxMessage
+from server.policy import Action
+from server.services import guard, lookup, sessions
 from tests.server.conftest import World
 
 
@@ -315,3 +317,23 @@ def test_staff_with_a_cpe_id_can_be_blocked_through_the_url(
     r = put(world, "marie", f"/dossiers/{marie_dossier}/blocks/3750000010/ADM0042")
     assert r.status_code == 200
     assert r.get_json()["blocked"]["national_id"] == "3750000010/ADM0042"
+
+
+def test_a_first_access_already_recorded_by_a_concurrent_request_is_not_a_conflict(
+    world: World, marie_dossier: int
+) -> None:
+    """Two first requests of one professional can both read "never accessed" before
+    either commits; the second must neither fail on the primary key nor notify twice."""
+    assert world.call("GET", "gp", f"/dossiers/{marie_dossier}").status_code == 200
+    with world.rt.sessions() as s:
+        ctx = world.rt.ctx(s)
+        gp = sessions.resolve(ctx, world.tokens["gp"])
+        row, patient = lookup.dossier(ctx, marie_dossier)
+        # As the late request saw it: its facts said this was the first access.
+        granted = guard.authorize(ctx, gp, Action.DOSSIER_READ, row, patient, first_access=True)
+        assert granted.decision.allowed
+        s.commit()
+    with world.rt.sessions() as s:
+        rows = s.scalars(select(FirstAccess).where(FirstAccess.dossier_id == marie_dossier))
+        assert len(list(rows)) == 1
+    assert [m.kind for m in outbox(world)].count("first_access") == 1
