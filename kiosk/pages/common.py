@@ -90,7 +90,10 @@ def language() -> BaseResponse:
     chosen = request.form.get("lang", "fr")
     session["lang"] = chosen if chosen in LANGS else "fr"
     back = request.form.get("next", "/")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+    # Only a path of this kiosk: "//host" and "/\\host" would leave it (browsers read a
+    # backslash as a slash).
+    local = back.startswith("/") and not back.startswith("//") and "\\" not in back
+    return redirect(back if local else "/")
 
 
 @bp.post("/activity")

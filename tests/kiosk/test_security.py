@@ -178,3 +178,20 @@ def test_no_pin_puk_or_code_in_any_log(at: Kiosk, caplog: pytest.LogCaptureFixtu
     assert logged  # the capture did see the kiosk's and the server's logs
     for secret in ("8642", "12345678", "7531", code):
         assert secret not in logged, secret
+
+
+def test_the_language_switch_only_returns_to_a_kiosk_page(at: Kiosk) -> None:
+    page: Any = at.page
+    token = page.get_attribute("body", "data-csrf")
+    url = at.running.kiosk_url + "/lang"
+    for target, expected in (
+        ("/patient/", "/patient/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ):
+        r = page.request.post(
+            url, form={"csrf_token": token, "lang": "en", "next": target}, max_redirects=0
+        )
+        assert r.status == 302
+        assert r.headers["location"] == expected, target
