@@ -28,8 +28,13 @@ from typing import Any
 from cardreader.connection import Connection
 from cardreader.errors import CardError
 from cardreader.identity import PatientIdentity, ProfessionalIdentity
-from cardreader.patient import PatientSession, read_patient_card
-from cardreader.professional import PinStatus, ProfessionalSession, read_professional_card
+from cardreader.patient import PatientReading, PatientSession, read_patient_card
+from cardreader.professional import (
+    PinStatus,
+    ProfessionalReading,
+    ProfessionalSession,
+    read_professional_card,
+)
 from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication, CardSession, card_kind
 
@@ -275,14 +280,12 @@ class Terminal:
         if reader is None:
             raise SignInFailed("no_card")
         challenge = self._challenge()
-        holder: dict[str, ProfessionalSession] = {}
 
-        def job(connection: Connection) -> Any:
+        def job(connection: Connection) -> tuple[ProfessionalReading, ProfessionalSession]:
             session = ProfessionalSession(connection)
-            holder["session"] = session
-            return read_professional_card(session, pin, challenge)
+            return read_professional_card(session, pin, challenge), session
 
-        reading = self.readers.run(reader, job)
+        reading, session = self.readers.run(reader, job)
         body = {"kind": CardKind.PROFESSIONAL.value, **proof(reading.authentication)}
         r = self.client.call("POST", "/auth/card/signin", body)
         if r.status != 201:
@@ -293,9 +296,7 @@ class Terminal:
                 self._spawn(self._end_server_sessions, [r.body["token"]])
                 raise SignInFailed("card_removed")
             every = float(r.body.get("resign_within_seconds", 120)) / 2
-            self.pro = Professional(
-                r.body["token"], reading.identity, reader, holder["session"], every
-            )
+            self.pro = Professional(r.body["token"], reading.identity, reader, session, every)
             self.pro_reader = None
             self._next_resign = self.clock() + every
             self.touch()
@@ -307,12 +308,26 @@ class Terminal:
             raise SignInFailed("no_card")
         self.readers.run(reader, lambda c: ProfessionalSession(c).unblock_pin(puk, new_pin))
 
-    def read_patient_card(self) -> PatientIdentity:
-        """At the counter: the identity on the patient's card (the patient is present)."""
+    def _patient_card(self) -> PatientCard:
         with self.lock:
             card = self.patient_card
         if card is None:
             raise SignInFailed("no_card")
+        return card
+
+    def _patient_signs(self, card: PatientCard) -> tuple[PatientReading, PatientSession]:
+        """The patient's card signs a fresh sign-in challenge of this kiosk."""
+        challenge = self._challenge()
+
+        def job(connection: Connection) -> tuple[PatientReading, PatientSession]:
+            session = PatientSession(connection)
+            return read_patient_card(session, challenge), session
+
+        return self.readers.run(card.reader, job)
+
+    def read_patient_card(self) -> PatientIdentity:
+        """At the counter: the identity on the patient's card (the patient is present)."""
+        card = self._patient_card()
         if card.identity is None:
             card.identity = self.readers.run(
                 card.reader, lambda c: PatientSession(c).read_identity()
@@ -322,31 +337,13 @@ class Terminal:
     def patient_presence(self) -> dict[str, str]:
         """At the counter: the patient's card signs a fresh challenge, the evidence that the
         patient is here to consent (the server checks it as it checks a sign-in)."""
-        with self.lock:
-            card = self.patient_card
-        if card is None:
-            raise SignInFailed("no_card")
-        challenge = self._challenge()
-        reading = self.readers.run(
-            card.reader, lambda c: read_patient_card(PatientSession(c), challenge)
-        )
+        reading, _session = self._patient_signs(self._patient_card())
         return {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
 
     def start_patient_sign_in(self) -> ApiResponse:
         """Alone at the kiosk: the card signs, then a one-time code opens the session."""
-        with self.lock:
-            card = self.patient_card
-        if card is None:
-            raise SignInFailed("no_card")
-        challenge = self._challenge()
-        holder: dict[str, PatientSession] = {}
-
-        def job(connection: Connection) -> Any:
-            session = PatientSession(connection)
-            holder["session"] = session
-            return read_patient_card(session, challenge)
-
-        reading = self.readers.run(card.reader, job)
+        card = self._patient_card()
+        reading, session = self._patient_signs(card)
         r = self.client.call(
             "POST",
             "/auth/card/signin",
@@ -357,7 +354,7 @@ class Terminal:
                 if self.patient_card is not card:
                     raise SignInFailed("card_removed")
                 card.identity = reading.identity
-                card.card = holder["session"]
+                card.card = session
                 self.patient = PatientSignIn(pending_token=r.body["pending_token"])
         return r
 
