@@ -14,8 +14,12 @@ prepared outside the timed section.
 
 In the same run, interleaved with the sign-ins, the bench times the bare
 `cryptography` ECDSA P-256 verification of the card signature: the floor no server can
-go under. The "added cost" is the difference of the medians; the target is at most 2 ms.
-Any answer other than 201 is an error and the run exits 1.
+go under. The "added cost" is the difference of the medians; the target is at most 2 ms,
+reported both in milliseconds and as a ratio to the verification measured in the same run
+(2 ms over a 50 us verification: 40 verifications). The server time is the WSGI call
+alone, on an environ built beforehand (building a request is client work), and an empty
+request through the same application shows the framework's share. Any answer other than
+201 is an error and the run exits 1.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
+from werkzeug.test import EnvironBuilder
 
 from cardreader.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS
 from cardreader.pki import Pki
@@ -51,6 +56,11 @@ from server.models import Professional
 from server.services import kiosk_auth
 
 TARGET_ADDED_MS = 2.0
+# The issue's 2 ms, restated as a ratio to the verification it is measured against: the
+# ECDSA P-256 verify took 50 us on the machine whose limits ../shared/context/performance.md
+# lists; this machine's speed varies several-fold from day to day (docs/sign-in.md).
+REFERENCE_VERIFY_MS = 0.050
+TARGET_ADDED_VERIFIES = TARGET_ADDED_MS / REFERENCE_VERIFY_MS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,7 +102,6 @@ class Bench:
                 "PKI_DIR": str(self.pki_dir),
             }
         )
-        self.client = self.app.test_client()
         rt = self.app.extensions["dmp"]
         with rt.sessions() as s:
             # A --db given twice keeps its professional; each run registers a new kiosk.
@@ -118,24 +127,41 @@ class Bench:
     def close(self) -> None:
         self.app.extensions["dmp"].engine.dispose()
 
-    def _signed(self, method: str, target: str, body: bytes) -> dict[str, str]:
+    def _request(self, target: str, body: bytes) -> dict[str, Any]:
+        """The WSGI environ of one kiosk-signed POST, built before the clock starts: what
+        a client (and werkzeug's test client) does to build a request is not server work."""
         headers = kiosk_auth.sign_request(
-            self.kiosk_key, self.kiosk, method, target, body, datetime.now(UTC)
+            self.kiosk_key, self.kiosk, "POST", target, body, datetime.now(UTC)
         )
         headers["Content-Type"] = "application/json"
-        return headers
+        return EnvironBuilder(path=target, method="POST", data=body, headers=headers).get_environ()
 
-    def one(self) -> tuple[float, float, float]:
-        """Seconds of: the server's challenge + sign-in, the bare signature verification,
-        and the card checks alone (chain, dates, key usage, EKU, CRL, then signature)."""
-        target = "/api/v1/auth/card/challenge"
-        headers = self._signed("POST", target, b"")
+    def _serve(self, environ: dict[str, Any]) -> tuple[float, int, bytes]:
+        """Seconds the server spends on one request, from the WSGI call to the last byte
+        of the answer (what gunicorn would time), with the status and body."""
+        status: list[str] = []
+
+        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
+            status.append(line)
+
         start = time.perf_counter()
-        r = self.client.post(target, headers=headers)
-        server = time.perf_counter() - start
-        if r.status_code != 201:
-            raise RuntimeError(f"challenge: {r.status_code} {r.get_data(as_text=True)}")
-        challenge = base64.b64decode(r.get_json()["challenge"])
+        answer = self.app(environ, start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+        return time.perf_counter() - start, int(status[0].split()[0]), body
+
+    def one(self) -> dict[str, float]:
+        """Seconds of: the server's challenge and sign-in requests, the bare signature
+        verification, the card checks alone (chain, dates, key usage, EKU, CRL, then
+        signature), and an empty request through the same application."""
+        challenge_s, status, answer = self._serve(self._request("/api/v1/auth/card/challenge", b""))
+        if status != 201:
+            raise RuntimeError(f"challenge: {status} {answer.decode()}")
+        challenge = base64.b64decode(json.loads(answer)["challenge"])
         signature = self.session.authenticate(challenge)  # the card, not timed
         body = json.dumps(
             {
@@ -148,13 +174,9 @@ class Bench:
                 "signature": base64.b64encode(signature).decode(),
             }
         ).encode()
-        target = "/api/v1/auth/card/signin"
-        headers = self._signed("POST", target, body)
-        start = time.perf_counter()
-        r = self.client.post(target, data=body, headers=headers)
-        server += time.perf_counter() - start
-        if r.status_code != 201:
-            raise RuntimeError(f"sign-in: {r.status_code} {r.get_data(as_text=True)}")
+        signin_s, status, answer = self._serve(self._request("/api/v1/auth/card/signin", body))
+        if status != 201:
+            raise RuntimeError(f"sign-in: {status} {answer.decode()}")
         public_key = self.certificate.public_key()
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         message = signed_message(PROFESSIONAL_AID, self.session.serial, challenge)
@@ -164,7 +186,26 @@ class Bench:
         start = time.perf_counter()
         self.trust.verify(self.certificate, datetime.now(UTC), EKU_PROFESSIONAL_CARD)
         public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        return server, raw, time.perf_counter() - start
+        checks = time.perf_counter() - start
+        empty = EnvironBuilder(path="/healthz", method="GET").get_environ()
+        return {
+            "server_signin": challenge_s + signin_s,
+            "challenge_request": challenge_s,
+            "signin_request": signin_s,
+            "raw_verify": raw,
+            "card_checks": checks,
+            "empty_request": self._serve(empty)[0],
+        }
+
+
+PARTS = (
+    ("server_signin", "server: challenge + sign-in"),
+    ("challenge_request", "  challenge request"),
+    ("signin_request", "  sign-in request"),
+    ("card_checks", "card checks only"),
+    ("raw_verify", "raw ECDSA verify"),
+    ("empty_request", "empty request (same app)"),
+)
 
 
 def run(iterations: int, warmup: int, db_url: str | None) -> dict[str, Any]:
@@ -173,34 +214,36 @@ def run(iterations: int, warmup: int, db_url: str | None) -> dict[str, Any]:
         try:
             for _ in range(warmup):
                 bench.one()
-            server: list[float] = []
-            verify: list[float] = []
-            checks: list[float] = []
+            samples: dict[str, list[float]] = {name: [] for name, _ in PARTS}
             for _ in range(iterations):
-                s, v, c = bench.one()
-                server.append(s)
-                verify.append(v)
-                checks.append(c)
+                for name, value in bench.one().items():
+                    samples[name].append(value)
         finally:
             bench.close()
-    server_stats, verify_stats, checks_stats = summary(server), summary(verify), summary(checks)
-    added = round(server_stats["median_ms"] - verify_stats["median_ms"], 4)
+    stats = {name: summary(values) for name, values in samples.items()}
+    server, verify = stats["server_signin"], stats["raw_verify"]
+    added = round(server["median_ms"] - verify["median_ms"], 4)
+    # In units of the verification measured in this run: comparable across machines
+    # and load, unlike milliseconds (the brief's rule for every figure here).
+    added_verifies = round(added / verify["median_ms"], 1)
     return {
         "bench": "signin",
         "at": datetime.now(UTC).isoformat(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "database": (db_url or "sqlite (temporary file)").split("://")[0],
         "iterations": iterations,
-        "server_signin": server_stats,
-        "raw_verify": verify_stats,
-        "card_checks": checks_stats,
+        **stats,
         "card_checks_added_median_ms": round(
-            checks_stats["median_ms"] - verify_stats["median_ms"], 4
+            stats["card_checks"]["median_ms"] - verify["median_ms"], 4
         ),
         "added_median_ms": added,
-        "added_p95_ms": round(server_stats["p95_ms"] - verify_stats["p95_ms"], 4),
+        "added_p95_ms": round(server["p95_ms"] - verify["p95_ms"], 4),
+        "added_in_verifies": added_verifies,
         "target_added_ms": TARGET_ADDED_MS,
         "target_met": added <= TARGET_ADDED_MS,
+        "reference_verify_ms": REFERENCE_VERIFY_MS,
+        "target_added_verifies": TARGET_ADDED_VERIFIES,
+        "target_met_as_ratio": added_verifies <= TARGET_ADDED_VERIFIES,
     }
 
 
@@ -214,27 +257,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     iterations, warmup = (30, 5) if args.smoke else (args.iterations, args.warmup)
     report = run(iterations, warmup, args.db)
-    s, v = report["server_signin"], report["raw_verify"]
     print(f"card sign-in, {iterations} iterations, {report['database']}")
-    print(f"{'':28}{'median':>10}{'p95':>10}{'p99':>10}  (ms)")
-    rows = (
-        ("server (challenge+sign-in)", s),
-        ("card checks only", report["card_checks"]),
-        ("raw ECDSA verify", v),
-    )
-    for label, stats in rows:
+    print(f"{'':30}{'median':>10}{'p95':>10}{'p99':>10}  (ms)")
+    for name, label in PARTS:
+        stats = report[name]
         print(
-            f"{label:24}{stats['median_ms']:>10.3f}{stats['p95_ms']:>10.3f}{stats['p99_ms']:>10.3f}"
+            f"{label:30}{stats['median_ms']:>10.3f}{stats['p95_ms']:>10.3f}{stats['p99_ms']:>10.3f}"
         )
     verdict = "met" if report["target_met"] else "NOT met"
+    ratio_verdict = "met" if report["target_met_as_ratio"] else "NOT met"
     print(
         f"added by the server: {report['added_median_ms']:.3f} ms median "
-        f"(target <= {TARGET_ADDED_MS} ms: {verdict})"
+        f"(target <= {TARGET_ADDED_MS} ms: {verdict}), "
+        f"{report['added_in_verifies']:.1f}x this run's verification "
+        f"(target as a ratio <= {TARGET_ADDED_VERIFIES:.0f}x: {ratio_verdict})"
     )
     print(
         f"of which the card checks (chain, dates, EKU, CRL, signature): "
-        f"{report['card_checks_added_median_ms']:.3f} ms over the raw verification; the rest "
-        "is two kiosk request checks, the database and two commits"
+        f"{report['card_checks_added_median_ms']:.3f} ms over the raw verification"
     )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))

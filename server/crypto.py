@@ -32,6 +32,7 @@ class Keyring:
         if len(master_key) != KEY_BYTES:
             raise KeyMaterialError("the master key must be 32 bytes (base64 of 32 random bytes)")
         self._master = master_key
+        self._derived: dict[str, bytes] = {}
 
     def new_wrapped_key(self) -> bytes:
         return aes_key_wrap(self._master, AESGCM.generate_key(bit_length=256))
@@ -48,11 +49,18 @@ class Keyring:
 
         Sign-in secrets (TOTP seeds, one-time code MACs, codes waiting in the outbox)
         belong to no dossier, so they cannot use a dossier key; a key per purpose keeps
-        one use from ever serving as an oracle for another."""
-        hkdf = HKDF(
-            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"dmp:" + purpose.encode()
-        )
-        return hkdf.derive(self._master)
+        one use from ever serving as an oracle for another. Derived once per purpose:
+        some are needed on every sign-in."""
+        key = self._derived.get(purpose)
+        if key is None:
+            hkdf = HKDF(
+                algorithm=hashes.SHA256(),
+                length=KEY_BYTES,
+                salt=None,
+                info=b"dmp:" + purpose.encode(),
+            )
+            key = self._derived[purpose] = hkdf.derive(self._master)
+        return key
 
     def _unwrap(self, wrapped_key: bytes) -> bytes:
         return aes_key_unwrap(self._master, wrapped_key)

@@ -17,6 +17,7 @@ fails closed.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
@@ -60,7 +62,12 @@ class TrustError(Exception):
 
 
 def fingerprint(certificate: x509.Certificate) -> str:
-    return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+    return der_fingerprint(certificate.public_bytes(Encoding.DER))
+
+
+def der_fingerprint(der: bytes) -> str:
+    """SHA-256 of a certificate's DER, hex: how certificates are named and pinned."""
+    return hashlib.sha256(der).hexdigest()
 
 
 @dataclass
@@ -73,34 +80,40 @@ class Anchors:
     # CA subject (DER) -> (revoked serials, next_update), only from CRLs whose signature
     # verified under that CA
     crls: dict[bytes, tuple[frozenset[int], datetime]]
-    # leaf fingerprint -> index in `intermediates`: the chain signatures are checked once
-    # per certificate and state; dates and revocation are checked on every call
-    chain_cache: dict[str, int] = field(default_factory=dict)
+    # (leaf fingerprint, EKU) -> what this state says of it: the chain signature and the
+    # other fixed checks run once per certificate and state; dates and CRL freshness are
+    # still compared with the time of every call (Verdict.check)
+    verdicts: dict[tuple[str, str], Verdict] = field(default_factory=dict)
 
 
 class TrustStore:
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
+        self._paths = (str(self.directory / CA_BUNDLE), str(self.directory / CRL_BUNDLE))
         self._lock = threading.Lock()
         self._stamp: tuple[tuple[int, int, int], ...] | None = None
         self._anchors: Anchors | None = None
         self._parsed: dict[str, x509.Certificate] = {}
+        self._parsed_der: dict[bytes, x509.Certificate] = {}
+        self._pinned: dict[str, tuple[x509.Certificate, PublicKeyTypes]] = {}
 
     @property
     def configured(self) -> bool:
         return (self.directory / CA_BUNDLE).is_file()
 
     def anchors(self) -> Anchors:
-        paths = (self.directory / CA_BUNDLE, self.directory / CRL_BUNDLE)
+        # Both files are looked at on every check (a revocation takes effect at once);
+        # plain os.stat on prepared strings, as this runs several times per sign-in.
+        paths = self._paths
         try:
-            stats = [p.stat() for p in paths]
+            stats = [os.stat(p) for p in paths]
         except OSError:
             raise PkiUnavailable from None
         stamp = tuple((s.st_ino, s.st_size, s.st_mtime_ns) for s in stats)
         with self._lock:
             if self._anchors is None or stamp != self._stamp:
                 try:
-                    self._anchors = _load(paths[0].read_bytes(), paths[1].read_bytes())
+                    self._anchors = _load(Path(paths[0]).read_bytes(), Path(paths[1]).read_bytes())
                 except (OSError, ValueError):
                     raise PkiUnavailable from None
                 self._stamp = stamp
@@ -116,16 +129,84 @@ class TrustStore:
             self._parsed[sha256] = certificate
         return certificate
 
-    def verify(self, leaf: x509.Certificate, now: datetime, eku: str) -> None:
+    def pinned(self, pem: str, sha256: str) -> tuple[x509.Certificate, PublicKeyTypes]:
+        """A pinned certificate and its public key, both made once."""
+        entry = self._pinned.get(sha256)
+        if entry is None:
+            certificate = self.parsed(pem, sha256)
+            entry = (certificate, certificate.public_key())
+            if len(self._pinned) >= _CHAIN_CACHE_MAX:
+                self._pinned.clear()
+            self._pinned[sha256] = entry
+        return entry
+
+    def parsed_der(self, der: bytes) -> x509.Certificate:
+        """A certificate sent in a request (a card's), parsed once per distinct value."""
+        certificate = self._parsed_der.get(der)
+        if certificate is None:
+            certificate = x509.load_der_x509_certificate(der)  # ValueError if malformed
+            if len(self._parsed_der) >= _CHAIN_CACHE_MAX:
+                self._parsed_der.clear()
+            self._parsed_der[der] = certificate
+        return certificate
+
+    def verify(
+        self, leaf: x509.Certificate, now: datetime, eku: str, *, sha256: str | None = None
+    ) -> None:
         """Raises TrustError(reason) unless `leaf` is a valid end-entity certificate of
-        the bundle's PKI, carrying `eku`, unrevoked at `now`."""
+        the bundle's PKI, carrying `eku`, unrevoked at `now`. `sha256`: the leaf's
+        fingerprint when the caller already has it (it keys the verdict cache)."""
         anchors = self.anchors()
-        intermediate, root = _chain(anchors, leaf)
-        for link in (root, intermediate, leaf):
-            if now < link.not_valid_before_utc:
+        key = (sha256 or fingerprint(leaf), eku)
+        verdict = anchors.verdicts.get(key)
+        if verdict is None:
+            verdict = _verdict(anchors, leaf, eku)
+            if len(anchors.verdicts) >= _CHAIN_CACHE_MAX:
+                anchors.verdicts.clear()
+            anchors.verdicts[key] = verdict
+        verdict.check(now)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one state of the anchors says of one leaf for one EKU, reduced to the checks
+    that depend on the time: computed once (the chain signature, usage, EKU and CRL
+    lookups cost more than the ECDSA verification of a sign-in), then `check(now)`
+    answers exactly as the full sequence of checks would, in the same order."""
+
+    failure: str | None  # the chain itself is untrusted
+    validity: tuple[tuple[datetime, datetime], ...]  # root, intermediate, leaf
+    static: str | None  # usage or EKU failure, found after the dates
+    # per CRL consulted, in order: (next update, None when there is no CRL; revoked?)
+    revocation: tuple[tuple[datetime | None, bool], ...]
+
+    def check(self, now: datetime) -> None:
+        if self.failure:
+            raise TrustError(self.failure)
+        for not_before, not_after in self.validity:
+            if now < not_before:
                 raise TrustError("certificate_not_yet_valid")
-            if now > link.not_valid_after_utc:
+            if now > not_after:
                 raise TrustError("certificate_expired")
+        if self.static:
+            raise TrustError(self.static)
+        for next_update, revoked in self.revocation:
+            if next_update is None or now > next_update:
+                raise TrustError("revocation_unknown")
+            if revoked:
+                raise TrustError("certificate_revoked")
+
+
+def _verdict(anchors: Anchors, leaf: x509.Certificate, eku: str) -> Verdict:
+    try:
+        intermediate, root = _chain(anchors, leaf)
+    except TrustError as exc:
+        return Verdict(exc.reason, (), None, ())
+    validity = tuple(
+        (link.not_valid_before_utc, link.not_valid_after_utc) for link in (root, intermediate, leaf)
+    )
+    static: str | None = None
+    try:
         _check_leaf_usage(leaf)
         try:
             usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -133,8 +214,13 @@ class TrustStore:
             raise TrustError("wrong_certificate_kind") from None
         if x509.ObjectIdentifier(eku) not in usages:
             raise TrustError("wrong_certificate_kind")
-        _check_revocation(anchors, root, intermediate.serial_number, now)
-        _check_revocation(anchors, intermediate, leaf.serial_number, now)
+    except TrustError as exc:
+        static = exc.reason
+    revocation = tuple(
+        _revocation(anchors, ca, serial)
+        for ca, serial in ((root, intermediate.serial_number), (intermediate, leaf.serial_number))
+    )
+    return Verdict(None, validity, static, revocation)
 
 
 def _load(ca_pem: bytes, crl_pem: bytes) -> Anchors:
@@ -191,23 +277,10 @@ def _signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _chain(anchors: Anchors, leaf: x509.Certificate) -> tuple[x509.Certificate, x509.Certificate]:
-    key = fingerprint(leaf)
-    index = anchors.chain_cache.get(key)
-    if index is None:
-        index = next(
-            (
-                i
-                for i, (ca, _root) in enumerate(anchors.intermediates)
-                if ca.subject == leaf.issuer and _signed_by(leaf, ca)
-            ),
-            None,
-        )
-        if index is None:
-            raise TrustError("certificate_untrusted")
-        if len(anchors.chain_cache) >= _CHAIN_CACHE_MAX:
-            anchors.chain_cache.clear()
-        anchors.chain_cache[key] = index
-    return anchors.intermediates[index]
+    for intermediate, root in anchors.intermediates:
+        if intermediate.subject == leaf.issuer and _signed_by(leaf, intermediate):
+            return intermediate, root
+    raise TrustError("certificate_untrusted")
 
 
 def _check_leaf_usage(leaf: x509.Certificate) -> None:
@@ -222,9 +295,10 @@ def _check_leaf_usage(leaf: x509.Certificate) -> None:
         raise TrustError("certificate_usage_invalid")
 
 
-def _check_revocation(anchors: Anchors, ca: x509.Certificate, serial: int, now: datetime) -> None:
+def _revocation(
+    anchors: Anchors, ca: x509.Certificate, serial: int
+) -> tuple[datetime | None, bool]:
     entry = anchors.crls.get(ca.subject.public_bytes())
-    if entry is None or now > entry[1]:
-        raise TrustError("revocation_unknown")
-    if serial in entry[0]:
-        raise TrustError("certificate_revoked")
+    if entry is None:
+        return None, False
+    return entry[1], serial in entry[0]

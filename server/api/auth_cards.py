@@ -53,12 +53,19 @@ RESIGN_ANSWER = obj(
 )
 
 
-def _kiosk_only(work: Callable[[Ctx, VerifiedKiosk], dict[str, Any]], status: int) -> Response:
-    """A public kiosk route: no session, but a verified kiosk signature is mandatory."""
+def _kiosk_only(
+    work: Callable[[Ctx, VerifiedKiosk], dict[str, Any]],
+    status: int,
+    *,
+    recent_row: bool = False,
+) -> Response:
+    """A public kiosk route: no session, but a verified kiosk signature is mandatory.
+    Not remembered for replay (kiosk_auth.verify_request): both routes are safe to
+    replay, the challenge one changing nothing, the sign-in one spending its challenge."""
     rt = runtime()
     with rt.sessions() as session:
         ctx = rt.ctx(session)
-        kiosk = verified_kiosk(ctx)
+        kiosk = verified_kiosk(ctx, remember=False, recent_row=recent_row)
         try:
             if kiosk is None:
                 raise AuthFailure("kiosk_signature_missing")
@@ -83,8 +90,12 @@ def _kiosk_only(work: Callable[[Ctx, VerifiedKiosk], dict[str, Any]], status: in
     public=True,
 )
 def card_challenge() -> Any:
+    # Nothing is read or written when the kiosk row is recent: the challenge carries its
+    # own binding, and the sign-in that uses it checks the kiosk in the database.
     return _kiosk_only(
-        lambda ctx, kiosk: card_auth.issue_challenge(ctx, kiosk, card_auth.SIGNIN), 201
+        lambda ctx, kiosk: card_auth.issue_challenge(ctx, kiosk, card_auth.SIGNIN),
+        201,
+        recent_row=True,
     )
 
 

@@ -35,9 +35,12 @@ class Runtime:
     # Trust anchors from PKI_DIR, parsed lazily and cached: a server without a PKI still
     # starts, and only card and kiosk authentication answer "PKI non configurée".
     trust: TrustStore = field(init=False)
+    # Kiosk rows for the challenge route only (kiosk_auth.KioskDirectory).
+    kiosks: kiosk_auth.KioskDirectory = field(init=False)
 
     def __post_init__(self) -> None:
         self.trust = TrustStore(self.settings["PKI_DIR"])
+        self.kiosks = kiosk_auth.KioskDirectory()
 
     def ctx(self, session: Session) -> Ctx:
         return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
@@ -73,9 +76,13 @@ def request_target() -> str:
     return f"{request.path}?{query}" if query else request.path
 
 
-def verified_kiosk(ctx: Ctx) -> VerifiedKiosk | None:
+def verified_kiosk(
+    ctx: Ctx, *, remember: bool = True, recent_row: bool = False
+) -> VerifiedKiosk | None:
     """The kiosk whose signature this request carries, verified; None without any kiosk
-    header. A failed check is traced (committed) and answered with the generic error."""
+    header. A failed check is traced (committed) and answered with the generic error.
+    `remember`, `recent_row` (read the kiosk from runtime().kiosks): see
+    kiosk_auth.verify_request."""
     try:
         kiosk = kiosk_auth.verify_request(
             ctx,
@@ -84,6 +91,8 @@ def verified_kiosk(ctx: Ctx) -> VerifiedKiosk | None:
             request_target(),
             {name: request.headers.get(name) for name in kiosk_auth.HEADERS},
             request.get_data(),
+            remember=remember,
+            directory=runtime().kiosks if recent_row else None,
         )
     except AuthFailure as failure:
         ctx.session.rollback()

@@ -28,11 +28,13 @@ class Kiosk(Base):
 
 
 class CardChallenge(Base):
-    """A server challenge for a card to sign: single use, short-lived, bound to a kiosk."""
+    """A card challenge that has been used: challenges themselves are never stored
+    (services/challenges.py); this row makes the second use of one fail. Kept until the
+    challenge expires."""
 
     __tablename__ = "card_challenges"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex of the random bytes
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex of its random part
     kiosk_id: Mapped[int] = mapped_column(ForeignKey("kiosks.id"))
     purpose: Mapped[str] = mapped_column(String(20))  # signin | resign
     session_hash: Mapped[str | None] = mapped_column(String(64))  # for resign

@@ -26,14 +26,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select
 
 from cardreader.profile import CARD_SERIAL_LENGTH, KIND_AIDS, KIND_EKUS, CardKind
 from cardreader.signature import card_serial, signed_message
+from server.db import core
 from server.errors import InvalidInput
-from server.models import CardBinding, CardChallenge, Patient, PendingSignIn, Professional
+from server.models import CardBinding, Patient, PendingSignIn, Professional, table_of
 from server.policy import ActorKind
-from server.services import sessions
+from server.services import challenges, sessions
 from server.services.context import Ctx, Principal
 from server.services.kiosk_auth import (
     AuthFailure,
@@ -42,15 +43,30 @@ from server.services.kiosk_auth import (
     forget_expired,
     record_success,
 )
-from server.trust import TrustError, TrustStore, fingerprint
+from server.trust import TrustError, TrustStore, der_fingerprint
 
-CHALLENGE_BYTES = 32  # 256 bits; the profile allows 16 to 64
 SIGNIN = "signin"
 RESIGN = "resign"
 _MAX_CERTIFICATE = 4096
 _MAX_SIGNATURE = 80  # a DER P-256 signature is at most 72 bytes
 _PURGE_ONE_IN_64 = 4  # first challenge byte below 4: 4/256
 _CARD_TRUST_REASONS = {"wrong_certificate_kind": "wrong_card_kind"}
+_PRO = table_of(Professional)
+_PAT = table_of(Patient)
+# Core, built once: a sign-in is a handful of statements and the ORM's per-statement
+# cost was most of its time (bench/signin_bench.py, docs/sign-in.md).
+_PROFESSIONAL_BY_ID = select(
+    _PRO.c.id,
+    _PRO.c.first_name,
+    _PRO.c.last_name,
+    _PRO.c.profession,
+    _PRO.c.structure_finess,
+    _PRO.c.active,
+).where(_PRO.c.national_id == bindparam("identifier"))
+_PATIENT_BY_INS = select(_PAT.c.id, _PAT.c.first_names, _PAT.c.birth_name).where(
+    _PAT.c.ins == bindparam("identifier")
+)
+_INSERT_BINDING = insert(table_of(CardBinding))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +81,8 @@ class CardProof:
 def issue_challenge(
     ctx: Ctx, kiosk: VerifiedKiosk, purpose: str, session_hash: str | None = None
 ) -> dict[str, Any]:
-    value = secrets.token_bytes(CHALLENGE_BYTES)
-    if value[0] < _PURGE_ONE_IN_64:
-        # Housekeeping on a random 1/64 of challenges keeps the table small without a
-        # DELETE on every sign-in (the rows are harmless until then: their dates fail).
-        forget_expired(ctx, kiosk)
-    expires = ctx.now + timedelta(seconds=ctx.settings["CHALLENGE_SECONDS"])
-    # Core inserts: no ORM unit-of-work on the sign-in hot path (bench/signin_bench.py).
-    ctx.session.execute(
-        insert(CardChallenge).values(
-            id=value.hex(),
-            kiosk_id=kiosk.id,
-            purpose=purpose,
-            session_hash=session_hash,
-            created_at=ctx.now,
-            expires_at=expires,
-        )
-    )
+    """A challenge bound to the kiosk (and session): nothing is written (challenges.py)."""
+    value, expires = challenges.issue(ctx, kiosk.id, purpose, session_hash)
     return {"challenge": base64.b64encode(value).decode(), "expires_at": _iso(expires)}
 
 
@@ -107,21 +108,23 @@ def parse_proof(body: Any, *, kind: CardKind | None = None) -> CardProof:
 
 def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof) -> dict[str, Any]:
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    certificate, holder, patient_id = _verify(ctx, trust, proof)
-    sha = fingerprint(certificate)
+    _certificate, holder, patient_id = _verify(ctx, trust, proof)
+    sha = der_fingerprint(proof.certificate_der)
     serial_hex = proof.serial.hex()
     detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
     if proof.kind is CardKind.PROFESSIONAL:
-        token = sessions.open_session(ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name)
-        ctx.session.flush()  # the binding's foreign key needs the session row first
-        ctx.session.execute(
-            insert(CardBinding).values(
-                session_hash=sessions.token_hash(token),
-                kiosk_id=kiosk.id,
-                card_cert_sha256=sha,
-                card_serial=serial_hex,
-                last_signature_at=ctx.now,
-            )
+        token = sessions.open_session(
+            ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name, checked=True
+        )
+        core(ctx.session).execute(
+            _INSERT_BINDING,
+            {
+                "session_hash": sessions.token_hash(token),
+                "kiosk_id": kiosk.id,
+                "card_cert_sha256": sha,
+                "card_serial": serial_hex,
+                "last_signature_at": ctx.now,
+            },
         )
         record_success(ctx, holder, None, kiosk, "auth:card", "card_signin", detail)
         return {
@@ -177,8 +180,9 @@ def resign(
     kind = CardKind.PROFESSIONAL if who.actor.kind is ActorKind.PROFESSIONAL else CardKind.PATIENT
     proof = parse_proof(body, kind=kind)
     _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)
-    certificate, holder, patient_id = _verify(ctx, trust, proof)
-    if fingerprint(certificate) != binding.card_cert_sha256 or holder.id != who.actor.id:
+    _certificate, holder, patient_id = _verify(ctx, trust, proof)
+    same_card = der_fingerprint(proof.certificate_der) == binding.card_cert_sha256
+    if not same_card or holder.id != who.actor.id:
         raise AuthFailure("card_changed", patient_id=patient_id, holder=holder)
     binding.last_signature_at = ctx.now
     return {
@@ -204,45 +208,33 @@ def _binding(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk | None) -> CardBindi
 def _consume(
     ctx: Ctx, kiosk: VerifiedKiosk, value: bytes, purpose: str, session_hash: str | None
 ) -> None:
-    """Marks the challenge used in one conditional UPDATE: of two concurrent uses of the
-    same challenge, exactly one sees rowcount 1."""
-    key = value.hex()
-    used = ctx.session.execute(
-        update(CardChallenge)
-        .where(
-            CardChallenge.id == key,
-            CardChallenge.used_at.is_(None),
-            CardChallenge.kiosk_id == kiosk.id,
-            CardChallenge.purpose == purpose,
-            CardChallenge.expires_at > ctx.now,
-            CardChallenge.session_hash.is_(None)
-            if session_hash is None
-            else CardChallenge.session_hash == session_hash,
-        )
-        .values(used_at=ctx.now)
-        .execution_options(synchronize_session=False)
-    )
-    if used.rowcount == 1:  # type: ignore[attr-defined]
-        return
-    row = ctx.session.get(CardChallenge, key)
-    if row is None or row.purpose != purpose or row.session_hash != session_hash:
-        raise AuthFailure("challenge_unknown")
-    if row.kiosk_id != kiosk.id:
-        raise AuthFailure("challenge_other_kiosk")
-    if row.used_at is not None:
-        raise AuthFailure("challenge_replayed")
-    raise AuthFailure("challenge_expired")
+    """Checks the challenge and spends it in this transaction (single use)."""
+    try:
+        challenge = challenges.check(ctx, value, kiosk.id, purpose, session_hash)
+        if challenge.nonce[0] < _PURGE_ONE_IN_64:
+            # Housekeeping on a random 1/64 of sign-ins keeps both tables small without a
+            # DELETE on every one (the rows are harmless until then: their dates fail).
+            challenges.forget_expired(ctx)
+            forget_expired(ctx, kiosk)
+        challenges.spend(ctx, challenge, session_hash)
+    except challenges.ChallengeRefused as refused:
+        raise AuthFailure(refused.reason) from None
 
 
 def _verify(
     ctx: Ctx, trust: TrustStore, proof: CardProof
 ) -> tuple[x509.Certificate, Holder, int | None]:
     try:
-        certificate = x509.load_der_x509_certificate(proof.certificate_der)
+        certificate = trust.parsed_der(proof.certificate_der)
     except ValueError:
         raise AuthFailure("certificate_malformed") from None
     try:
-        trust.verify(certificate, ctx.now, KIND_EKUS[proof.kind])
+        trust.verify(
+            certificate,
+            ctx.now,
+            KIND_EKUS[proof.kind],
+            sha256=der_fingerprint(proof.certificate_der),
+        )
     except TrustError as exc:
         raise AuthFailure(_CARD_TRUST_REASONS.get(exc.reason, exc.reason)) from None
     # From here the certificate is genuine: its holder may be named in the trace.
@@ -265,10 +257,9 @@ def _verify(
 def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> tuple[Holder, int | None]:
     attributes = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     identifier = str(attributes[0].value) if len(attributes) == 1 else ""
+    conn = core(ctx.session)
     if kind is CardKind.PROFESSIONAL:
-        pro = ctx.session.scalars(
-            select(Professional).where(Professional.national_id == identifier)
-        ).first()
+        pro = conn.execute(_PROFESSIONAL_BY_ID, {"identifier": identifier}).first()
         if pro is None or not pro.active:
             raise AuthFailure("unknown_holder")
         return (
@@ -281,7 +272,7 @@ def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> tuple[Ho
             ),
             None,
         )
-    patient = ctx.session.scalars(select(Patient).where(Patient.ins == identifier)).first()
+    patient = conn.execute(_PATIENT_BY_INS, {"identifier": identifier}).first()
     if patient is None:
         raise AuthFailure("unknown_holder")
     name = f"{patient.first_names.split()[0]} {patient.birth_name}"

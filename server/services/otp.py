@@ -32,9 +32,12 @@ from typing import Any
 import pyotp
 import segno
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
+from server.db import core
 from server.errors import InvalidInput, TooManyRequests
 from server.models import (
     AuthThrottle,
@@ -46,11 +49,42 @@ from server.models import (
     PatientPassword,
     PendingSignIn,
     TotpCredential,
+    table_of,
 )
 from server.policy import ActorKind
 from server.services import audit, passwords, sessions
 from server.services.context import Ctx
 
+_TH = table_of(AuthThrottle)
+_TOTP = table_of(TotpCredential)
+# Core, built once: a code check is a handful of statements (bench/otp_bench.py).
+_THROTTLE = (
+    select(_TH.c.failures, _TH.c.locked_until)
+    .where(_TH.c.patient_id == bindparam("patient_id"), _TH.c.factor == bindparam("factor"))
+    .with_for_update()
+)
+_NEW_THROTTLE = {
+    name: dialect_insert(_TH)
+    .values(patient_id=bindparam("patient_id"), factor=bindparam("factor"), failures=0)
+    .on_conflict_do_nothing()
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_SAVE_THROTTLE = (
+    update(_TH)
+    .where(_TH.c.patient_id == bindparam("b_patient_id"), _TH.c.factor == bindparam("b_factor"))
+    .values(failures=bindparam("failures"), locked_until=bindparam("locked_until"))
+)
+_SEED = select(_TOTP.c.nonce, _TOTP.c.sealed_secret).where(
+    _TOTP.c.patient_id == bindparam("patient_id"), _TOTP.c.confirmed.is_(True)
+)
+_LAST_STEP = select(_TOTP.c.last_step).where(_TOTP.c.patient_id == bindparam("patient_id"))
+# Of two transactions with the same step, the second waits for the first's row lock and
+# then finds last_step no longer below it: row count 0.
+_MOVE_STEP = (
+    update(_TOTP)
+    .where(_TOTP.c.patient_id == bindparam("b_patient_id"), _TOTP.c.last_step < bindparam("b_step"))
+    .values(last_step=bindparam("last_step"))
+)
 STEP = 30
 DIGITS = 6
 ISSUER = "Mon dossier médical"
@@ -120,33 +154,49 @@ def fail(
 # --- throttling -------------------------------------------------------------------------
 
 
-def _throttle(ctx: Ctx, patient_id: int, factor: str) -> AuthThrottle:
+@dataclass
+class Throttle:
+    """A patient's failure counter for one factor, as read under its row lock."""
+
+    patient_id: int
+    factor: str
+    failures: int
+    locked_until: datetime | None
+
+
+def _throttle(ctx: Ctx, patient_id: int, factor: str) -> Throttle:
     """The patient's counter for a factor, row-locked for the rest of the transaction:
     concurrent attempts on one patient are counted one after the other (SQLite's
-    BEGIN IMMEDIATE already serialises them)."""
-    query = (
-        select(AuthThrottle)
-        .where(AuthThrottle.patient_id == patient_id, AuthThrottle.factor == factor)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = ctx.session.execute(query).scalar_one_or_none()
+    BEGIN IMMEDIATE already serialises them). Core statements: this runs on every code
+    check (bench/otp_bench.py)."""
+    conn = core(ctx.session)
+    key = {"patient_id": patient_id, "factor": factor}
+    row = conn.execute(_THROTTLE, key).first()
     if row is None:
-        try:
-            with ctx.session.begin_nested():
-                ctx.session.add(AuthThrottle(patient_id=patient_id, factor=factor, failures=0))
-        except IntegrityError:
-            pass  # a concurrent first failure created it
-        row = ctx.session.execute(query).scalar_one()
-    return row
+        # A concurrent first attempt may create it first: then this inserts nothing.
+        conn.execute(_NEW_THROTTLE[conn.dialect.name], key)
+        row = conn.execute(_THROTTLE, key).one()
+    return Throttle(patient_id, factor, row.failures, row.locked_until)
 
 
-def locked(ctx: Ctx, row: AuthThrottle) -> bool:
+def _save(ctx: Ctx, row: Throttle) -> None:
+    core(ctx.session).execute(
+        _SAVE_THROTTLE,
+        {
+            "b_patient_id": row.patient_id,
+            "b_factor": row.factor,
+            "failures": row.failures,
+            "locked_until": row.locked_until,
+        },
+    )
+
+
+def locked(ctx: Ctx, row: Throttle) -> bool:
     return row.locked_until is not None and row.locked_until > ctx.now
 
 
 def count_failure(
-    ctx: Ctx, row: AuthThrottle, patient: Patient, action: str, reason: str, kiosk: str | None
+    ctx: Ctx, row: Throttle, patient: Patient, action: str, reason: str, kiosk: str | None
 ) -> AuthFailure:
     """Traces the failure; the one that reaches the limit also locks the factor and traces
     the lock with its end, which the patient's history shows."""
@@ -156,19 +206,18 @@ def count_failure(
         row.failures = 0
         row.locked_until = ctx.now + timedelta(seconds=ctx.settings["OTP_LOCK_SECONDS"])
         _trace_lock(ctx, row, patient, action, kiosk)
+    _save(ctx, row)
     return AuthFailure(reason, patient.id)
 
 
 def refuse_locked(
-    ctx: Ctx, row: AuthThrottle, patient: Patient, action: str, kiosk: str | None
+    ctx: Ctx, row: Throttle, patient: Patient, action: str, kiosk: str | None
 ) -> AuthFailure:
     _trace_lock(ctx, row, patient, action, kiosk)
     return AuthFailure(f"{row.factor}_locked", patient.id)
 
 
-def _trace_lock(
-    ctx: Ctx, row: AuthThrottle, patient: Patient, action: str, kiosk: str | None
-) -> None:
+def _trace_lock(ctx: Ctx, row: Throttle, patient: Patient, action: str, kiosk: str | None) -> None:
     # The end of the lock goes in the trace: the patient's history says until when.
     until = row.locked_until
     trace(
@@ -182,8 +231,10 @@ def _trace_lock(
     )
 
 
-def _reset(row: AuthThrottle) -> None:
-    row.failures, row.locked_until = 0, None
+def _reset(ctx: Ctx, row: Throttle) -> None:
+    if row.failures or row.locked_until is not None:  # most sign-ins write nothing here
+        row.failures, row.locked_until = 0, None
+        _save(ctx, row)
 
 
 # --- TOTP -------------------------------------------------------------------------------
@@ -201,7 +252,7 @@ def _seal_secret(ctx: Ctx, patient_id: int, secret: str) -> tuple[bytes, bytes]:
     )
 
 
-def _open_secret(ctx: Ctx, cred: TotpCredential) -> str:
+def _open_secret(ctx: Ctx, cred: TotpCredential | Seed) -> str:
     aad = f"totp:{cred.patient_id}".encode()
     return _aes(ctx, "totp-seed").decrypt(cred.nonce, cred.sealed_secret, aad).decode()
 
@@ -236,7 +287,7 @@ def confirm(ctx: Ctx, patient: Patient, code: str) -> None:
     trace(ctx, patient, "auth:totp_enrol", "allowed", "totp_confirmed")
 
 
-def _totp_step(ctx: Ctx, cred: TotpCredential, code: str) -> int | None:
+def _totp_step(ctx: Ctx, cred: TotpCredential | Seed, code: str) -> int | None:
     """The time step the code belongs to (now, or one step either side), after moving
     the stored last step forward atomically; None when the code fits no step or that
     step was already used."""
@@ -254,15 +305,14 @@ def _totp_step(ctx: Ctx, cred: TotpCredential, code: str) -> int | None:
     # The decisive check: a conditional UPDATE, never a read-then-write. Of two
     # transactions with the same step, the second waits for the first's row lock and
     # then finds last_step no longer below it: row count 0.
-    result = ctx.session.execute(
-        update(TotpCredential)
-        .where(TotpCredential.patient_id == cred.patient_id, TotpCredential.last_step < matched)
-        .values(last_step=matched)
-        .execution_options(synchronize_session=False)
+    result = core(ctx.session).execute(
+        _MOVE_STEP, {"b_patient_id": cred.patient_id, "b_step": matched, "last_step": matched}
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return None
-    cred.last_step = matched
+    if isinstance(cred, TotpCredential):
+        # The row already says so: keep the loaded object in step without a second UPDATE.
+        set_committed_value(cred, "last_step", matched)
     return matched
 
 
@@ -270,9 +320,18 @@ def _well_formed(code: str) -> bool:
     return len(code) == DIGITS and code.isascii() and code.isdigit()
 
 
-def totp_confirmed(ctx: Ctx, patient_id: int) -> TotpCredential | None:
-    cred = ctx.session.get(TotpCredential, patient_id)
-    return cred if cred is not None and cred.confirmed else None
+@dataclass(frozen=True)
+class Seed:
+    """What a code check needs of a confirmed TOTP credential."""
+
+    patient_id: int
+    nonce: bytes
+    sealed_secret: bytes
+
+
+def totp_confirmed(ctx: Ctx, patient_id: int) -> Seed | None:
+    row = core(ctx.session).execute(_SEED, {"patient_id": patient_id}).first()
+    return Seed(patient_id, row.nonce, row.sealed_secret) if row is not None else None
 
 
 # --- sent codes -------------------------------------------------------------------------
@@ -456,19 +515,19 @@ def check_code(
         reason = _check_sent_code(ctx, patient.id, code)
     if reason is not None:
         raise count_failure(ctx, row, patient, "auth:otp", reason, kiosk)
-    _reset(row)
+    _reset(ctx, row)
     return used
 
 
-def _fits_used_step(ctx: Ctx, cred: TotpCredential, code: str) -> bool:
+def _fits_used_step(ctx: Ctx, cred: Seed, code: str) -> bool:
     """For the trace only: was the refused code right but already used?"""
     if not _well_formed(code):
         return False
-    ctx.session.refresh(cred)
+    last_step = core(ctx.session).execute(_LAST_STEP, {"patient_id": cred.patient_id}).scalar()
     totp = pyotp.TOTP(_open_secret(ctx, cred), digits=DIGITS, interval=STEP)
     now_step = int(ctx.now.timestamp()) // STEP
     return any(
-        step <= cred.last_step and hmac.compare_digest(totp.at(step * STEP), code)
+        step <= (last_step or 0) and hmac.compare_digest(totp.at(step * STEP), code)
         for step in (now_step - 1, now_step, now_step + 1)
     )
 
@@ -580,7 +639,7 @@ def start_password_signin(ctx: Ctx, ins: str, password: str) -> dict[str, Any]:
         raise refuse_locked(ctx, throttle, patient, "auth:password", None)
     if not ok or stored is None:
         raise count_failure(ctx, throttle, patient, "auth:password", "password_invalid", None)
-    _reset(throttle)
+    _reset(ctx, throttle)
     passwords.rehash_if_needed(stored, password, ctx)
     token = secrets.token_urlsafe(32)
     expires = ctx.now + timedelta(seconds=ctx.settings["PENDING_SIGNIN_SECONDS"])

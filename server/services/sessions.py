@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.db import core
@@ -82,24 +82,32 @@ _TOUCH = (
     update(_S).where(_S.c.token_hash == bindparam("b_token")).values(last_seen=bindparam("b_now"))
 )
 
+_INSERT = insert(_S)
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = None) -> str:
-    _load_actor(ctx.session, kind, actor_id)  # fails on an unknown actor
+def open_session(
+    ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = None, *, checked: bool = False
+) -> str:
+    """A new session's bearer token. `checked`: the caller has just loaded the actor and
+    found it active (the card sign-in), so it is not loaded again."""
+    if not checked:
+        _load_actor(ctx.session, kind, actor_id)  # fails on an unknown actor
     token = secrets.token_urlsafe(32)
-    ctx.session.add(
-        ApiSession(
-            token_hash=token_hash(token),
-            actor_kind=kind.value,
-            actor_id=actor_id,
-            kiosk=kiosk,
-            created_at=ctx.now,
-            last_seen=ctx.now,
-            expires_at=ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
-        )
+    core(ctx.session).execute(
+        _INSERT,
+        {
+            "token_hash": token_hash(token),
+            "actor_kind": kind.value,
+            "actor_id": actor_id,
+            "kiosk": kiosk,
+            "created_at": ctx.now,
+            "last_seen": ctx.now,
+            "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
+        },
     )
     return token
 

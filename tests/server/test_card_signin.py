@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,15 @@ from cardreader.demo import DEMO_PIN, DEMO_PUK
 from cardreader.pki import Pki
 from cardreader.profile import CardKind
 from server.errors import AUTH_FAILED as GENERIC
-from server.models import ApiSession, AuditEntry, CardBinding, CardChallenge, PendingSignIn
-from server.services import sessions
+from server.models import (
+    ApiSession,
+    AuditEntry,
+    CardBinding,
+    CardChallenge,
+    Kiosk,
+    PendingSignIn,
+)
+from server.services import challenges, sessions
 from server.services.history import REASONS_FR, VERBS, render
 from server.trust import fingerprint
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, proof_body, read_card
@@ -151,21 +159,96 @@ def test_a_patient_card_is_a_first_factor_only(
     assert VERBS["auth:card"] in text
 
 
-def test_challenges_are_random_short_lived_and_bound_to_their_kiosk(
-    world: World, borne: KioskClient
+def test_challenges_are_random_short_lived_and_written_only_when_used(
+    world: World, test_pki: CardPki, borne: KioskClient
 ) -> None:
     r = borne.call("POST", "/auth/card/challenge")
     assert r.status_code == 201
     first = base64.b64decode(r.get_json()["challenge"])
     second = borne.challenge()
-    assert len(first) == 32
-    assert first != second
+    assert len(first) == len(second) == challenges.SIZE
+    nonce = slice(14, 30)  # after version, purpose, kiosk id and expiry
+    assert len(first[nonce]) == challenges.NONCE_BYTES == 16  # 128 random bits
+    assert first[nonce] != second[nonce]
+    expires = world.clock.now.replace(microsecond=0) + timedelta(seconds=60)
+    assert r.get_json()["expires_at"] == expires.isoformat().replace("+00:00", "Z")
+    assert count(world, CardChallenge) == 0  # issuing writes nothing
+    assert (
+        borne.call(
+            "POST", "/auth/card/signin", proof_body(read_card(test_pki.card(GP_CARD), first))
+        ).status_code
+        == 201
+    )
     with world.rt.sessions() as s:
-        row = s.get(CardChallenge, first.hex())
-        assert row is not None
-        assert row.purpose == "signin"
-        assert row.expires_at - row.created_at == timedelta(seconds=60)
-        assert row.used_at is None
+        rows = list(s.scalars(select(CardChallenge)))
+    assert [(row.id, row.purpose, row.used_at, row.expires_at) for row in rows] == [
+        (first[nonce].hex(), "signin", world.clock.now, expires)
+    ]
+
+
+@pytest.mark.parametrize(
+    "position", [0, 1, 2, 9, 20, 40], ids=["version", "purpose", "kiosk", "expiry", "nonce", "tag"]
+)
+def test_an_altered_challenge_is_unknown(
+    world: World, test_pki: CardPki, borne: KioskClient, position: int
+) -> None:
+    value = bytearray(borne.challenge())
+    value[position] ^= 0x01
+    body = proof_body(read_card(test_pki.card(GP_CARD), bytes(value)))
+    refused(world, borne.call("POST", "/auth/card/signin", body), "challenge_unknown")
+
+
+def test_a_challenge_serves_only_its_purpose_and_its_session(
+    world: World, test_pki: CardPki, borne: KioskClient
+) -> None:
+    card = test_pki.card(GP_CARD)
+    token = borne.sign_in(card).get_json()["token"]
+    other = borne.sign_in(card).get_json()["token"]
+    r = borne.call("POST", "/session/card/challenge", token=token)
+    resign_challenge = base64.b64decode(r.get_json()["challenge"])
+    body = proof_body(read_card(card, resign_challenge))
+    refused(world, borne.call("POST", "/auth/card/signin", body), "challenge_unknown")
+    body = proof_body(read_card(card, resign_challenge))
+    del body["kind"]
+    r = borne.call("POST", "/session/card/resign", body, token=other)
+    refused(world, r, "challenge_unknown")
+    body = proof_body(read_card(card, borne.challenge()))  # a sign-in challenge
+    del body["kind"]
+    refused(
+        world, borne.call("POST", "/session/card/resign", body, token=token), "challenge_unknown"
+    )
+
+
+def test_of_two_concurrent_uses_of_a_challenge_exactly_one_passes(
+    world: World, borne: KioskClient
+) -> None:
+    value = borne.challenge()
+    rt = world.rt
+    with rt.sessions() as s:
+        kiosk_id = s.scalars(select(Kiosk.id).where(Kiosk.name == "borne-1")).one()
+    outcome: dict[str, str] = {}
+    with rt.sessions() as first, rt.sessions() as second:
+        ctx = rt.ctx(first)
+        challenges.spend(ctx, challenges.check(ctx, value, kiosk_id, "signin", None), None)
+
+        def use_again() -> None:
+            other = rt.ctx(second)
+            try:
+                challenge = challenges.check(other, value, kiosk_id, "signin", None)
+                challenges.spend(other, challenge, None)
+                outcome["second"] = "spent"
+            except challenges.ChallengeRefused as refused_:
+                outcome["second"] = refused_.reason
+
+        worker = threading.Thread(target=use_again)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive(), outcome  # it waits for the first transaction
+        first.commit()
+        worker.join(10)
+        second.rollback()
+    assert outcome == {"second": "challenge_replayed"}
+    assert count(world, CardChallenge) == 1
 
 
 # ---- every check fails safely ---------------------------------------------------------

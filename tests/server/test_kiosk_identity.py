@@ -4,6 +4,7 @@ traced precisely."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from cardreader.pki import Pki
@@ -21,7 +23,15 @@ from server.errors import AUTH_FAILED as GENERIC
 from server.models import AuditEntry, Kiosk, KioskRequestSeen
 from server.services import kiosk_auth
 from server.services.kiosk_auth import AuthFailure
-from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, load_key, register
+from tests.server.cardkit import (
+    CERT_TIME,
+    CardPki,
+    KioskClient,
+    load_key,
+    proof_body,
+    read_card,
+    register,
+)
 from tests.server.conftest import World
 
 TARGET = "/api/v1/session"
@@ -113,6 +123,23 @@ def test_a_kiosk_revoked_by_the_operator_is_refused(
     refused(world, kiosks["borne-1"].call("GET", "/session", token=token), "kiosk_revoked")
 
 
+def test_a_kiosk_revoked_by_the_operator_may_get_challenges_for_seconds_but_not_sign_in(
+    world: World, test_pki: CardPki, kiosks: dict[str, KioskClient]
+) -> None:
+    borne = kiosks["borne-1"]
+    challenge = borne.challenge()  # its row is now in the challenge route's directory
+    with world.rt.sessions() as s:
+        kiosk = s.scalars(select(Kiosk).where(Kiosk.name == "borne-1")).one()
+        kiosk.revoked_at = world.clock()
+        s.commit()
+    fresh = borne.challenge()  # within the directory's few seconds: still answered
+    for value in (challenge, fresh):
+        body = proof_body(read_card(test_pki.card("medecin_generaliste-dupont"), value))
+        refused(world, borne.call("POST", "/auth/card/signin", body), "kiosk_revoked")
+    world.rt.kiosks = kiosk_auth.KioskDirectory(ttl=0)  # the few seconds have passed
+    refused(world, borne.call("POST", "/auth/card/challenge"), "kiosk_revoked")
+
+
 def test_an_expired_kiosk_certificate_is_refused(
     world: World, kiosks: dict[str, KioskClient], token: str
 ) -> None:
@@ -174,6 +201,32 @@ def test_a_stale_or_future_date_is_refused(
     refused(world, send(world, bad_date, token), "request_date_invalid")
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "%Y-%m-%dT%H:%M:%S+00:00",
+        "%Y-%m-%d %H:%M:%SZ",
+        "%Y-%m-%dT%H:%M:%S.0Z",
+        "%G-W%V-%uT%H:%M:%SZ",  # an ISO week date: same length, still not the format
+        "%Y-%m-%dT%H:%M:%Sz",
+    ],
+)
+def test_a_date_in_any_other_shape_is_refused(
+    world: World, kiosks: dict[str, KioskClient], token: str, shape: str
+) -> None:
+    # The date is signed as sent, so a kiosk could sign any of these: only one is taken.
+    kiosk = kiosks["borne-1"]
+    date = world.clock().strftime(shape)
+    headers = kiosk.headers("GET", TARGET, b"") | {kiosk_auth.HEADER_DATE: date}
+    headers[kiosk_auth.HEADER_SIGNATURE] = base64.b64encode(
+        kiosk.key.sign(
+            kiosk_auth.canonical_request("borne-1", "GET", TARGET, date, b""),
+            ec.ECDSA(hashes.SHA256()),
+        )
+    ).decode()
+    refused(world, send(world, headers, token), "request_date_invalid")
+
+
 def test_a_replayed_request_is_refused(
     world: World, kiosks: dict[str, KioskClient], token: str
 ) -> None:
@@ -183,13 +236,52 @@ def test_a_replayed_request_is_refused(
     refused(world, send(world, headers, token), "request_replayed")
 
 
-def test_a_replayed_sign_in_challenge_request_is_refused(
-    world: World, kiosks: dict[str, KioskClient]
+def test_a_replayed_challenge_request_writes_nothing_and_gets_only_a_fresh_challenge(
+    world: World, test_pki: CardPki, kiosks: dict[str, KioskClient]
 ) -> None:
+    # Asking for a challenge changes nothing on the server, so its replay is not recorded
+    # (no durable write per sign-in for it); the replayer gets a new challenge that only
+    # a request signed by the same kiosk can use.
     target = "/api/v1/auth/card/challenge"
     headers = kiosks["borne-1"].headers("POST", target, b"")
-    assert world.client.post(target, headers=headers).status_code == 201
-    refused(world, world.client.post(target, headers=headers), "request_replayed")
+    first = world.client.post(target, headers=headers)
+    again = world.client.post(target, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["challenge"] != again.get_json()["challenge"]
+    with world.rt.sessions() as s:
+        assert s.scalars(select(KioskRequestSeen)).all() == []
+    replayed = base64.b64decode(again.get_json()["challenge"])
+    body = proof_body(read_card(test_pki.card("medecin_generaliste-dupont"), replayed))
+    r = kiosks["borne-2"].call("POST", "/auth/card/signin", body)
+    assert r.status_code == 401
+    with world.rt.sessions() as s:
+        last = s.scalars(
+            select(AuditEntry).where(AuditEntry.chain == "system").order_by(AuditEntry.seq.desc())
+        ).first()
+    assert last is not None
+    assert last.reason == "challenge_other_kiosk"
+
+
+def test_a_replayed_sign_in_request_is_refused(
+    world: World, test_pki: CardPki, kiosks: dict[str, KioskClient]
+) -> None:
+    # Not by a replay record of the request (none is kept for it: nothing to gain), by
+    # its challenge, which the first request spent.
+    borne = kiosks["borne-1"]
+    body = proof_body(read_card(test_pki.card("medecin_generaliste-dupont"), borne.challenge()))
+    target = "/api/v1/auth/card/signin"
+    raw = json.dumps(body).encode()
+    headers = {**borne.headers("POST", target, raw), "Content-Type": "application/json"}
+    assert world.client.post(target, data=raw, headers=headers).status_code == 201
+    r = world.client.post(target, data=raw, headers=headers)
+    assert r.status_code == 401
+    with world.rt.sessions() as s:
+        last = s.scalars(
+            select(AuditEntry).where(AuditEntry.chain == "system").order_by(AuditEntry.seq.desc())
+        ).first()
+        assert s.scalars(select(KioskRequestSeen)).all() == []
+    assert last is not None
+    assert (last.action, last.reason) == ("auth:card", "challenge_replayed")
 
 
 def test_registration_checks_the_certificate(
