@@ -66,7 +66,6 @@ _PROFESSIONAL_BY_ID = select(
 _PATIENT_BY_INS = select(_PAT.c.id, _PAT.c.first_names, _PAT.c.birth_name).where(
     _PAT.c.ins == bindparam("identifier")
 )
-_INSERT_BINDING = insert(table_of(CardBinding))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +112,8 @@ def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof)
     serial_hex = proof.serial.hex()
     detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
     if proof.kind is CardKind.PROFESSIONAL:
-        token = sessions.open_session(
-            ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name, checked=True
-        )
-        core(ctx.session).execute(
-            _INSERT_BINDING,
-            {
-                "session_hash": sessions.token_hash(token),
-                "kiosk_id": kiosk.id,
-                "card_cert_sha256": sha,
-                "card_serial": serial_hex,
-                "last_signature_at": ctx.now,
-            },
+        token = sessions.open_card_session(
+            ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name, kiosk.id, sha, serial_hex
         )
         record_success(ctx, holder, None, kiosk, "auth:card", "card_signin", detail)
         return {

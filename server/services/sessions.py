@@ -83,19 +83,42 @@ _TOUCH = (
 )
 
 _INSERT = insert(_S)
+_INSERT_BINDING = insert(_BIND)
+_SESSION_COLUMNS = (
+    "token_hash",
+    "actor_kind",
+    "actor_id",
+    "kiosk",
+    "created_at",
+    "last_seen",
+    "expires_at",
+)
+_BINDING_COLUMNS = (
+    "session_hash",
+    "kiosk_id",
+    "card_cert_sha256",
+    "card_serial",
+    "last_signature_at",
+)
+# PostgreSQL: the session and its card binding in one statement (one round trip on the
+# sign-in path); the binding's foreign key is checked at the end of the statement.
+_INSERT_BOUND_PG = (
+    insert(_BIND)
+    .values({name: bindparam(f"b_{name}") for name in _BINDING_COLUMNS})
+    .add_cte(
+        insert(_S)
+        .values({name: bindparam(f"s_{name}") for name in _SESSION_COLUMNS})
+        .cte("new_session")
+    )
+)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_session(
-    ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = None, *, checked: bool = False
-) -> str:
-    """A new session's bearer token. `checked`: the caller has just loaded the actor and
-    found it active (the card sign-in), so it is not loaded again."""
-    if not checked:
-        _load_actor(ctx.session, kind, actor_id)  # fails on an unknown actor
+def open_session(ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = None) -> str:
+    _load_actor(ctx.session, kind, actor_id)  # fails on an unknown actor
     token = secrets.token_urlsafe(32)
     core(ctx.session).execute(
         _INSERT,
@@ -109,6 +132,50 @@ def open_session(
             "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
         },
     )
+    return token
+
+
+def open_card_session(
+    ctx: Ctx,
+    kind: ActorKind,
+    actor_id: int,
+    kiosk_name: str,
+    kiosk_id: int,
+    card_cert_sha256: str,
+    card_serial: str,
+) -> str:
+    """A session bound to the card that opened it and its kiosk (`CardBinding`), for an
+    actor the caller has just loaded and found active."""
+    token = secrets.token_urlsafe(32)
+    digest = token_hash(token)
+    session_row = {
+        "token_hash": digest,
+        "actor_kind": kind.value,
+        "actor_id": actor_id,
+        "kiosk": kiosk_name,
+        "created_at": ctx.now,
+        "last_seen": ctx.now,
+        "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
+    }
+    binding = {
+        "session_hash": digest,
+        "kiosk_id": kiosk_id,
+        "card_cert_sha256": card_cert_sha256,
+        "card_serial": card_serial,
+        "last_signature_at": ctx.now,
+    }
+    conn = core(ctx.session)
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _INSERT_BOUND_PG,
+            {
+                **{f"s_{k}": v for k, v in session_row.items()},
+                **{f"b_{k}": v for k, v in binding.items()},
+            },
+        )
+    else:
+        conn.execute(_INSERT, session_row)
+        conn.execute(_INSERT_BINDING, binding)
     return token
 
 
