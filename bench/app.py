@@ -11,6 +11,9 @@ production (the production entry point is `server.app:create_app()`).
 The body is read from the file named by DMP_BENCH_BASELINE (`server_bench` captures a
 real listing there before starting gunicorn); without it a synthetic listing of the same
 shape is used, so the app also starts on its own.
+
+`/bench/floor/<patient id>` is the floor of an access-checked read: session, durable
+trace entry, the same body (see `floor` below).
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response
 
+from server.api.runtime import run
 from server.app import create_app
+from server.policy import Action
+from server.policy.model import Mode, Reason
+from server.services import audit
+from server.services.context import Ctx, Principal
 
 BASELINE_ENV = "DMP_BENCH_BASELINE"
 
@@ -36,6 +44,34 @@ def create_bench_app(test_config: dict[str, Any] | None = None) -> Flask:
     def baseline() -> Response:
         # The same Response construction the API uses, minus the work it measures.
         return Response(body, 200, mimetype="application/json")
+
+    @bench.get("/bench/floor/<int:patient_id>")
+    def floor(patient_id: int) -> Response:
+        # What no access-checked read can skip under issue #2's rules: the caller's
+        # session resolved, a trace entry appended to the patient's chain under its head
+        # lock and committed durably before the answer. Then the same body as the
+        # baseline. No dossier lookup, no policy, no document query: the gap between this
+        # and the baseline is the floor's cost, the gap to the listing is the listing's.
+        def work(ctx: Ctx, who: Principal) -> Response:
+            audit.append(
+                ctx.session,
+                patient_id,
+                at=ctx.now,
+                actor_kind=who.actor.kind.value,
+                actor_id=who.actor.id,
+                actor_name=who.name,
+                actor_profession=who.actor.profession,
+                actor_structure=who.actor.structure,
+                action=Action.DOCUMENT_LIST.value,
+                mode=Mode.MEDECIN_TRAITANT.value,
+                outcome="allowed",
+                reason=Reason.MEDECIN_TRAITANT.value,
+                detail=audit.detail_json({"bench": "floor"}),
+                kiosk=who.kiosk,
+            )
+            return Response(body, 200, mimetype="application/json")
+
+        return run(work)
 
     app.register_blueprint(bench)
     return app

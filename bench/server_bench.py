@@ -68,7 +68,15 @@ from server.services import access, documents, sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SCENARIOS = ("baseline", "list_mt", "list_pharmacist", "read_document", "deposit", "history")
+SCENARIOS = (
+    "baseline",
+    "floor",
+    "list_mt",
+    "list_pharmacist",
+    "read_document",
+    "deposit",
+    "history",
+)
 LISTINGS = ("list_mt", "list_pharmacist")
 # The targets, on PostgreSQL at 100,000 dossiers and 8 clients.
 TARGET_RATIO = 0.5
@@ -426,6 +434,13 @@ class Preparer:
         if scenario == "baseline":
             return [[Target("GET", "/bench/baseline", None, 200)] for _ in range(self.clients)]
         shares = self.shares(scenario)
+        if scenario == "floor":
+            # The médecin traitant's session and the patient's chain, as list_mt.
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            return [
+                [Target("GET", f"/bench/floor/{p}", tk[mt], 200) for _, p, mt in sh]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
         if scenario in ("list_mt", "read_document", "deposit"):
             toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
             if scenario == "list_mt":
