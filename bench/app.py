@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,13 @@ from flask import Blueprint, Flask, Response
 from server.api.runtime import run
 from server.app import create_app
 from server.policy import Action
-from server.policy.model import Mode, Reason
-from server.services import audit
+from server.policy.model import Decision, Mode, Reason
+from server.services import guard
 from server.services.context import Ctx, Principal
+from server.services.facts import PatientRef
 
 BASELINE_ENV = "DMP_BENCH_BASELINE"
+FLOOR_DECISION = Decision(True, Reason.MEDECIN_TRAITANT, Mode.MEDECIN_TRAITANT)
 
 
 def create_bench_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -53,21 +56,11 @@ def create_bench_app(test_config: dict[str, Any] | None = None) -> Flask:
         # baseline. No dossier lookup, no policy, no document query: the gap between this
         # and the baseline is the floor's cost, the gap to the listing is the listing's.
         def work(ctx: Ctx, who: Principal) -> Response:
-            audit.append(
-                ctx.session,
-                patient_id,
-                at=ctx.now,
-                actor_kind=who.actor.kind.value,
-                actor_id=who.actor.id,
-                actor_name=who.name,
-                actor_profession=who.actor.profession,
-                actor_structure=who.actor.structure,
-                action=Action.DOCUMENT_LIST.value,
-                mode=Mode.MEDECIN_TRAITANT.value,
-                outcome="allowed",
-                reason=Reason.MEDECIN_TRAITANT.value,
-                detail=audit.detail_json({"bench": "floor"}),
-                kiosk=who.kiosk,
+            # The entry a listing writes, through the function that writes it; only the
+            # patient's id matters to it.
+            patient = PatientRef(patient_id, date.min, None, None, "email")
+            guard.trace(
+                ctx, who, Action.DOCUMENT_LIST, FLOOR_DECISION, patient, None, {"all": False}
             )
             return Response(body, 200, mimetype="application/json")
 
