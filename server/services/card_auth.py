@@ -107,8 +107,7 @@ def parse_proof(body: Any, *, kind: CardKind | None = None) -> CardProof:
 
 def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof) -> dict[str, Any]:
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    _certificate, holder, patient_id = _verify(ctx, trust, proof)
-    sha = der_fingerprint(proof.certificate_der)
+    holder, patient_id, sha = _verify(ctx, trust, proof)
     serial_hex = proof.serial.hex()
     detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
     if proof.kind is CardKind.PROFESSIONAL:
@@ -152,7 +151,7 @@ def patient_presence(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, body: An
     kiosk. Every sign-in check applies; the answer is the card holder's patient id."""
     proof = parse_proof(body, kind=CardKind.PATIENT)
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    _certificate, holder, _patient_id = _verify(ctx, trust, proof)
+    holder, _patient_id, _sha = _verify(ctx, trust, proof)
     return holder.id
 
 
@@ -169,9 +168,8 @@ def resign(
     kind = CardKind.PROFESSIONAL if who.actor.kind is ActorKind.PROFESSIONAL else CardKind.PATIENT
     proof = parse_proof(body, kind=kind)
     _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)
-    _certificate, holder, patient_id = _verify(ctx, trust, proof)
-    same_card = der_fingerprint(proof.certificate_der) == binding.card_cert_sha256
-    if not same_card or holder.id != who.actor.id:
+    holder, patient_id, sha = _verify(ctx, trust, proof)
+    if sha != binding.card_cert_sha256 or holder.id != who.actor.id:
         raise AuthFailure("card_changed", patient_id=patient_id, holder=holder)
     binding.last_signature_at = ctx.now
     return {
@@ -210,20 +208,16 @@ def _consume(
         raise AuthFailure(refused.reason) from None
 
 
-def _verify(
-    ctx: Ctx, trust: TrustStore, proof: CardProof
-) -> tuple[x509.Certificate, Holder, int | None]:
+def _verify(ctx: Ctx, trust: TrustStore, proof: CardProof) -> tuple[Holder, int | None, str]:
+    """The card's holder, their patient id (patient cards) and the certificate's SHA-256,
+    once every check of the certificate and the signature has passed."""
     try:
         certificate = trust.parsed_der(proof.certificate_der)
     except ValueError:
         raise AuthFailure("certificate_malformed") from None
+    sha = der_fingerprint(proof.certificate_der)
     try:
-        trust.verify(
-            certificate,
-            ctx.now,
-            KIND_EKUS[proof.kind],
-            sha256=der_fingerprint(proof.certificate_der),
-        )
+        trust.verify(certificate, ctx.now, KIND_EKUS[proof.kind], sha256=sha)
     except TrustError as exc:
         raise AuthFailure(_CARD_TRUST_REASONS.get(exc.reason, exc.reason)) from None
     # From here the certificate is genuine: its holder may be named in the trace.
@@ -240,7 +234,7 @@ def _verify(
         public_key.verify(proof.signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise AuthFailure("signature_invalid", patient_id=patient_id, holder=holder) from None
-    return certificate, holder, patient_id
+    return holder, patient_id, sha
 
 
 def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> tuple[Holder, int | None]:
