@@ -12,7 +12,9 @@ Also here: gunicorn with config/gunicorn.conf.py boots, serves /healthz and
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -25,10 +27,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cardreader.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS, professional_file_name
+from cardreader.pki import Pki
+from server.app import utc_now
 from server.models import AuditEntry, AuditHead
-from server.services import audit
+from server.services import audit, kiosk_auth
+from tests.server.cardkit import load_key, proof_body, read_card
 from tests.server.conftest import doc
 from tests.server.procs import Gunicorn, Reply, ServerDied, live_world, request
+from tests.server.test_card_signin import GP_CARD
 
 pytestmark = pytest.mark.slow
 
@@ -214,4 +221,58 @@ def test_two_servers_one_database_one_whole_chain(
             f"retried {dict(tally.retried) or 0}; chain {len(entries)} entries "
             f"({before} from setup), seq 1..{entries[-1].seq}, no break; "
             f"in {time.monotonic() - started:.1f} s"
+        )
+
+
+def test_a_challenge_from_one_server_signs_in_on_the_other_and_only_once(
+    settings: dict[str, Any], tmp_path: Path
+) -> None:
+    # Challenges are never stored (server/services/challenges.py): another process must
+    # recognise them through the master key alone, and their single use must hold across
+    # processes, through the database.
+    pki = Pki.init(tmp_path / "pki")  # dated now: the servers read the real clock
+    gp = next(p for p in PROFESSIONALS if professional_file_name(p.identity) == f"{GP_CARD}.json")
+    card = pki.issue_card(gp.identity, pin=DEMO_PIN, puk=DEMO_PUK, demo=True)
+    device = pki.issue_kiosk("borne-1")
+    key = load_key(device)
+    with_pki = {**settings, "PKI_DIR": str(tmp_path / "pki")}
+    with live_world(with_pki) as world, ExitStack() as stack:
+        rt = world.rt
+        with rt.sessions() as s:
+            pem = device.certificate_path.read_bytes()
+            kiosk_auth.register(rt.ctx(s), rt.trust, "borne-1", pem)
+            s.commit()
+        servers = []
+        for name in ("a", "b"):
+            server = Gunicorn(settings, tmp_path / f"{name}.log", workers=1)
+            server.env["DMP_PKI_DIR"] = str(tmp_path / "pki")
+            servers.append(stack.enter_context(server))
+        a, b = (server.port for server in servers)
+
+        def signed(port: int, method: str, path: str, body: bytes = b"", **extra: str) -> Reply:
+            headers = kiosk_auth.sign_request(key, "borne-1", method, path, body, utc_now())
+            return request(port, method, path, body or None, {**headers, **extra})
+
+        issued = signed(a, "POST", "/api/v1/auth/card/challenge")
+        assert issued.status == 201, issued.body
+        challenge = base64.b64decode(issued.json()["challenge"])
+        body = json.dumps(proof_body(read_card(card, challenge))).encode()
+        opened = signed(b, "POST", "/api/v1/auth/card/signin", body)
+        assert opened.status == 201, opened.body
+        token = opened.json()["token"]
+        who = signed(a, "GET", "/api/v1/session", Authorization=f"Bearer {token}")
+        assert who.status == 200, who.body
+        again = signed(a, "POST", "/api/v1/auth/card/signin", body)
+        assert again.status == 401
+        with rt.sessions() as s:
+            last = s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.chain == audit.SYSTEM_CHAIN)
+                .order_by(AuditEntry.seq.desc())
+            ).first()
+        assert last is not None
+        assert (last.action, last.outcome, last.reason) == (
+            "auth:card",
+            "denied",
+            "challenge_replayed",
         )
