@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -158,6 +159,21 @@ def test_sessions_expire_when_idle_and_end_on_sign_out(world: World, marie_dossi
     assert world.call("GET", "marie", path).status_code == 401
     world.tokens["marie"] = world.open("marie")
     assert world.call("DELETE", "marie", "/session").status_code == 200
+    assert world.call("GET", "marie", path).status_code == 401
+
+
+def test_a_session_ends_at_its_maximum_lifetime_however_active(
+    world: World, marie_dossier: int
+) -> None:
+    path = f"/dossiers/{marie_dossier}"
+    world.tokens["marie"] = world.open("marie")
+    lifetime = timedelta(seconds=world.rt.settings["SESSION_MAX_SECONDS"])
+    assert lifetime == timedelta(hours=10)  # the documented default (docs/sign-in.md)
+    started = world.clock()
+    while world.clock() + timedelta(minutes=10) < started + lifetime:
+        world.clock.advance(minutes=10)  # within the idle limit every time
+        assert world.call("GET", "marie", path).status_code == 200
+    world.clock.now = started + lifetime
     assert world.call("GET", "marie", path).status_code == 401
 
 
