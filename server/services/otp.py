@@ -41,7 +41,6 @@ from server.db import core
 from server.errors import InvalidInput, TooManyRequests
 from server.models import (
     AuthThrottle,
-    CardBinding,
     Kiosk,
     OneTimeCode,
     OutboxMessage,
@@ -598,20 +597,26 @@ def complete_signin(
     )
     if consumed.rowcount != 1:  # type: ignore[attr-defined]
         raise fail(ctx, patient, "auth:signin", "pending_used", kiosk)
-    session_token = sessions.open_session(ctx, ActorKind.PATIENT, patient.id, kiosk=kiosk)
-    ctx.session.flush()  # the binding's foreign key needs the session row first
     if row.first_factor == "card":
-        if row.kiosk_id is None or row.card_cert_sha256 is None or row.card_serial is None:
+        # Checked before anything is opened: the failure's trace is committed, nothing else.
+        if (
+            kiosk is None
+            or row.kiosk_id is None
+            or row.card_cert_sha256 is None
+            or row.card_serial is None
+        ):
             raise fail(ctx, patient, "auth:signin", "pending_unknown", kiosk)
-        ctx.session.add(
-            CardBinding(
-                session_hash=sessions.token_hash(session_token),
-                kiosk_id=row.kiosk_id,
-                card_cert_sha256=row.card_cert_sha256,
-                card_serial=row.card_serial,
-                last_signature_at=ctx.now,
-            )
+        session_token = sessions.open_card_session(
+            ctx,
+            ActorKind.PATIENT,
+            patient.id,
+            kiosk,
+            row.kiosk_id,
+            row.card_cert_sha256,
+            row.card_serial,
         )
+    else:
+        session_token = sessions.open_session(ctx, ActorKind.PATIENT, patient.id, kiosk=kiosk)
     trace(
         ctx,
         patient,

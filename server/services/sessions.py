@@ -120,18 +120,7 @@ def token_hash(token: str) -> str:
 def open_session(ctx: Ctx, kind: ActorKind, actor_id: int, kiosk: str | None = None) -> str:
     _load_actor(ctx.session, kind, actor_id)  # fails on an unknown actor
     token = secrets.token_urlsafe(32)
-    core(ctx.session).execute(
-        _INSERT,
-        {
-            "token_hash": token_hash(token),
-            "actor_kind": kind.value,
-            "actor_id": actor_id,
-            "kiosk": kiosk,
-            "created_at": ctx.now,
-            "last_seen": ctx.now,
-            "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
-        },
-    )
+    core(ctx.session).execute(_INSERT, _session_row(ctx, token_hash(token), kind, actor_id, kiosk))
     return token
 
 
@@ -148,15 +137,7 @@ def open_card_session(
     actor the caller has just loaded and found active."""
     token = secrets.token_urlsafe(32)
     digest = token_hash(token)
-    session_row = {
-        "token_hash": digest,
-        "actor_kind": kind.value,
-        "actor_id": actor_id,
-        "kiosk": kiosk_name,
-        "created_at": ctx.now,
-        "last_seen": ctx.now,
-        "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
-    }
+    session_row = _session_row(ctx, digest, kind, actor_id, kiosk_name)
     binding = {
         "session_hash": digest,
         "kiosk_id": kiosk_id,
@@ -177,6 +158,20 @@ def open_card_session(
         conn.execute(_INSERT, session_row)
         conn.execute(_INSERT_BINDING, binding)
     return token
+
+
+def _session_row(
+    ctx: Ctx, digest: str, kind: ActorKind, actor_id: int, kiosk: str | None
+) -> dict[str, Any]:
+    return {
+        "token_hash": digest,
+        "actor_kind": kind.value,
+        "actor_id": actor_id,
+        "kiosk": kiosk,
+        "created_at": ctx.now,
+        "last_seen": ctx.now,
+        "expires_at": ctx.now + timedelta(seconds=ctx.settings["SESSION_MAX_SECONDS"]),
+    }
 
 
 def resolve(ctx: Ctx, token: str, kiosk: str | None = None) -> Principal:
