@@ -54,6 +54,7 @@ from server.app import create_app
 from server.migrate import upgrade
 from server.models import CardChallenge, Kiosk, Professional
 from server.services import kiosk_auth
+from server.signin import request_signing
 
 TARGET_ADDED_MS = 2.0
 _SPENT = insert(CardChallenge)
@@ -153,7 +154,7 @@ class Bench:
     def _request(self, target: str, body: bytes) -> dict[str, Any]:
         """The WSGI environ of one kiosk-signed POST, built before the clock starts: what
         a client (and werkzeug's test client) does to build a request is not server work."""
-        headers = kiosk_auth.sign_request(
+        headers = request_signing.sign_request(
             self.kiosk_key, self.kiosk, "POST", target, body, datetime.now(UTC)
         )
         headers["Content-Type"] = "application/json"

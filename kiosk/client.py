@@ -23,7 +23,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server.services.kiosk_auth import sign_request
+from server.signin.request_signing import sign_request
 
 log = logging.getLogger("dmp.kiosk.client")
 

@@ -21,6 +21,7 @@ from server.policy import Matrix
 from server.services import kiosk_auth, sessions
 from server.services.context import Ctx, Principal
 from server.services.kiosk_auth import AuthFailure, VerifiedKiosk
+from server.signin import request_signing
 from server.trust import TrustStore
 
 
@@ -89,7 +90,7 @@ def verified_kiosk(
             runtime().trust,
             request.method,
             request_target(),
-            {name: request.headers.get(name) for name in kiosk_auth.HEADERS},
+            {name: request.headers.get(name) for name in request_signing.HEADERS},
             request.get_data(),
             remember=remember,
             directory=runtime().kiosks if recent_row else None,
@@ -97,7 +98,7 @@ def verified_kiosk(
     except AuthFailure as failure:
         ctx.session.rollback()
         kiosk_auth.record_failure(
-            ctx, failure, request.headers.get(kiosk_auth.HEADER_KIOSK), "auth:kiosk"
+            ctx, failure, request.headers.get(request_signing.HEADER_KIOSK), "auth:kiosk"
         )
         ctx.session.commit()
         raise kiosk_auth.generic_error() from None

@@ -1,11 +1,7 @@
 """Kiosk identity: every kiosk-to-server request is signed with the kiosk's own key.
 
-A kiosk sends three headers:
-
-    X-DMP-Kiosk:     its registered name
-    X-DMP-Date:      the request time, RFC 3339 UTC to the second ("2026-11-22T14:09:12Z")
-    X-DMP-Signature: base64 of a DER ECDSA P-256 / SHA-256 signature of
-                     canonical_request(kiosk, method, path?query, date, body)
+A kiosk sends three headers, made by `server.signin.request_signing` (shared with the
+kiosk, which must not import this module).
 
 The server checks them against the certificate pinned at registration (`dmp
 kiosk-admin register`), which must still chain to the kiosk CA, carry the kiosk EKU and
@@ -43,14 +39,12 @@ from server.errors import Unauthenticated, authentication_failed
 from server.models import Kiosk, KioskRequestSeen, table_of
 from server.services import audit
 from server.services.context import Ctx
+from server.signin.request_signing import (
+    HEADERS,
+    canonical_request,
+)
 from server.trust import TrustError, TrustStore, fingerprint
 
-HEADER_KIOSK = "X-DMP-Kiosk"
-HEADER_DATE = "X-DMP-Date"
-HEADER_SIGNATURE = "X-DMP-Signature"
-HEADERS = (HEADER_KIOSK, HEADER_DATE, HEADER_SIGNATURE)
-SCHEME = "DMP-KIOSK-REQUEST-v1"
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _MAX_SIGNATURE = 200  # base64 of a 72-byte DER signature is 96 characters
 _KIOSK_TRUST_REASONS = {
     "certificate_untrusted": "kiosk_certificate_untrusted",
@@ -102,32 +96,6 @@ class AuthFailure(Exception):
 
 def generic_error() -> Unauthenticated:
     return authentication_failed()
-
-
-def canonical_request(kiosk: str, method: str, target: str, date: str, body: bytes) -> bytes:
-    """What the kiosk signs. `target` is the path with its raw query string, if any."""
-    digest = hashlib.sha256(body).hexdigest()
-    return "\n".join((SCHEME, kiosk, method.upper(), target, date, digest)).encode()
-
-
-def sign_request(
-    key: ec.EllipticCurvePrivateKey,
-    kiosk: str,
-    method: str,
-    target: str,
-    body: bytes,
-    now: datetime,
-) -> dict[str, str]:
-    """The kiosk side: the three headers for one request."""
-    date = now.astimezone(UTC).strftime(DATE_FORMAT)
-    signature = key.sign(
-        canonical_request(kiosk, method, target, date, body), ec.ECDSA(hashes.SHA256())
-    )
-    return {
-        HEADER_KIOSK: kiosk,
-        HEADER_DATE: date,
-        HEADER_SIGNATURE: base64.b64encode(signature).decode(),
-    }
 
 
 class KioskDirectory:
@@ -217,8 +185,9 @@ def _kiosk_row(ctx: Ctx, name: str) -> Any:
 
 
 def _parse_date(date: str) -> datetime:
-    # Exactly DATE_FORMAT ("2026-11-22T14:09:12Z"); fromisoformat alone would also take
-    # dates without a time, offsets and fractions. (strptime cost a tenth of a request.)
+    # Exactly request_signing.DATE_FORMAT ("2026-11-22T14:09:12Z"); fromisoformat alone
+    # would also take dates without a time, offsets and fractions. (strptime cost a tenth
+    # of a request.)
     shape = (date[4:5], date[7:8], date[10:11], date[13:14], date[16:17], date[19:])
     if len(date) == 20 and shape == ("-", "-", "T", ":", ":", "Z") and date.isascii():
         try:

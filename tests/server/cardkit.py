@@ -34,6 +34,7 @@ from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication
 from cardreader.virtual import VirtualCard, VirtualConnection
 from server.services import kiosk_auth
+from server.signin import request_signing
 from server.trust import TrustStore
 
 # Before the tests' clock (2026-06-15): every certificate is valid then.
@@ -105,7 +106,7 @@ class KioskClient:
         self.client, self.clock, self.name, self.key = client, clock, name, key
 
     def headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
-        return kiosk_auth.sign_request(self.key, self.name, method, target, body, self.clock())
+        return request_signing.sign_request(self.key, self.name, method, target, body, self.clock())
 
     def call(
         self, method: str, path: str, body: Any = None, token: str | None = None, **extra: str

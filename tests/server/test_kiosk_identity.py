@@ -23,6 +23,7 @@ from server.errors import AUTH_FAILED as GENERIC
 from server.models import AuditEntry, Kiosk, KioskRequestSeen
 from server.services import kiosk_auth
 from server.services.kiosk_auth import AuthFailure
+from server.signin import request_signing
 from tests.server.cardkit import (
     CERT_TIME,
     CardPki,
@@ -152,7 +153,7 @@ def test_missing_or_partial_kiosk_headers_are_refused(
     world: World, kiosks: dict[str, KioskClient], token: str
 ) -> None:
     headers = kiosks["borne-1"].headers("GET", TARGET, b"")
-    for missing in kiosk_auth.HEADERS[1:]:
+    for missing in request_signing.HEADERS[1:]:
         partial = {k: v for k, v in headers.items() if k != missing}
         refused(world, send(world, partial, token), "kiosk_signature_missing")
 
@@ -175,7 +176,7 @@ def test_a_tampered_request_is_refused(
     signed_other_body = kiosk.headers("GET", TARGET, b"{}")
     r = send(world, signed_other_body, token, json.dumps({"x": 1}).encode())
     refused(world, r, "kiosk_signature_invalid")
-    garbage = kiosk.headers("GET", TARGET, b"") | {kiosk_auth.HEADER_SIGNATURE: "%%%"}
+    garbage = kiosk.headers("GET", TARGET, b"") | {request_signing.HEADER_SIGNATURE: "%%%"}
     refused(world, send(world, garbage, token), "kiosk_signature_invalid")
 
 
@@ -184,11 +185,11 @@ def test_a_stale_or_future_date_is_refused(
     world: World, kiosks: dict[str, KioskClient], token: str, offset: int
 ) -> None:
     kiosk = kiosks["borne-1"]
-    headers = kiosk_auth.sign_request(
+    headers = request_signing.sign_request(
         kiosk.key, "borne-1", "GET", TARGET, b"", world.clock() + timedelta(seconds=offset)
     )
     refused(world, send(world, headers, token), "request_stale")
-    within = kiosk_auth.sign_request(
+    within = request_signing.sign_request(
         kiosk.key,
         "borne-1",
         "GET",
@@ -197,7 +198,7 @@ def test_a_stale_or_future_date_is_refused(
         world.clock() + timedelta(seconds=30 if offset > 0 else -30),
     )
     assert send(world, within, token).status_code == 200
-    bad_date = headers | {kiosk_auth.HEADER_DATE: "yesterday"}
+    bad_date = headers | {request_signing.HEADER_DATE: "yesterday"}
     refused(world, send(world, bad_date, token), "request_date_invalid")
 
 
@@ -217,10 +218,10 @@ def test_a_date_in_any_other_shape_is_refused(
     # The date is signed as sent, so a kiosk could sign any of these: only one is taken.
     kiosk = kiosks["borne-1"]
     date = world.clock().strftime(shape)
-    headers = kiosk.headers("GET", TARGET, b"") | {kiosk_auth.HEADER_DATE: date}
-    headers[kiosk_auth.HEADER_SIGNATURE] = base64.b64encode(
+    headers = kiosk.headers("GET", TARGET, b"") | {request_signing.HEADER_DATE: date}
+    headers[request_signing.HEADER_SIGNATURE] = base64.b64encode(
         kiosk.key.sign(
-            kiosk_auth.canonical_request("borne-1", "GET", TARGET, date, b""),
+            request_signing.canonical_request("borne-1", "GET", TARGET, date, b""),
             ec.ECDSA(hashes.SHA256()),
         )
     ).decode()

@@ -32,6 +32,7 @@ from cardreader.pki import Pki
 from server.app import utc_now
 from server.models import AuditEntry, AuditHead
 from server.services import audit, kiosk_auth
+from server.signin import request_signing
 from tests.server.cardkit import load_key, proof_body, read_card
 from tests.server.conftest import doc
 from tests.server.procs import Gunicorn, Reply, ServerDied, live_world, request
@@ -250,7 +251,7 @@ def test_a_challenge_from_one_server_signs_in_on_the_other_and_only_once(
         a, b = (server.port for server in servers)
 
         def signed(port: int, method: str, path: str, body: bytes = b"", **extra: str) -> Reply:
-            headers = kiosk_auth.sign_request(key, "borne-1", method, path, body, utc_now())
+            headers = request_signing.sign_request(key, "borne-1", method, path, body, utc_now())
             return request(port, method, path, body or None, {**headers, **extra})
 
         issued = signed(a, "POST", "/api/v1/auth/card/challenge")
