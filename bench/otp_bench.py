@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.otp_bench [--rounds N] [--db URL] [--smoke] [--json FILE]
 
-The server's check (server.services.otp.check_code, method "totp") is measured in-process
+The server's check (server.signin.otp.check_code, method "totp") is measured in-process
 as one transaction: throttle row lock, seed decryption, the three drift candidates
 compared in constant time, the conditional UPDATE of the last step, commit. Raw pyotp is
 `TOTP.verify(code, for_time, valid_window=1)`, which stops no replay. Each round uses the
@@ -58,7 +58,7 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
     from server.config import load_settings
     from server.migrate import upgrade
     from server.models import AuthThrottle, Patient, TotpCredential
-    from server.services import otp
+    from server.signin import otp
 
     upgrade(db_url)
     settings = load_settings(

@@ -64,7 +64,8 @@ from server.config import load_settings
 from server.migrate import require_current
 from server.models import ConsultationConsent, Document, Dossier, Professional
 from server.policy import ActorKind
-from server.services import access, documents, sessions
+from server.services import access, documents
+from server.signin import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -53,8 +53,7 @@ from cardreader.virtual import VirtualCard, VirtualConnection
 from server.app import create_app
 from server.migrate import upgrade
 from server.models import CardChallenge, Kiosk, Professional
-from server.services import kiosk_auth
-from server.signin import request_signing
+from server.signin import kiosk_identity, request_signing
 
 TARGET_ADDED_MS = 2.0
 _SPENT = insert(CardChallenge)
@@ -122,7 +121,7 @@ class Bench:
                     )
                 )
             pem = device.certificate_path.read_bytes()
-            kiosk_auth.register(rt.ctx(s), rt.trust, self.kiosk, pem)
+            kiosk_identity.register(rt.ctx(s), rt.trust, self.kiosk, pem)
             s.commit()
         self.trust = rt.trust
         with rt.sessions() as s:

@@ -1,6 +1,6 @@
 """The kiosk's only way to the records server: every call goes through `ServerClient`.
 
-Each request is signed with the kiosk's key (see server/services/kiosk_auth.py), so the
+Each request is signed with the kiosk's key (see server/signin/kiosk_identity.py), so the
 server always knows which registered kiosk speaks. The kiosk decides nothing: it relays
 and shows the server's answer, including its French error message.
 

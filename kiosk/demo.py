@@ -28,7 +28,7 @@ from cardreader.virtual import VirtualCard
 from server.app import build_runtime, create_app
 from server.config import load_settings as server_settings
 from server.migrate import upgrade
-from server.services import kiosk_auth
+from server.signin import kiosk_identity
 
 from . import config
 from .app import DemoKit, create_kiosk_app
@@ -142,7 +142,7 @@ def start(
     seed(settings)
     rt = build_runtime(settings)
     with rt.sessions() as session:
-        kiosk_auth.register(
+        kiosk_identity.register(
             rt.ctx(session), rt.trust, KIOSK_NAME, prepared.kiosk_certificate.read_bytes()
         )
         session.commit()

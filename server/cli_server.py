@@ -138,7 +138,7 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
     from sqlalchemy.exc import IntegrityError
 
     from server.app import build_runtime
-    from server.services.kiosk_auth import AuthFailure, register
+    from server.signin.kiosk_identity import AuthFailure, register
     from server.trust import PkiUnavailable, TrustStore
 
     settings = _settings(db_url)

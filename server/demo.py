@@ -18,8 +18,9 @@ from server.errors import DmpError
 from server.identifiers import parse_national_id
 from server.models import Patient, Professional, ServiceAccount
 from server.policy import ActorKind
-from server.services import access, documents, dossiers, sessions
+from server.services import access, documents, dossiers
 from server.services.context import Ctx, Principal
+from server.signin import sessions
 
 MARIE, LUCIA, PAUL = "255081416802538", "253072B07300470", "162117511304567"
 

@@ -1,7 +1,7 @@
 """Card sign-in routes (issue #4): challenges, sign-in, re-signature, card removal.
 
 Every route here is called by a kiosk and needs its signed-request headers
-(server.services.kiosk_auth). The two sign-in routes are public (no session yet); the
+(server.signin.kiosk_identity). The two sign-in routes are public (no session yet); the
 other two act on the card session of the bearer token. Any failed check answers the
 same 401 "authentication_failed"; which check failed is written to the trace.
 """
@@ -18,9 +18,10 @@ from server.api import api
 from server.api.runtime import current_kiosk, json_body, run, runtime, verified_kiosk
 from server.api.schemas import STR, obj
 from server.errors import PresenceRefused
-from server.services import access, card_auth, kiosk_auth, sessions
+from server.services import access
 from server.services.context import Ctx, Principal
-from server.services.kiosk_auth import AuthFailure, VerifiedKiosk
+from server.signin import card_signin, kiosk_identity, sessions
+from server.signin.kiosk_identity import AuthFailure, VerifiedKiosk
 
 B64 = {"type": "string", "contentEncoding": "base64"}
 HEX = {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}
@@ -60,7 +61,7 @@ def _kiosk_only(
     recent_row: bool = False,
 ) -> Response:
     """A public kiosk route: no session, but a verified kiosk signature is mandatory.
-    Not remembered for replay (kiosk_auth.verify_request): both routes are safe to
+    Not remembered for replay (kiosk_identity.verify_request): both routes are safe to
     replay, the challenge one changing nothing, the sign-in one spending its challenge."""
     rt = runtime()
     with rt.sessions() as session:
@@ -73,9 +74,9 @@ def _kiosk_only(
         except AuthFailure as failure:
             # The used challenge stays used (committed with the trace entry): a failed
             # attempt cannot be retried with the same challenge.
-            kiosk_auth.record_failure(ctx, failure, kiosk.name if kiosk else None)
+            kiosk_identity.record_failure(ctx, failure, kiosk.name if kiosk else None)
             session.commit()
-            raise kiosk_auth.generic_error() from None
+            raise kiosk_identity.generic_error() from None
         session.commit()
         return Response(json.dumps(result, ensure_ascii=False), status, mimetype="application/json")
 
@@ -93,7 +94,7 @@ def card_challenge() -> Any:
     # Nothing is read or written when the kiosk row is recent: the challenge carries its
     # own binding, and the sign-in that uses it checks the kiosk in the database.
     return _kiosk_only(
-        lambda ctx, kiosk: card_auth.issue_challenge(ctx, kiosk, card_auth.SIGNIN),
+        lambda ctx, kiosk: card_signin.issue_challenge(ctx, kiosk, card_signin.SIGNIN),
         201,
         recent_row=True,
     )
@@ -109,10 +110,10 @@ def card_challenge() -> Any:
     status=201,
     public=True,
 )
-def card_signin() -> Any:
+def card_sign_in() -> Any:
     def work(ctx: Ctx, kiosk: VerifiedKiosk) -> dict[str, Any]:
-        proof = card_auth.parse_proof(json_body())
-        return card_auth.sign_in(ctx, runtime().trust, kiosk, proof)
+        proof = card_signin.parse_proof(json_body())
+        return card_signin.sign_in(ctx, runtime().trust, kiosk, proof)
 
     return _kiosk_only(work, 201)
 
@@ -122,9 +123,9 @@ def _signing_kiosk(ctx: Ctx) -> VerifiedKiosk:
     (traced, one generic answer) and nothing is ended: the caller just may not use it."""
     kiosk = current_kiosk()
     if kiosk is None:
-        kiosk_auth.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
+        kiosk_identity.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
         ctx.session.commit()
-        raise kiosk_auth.generic_error()
+        raise kiosk_identity.generic_error()
     return kiosk
 
 
@@ -136,9 +137,9 @@ def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]
         except AuthFailure as failure:
             # A card that fails its re-signature ends the session at once.
             sessions.end_session(ctx, who)
-            kiosk_auth.record_failure(ctx, failure, kiosk.name)
+            kiosk_identity.record_failure(ctx, failure, kiosk.name)
             ctx.session.commit()
-            raise kiosk_auth.generic_error() from None
+            raise kiosk_identity.generic_error() from None
 
     return run(guarded)
 
@@ -151,7 +152,7 @@ def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]
     response=CHALLENGE,
 )
 def resign_challenge() -> Any:
-    return _card_session(lambda ctx, who, kiosk: card_auth.resign_challenge(ctx, who, kiosk))
+    return _card_session(lambda ctx, who, kiosk: card_signin.resign_challenge(ctx, who, kiosk))
 
 
 @api.route(
@@ -164,7 +165,7 @@ def resign_challenge() -> Any:
 )
 def resign() -> Any:
     return _card_session(
-        lambda ctx, who, kiosk: card_auth.resign(ctx, runtime().trust, who, kiosk, json_body())
+        lambda ctx, who, kiosk: card_signin.resign(ctx, runtime().trust, who, kiosk, json_body())
     )
 
 
@@ -176,7 +177,7 @@ def resign() -> Any:
     response=obj({"ended": {"type": "boolean"}}),
 )
 def card_removed() -> Any:
-    return _card_session(lambda ctx, who, kiosk: card_auth.card_removed(ctx, who, kiosk))
+    return _card_session(lambda ctx, who, kiosk: card_signin.card_removed(ctx, who, kiosk))
 
 
 @api.route(
@@ -192,10 +193,10 @@ def consent_in_person(dossier_id: int) -> Any:
     def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
         kiosk = _signing_kiosk(ctx)
         try:
-            present = card_auth.patient_presence(ctx, runtime().trust, kiosk, json_body())
+            present = card_signin.patient_presence(ctx, runtime().trust, kiosk, json_body())
         except AuthFailure as failure:
             # The professional's own session is fine: only the evidence failed.
-            kiosk_auth.record_failure(ctx, failure, kiosk.name)
+            kiosk_identity.record_failure(ctx, failure, kiosk.name)
             ctx.session.commit()
             raise PresenceRefused from None
         return access.grant_consent_in_person(ctx, who, dossier_id, present)

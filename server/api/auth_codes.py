@@ -21,8 +21,8 @@ from server.api.schemas import STR, obj
 from server.errors import AccessDenied, authentication_failed
 from server.models import Patient
 from server.policy import ActorKind
-from server.services import otp, passwords
 from server.services.context import Ctx, Principal
+from server.signin import otp, passwords
 from server.validation import require_object
 
 TOKEN = {"type": "string", "maxLength": 100}

@@ -18,10 +18,9 @@ from server.crypto import Keyring
 from server.errors import Conflict, InvalidInput, MalformedRequest, Unauthenticated
 from server.models import IdempotencyRecord
 from server.policy import Matrix
-from server.services import kiosk_auth, sessions
 from server.services.context import Ctx, Principal
-from server.services.kiosk_auth import AuthFailure, VerifiedKiosk
-from server.signin import request_signing
+from server.signin import kiosk_identity, request_signing, sessions
+from server.signin.kiosk_identity import AuthFailure, KioskDirectory, VerifiedKiosk
 from server.trust import TrustStore
 
 
@@ -36,12 +35,12 @@ class Runtime:
     # Trust anchors from PKI_DIR, parsed lazily and cached: a server without a PKI still
     # starts, and only card and kiosk authentication answer "PKI non configurée".
     trust: TrustStore = field(init=False)
-    # Kiosk rows for the challenge route only (kiosk_auth.KioskDirectory).
-    kiosks: kiosk_auth.KioskDirectory = field(init=False)
+    # Kiosk rows for the challenge route only (kiosk_identity.KioskDirectory).
+    kiosks: KioskDirectory = field(init=False)
 
     def __post_init__(self) -> None:
         self.trust = TrustStore(self.settings["PKI_DIR"])
-        self.kiosks = kiosk_auth.KioskDirectory()
+        self.kiosks = KioskDirectory()
 
     def ctx(self, session: Session) -> Ctx:
         return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
@@ -83,9 +82,9 @@ def verified_kiosk(
     """The kiosk whose signature this request carries, verified; None without any kiosk
     header. A failed check is traced (committed) and answered with the generic error.
     `remember`, `recent_row` (read the kiosk from runtime().kiosks): see
-    kiosk_auth.verify_request."""
+    kiosk_identity.verify_request."""
     try:
-        kiosk = kiosk_auth.verify_request(
+        kiosk = kiosk_identity.verify_request(
             ctx,
             runtime().trust,
             request.method,
@@ -97,11 +96,11 @@ def verified_kiosk(
         )
     except AuthFailure as failure:
         ctx.session.rollback()
-        kiosk_auth.record_failure(
+        kiosk_identity.record_failure(
             ctx, failure, request.headers.get(request_signing.HEADER_KIOSK), "auth:kiosk"
         )
         ctx.session.commit()
-        raise kiosk_auth.generic_error() from None
+        raise kiosk_identity.generic_error() from None
     g.dmp_kiosk = kiosk
     return kiosk
 

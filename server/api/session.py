@@ -7,8 +7,8 @@ from typing import Any
 from server.api import api
 from server.api.runtime import run
 from server.api.schemas import STR, obj
-from server.services import sessions
 from server.services.context import Ctx, Principal
+from server.signin import sessions
 
 WHOAMI = obj(
     {

@@ -131,7 +131,7 @@ def grant_consent_in_person(
 ) -> dict[str, Any]:
     """The patient at the counter consents to this professional reading their dossier;
     `present_patient_id` is the holder of the patient card that just signed a fresh
-    challenge at this kiosk (card_auth.patient_presence). The patient, or the legal
+    challenge at this kiosk (cards.patient_presence). The patient, or the legal
     representative of a minor, counts; anyone else's card is no evidence."""
     row, patient = lookup.dossier(ctx, dossier_id)
     present = present_patient_id == patient.id or (

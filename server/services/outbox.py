@@ -30,8 +30,8 @@ from sqlalchemy import or_, select, update
 
 from server.delivery import DeliveryError, Sender
 from server.models import OutboxMessage, Patient
-from server.services import otp
 from server.services.context import Ctx
+from server.signin import otp
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime

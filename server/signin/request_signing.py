@@ -1,7 +1,7 @@
 """Signed kiosk requests: the canonical bytes a kiosk signs, and the kiosk's signing.
 
 Shared by the kiosk (which signs) and the server (which verifies,
-`server.services.kiosk_auth`). It imports nothing but the standard library and
+`server.signin.kiosk_identity`). It imports nothing but the standard library and
 `cryptography`: the kiosk must not load the server's database code.
 
 A kiosk sends three headers:

@@ -33,8 +33,7 @@ from cardreader.professional import ProfessionalSession, read_professional_card
 from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication
 from cardreader.virtual import VirtualCard, VirtualConnection
-from server.services import kiosk_auth
-from server.signin import request_signing
+from server.signin import kiosk_identity, request_signing
 from server.trust import TrustStore
 
 # Before the tests' clock (2026-06-15): every certificate is valid then.
@@ -142,5 +141,5 @@ def register(app: Any, test_pki: CardPki, name: str) -> None:
     rt = app.extensions["dmp"]
     with rt.sessions() as s:
         pem = test_pki.kiosks[name].certificate_path.read_bytes()
-        kiosk_auth.register(rt.ctx(s), rt.trust, name, pem)
+        kiosk_identity.register(rt.ctx(s), rt.trust, name, pem)
         s.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.models import AuditEntry, Patient, Professional, ServiceAccount
 from server.policy import ActorKind
-from server.services import sessions
+from server.signin import sessions
 from tests.server import cardkit
 
 PROS = {

@@ -21,7 +21,8 @@ from aiosmtpd.controller import Controller
 from server.delivery import HttpSmsSender, Sender, SmtpSender
 from server.errors import AUTH_FAILED
 from server.models import Kiosk, PendingSignIn
-from server.services import outbox, sessions
+from server.services import outbox
+from server.signin import sessions
 from tests.server.conftest import World
 
 FROM = "Mon dossier médical <noreply@dmp-kiosk.invalid>"

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from server.models import FirstAccess, OutboxMessage
 from server.policy import Action
-from server.services import guard, lookup, sessions
+from server.services import guard, lookup
+from server.signin import sessions
 from tests.server.conftest import World
 
 

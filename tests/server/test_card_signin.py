@@ -27,8 +27,8 @@ from server.models import (
     Kiosk,
     PendingSignIn,
 )
-from server.services import challenges, sessions
 from server.services.history import REASONS_FR, VERBS, render
+from server.signin import challenges, sessions
 from server.trust import fingerprint
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, proof_body, read_card
 from tests.server.conftest import World

@@ -22,10 +22,11 @@ from server.models import (
     RepresentativeLink,
 )
 from server.policy import ActorKind, Mode
-from server.services import audit, documents, lookup, sessions, views
+from server.services import audit, documents, lookup, views
 from server.services.facts import load
 from server.services.listing import LISTINGS
 from server.services.listing import document as listed
+from server.signin import sessions
 from tests.server.conftest import World
 
 

@@ -21,9 +21,8 @@ from cardreader.pki import Pki
 from server.cli import main
 from server.errors import AUTH_FAILED as GENERIC
 from server.models import AuditEntry, Kiosk, KioskRequestSeen
-from server.services import kiosk_auth
-from server.services.kiosk_auth import AuthFailure
-from server.signin import request_signing
+from server.signin import kiosk_identity, request_signing
+from server.signin.kiosk_identity import AuthFailure
 from tests.server.cardkit import (
     CERT_TIME,
     CardPki,
@@ -109,7 +108,7 @@ def test_a_kiosk_revoked_in_the_crl_is_refused_from_its_next_request(
     # And a revoked certificate cannot be registered again under another name.
     rt = world.rt
     with rt.sessions() as s, pytest.raises(AuthFailure, match="kiosk_revoked"):
-        kiosk_auth.register(
+        kiosk_identity.register(
             rt.ctx(s), rt.trust, "borne-neuve", certificate.public_bytes(serialization.Encoding.PEM)
         )
 
@@ -137,7 +136,7 @@ def test_a_kiosk_revoked_by_the_operator_may_get_challenges_for_seconds_but_not_
     for value in (challenge, fresh):
         body = proof_body(read_card(test_pki.card("medecin_generaliste-dupont"), value))
         refused(world, borne.call("POST", "/auth/card/signin", body), "kiosk_revoked")
-    world.rt.kiosks = kiosk_auth.KioskDirectory(ttl=0)  # the few seconds have passed
+    world.rt.kiosks = kiosk_identity.KioskDirectory(ttl=0)  # the few seconds have passed
     refused(world, borne.call("POST", "/auth/card/challenge"), "kiosk_revoked")
 
 
@@ -296,7 +295,7 @@ def test_registration_checks_the_certificate(
         (card.certificate_pem, "kiosk_certificate_invalid"),
     ):
         with rt.sessions() as s, pytest.raises(AuthFailure) as failure:
-            kiosk_auth.register(rt.ctx(s), rt.trust, "borne-z", pem)
+            kiosk_identity.register(rt.ctx(s), rt.trust, "borne-z", pem)
         assert failure.value.reason == reason
 
 
@@ -339,10 +338,10 @@ def test_remembered_signatures_are_forgotten_after_the_skew_window(
     rt = world.rt
     with rt.sessions() as s:
         kiosk = s.scalars(select(Kiosk).where(Kiosk.name == "borne-1")).one()
-        verified = kiosk_auth.VerifiedKiosk(kiosk.id, kiosk.name)
+        verified = kiosk_identity.VerifiedKiosk(kiosk.id, kiosk.name)
         assert len(s.scalars(select(KioskRequestSeen)).all()) == 3
     world.clock.advance(seconds=31)
     with rt.sessions() as s:
-        kiosk_auth.forget_expired(rt.ctx(s), verified)
+        kiosk_identity.forget_expired(rt.ctx(s), verified)
         s.commit()
         assert s.scalars(select(KioskRequestSeen)).all() == []

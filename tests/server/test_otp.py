@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from server.app import build_runtime
 from server.models import ApiSession, CardBinding, Patient
-from server.services import otp, sessions
 from server.services.history import render
+from server.signin import otp, sessions
 from tests.server.conftest import World
 from tests.server.otp_helpers import (
     GENERIC_401,

@@ -31,8 +31,8 @@ from cardreader.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS, professional_file
 from cardreader.pki import Pki
 from server.app import utc_now
 from server.models import AuditEntry, AuditHead
-from server.services import audit, kiosk_auth
-from server.signin import request_signing
+from server.services import audit
+from server.signin import kiosk_identity, request_signing
 from tests.server.cardkit import load_key, proof_body, read_card
 from tests.server.conftest import doc
 from tests.server.procs import Gunicorn, Reply, ServerDied, live_world, request
@@ -228,7 +228,7 @@ def test_two_servers_one_database_one_whole_chain(
 def test_a_challenge_from_one_server_signs_in_on_the_other_and_only_once(
     settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    # Challenges are never stored (server/services/challenges.py): another process must
+    # Challenges are never stored (server/signin/challenges.py): another process must
     # recognise them through the master key alone, and their single use must hold across
     # processes, through the database.
     pki = Pki.init(tmp_path / "pki")  # dated now: the servers read the real clock
@@ -241,7 +241,7 @@ def test_a_challenge_from_one_server_signs_in_on_the_other_and_only_once(
         rt = world.rt
         with rt.sessions() as s:
             pem = device.certificate_path.read_bytes()
-            kiosk_auth.register(rt.ctx(s), rt.trust, "borne-1", pem)
+            kiosk_identity.register(rt.ctx(s), rt.trust, "borne-1", pem)
             s.commit()
         servers = []
         for name in ("a", "b"):

@@ -34,9 +34,9 @@ from server.db import core
 from server.errors import InvalidInput
 from server.models import CardBinding, Patient, PendingSignIn, Professional, table_of
 from server.policy import ActorKind
-from server.services import challenges, sessions
 from server.services.context import Ctx, Principal
-from server.services.kiosk_auth import (
+from server.signin import challenges, sessions
+from server.signin.kiosk_identity import (
     AuthFailure,
     Holder,
     VerifiedKiosk,

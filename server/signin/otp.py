@@ -51,8 +51,9 @@ from server.models import (
     table_of,
 )
 from server.policy import ActorKind
-from server.services import audit, passwords, sessions
+from server.services import audit
 from server.services.context import Ctx
+from server.signin import passwords, sessions
 
 _TH = table_of(AuthThrottle)
 _TOTP = table_of(TotpCredential)
