@@ -11,8 +11,8 @@ In one process: the embedded demo (`kiosk.demo.start`: fresh PKI and demo cards,
 records server with the demo population, outbox worker, kiosk with two in-process
 readers; no pcscd), and Debian's Chromium (/usr/bin/chromium, headless, --no-sandbox)
 driven by Playwright's sync API. One browser page for the whole run, as on a kiosk.
-Only bench settings: the one-time code send rate (30 s between codes, 5 an hour) is
-lifted so that one patient can sign in every round, and werkzeug's per-request log line
+Only bench settings: the one-time code send rate (30 s between codes, 5 an hour) and
+the kiosk's sign-in rate limit are lifted so that one patient can sign in every round, and werkzeug's per-request log line
 is silenced.
 
 Each round, from a clean state (cards pulled, the welcome page shown, its event stream
@@ -385,7 +385,12 @@ def run(rounds: int, warmup: int, progress: Callable[[str], None]) -> dict[str, 
         running = demo.start(
             port=0,
             directory=Path(tmp),
-            server_overrides={"OTP_RESEND_SECONDS": 0, "OTP_CODES_PER_HOUR": 1_000_000},
+            server_overrides={
+                "OTP_RESEND_SECONDS": 0,
+                "OTP_CODES_PER_HOUR": 1_000_000,
+                "KIOSK_SIGNIN_RATE_PER_MINUTE": 1_000_000,
+                "KIOSK_SIGNIN_RATE_BURST": 1_000_000,
+            },
         )
         try:
             with sync_playwright() as p:

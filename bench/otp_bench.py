@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.otp_bench [--rounds N] [--db URL] [--smoke] [--json FILE]
 
-The server's check (server.signin.otp.check_code, method "totp") is measured in-process
+The server's check (server.signin.pending.check_code, method "totp") is measured in-process
 as one transaction: throttle row lock, seed decryption, the three drift candidates
 compared in constant time, the conditional UPDATE of the last step, commit. Raw pyotp is
 `TOTP.verify(code, for_time, valid_window=1)`, which stops no replay. Each round uses the
@@ -58,7 +58,7 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
     from server.config import load_settings
     from server.migrate import upgrade
     from server.models import AuthThrottle, Patient, TotpCredential
-    from server.signin import otp
+    from server.signin import pending, totp
 
     upgrade(db_url)
     settings = load_settings(
@@ -87,12 +87,12 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
             s.add(patient)
             s.flush()
             patient_id = patient.id
-            enrolment = otp.enrol(rt.ctx(s), patient)
+            enrolment = totp.enrol(rt.ctx(s), patient)
             cred = s.get(TotpCredential, patient_id)
             assert cred is not None
             cred.confirmed = True  # what /me/totp/confirm does after a first valid code
             s.commit()
-        totp = pyotp.TOTP(enrolment.secret)
+        authenticator = pyotp.TOTP(enrolment.secret)
         key = ec.generate_private_key(ec.SECP256R1())
         signed = key.sign(b"challenge", ec.ECDSA(hashes.SHA256()))
         raw: list[float] = []
@@ -102,9 +102,9 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
         for round_ in range(rounds):
             clock.now += timedelta(seconds=30)
             for_time = clock.now
-            code = totp.at(for_time)
+            code = authenticator.at(for_time)
             start = time.perf_counter()
-            ok = totp.verify(code, for_time=for_time, valid_window=1)
+            ok = authenticator.verify(code, for_time=for_time, valid_window=1)
             raw.append(time.perf_counter() - start)
             assert ok
             start = time.perf_counter()
@@ -112,7 +112,7 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
                 ctx = rt.ctx(s)
                 found = s.get(Patient, patient_id)
                 assert found is not None
-                otp.check_code(ctx, found, "totp", code)
+                pending.check_code(ctx, found, "totp", code)
                 s.commit()
             server.append(time.perf_counter() - start)
             # The same run's references: the card signature check the sign-in target is

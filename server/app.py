@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.api import PREFIX, api
 from server.api.registry import build_spec
@@ -19,7 +20,7 @@ from server.api.runtime import Runtime
 from server.config import load_settings
 from server.crypto import Keyring, load_master_key
 from server.db import make_engine, make_sessionmaker
-from server.errors import DmpError
+from server.errors import DmpError, TooManyRequests
 from server.policy import default_matrix_path, load_matrix
 
 log = logging.getLogger("dmp.server")
@@ -49,6 +50,10 @@ def create_app(
         return jsonify(status="ok")
 
     _register_errors(app)
+    if settings["PROXY_HOPS"]:
+        # The rate limits count the client's address, not the proxy's.
+        hops = int(settings["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     return app
 
 
@@ -77,7 +82,10 @@ def error_response(status: int, error: str, reason: str, message: str) -> Respon
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(DmpError)
     def on_dmp_error(exc: DmpError) -> Response:
-        return error_response(exc.status, exc.error, exc.reason, exc.message)
+        response = error_response(exc.status, exc.error, exc.reason, exc.message)
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> Response:

@@ -138,7 +138,8 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
     from sqlalchemy.exc import IntegrityError
 
     from server.app import build_runtime
-    from server.signin.kiosk_identity import AuthFailure, register
+    from server.signin.events import SigninFailure
+    from server.signin.kiosk_identity import register
     from server.trust import PkiUnavailable, TrustStore
 
     settings = _settings(db_url)
@@ -151,7 +152,7 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
                 rt.ctx(session), TrustStore(settings["PKI_DIR"]), name, Path(cert_pem).read_bytes()
             )
             session.commit()
-    except AuthFailure as failure:
+    except SigninFailure as failure:
         raise click.ClickException(f"certificate refused: {failure.reason}") from None
     except PkiUnavailable:
         raise click.ClickException(f"no PKI in {settings['PKI_DIR']}") from None

@@ -51,6 +51,17 @@ DEFAULTS: dict[str, Any] = {
     "OTP_CODES_PER_HOUR": 5,
     "OTP_LOCK_FAILURES": 5,  # failures (any code) before the factor locks
     "OTP_LOCK_SECONDS": 15 * 60,
+    # Requests without a session, per client address: online sign-in steps (argon2 costs
+    # tens of milliseconds) ...
+    "SIGNIN_RATE_PER_MINUTE": 30,
+    "SIGNIN_RATE_BURST": 15,
+    # ... and card sign-in routes, per client address and per kiosk name (a kiosk signs
+    # in one person at a time: two requests each).
+    "KIOSK_SIGNIN_RATE_PER_MINUTE": 120,
+    "KIOSK_SIGNIN_RATE_BURST": 60,
+    # Reverse proxies in front of the server that set X-Forwarded-For: the client address
+    # the rate limits count is then the one they report (0: the socket's peer).
+    "PROXY_HOPS": 0,
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": 25,
     "SMTP_FROM": "Mon dossier médical <noreply@dmp-kiosk.invalid>",

@@ -41,6 +41,7 @@ class TooLarge(DmpError):
 class TooManyRequests(DmpError):
     status = 429
     error = "too_many_requests"
+    retry_after: int | None = None  # seconds, sent as Retry-After when known
 
 
 class Unauthenticated(DmpError):

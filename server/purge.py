@@ -45,15 +45,16 @@ def purge_due(settings: dict[str, Any]) -> int:
                 audit.append(
                     session,
                     row.patient_id,
-                    at=now,
-                    actor_kind="system",
-                    actor_id=0,
-                    actor_name="Service de purge",
-                    action="dossier:purge",
-                    mode="none",
-                    outcome="allowed",
-                    reason=reason,
-                    detail="{}",
+                    audit.TraceEntry(
+                        at=now,
+                        actor_kind="system",
+                        actor_id=0,
+                        actor_name="Service de purge",
+                        action=audit.SystemAction.DOSSIER_PURGE,
+                        mode="none",
+                        outcome="allowed",
+                        reason=reason,
+                    ),
                 )
                 session.commit()  # one dossier per transaction: a crash loses no progress
             return len(due)

@@ -8,20 +8,16 @@ same 401 "authentication_failed"; which check failed is written to the trace.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
-from flask import Response
-
 from server.api import api
-from server.api.runtime import current_kiosk, json_body, run, runtime, verified_kiosk
+from server.api.runtime import json_body, run_card, run_kiosk, runtime
 from server.api.schemas import STR, obj
 from server.errors import PresenceRefused
 from server.services import access
 from server.services.context import Ctx, Principal
-from server.signin import card_signin, kiosk_identity, sessions
-from server.signin.kiosk_identity import AuthFailure, VerifiedKiosk
+from server.signin import card_signin
+from server.signin.kiosk_identity import VerifiedKiosk
 
 B64 = {"type": "string", "contentEncoding": "base64"}
 HEX = {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}
@@ -54,33 +50,6 @@ RESIGN_ANSWER = obj(
 )
 
 
-def _kiosk_only(
-    work: Callable[[Ctx, VerifiedKiosk], dict[str, Any]],
-    status: int,
-    *,
-    recent_row: bool = False,
-) -> Response:
-    """A public kiosk route: no session, but a verified kiosk signature is mandatory.
-    Not remembered for replay (kiosk_identity.verify_request): both routes are safe to
-    replay, the challenge one changing nothing, the sign-in one spending its challenge."""
-    rt = runtime()
-    with rt.sessions() as session:
-        ctx = rt.ctx(session)
-        kiosk = verified_kiosk(ctx, remember=False, recent_row=recent_row)
-        try:
-            if kiosk is None:
-                raise AuthFailure("kiosk_signature_missing")
-            result = work(ctx, kiosk)
-        except AuthFailure as failure:
-            # The used challenge stays used (committed with the trace entry): a failed
-            # attempt cannot be retried with the same challenge.
-            kiosk_identity.record_failure(ctx, failure, kiosk.name if kiosk else None)
-            session.commit()
-            raise kiosk_identity.generic_error() from None
-        session.commit()
-        return Response(json.dumps(result, ensure_ascii=False), status, mimetype="application/json")
-
-
 @api.route(
     "POST",
     "/auth/card/challenge",
@@ -93,9 +62,9 @@ def _kiosk_only(
 def card_challenge() -> Any:
     # Nothing is read or written when the kiosk row is recent: the challenge carries its
     # own binding, and the sign-in that uses it checks the kiosk in the database.
-    return _kiosk_only(
+    return run_kiosk(
         lambda ctx, kiosk: card_signin.issue_challenge(ctx, kiosk, card_signin.SIGNIN),
-        201,
+        status=201,
         recent_row=True,
     )
 
@@ -115,33 +84,7 @@ def card_sign_in() -> Any:
         proof = card_signin.parse_proof(json_body())
         return card_signin.sign_in(ctx, runtime().trust, kiosk, proof)
 
-    return _kiosk_only(work, 201)
-
-
-def _signing_kiosk(ctx: Ctx) -> VerifiedKiosk:
-    """The kiosk that signed this session request; without one, the route is refused
-    (traced, one generic answer) and nothing is ended: the caller just may not use it."""
-    kiosk = current_kiosk()
-    if kiosk is None:
-        kiosk_identity.record_failure(ctx, AuthFailure("kiosk_signature_missing"), None)
-        ctx.session.commit()
-        raise kiosk_identity.generic_error()
-    return kiosk
-
-
-def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]]) -> Any:
-    def guarded(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        kiosk = _signing_kiosk(ctx)
-        try:
-            return work(ctx, who, kiosk)
-        except AuthFailure as failure:
-            # A card that fails its re-signature ends the session at once.
-            sessions.end_session(ctx, who)
-            kiosk_identity.record_failure(ctx, failure, kiosk.name)
-            ctx.session.commit()
-            raise kiosk_identity.generic_error() from None
-
-    return run(guarded)
+    return run_kiosk(work, status=201)
 
 
 @api.route(
@@ -152,7 +95,7 @@ def _card_session(work: Callable[[Ctx, Principal, VerifiedKiosk], dict[str, Any]
     response=CHALLENGE,
 )
 def resign_challenge() -> Any:
-    return _card_session(lambda ctx, who, kiosk: card_signin.resign_challenge(ctx, who, kiosk))
+    return run_card(lambda ctx, who, kiosk: card_signin.resign_challenge(ctx, who, kiosk))
 
 
 @api.route(
@@ -164,7 +107,7 @@ def resign_challenge() -> Any:
     response=RESIGN_ANSWER,
 )
 def resign() -> Any:
-    return _card_session(
+    return run_card(
         lambda ctx, who, kiosk: card_signin.resign(ctx, runtime().trust, who, kiosk, json_body())
     )
 
@@ -177,7 +120,7 @@ def resign() -> Any:
     response=obj({"ended": {"type": "boolean"}}),
 )
 def card_removed() -> Any:
-    return _card_session(lambda ctx, who, kiosk: card_signin.card_removed(ctx, who, kiosk))
+    return run_card(lambda ctx, who, kiosk: card_signin.card_removed(ctx, who, kiosk))
 
 
 @api.route(
@@ -190,15 +133,9 @@ def card_removed() -> Any:
     status=201,
 )
 def consent_in_person(dossier_id: int) -> Any:
-    def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        kiosk = _signing_kiosk(ctx)
-        try:
-            present = card_signin.patient_presence(ctx, runtime().trust, kiosk, json_body())
-        except AuthFailure as failure:
-            # The professional's own session is fine: only the evidence failed.
-            kiosk_identity.record_failure(ctx, failure, kiosk.name)
-            ctx.session.commit()
-            raise PresenceRefused from None
+    def work(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
+        present = card_signin.patient_presence(ctx, runtime().trust, kiosk, json_body())
         return access.grant_consent_in_person(ctx, who, dossier_id, present)
 
-    return run(work, status=201, write=True)
+    # A failed card check refuses the evidence, not the professional's own session.
+    return run_card(work, status=201, write=True, refusal=PresenceRefused)

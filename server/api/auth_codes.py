@@ -9,20 +9,20 @@ detail goes to the trace, committed even though the request fails.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 
 from server.api import api
-from server.api.runtime import json_body, run, runtime, verified_kiosk
+from server.api.runtime import json_body, run, run_public
 from server.api.schemas import STR, obj
-from server.errors import AccessDenied, authentication_failed
+from server.errors import AccessDenied
 from server.models import Patient
 from server.policy import ActorKind
 from server.services.context import Ctx, Principal
-from server.signin import otp, passwords
+from server.signin import passwords, pending, totp, trace
+from server.signin.events import SigninAction, SigninFailure, SigninReason
 from server.validation import require_object
 
 TOKEN = {"type": "string", "maxLength": 100}
@@ -36,34 +36,17 @@ def _str(data: dict[str, Any], name: str, max_len: int, *, required: bool = True
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise authentication_failed()
+        raise SigninFailure(SigninReason.CREDENTIALS_MALFORMED, SigninAction.SIGNIN)
     return value
 
 
-def _public(work: Callable[[Ctx, dict[str, Any]], dict[str, Any]]) -> Response:
-    rt = runtime()
+def _public(work: Callable[[Ctx, dict[str, Any], str | None], dict[str, Any]]) -> Response:
+    """A sign-in step without a session: `work` gets the body and the name of the kiosk
+    that signed the request (verified), None for a caller at home."""
     data = require_object(json_body())
-    with rt.sessions() as session:
-        ctx = rt.ctx(session)
-        try:
-            result = work(ctx, data)
-        except otp.AuthFailure:
-            # The trace entry and the failure counters must outlive the refusal.
-            session.commit()
-            raise authentication_failed() from None
-        session.commit()
-    return Response(
-        json.dumps(result, ensure_ascii=False),
-        200,
-        mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _kiosk_name(ctx: Ctx) -> str | None:
-    """The kiosk that signed this request (verified), None for a caller at home."""
-    kiosk = verified_kiosk(ctx)
-    return kiosk.name if kiosk is not None else None
+    response = run_public(lambda ctx, kiosk: work(ctx, data, kiosk.name if kiosk else None))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _patient(ctx: Ctx, who: Principal) -> Patient:
@@ -92,12 +75,12 @@ def _patient(ctx: Ctx, who: Principal) -> Patient:
     public=True,
 )
 def signin_password() -> Any:
-    def work(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    def work(ctx: Ctx, data: dict[str, Any], _kiosk: str | None) -> dict[str, Any]:
         ins = _str(data, "ins", 15)
         password = _str(data, "password", passwords.MAX_LENGTH)
         assert ins is not None  # noqa: S101 - required above
         assert password is not None  # noqa: S101
-        return otp.start_password_signin(ctx, ins, password)
+        return pending.start_password_signin(ctx, ins, password)
 
     return _public(work)
 
@@ -122,13 +105,13 @@ def signin_password() -> Any:
     public=True,
 )
 def signin_code() -> Any:
-    def work(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    def work(ctx: Ctx, data: dict[str, Any], kiosk: str | None) -> dict[str, Any]:
         token = _str(data, "pending_token", 100)
         channel = data.get("channel")
         if channel not in (None, "email", "sms"):
-            raise authentication_failed()
+            raise SigninFailure(SigninReason.CREDENTIALS_MALFORMED, SigninAction.SIGNIN)
         assert token is not None  # noqa: S101 - required above
-        return otp.request_code(ctx, token, channel, _kiosk_name(ctx))
+        return pending.request_code(ctx, token, channel, kiosk)
 
     return _public(work)
 
@@ -153,15 +136,15 @@ def signin_code() -> Any:
     public=True,
 )
 def signin_otp() -> Any:
-    def work(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    def work(ctx: Ctx, data: dict[str, Any], kiosk: str | None) -> dict[str, Any]:
         token = _str(data, "pending_token", 100)
         code = _str(data, "code", 6)
         method = data.get("method")
         if method not in (None, "totp", "code"):
-            raise authentication_failed()
+            raise SigninFailure(SigninReason.CREDENTIALS_MALFORMED, SigninAction.SIGNIN)
         assert token is not None  # noqa: S101 - required above
         assert code is not None  # noqa: S101
-        opened = otp.complete_signin(ctx, token, method, code, _kiosk_name(ctx))
+        opened = pending.complete_signin(ctx, token, method, code, kiosk)
         return {"token": opened.token, "expires_at": opened.expires_at.isoformat()}
 
     return _public(work)
@@ -184,7 +167,7 @@ def signin_otp() -> Any:
 )
 def totp_enrol() -> Any:
     def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
-        enrolment = otp.enrol(ctx, _patient(ctx, who))
+        enrolment = totp.enrol(ctx, _patient(ctx, who))
         return {
             "secret": enrolment.secret,
             "otpauth_uri": enrolment.uri,
@@ -211,7 +194,7 @@ def totp_confirm() -> Any:
         code = data.get("code")
         if not isinstance(code, str):
             code = ""
-        otp.confirm(ctx, patient, code)
+        totp.confirm(ctx, patient, code)
         return {"confirmed": True}
 
     return run(work, write=True)
@@ -233,7 +216,14 @@ def set_password() -> Any:
         if not isinstance(password, str):
             password = ""
         passwords.set_password(ctx, patient.id, patient.ins, password)
-        otp.trace(ctx, patient, "auth:password_set", "allowed", "password_set", kiosk=who.kiosk)
+        trace.record(
+            ctx,
+            SigninAction.PASSWORD_SET,
+            SigninReason.PASSWORD_SET,
+            holder=trace.patient_holder(patient),
+            kiosk=who.kiosk,
+            allowed=True,
+        )
         return {"changed": True}
 
     return run(work, write=True)

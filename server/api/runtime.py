@@ -7,20 +7,32 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.crypto import Keyring
-from server.errors import Conflict, InvalidInput, MalformedRequest, Unauthenticated
+from server.errors import (
+    Conflict,
+    DmpError,
+    InvalidInput,
+    MalformedRequest,
+    TooManyRequests,
+    Unauthenticated,
+    authentication_failed,
+)
 from server.models import IdempotencyRecord
 from server.policy import Matrix
 from server.services.context import Ctx, Principal
 from server.signin import kiosk_identity, request_signing, sessions
-from server.signin.kiosk_identity import AuthFailure, KioskDirectory, VerifiedKiosk
+from server.signin import trace as signin_trace
+from server.signin.events import SigninAction, SigninFailure, SigninReason
+from server.signin.kiosk_identity import KioskDirectory, VerifiedKiosk
+from server.signin.rate_limits import RateLimiter
 from server.trust import TrustStore
 
 
@@ -37,13 +49,24 @@ class Runtime:
     trust: TrustStore = field(init=False)
     # Kiosk rows for the challenge route only (kiosk_identity.KioskDirectory).
     kiosks: KioskDirectory = field(init=False)
+    # Unauthenticated callers, per address (and kiosk name): signin/rate_limits.py.
+    public_limits: RateLimiter = field(init=False)
+    kiosk_limits: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.trust = TrustStore(self.settings["PKI_DIR"])
         self.kiosks = KioskDirectory()
+        s = self.settings
+        self.public_limits = RateLimiter(s["SIGNIN_RATE_PER_MINUTE"], s["SIGNIN_RATE_BURST"])
+        self.kiosk_limits = RateLimiter(
+            s["KIOSK_SIGNIN_RATE_PER_MINUTE"], s["KIOSK_SIGNIN_RATE_BURST"]
+        )
 
     def ctx(self, session: Session) -> Ctx:
         return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
+
+
+_T = TypeVar("_T")
 
 
 def runtime() -> Runtime:
@@ -76,68 +99,118 @@ def request_target() -> str:
     return f"{request.path}?{query}" if query else request.path
 
 
-def verified_kiosk(
-    ctx: Ctx, *, remember: bool = True, recent_row: bool = False
-) -> VerifiedKiosk | None:
-    """The kiosk whose signature this request carries, verified; None without any kiosk
-    header. A failed check is traced (committed) and answered with the generic error.
-    `remember`, `recent_row` (read the kiosk from runtime().kiosks): see
-    kiosk_identity.verify_request."""
-    try:
-        kiosk = kiosk_identity.verify_request(
-            ctx,
-            runtime().trust,
-            request.method,
-            request_target(),
-            {name: request.headers.get(name) for name in request_signing.HEADERS},
-            request.get_data(),
-            remember=remember,
-            directory=runtime().kiosks if recent_row else None,
-        )
-    except AuthFailure as failure:
-        ctx.session.rollback()
-        kiosk_identity.record_failure(
-            ctx, failure, request.headers.get(request_signing.HEADER_KIOSK), "auth:kiosk"
-        )
-        ctx.session.commit()
-        raise kiosk_identity.generic_error() from None
-    g.dmp_kiosk = kiosk
-    return kiosk
+class Caller(Enum):
+    """The three kinds of caller a route serves; every route runs through `_execute`."""
+
+    SESSION = "session"  # a server-side session (bearer token); a kiosk signature if any
+    KIOSK = "kiosk"  # no session yet, but a verified kiosk signature is mandatory
+    PUBLIC = "public"  # no session; a kiosk signature, if any, is verified
 
 
-def current_kiosk() -> VerifiedKiosk | None:
-    kiosk: VerifiedKiosk | None = g.get("dmp_kiosk")
-    return kiosk
+Work = Callable[[Ctx, VerifiedKiosk | None, Principal | None], Any]
 
 
 def run(
-    work: Callable[[Ctx, Principal], Any], *, status: int = 200, write: bool = False
+    work: Callable[[Ctx, Principal], Any],
+    *,
+    status: int = 200,
+    write: bool = False,
+    refusal: Callable[[], DmpError] = authentication_failed,
 ) -> Response:
-    """Resolves the caller, runs one use case in one transaction, answers JSON.
+    """A route for a signed-in caller: resolves the session, runs one use case in one
+    transaction, answers JSON. A write carrying an Idempotency-Key stores its answer in
+    the same transaction, so a retry after a lost answer replays it instead of acting
+    twice. `refusal`: the answer to a failed sign-in check inside the use case (a card
+    shown at the counter), when it is not the caller's own authentication that failed."""
+    return _execute(
+        Caller.SESSION,
+        lambda ctx, _kiosk, who: work(ctx, _known(who)),
+        status,
+        write=write,
+        refusal=refusal,
+    )
 
-    Errors roll everything back (a denial has already committed its own trace entry).
-    A write carrying an Idempotency-Key stores its answer in the same transaction, so a
-    retry after a lost answer replays it instead of acting twice.
-    """
+
+def run_card(
+    work: Callable[[Ctx, Principal, VerifiedKiosk], Any],
+    *,
+    status: int = 200,
+    write: bool = False,
+    refusal: Callable[[], DmpError] = authentication_failed,
+) -> Response:
+    """A route for a signed-in caller that only a kiosk may relay (the card in its
+    reader): a session route whose kiosk signature is mandatory."""
+    return _execute(
+        Caller.SESSION,
+        lambda ctx, kiosk, who: work(ctx, _known(who), _known(kiosk)),
+        status,
+        write=write,
+        refusal=refusal,
+        kiosk_required=True,
+    )
+
+
+def run_kiosk(
+    work: Callable[[Ctx, VerifiedKiosk], Any], *, status: int = 200, recent_row: bool = False
+) -> Response:
+    """A public route that only a registered kiosk may call (card sign-in). Not
+    remembered for replay (kiosk_identity.verify_request): both such routes are safe to
+    replay, the challenge one changing nothing, the sign-in one spending its challenge.
+    `recent_row`: the kiosk row may be a few seconds old (KioskDirectory)."""
+    return _execute(
+        Caller.KIOSK,
+        lambda ctx, kiosk, _who: work(ctx, _known(kiosk)),
+        status,
+        recent_row=recent_row,
+        kiosk_required=True,
+    )
+
+
+def run_public(work: Callable[[Ctx, VerifiedKiosk | None], Any], *, status: int = 200) -> Response:
+    """A route without a session (online sign-in): the proof is in the body."""
+    return _execute(Caller.PUBLIC, lambda ctx, kiosk, _who: work(ctx, kiosk), status)
+
+
+def _known(value: _T | None) -> _T:
+    if value is None:  # _execute resolved it for this kind of caller
+        raise RuntimeError("caller not resolved")
+    return value
+
+
+def _execute(
+    caller: Caller,
+    work: Work,
+    status: int,
+    *,
+    write: bool = False,
+    recent_row: bool = False,
+    refusal: Callable[[], DmpError] = authentication_failed,
+    kiosk_required: bool = False,
+) -> Response:
+    """Resolves the caller, runs the use case in one transaction, answers JSON, and writes
+    once what every route shares: a failed sign-in check is traced and committed (with
+    the counters and spent challenges it left) and answered with the generic 401; a
+    concurrent twin of a write is a 409; anything else rolls back (a policy denial has
+    already committed its own trace entry)."""
     rt = runtime()
     with rt.sessions() as session:
         ctx = rt.ctx(session)
+        if caller is not Caller.SESSION:
+            _rate_limit(ctx, rt, caller)
+        kiosk = _verified_kiosk(ctx, caller, recent_row)
         try:
-            kiosk = verified_kiosk(ctx)
-            who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
-            key = _idempotency_key() if write else None
-            if key is not None:
+            if kiosk_required and kiosk is None:
+                raise SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK)
+            who = None
+            if caller is Caller.SESSION:
+                who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+            key = _idempotency_key() if write and who is not None else None
+            if key is not None and who is not None:
                 replay = _replay(session, who, key)
                 if replay is not None:
                     return replay
-            result = work(ctx, who)
-            if isinstance(result, Response):
-                response = result
-            else:
-                response = Response(
-                    json.dumps(result, ensure_ascii=False), status, mimetype="application/json"
-                )
-            if key is not None:
+            response = _as_response(work(ctx, kiosk, who), status)
+            if key is not None and who is not None:
                 session.add(
                     IdempotencyRecord(
                         actor=who.ref,
@@ -150,14 +223,82 @@ def run(
                 )
             session.commit()
             return response
+        except SigninFailure as failure:
+            signin_trace.refuse(ctx, failure, kiosk.name if kiosk else None)
+            session.commit()
+            raise refusal() from None
         except IntegrityError:
             # A concurrent twin (same idempotency key or unique id) won the race: the
-            # caller retries and gets the stored answer. (Leaving the `with` block rolls
-            # back whatever else failed.)
+            # caller retries and gets the stored answer.
             session.rollback()
             raise Conflict(
                 "concurrent_write", "Requête concurrente : veuillez réessayer."
             ) from None
+
+
+def _rate_limit(ctx: Ctx, rt: Runtime, caller: Caller) -> None:
+    """429 before any other work for an unauthenticated caller past its rate; the first
+    refusal of an episode is traced (signin/rate_limits.py)."""
+    address = request.remote_addr or "?"
+    claimed = request.headers.get(request_signing.HEADER_KIOSK)
+    if caller is Caller.KIOSK or claimed:
+        # Kiosks relay many people's sign-ins: their own, higher rate, per address and
+        # per claimed name. A false claim gains nothing: its signature check fails
+        # before any costly work (no password is hashed for an unverified kiosk).
+        keys = [(rt.kiosk_limits, f"address:{address}")]
+        if claimed:
+            keys.append((rt.kiosk_limits, f"kiosk:{claimed[:100]}"))
+    else:
+        keys = [(rt.public_limits, f"address:{address}")]
+    for limiter, key in keys:
+        verdict = limiter.check(key, ctx.now)
+        if verdict.allowed:
+            continue
+        if verdict.trace:
+            signin_trace.record(
+                ctx,
+                SigninAction.KIOSK if caller is Caller.KIOSK else SigninAction.SIGNIN,
+                SigninReason.RATE_LIMITED,
+                holder=None,
+                kiosk=claimed,
+                allowed=False,
+                detail={"limited": key, "refused_before": verdict.refused_before},
+            )
+            ctx.session.commit()
+        error = TooManyRequests(
+            "rate_limited", "Trop de tentatives : patientez une minute avant de réessayer."
+        )
+        error.retry_after = verdict.retry_after
+        raise error
+
+
+def _as_response(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    return Response(json.dumps(result, ensure_ascii=False), status, mimetype="application/json")
+
+
+def _verified_kiosk(ctx: Ctx, caller: Caller, recent_row: bool) -> VerifiedKiosk | None:
+    """The kiosk whose signature this request carries, verified; None without any kiosk
+    header. A failed check undoes what it began (its replay record), is traced and
+    committed, and answered with the generic error."""
+    try:
+        kiosk = kiosk_identity.verify_request(
+            ctx,
+            runtime().trust,
+            request.method,
+            request_target(),
+            {name: request.headers.get(name) for name in request_signing.HEADERS},
+            request.get_data(),
+            remember=caller is not Caller.KIOSK,
+            directory=runtime().kiosks if recent_row else None,
+        )
+    except SigninFailure as failure:
+        ctx.session.rollback()
+        signin_trace.refuse(ctx, failure, request.headers.get(request_signing.HEADER_KIOSK))
+        ctx.session.commit()
+        raise authentication_failed() from None
+    return kiosk
 
 
 def _idempotency_key() -> str | None:

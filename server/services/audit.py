@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -54,6 +55,58 @@ HASHED_FIELDS = (
     "detail",
     "kiosk",
 )
+
+
+Outcome = Literal["allowed", "denied"]
+
+
+class SystemAction(StrEnum):
+    """What the server does on its own (not decided by the policy for a caller)."""
+
+    DOSSIER_PURGE = "dossier:purge"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceEntry:
+    """One line of the trace before it is chained: every trace row is built from one, so a
+    misspelt or missing field is a type error, never a None in the tamper-evident chain.
+    `action` is an enum member (`policy.Action`, `signin.events.SigninAction`, ...)."""
+
+    at: datetime
+    actor_kind: str
+    actor_id: int
+    actor_name: str
+    action: StrEnum
+    mode: str
+    outcome: Outcome
+    reason: str
+    actor_profession: str | None = None
+    actor_structure: str | None = None
+    target: str | None = None
+    category: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    kiosk: str | None = None
+
+    def values(self, chain: str, seq: int) -> dict[str, Any]:
+        """The hashed columns of this entry at `seq` in `chain` (the one row builder)."""
+        return {
+            "chain": chain,
+            "seq": seq,
+            "at": self.at,
+            "actor_kind": self.actor_kind,
+            "actor_id": self.actor_id,
+            "actor_name": self.actor_name,
+            "actor_profession": self.actor_profession,
+            "actor_structure": self.actor_structure,
+            "action": self.action.value,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "target": self.target,
+            "category": self.category,
+            "detail": detail_json(self.detail),
+            "kiosk": self.kiosk,
+        }
 
 
 def chain_for(patient_id: int | None) -> str:
@@ -138,7 +191,7 @@ def locked_head(session: Session, chain: str) -> Head | None:
 
 
 def append(
-    session: Session, patient_id: int | None, *, head: Head | None = None, **fields: Any
+    session: Session, patient_id: int | None, entry: TraceEntry, *, head: Head | None = None
 ) -> None:
     """Appends an entry to the patient's chain (the system chain for None). `head`, when
     given, is that chain's head as the caller already read it under its lock in this
@@ -153,16 +206,14 @@ def append(
         head = locked_head(session, chain)
     if head is None:
         raise RuntimeError(f"trace chain {chain} has no head")
-    append_after(session, head, **fields)
+    append_after(session, head, entry)
 
 
-def append_after(session: Session, head: Head, **fields: Any) -> Head:
+def append_after(session: Session, head: Head, entry: TraceEntry) -> Head:
     """Appends one entry after `head`, which the caller read under its lock in this same
     transaction; returns the new head (for a second entry in the same transaction)."""
     seq = head.seq + 1
-    values = {name: fields.get(name) for name in HASHED_FIELDS}
-    values.update(chain=head.chain, seq=seq)
-    values["detail"] = values["detail"] or "{}"
+    values = entry.values(head.chain, seq)
     digest = link_hash(head.hash, values)
     row = {**values, "prev_hash": head.hash, "hash": digest}
     moved = {"head_chain": head.chain, "head_seq": seq, "head_hash": digest}
@@ -175,7 +226,7 @@ def append_after(session: Session, head: Head, **fields: Any) -> Head:
     return Head(head.chain, seq, digest)
 
 
-def detail_json(detail: dict[str, Any] | None) -> str:
+def detail_json(detail: Mapping[str, Any] | None) -> str:
     return json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -137,6 +137,20 @@ REASONS_FR = {
     "pending_unknown": "connexion inconnue",
     "pending_wrong_kiosk": "code saisi sur une autre borne que celle où la carte a été lue",
     "unknown_ins": "INS inconnu",
+    "rate_limited": "trop de tentatives depuis la même adresse ou la même borne",
+    "credentials_malformed": "informations de connexion incomplètes ou mal formées",
+    # Sign-in successes, in the patient's words.
+    "password_valid": "mot de passe correct, en attente du code de connexion",
+    "password_set": "mot de passe modifié",
+    "code_sent": "code de connexion envoyé",
+    "totp_enrolment_started": "application d'authentification en cours d'enregistrement",
+    "totp_confirmed": "application d'authentification confirmée",
+    "signin_card_code": "connexion avec la carte Vitale et un code reçu",
+    "signin_card_totp": "connexion avec la carte Vitale et l'application d'authentification",
+    "signin_password_code": "connexion en ligne avec le mot de passe et un code reçu",
+    "signin_password_totp": (
+        "connexion en ligne avec le mot de passe et l'application d'authentification"
+    ),
 }
 PAGE = 200
 

@@ -31,7 +31,7 @@ from sqlalchemy import or_, select, update
 from server.delivery import DeliveryError, Sender
 from server.models import OutboxMessage, Patient
 from server.services.context import Ctx
-from server.signin import otp
+from server.signin import sent_codes
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime
@@ -92,8 +92,8 @@ def prepare(ctx: Ctx, message_id: int) -> tuple[OutboxMessage, str | None, str]:
     recipient = row.recipient
     if recipient is None:
         patient = ctx.session.get(Patient, row.patient_id)
-        recipient = otp.contact(patient, row.channel) if patient is not None else None
-    return row, recipient, otp.open_body(ctx, f"outbox:{row.id}", row.body)
+        recipient = sent_codes.contact(patient, row.channel) if patient is not None else None
+    return row, recipient, sent_codes.open_body(ctx, f"outbox:{row.id}", row.body)
 
 
 @contextmanager

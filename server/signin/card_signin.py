@@ -8,8 +8,8 @@ signature proves the PIN without the PIN ever leaving the kiosk. A patient card 
 PIN: it is only the first factor, and the sign-in waits for a one-time code
 (PendingSignIn).
 
-Every failure raises AuthFailure with the precise check; the API turns it into one
-generic answer and a trace entry.
+Every failure raises SigninFailure with the precise check; `trace.refuse` turns it into
+one generic answer and a trace entry.
 """
 
 from __future__ import annotations
@@ -35,14 +35,9 @@ from server.errors import InvalidInput
 from server.models import CardBinding, Patient, PendingSignIn, Professional, table_of
 from server.policy import ActorKind
 from server.services.context import Ctx, Principal
-from server.signin import challenges, sessions
-from server.signin.kiosk_identity import (
-    AuthFailure,
-    Holder,
-    VerifiedKiosk,
-    forget_expired,
-    record_success,
-)
+from server.signin import challenges, sessions, trace
+from server.signin.events import Holder, SigninAction, SigninFailure, SigninReason
+from server.signin.kiosk_identity import VerifiedKiosk, forget_expired
 from server.trust import TrustError, TrustStore, der_fingerprint
 
 SIGNIN = "signin"
@@ -50,7 +45,7 @@ RESIGN = "resign"
 _MAX_CERTIFICATE = 4096
 _MAX_SIGNATURE = 80  # a DER P-256 signature is at most 72 bytes
 _PURGE_ONE_IN_64 = 4  # first challenge byte below 4: 4/256
-_CARD_TRUST_REASONS = {"wrong_certificate_kind": "wrong_card_kind"}
+_CARD_TRUST_REASONS = {"wrong_certificate_kind": SigninReason.WRONG_CARD_KIND}
 _PRO = table_of(Professional)
 _PAT = table_of(Patient)
 # Core, built once: a sign-in is a handful of statements and the ORM's per-statement
@@ -107,14 +102,22 @@ def parse_proof(body: Any, *, kind: CardKind | None = None) -> CardProof:
 
 def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof) -> dict[str, Any]:
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    holder, patient_id, sha = _verify(ctx, trust, proof)
+    holder, sha = _verify(ctx, trust, proof)
     serial_hex = proof.serial.hex()
     detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
     if proof.kind is CardKind.PROFESSIONAL:
         token = sessions.open_card_session(
             ctx, ActorKind.PROFESSIONAL, holder.id, kiosk.name, kiosk.id, sha, serial_hex
         )
-        record_success(ctx, holder, None, kiosk, "auth:card", "card_signin", detail)
+        trace.record(
+            ctx,
+            SigninAction.CARD,
+            SigninReason.CARD_SIGNIN,
+            holder=holder,
+            kiosk=kiosk.name,
+            allowed=True,
+            detail=detail,
+        )
         return {
             "kind": "professional",
             "token": token,
@@ -137,7 +140,15 @@ def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof)
             expires_at=expires,
         )
     )
-    record_success(ctx, holder, patient_id, kiosk, "auth:card", "card_first_factor", detail)
+    trace.record(
+        ctx,
+        SigninAction.CARD,
+        SigninReason.CARD_FIRST_FACTOR,
+        holder=holder,
+        kiosk=kiosk.name,
+        allowed=True,
+        detail=detail,
+    )
     return {
         "kind": "patient",
         "pending_token": pending,
@@ -151,7 +162,7 @@ def patient_presence(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, body: An
     kiosk. Every sign-in check applies; the answer is the card holder's patient id."""
     proof = parse_proof(body, kind=CardKind.PATIENT)
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    holder, _patient_id, _sha = _verify(ctx, trust, proof)
+    holder, _sha = _verify(ctx, trust, proof)
     return holder.id
 
 
@@ -163,14 +174,19 @@ def resign_challenge(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str
 def resign(
     ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, body: Any
 ) -> dict[str, Any]:
-    """A fresh signature by the same card keeps a card session alive RESIGN_SECONDS more."""
+    """A fresh signature by the same card keeps a card session alive RESIGN_SECONDS more;
+    a card that fails its re-signature ends the session at once."""
     binding = _binding(ctx, who, kiosk)
     kind = CardKind.PROFESSIONAL if who.actor.kind is ActorKind.PROFESSIONAL else CardKind.PATIENT
     proof = parse_proof(body, kind=kind)
-    _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)
-    holder, patient_id, sha = _verify(ctx, trust, proof)
-    if sha != binding.card_cert_sha256 or holder.id != who.actor.id:
-        raise AuthFailure("card_changed", patient_id=patient_id, holder=holder)
+    try:
+        _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)
+        holder, sha = _verify(ctx, trust, proof)
+        if sha != binding.card_cert_sha256 or holder.id != who.actor.id:
+            raise SigninFailure(SigninReason.CARD_CHANGED, holder=holder)
+    except SigninFailure:
+        sessions.end_session(ctx, who)
+        raise
     binding.last_signature_at = ctx.now
     return {
         "resigned": True,
@@ -196,70 +212,66 @@ def _consume(
     ctx: Ctx, kiosk: VerifiedKiosk, value: bytes, purpose: str, session_hash: str | None
 ) -> None:
     """Checks the challenge and spends it in this transaction (single use)."""
-    try:
-        challenge = challenges.check(ctx, value, kiosk.id, purpose, session_hash)
-        if challenge.nonce[0] < _PURGE_ONE_IN_64:
-            # Housekeeping on a random 1/64 of sign-ins keeps both tables small without a
-            # DELETE on every one (the rows are harmless until then: their dates fail).
-            challenges.forget_expired(ctx)
-            forget_expired(ctx, kiosk)
-        challenges.spend(ctx, challenge, session_hash)
-    except challenges.ChallengeRefused as refused:
-        raise AuthFailure(refused.reason) from None
+    challenge = challenges.check(ctx, value, kiosk.id, purpose, session_hash)
+    if challenge.nonce[0] < _PURGE_ONE_IN_64:
+        # Housekeeping on a random 1/64 of sign-ins keeps both tables small without a
+        # DELETE on every one (the rows are harmless until then: their dates fail).
+        challenges.forget_expired(ctx)
+        forget_expired(ctx, kiosk)
+    challenges.spend(ctx, challenge, session_hash)
 
 
-def _verify(ctx: Ctx, trust: TrustStore, proof: CardProof) -> tuple[Holder, int | None, str]:
-    """The card's holder, their patient id (patient cards) and the certificate's SHA-256,
-    once every check of the certificate and the signature has passed."""
+def _verify(ctx: Ctx, trust: TrustStore, proof: CardProof) -> tuple[Holder, str]:
+    """The card's holder and the certificate's SHA-256, once every check of the
+    certificate and the signature has passed."""
     try:
         certificate = trust.parsed_der(proof.certificate_der)
     except ValueError:
-        raise AuthFailure("certificate_malformed") from None
+        raise SigninFailure(SigninReason.CERTIFICATE_MALFORMED) from None
     sha = der_fingerprint(proof.certificate_der)
     try:
         trust.verify(certificate, ctx.now, KIND_EKUS[proof.kind], sha256=sha)
     except TrustError as exc:
-        raise AuthFailure(_CARD_TRUST_REASONS.get(exc.reason, exc.reason)) from None
+        raise SigninFailure(
+            _CARD_TRUST_REASONS.get(exc.reason) or SigninReason(exc.reason)
+        ) from None
     # From here the certificate is genuine: its holder may be named in the trace.
-    holder, patient_id = _holder(ctx, certificate, proof.kind)
+    holder = _holder(ctx, certificate, proof.kind)
     if card_serial(certificate.serial_number) != proof.serial:
-        raise AuthFailure("serial_mismatch", patient_id=patient_id, holder=holder)
+        raise SigninFailure(SigninReason.SERIAL_MISMATCH, holder=holder)
     public_key = certificate.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != (
         "secp256r1"
     ):
-        raise AuthFailure("certificate_usage_invalid", patient_id=patient_id, holder=holder)
+        raise SigninFailure(SigninReason.CERTIFICATE_USAGE_INVALID, holder=holder)
     message = signed_message(KIND_AIDS[proof.kind], proof.serial, proof.challenge)
     try:
         public_key.verify(proof.signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise AuthFailure("signature_invalid", patient_id=patient_id, holder=holder) from None
-    return holder, patient_id, sha
+        raise SigninFailure(SigninReason.SIGNATURE_INVALID, holder=holder) from None
+    return holder, sha
 
 
-def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> tuple[Holder, int | None]:
+def _holder(ctx: Ctx, certificate: x509.Certificate, kind: CardKind) -> Holder:
     attributes = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     identifier = str(attributes[0].value) if len(attributes) == 1 else ""
     conn = core(ctx.session)
     if kind is CardKind.PROFESSIONAL:
         pro = conn.execute(_PROFESSIONAL_BY_ID, {"identifier": identifier}).first()
         if pro is None or not pro.active:
-            raise AuthFailure("unknown_holder")
-        return (
-            Holder(
-                ActorKind.PROFESSIONAL.value,
-                pro.id,
-                f"{pro.first_name} {pro.last_name}",
-                pro.profession,
-                pro.structure_finess,
-            ),
-            None,
+            raise SigninFailure(SigninReason.UNKNOWN_HOLDER)
+        return Holder(
+            ActorKind.PROFESSIONAL.value,
+            pro.id,
+            f"{pro.first_name} {pro.last_name}",
+            pro.profession,
+            pro.structure_finess,
         )
     patient = conn.execute(_PATIENT_BY_INS, {"identifier": identifier}).first()
     if patient is None:
-        raise AuthFailure("unknown_holder")
+        raise SigninFailure(SigninReason.UNKNOWN_HOLDER)
     name = f"{patient.first_names.split()[0]} {patient.birth_name}"
-    return Holder(ActorKind.PATIENT.value, patient.id, name), patient.id
+    return Holder(ActorKind.PATIENT.value, patient.id, name, patient_id=patient.id)
 
 
 def _b64(value: Any, name: str, low: int, high: int) -> bytes:

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from server.db import core
 from server.models import CardChallenge, table_of
 from server.services.context import Ctx
+from server.signin.events import SigninFailure, SigninReason
 
 VERSION = 1
 PURPOSES = {"signin": 1, "resign": 2}
@@ -61,15 +62,6 @@ _SPEND = {
 _FORGET = delete(_T).where(_T.c.expires_at < bindparam("now"))
 
 
-class ChallengeRefused(Exception):
-    """`reason` is one of challenge_unknown, challenge_other_kiosk, challenge_expired,
-    challenge_replayed (for the trace)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True, slots=True)
 class Challenge:
     kiosk_id: int
@@ -95,20 +87,20 @@ def check(
     """The challenge if this server issued it to `kiosk_id` for `purpose` (and session)
     and it has not expired; it is not spent yet (see `spend`)."""
     if len(value) != SIZE:
-        raise ChallengeRefused("challenge_unknown")
+        raise SigninFailure(SigninReason.CHALLENGE_UNKNOWN)
     head, tag = value[: _HEAD.size], value[_HEAD.size :]
     if not constant_time.bytes_eq(tag, _tag(ctx, head, session_hash)):
         # Also what another purpose or another session's challenge gives: the tag covers
         # both, so they are simply not challenges of this kind.
-        raise ChallengeRefused("challenge_unknown")
+        raise SigninFailure(SigninReason.CHALLENGE_UNKNOWN)
     version, purpose_code, issued_to, seconds, nonce = _HEAD.unpack(head)
     if version != VERSION or purpose_code != PURPOSES[purpose]:
-        raise ChallengeRefused("challenge_unknown")
+        raise SigninFailure(SigninReason.CHALLENGE_UNKNOWN)
     if issued_to != kiosk_id:
-        raise ChallengeRefused("challenge_other_kiosk")
+        raise SigninFailure(SigninReason.CHALLENGE_OTHER_KIOSK)
     expires = datetime.fromtimestamp(seconds, UTC)
     if expires <= ctx.now:
-        raise ChallengeRefused("challenge_expired")
+        raise SigninFailure(SigninReason.CHALLENGE_EXPIRED)
     return Challenge(issued_to, purpose, expires, nonce)
 
 
@@ -130,7 +122,7 @@ def spend(ctx: Ctx, challenge: Challenge, session_hash: str | None) -> None:
         },
     ).first()
     if first is None:
-        raise ChallengeRefused("challenge_replayed")
+        raise SigninFailure(SigninReason.CHALLENGE_REPLAYED)
 
 
 def forget_expired(ctx: Ctx) -> None:

@@ -35,10 +35,9 @@ from sqlalchemy.exc import IntegrityError
 
 from cardreader.profile import EKU_KIOSK
 from server.db import core
-from server.errors import Unauthenticated, authentication_failed
 from server.models import Kiosk, KioskRequestSeen, table_of
-from server.services import audit
 from server.services.context import Ctx
+from server.signin.events import SigninAction, SigninFailure, SigninReason
 from server.signin.request_signing import (
     HEADERS,
     canonical_request,
@@ -47,13 +46,13 @@ from server.trust import TrustError, TrustStore, fingerprint
 
 _MAX_SIGNATURE = 200  # base64 of a 72-byte DER signature is 96 characters
 _KIOSK_TRUST_REASONS = {
-    "certificate_untrusted": "kiosk_certificate_untrusted",
-    "certificate_expired": "kiosk_certificate_expired",
-    "certificate_not_yet_valid": "kiosk_certificate_not_yet_valid",
-    "certificate_revoked": "kiosk_revoked",
-    "certificate_usage_invalid": "kiosk_certificate_invalid",
-    "wrong_certificate_kind": "kiosk_certificate_invalid",
-    "revocation_unknown": "revocation_unknown",
+    "certificate_untrusted": SigninReason.KIOSK_CERTIFICATE_UNTRUSTED,
+    "certificate_expired": SigninReason.KIOSK_CERTIFICATE_EXPIRED,
+    "certificate_not_yet_valid": SigninReason.KIOSK_CERTIFICATE_NOT_YET_VALID,
+    "certificate_revoked": SigninReason.KIOSK_REVOKED,
+    "certificate_usage_invalid": SigninReason.KIOSK_CERTIFICATE_INVALID,
+    "wrong_certificate_kind": SigninReason.KIOSK_CERTIFICATE_INVALID,
+    "revocation_unknown": SigninReason.REVOCATION_UNKNOWN,
 }
 _K = table_of(Kiosk)
 # Core, built once: every kiosk request runs these.
@@ -68,34 +67,6 @@ _DIRECTORY_MAX = 10_000
 class VerifiedKiosk:
     id: int
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """Who the trace names as the actor of a sign-in attempt."""
-
-    kind: str
-    id: int
-    name: str
-    profession: str | None = None
-    structure: str | None = None
-
-
-class AuthFailure(Exception):
-    """One failed check. Only `reason` differs between failures, and it goes to the trace:
-    the caller always gets the same generic answer (`generic_error`)."""
-
-    def __init__(
-        self, reason: str, *, patient_id: int | None = None, holder: Holder | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.patient_id = patient_id
-        self.holder = holder
-
-
-def generic_error() -> Unauthenticated:
-    return authentication_failed()
 
 
 class KioskDirectory:
@@ -134,7 +105,7 @@ def verify_request(
     directory: KioskDirectory | None = None,
 ) -> VerifiedKiosk | None:
     """The verified kiosk behind a request, or None when it carries no kiosk header at
-    all (callers that are not kiosks). Raises AuthFailure on any failed check.
+    all (callers that are not kiosks). Raises SigninFailure on any failed check.
 
     `remember=False` skips the replay record, for requests whose replay cannot succeed
     or changes nothing: asking for a sign-in challenge (the answer is a fresh challenge
@@ -146,24 +117,24 @@ def verify_request(
         return None
     name, date, signature_b64 = values
     if not name or not date or not signature_b64 or len(signature_b64) > _MAX_SIGNATURE:
-        raise AuthFailure("kiosk_signature_missing")
+        raise _refused(SigninReason.KIOSK_SIGNATURE_MISSING)
     trust.anchors()  # PkiUnavailable (503) before anything else when PKI_DIR is absent
     kiosk = directory.get(ctx, name) if directory is not None else _kiosk_row(ctx, name)
     if kiosk is None:
-        raise AuthFailure("unknown_kiosk")
+        raise _refused(SigninReason.UNKNOWN_KIOSK)
     if kiosk.revoked_at is not None:
-        raise AuthFailure("kiosk_revoked")
+        raise _refused(SigninReason.KIOSK_REVOKED)
     sent_at = _parse_date(date)
     skew = timedelta(seconds=ctx.settings["KIOSK_CLOCK_SKEW_SECONDS"])
     if abs(ctx.now - sent_at) > skew:
-        raise AuthFailure("request_stale")
+        raise _refused(SigninReason.REQUEST_STALE)
     try:
         signature = base64.b64decode(signature_b64, validate=True)
     except (binascii.Error, ValueError):
-        raise AuthFailure("kiosk_signature_invalid") from None
+        raise _refused(SigninReason.KIOSK_SIGNATURE_INVALID) from None
     certificate, public_key = trust.pinned(kiosk.cert_pem, kiosk.cert_sha256)
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
-        raise AuthFailure("kiosk_certificate_invalid")
+        raise _refused(SigninReason.KIOSK_CERTIFICATE_INVALID)
     try:
         public_key.verify(
             signature,
@@ -171,13 +142,17 @@ def verify_request(
             ec.ECDSA(hashes.SHA256()),
         )
     except InvalidSignature:
-        raise AuthFailure("kiosk_signature_invalid") from None
+        raise _refused(SigninReason.KIOSK_SIGNATURE_INVALID) from None
     # The pinned certificate is checked again on every request: a kiosk revoked in the
     # CRL after registration is refused from the next request on.
     check_kiosk_certificate(trust, certificate, ctx.now, kiosk.cert_sha256)
     if remember:
         _remember(ctx, kiosk.id, signature, sent_at + skew)
     return VerifiedKiosk(kiosk.id, kiosk.name)
+
+
+def _refused(reason: SigninReason) -> SigninFailure:
+    return SigninFailure(reason, SigninAction.KIOSK)
 
 
 def _kiosk_row(ctx: Ctx, name: str) -> Any:
@@ -194,7 +169,7 @@ def _parse_date(date: str) -> datetime:
             return datetime.fromisoformat(date[:19]).replace(tzinfo=UTC)
         except ValueError:
             pass
-    raise AuthFailure("request_date_invalid")
+    raise _refused(SigninReason.REQUEST_DATE_INVALID)
 
 
 def check_kiosk_certificate(
@@ -203,7 +178,7 @@ def check_kiosk_certificate(
     try:
         trust.verify(certificate, now, EKU_KIOSK, sha256=sha256)
     except TrustError as exc:
-        raise AuthFailure(_KIOSK_TRUST_REASONS.get(exc.reason, exc.reason)) from None
+        raise _refused(_KIOSK_TRUST_REASONS.get(exc.reason) or SigninReason(exc.reason)) from None
 
 
 def _remember(ctx: Ctx, kiosk_id: int, signature: bytes, until: datetime) -> None:
@@ -220,7 +195,7 @@ def _remember(ctx: Ctx, kiosk_id: int, signature: bytes, until: datetime) -> Non
             },
         )
     except IntegrityError:
-        raise AuthFailure("request_replayed") from None
+        raise _refused(SigninReason.REQUEST_REPLAYED) from None
 
 
 def forget_expired(ctx: Ctx, kiosk: VerifiedKiosk) -> None:
@@ -230,57 +205,6 @@ def forget_expired(ctx: Ctx, kiosk: VerifiedKiosk) -> None:
         delete(KioskRequestSeen).where(
             KioskRequestSeen.kiosk_id == kiosk.id, KioskRequestSeen.expires_at < ctx.now
         )
-    )
-
-
-def record_failure(
-    ctx: Ctx, failure: AuthFailure, kiosk_name: str | None, action: str = "auth:card"
-) -> None:
-    """The trace entry of a failed authentication: the patient's chain when the card is
-    a patient's (verified) card, else the system chain."""
-    holder = failure.holder
-    audit.append(
-        ctx.session,
-        failure.patient_id,
-        at=ctx.now,
-        actor_kind=holder.kind if holder else "kiosk",
-        actor_id=holder.id if holder else 0,
-        actor_name=holder.name if holder else _printable(kiosk_name or "kiosque inconnu"),
-        actor_profession=holder.profession if holder else None,
-        actor_structure=holder.structure if holder else None,
-        action=action,
-        mode="none",
-        outcome="denied",
-        reason=failure.reason,
-        detail=audit.detail_json({"check": failure.reason}),
-        kiosk=_printable(kiosk_name) if kiosk_name else None,
-    )
-
-
-def record_success(
-    ctx: Ctx,
-    holder: Holder,
-    patient_id: int | None,
-    kiosk: VerifiedKiosk,
-    action: str,
-    reason: str,
-    detail: dict[str, Any],
-) -> None:
-    audit.append(
-        ctx.session,
-        patient_id,
-        at=ctx.now,
-        actor_kind=holder.kind,
-        actor_id=holder.id,
-        actor_name=holder.name,
-        actor_profession=holder.profession,
-        actor_structure=holder.structure,
-        action=action,
-        mode="patient" if holder.kind == "patient" else "none",
-        outcome="allowed",
-        reason=reason,
-        detail=audit.detail_json(detail),
-        kiosk=kiosk.name,
     )
 
 
@@ -297,8 +221,3 @@ def register(ctx: Ctx, trust: TrustStore, name: str, certificate_pem: bytes) -> 
     ctx.session.add(kiosk)
     ctx.session.flush()
     return kiosk
-
-
-def _printable(text: str) -> str:
-    # The claimed name comes from the network: keep the trace readable and bounded.
-    return "".join(c if c.isprintable() else "?" for c in text)[:100]

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from server.cli import main
 from server.models import AuditEntry, AuditHead
+from server.policy import Action
 from server.services import audit
 from tests.server.conftest import World
 
@@ -168,15 +169,17 @@ def test_concurrent_writers_on_one_chain_never_fork_it(world: World, marie_dossi
                     audit.append(
                         s,
                         pid,
-                        at=world.clock(),
-                        actor_kind="professional",
-                        actor_id=n,
-                        actor_name=f"writer {n}",
-                        action="dossier:read",
-                        mode="care_team",
-                        outcome="allowed",
-                        reason="care_team_member",
-                        detail=f'{{"i":{i}}}',
+                        audit.TraceEntry(
+                            at=world.clock(),
+                            actor_kind="professional",
+                            actor_id=n,
+                            actor_name=f"writer {n}",
+                            action=Action.DOSSIER_READ,
+                            mode="care_team",
+                            outcome="allowed",
+                            reason="care_team_member",
+                            detail={"i": i},
+                        ),
                     )
                     s.commit()
         except Exception as exc:  # collected: an assertion in a thread would be lost

@@ -29,6 +29,7 @@ from server.models import (
 )
 from server.services.history import REASONS_FR, VERBS, render
 from server.signin import challenges, sessions
+from server.signin.events import SigninFailure
 from server.trust import fingerprint
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, proof_body, read_card
 from tests.server.conftest import World
@@ -237,7 +238,7 @@ def test_of_two_concurrent_uses_of_a_challenge_exactly_one_passes(
                 challenge = challenges.check(other, value, kiosk_id, "signin", None)
                 challenges.spend(other, challenge, None)
                 outcome["second"] = "spent"
-            except challenges.ChallengeRefused as refused_:
+            except SigninFailure as refused_:
                 outcome["second"] = refused_.reason
 
         worker = threading.Thread(target=use_again)

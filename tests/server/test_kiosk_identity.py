@@ -22,7 +22,7 @@ from server.cli import main
 from server.errors import AUTH_FAILED as GENERIC
 from server.models import AuditEntry, Kiosk, KioskRequestSeen
 from server.signin import kiosk_identity, request_signing
-from server.signin.kiosk_identity import AuthFailure
+from server.signin.events import SigninFailure
 from tests.server.cardkit import (
     CERT_TIME,
     CardPki,
@@ -107,7 +107,7 @@ def test_a_kiosk_revoked_in_the_crl_is_refused_from_its_next_request(
     refused(world, kiosk.call("GET", "/session", token=session), "kiosk_revoked")
     # And a revoked certificate cannot be registered again under another name.
     rt = world.rt
-    with rt.sessions() as s, pytest.raises(AuthFailure, match="kiosk_revoked"):
+    with rt.sessions() as s, pytest.raises(SigninFailure, match="kiosk_revoked"):
         kiosk_identity.register(
             rt.ctx(s), rt.trust, "borne-neuve", certificate.public_bytes(serialization.Encoding.PEM)
         )
@@ -294,7 +294,7 @@ def test_registration_checks_the_certificate(
         (rogue.certificate_path.read_bytes(), "kiosk_certificate_untrusted"),
         (card.certificate_pem, "kiosk_certificate_invalid"),
     ):
-        with rt.sessions() as s, pytest.raises(AuthFailure) as failure:
+        with rt.sessions() as s, pytest.raises(SigninFailure) as failure:
             kiosk_identity.register(rt.ctx(s), rt.trust, "borne-z", pem)
         assert failure.value.reason == reason
 
