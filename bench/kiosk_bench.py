@@ -12,8 +12,8 @@ records server with the demo population, outbox worker, kiosk with two in-proces
 readers; no pcscd), and Debian's Chromium (/usr/bin/chromium, headless, --no-sandbox)
 driven by Playwright's sync API. One browser page for the whole run, as on a kiosk.
 Only bench settings: the one-time code send rate (30 s between codes, 5 an hour) and
-the kiosk's sign-in rate limit are lifted so that one patient can sign in every round, and werkzeug's per-request log line
-is silenced.
+the kiosk's sign-in rate limit are lifted so that one patient can sign in every round,
+and werkzeug's per-request log line is silenced.
 
 Each round, from a clean state (cards pulled, the welcome page shown, its event stream
 connected), in this order:

@@ -198,12 +198,13 @@ def _execute(
         if caller is not Caller.SESSION:
             _rate_limit(ctx, rt, caller)
         kiosk = _verified_kiosk(ctx, caller, recent_row)
+        who = None
+        if caller is Caller.SESSION:
+            who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+        if kiosk_required and kiosk is None:
+            _refuse(ctx, SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK))
+            raise authentication_failed()
         try:
-            if kiosk_required and kiosk is None:
-                raise SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK)
-            who = None
-            if caller is Caller.SESSION:
-                who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
             key = _idempotency_key() if write and who is not None else None
             if key is not None and who is not None:
                 replay = _replay(session, who, key)
@@ -224,8 +225,7 @@ def _execute(
             session.commit()
             return response
         except SigninFailure as failure:
-            signin_trace.refuse(ctx, failure, kiosk.name if kiosk else None)
-            session.commit()
+            _refuse(ctx, failure, kiosk.name if kiosk else None)
             raise refusal() from None
         except IntegrityError:
             # A concurrent twin (same idempotency key or unique id) won the race: the
@@ -272,6 +272,13 @@ def _rate_limit(ctx: Ctx, rt: Runtime, caller: Caller) -> None:
         raise error
 
 
+def _refuse(ctx: Ctx, failure: SigninFailure, kiosk: str | None = None) -> None:
+    """The failure's trace entry, committed with whatever the failure left (failure
+    counters, a spent challenge, an ended session): they must outlive the refusal."""
+    signin_trace.refuse(ctx, failure, kiosk)
+    ctx.session.commit()
+
+
 def _as_response(result: Any, status: int) -> Response:
     if isinstance(result, Response):
         return result
@@ -295,8 +302,7 @@ def _verified_kiosk(ctx: Ctx, caller: Caller, recent_row: bool) -> VerifiedKiosk
         )
     except SigninFailure as failure:
         ctx.session.rollback()
-        signin_trace.refuse(ctx, failure, request.headers.get(request_signing.HEADER_KIOSK))
-        ctx.session.commit()
+        _refuse(ctx, failure, request.headers.get(request_signing.HEADER_KIOSK))
         raise authentication_failed() from None
     return kiosk
 
