@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.api import api
 from server.crypto import Keyring
 from server.errors import Conflict, InvalidInput, MalformedRequest, Unauthenticated
 from server.models import IdempotencyRecord
@@ -22,6 +23,8 @@ from server.services.context import Ctx, Principal
 from server.signin import kiosk_identity, request_signing, sessions
 from server.signin.kiosk_identity import AuthFailure, KioskDirectory, VerifiedKiosk
 from server.trust import TrustStore
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass
@@ -125,6 +128,7 @@ def run(
         try:
             kiosk = verified_kiosk(ctx)
             who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+            _refuse_idempotency_on_secret_route()
             key = _idempotency_key() if write else None
             if key is not None:
                 replay = _replay(session, who, key)
@@ -161,12 +165,22 @@ def run(
 
 
 def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
     if not key or len(key) > 100 or not key.isprintable():
         raise InvalidInput("idempotency_key_invalid", "Clé d'idempotence invalide.")
     return key
+
+
+def _refuse_idempotency_on_secret_route() -> None:
+    # The idempotency store keeps the answer for a day: an answer holding a secret (route
+    # declared secret_response=True) must never be kept, so such a route takes no key.
+    if IDEMPOTENCY_HEADER in request.headers and request.endpoint in api.secret_endpoints:
+        raise InvalidInput(
+            "idempotency_key_not_allowed",
+            "Cette requête ne prend pas de clé d'idempotence : sa réponse contient un secret.",
+        )
 
 
 def _request_hash() -> str:

@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,13 +41,22 @@ from cardreader.profile import (
 )
 from cardreader.signature import card_serial, signed_message
 from server.errors import AUTH_FAILED as GENERIC
-from server.models import ApiSession, AuditEntry, Document, Kiosk, KioskRequestSeen
+from server.models import (
+    ApiSession,
+    AuditEntry,
+    Base,
+    Document,
+    IdempotencyRecord,
+    Kiosk,
+    KioskRequestSeen,
+    TotpCredential,
+)
 from server.services.history import REASONS_FR
 from server.signin import kiosk_identity, request_signing
 from server.signin.kiosk_identity import AuthFailure
 from server.trust import fingerprint
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, proof_body, read_card
-from tests.server.conftest import World, doc
+from tests.server.conftest import PATIENTS, World, doc
 
 N = request_signing.P256_ORDER
 GP_CARD = "medecin_generaliste-dupont"  # national id of World's "gp"
@@ -484,3 +494,105 @@ def test_a_patient_card_certificate_is_not_a_kiosk_certificate(
     _key, certificate = forge(test_pki, PATIENT_CA, kiosk_subject("borne-z"), [EKU_PATIENT_CARD])
     with rt.sessions() as s, pytest.raises(AuthFailure):
         kiosk_identity.register(rt.ctx(s), rt.trust, "borne-z", pem(certificate))
+
+
+# ---- 3. nothing secret in replay or idempotency records ---------------------------------
+
+SECRET_FIELDS = {"secret", "otpauth_uri", "qr_png_base64", "token", "pending_token"}
+
+
+def database_holds(world: World, needles: list[str | bytes]) -> list[str]:
+    """Where any of `needles` appears in clear in any column of any row: table.column."""
+    found = []
+    with world.rt.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                for column, value in row._mapping.items():
+                    if value is None:
+                        continue
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    for needle in needles:
+                        wanted = needle if isinstance(needle, bytes) else needle.encode()
+                        if wanted in raw:
+                            found.append(f"{table.name}.{column}")
+    return found
+
+
+def test_an_idempotency_key_on_totp_enrolment_is_refused_and_nothing_is_written(
+    world: World,
+) -> None:
+    r = world.call("POST", "marie", "/me/totp", **{"Idempotency-Key": "enrol-1"})
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["reason"] == "idempotency_key_not_allowed"
+    assert count(world, IdempotencyRecord) == 0
+    assert count(world, TotpCredential) == 0
+    assert world.call("POST", "marie", "/me/totp").status_code == 201
+
+
+def test_the_openapi_document_offers_no_idempotency_key_where_an_answer_holds_a_secret(
+    client: Any,
+) -> None:
+    spec = client.get("/openapi.json").get_json()
+    offered = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            names = {p["name"] for p in operation["parameters"]}
+            schema = operation["responses"][next(iter(operation["responses"]))]["content"]
+            fields = set(next(iter(schema.values()))["schema"].get("properties", {}))
+            if "Idempotency-Key" in names:
+                offered.append((method, path))
+                assert not fields & SECRET_FIELDS, (method, path)
+    assert ("post", "/api/v1/me/totp/confirm") in offered
+    assert ("post", "/api/v1/me/totp") not in offered
+
+
+def test_no_secret_of_a_sign_in_or_an_enrolment_is_stored_in_clear(
+    world: World, test_pki: CardPki, kiosks: dict[str, KioskClient]
+) -> None:
+    # Every route below is called with an Idempotency-Key: those that take one store their
+    # answer, the others ignore it (public sign-in routes) or refuse it (enrolment).
+    def key() -> dict[str, str]:
+        return {"Idempotency-Key": secrets.token_hex(8)}
+
+    password = "Batterie-cheval-42-agrafe"
+    assert (
+        world.call("PUT", "marie", "/me/password", {"password": password}, **key()).status_code
+        == 200
+    )
+    assert world.call("POST", "marie", "/me/totp", **key()).status_code == 422
+    enrolment = world.call("POST", "marie", "/me/totp").get_json()
+    secret = enrolment["secret"]
+    code = pyotp.TOTP(secret).at(world.clock.now)
+    confirmed = world.call("POST", "marie", "/me/totp/confirm", {"code": code}, **key())
+    assert confirmed.status_code == 200
+    world.clock.advance(seconds=60)
+    ins = PATIENTS["marie"][0]
+    started = world.client.post(
+        "/api/v1/signin/password", json={"ins": ins, "password": password}, headers=key()
+    )
+    assert started.status_code == 200, started.get_json()
+    pending = started.get_json()["pending_token"]
+    code = pyotp.TOTP(secret).at(world.clock.now)
+    finished = world.client.post(
+        "/api/v1/signin/otp",
+        json={"pending_token": pending, "code": code, "method": "totp"},
+        headers=key(),
+    )
+    assert finished.status_code == 200, finished.get_json()
+    borne = kiosks["borne-1"]
+    body = proof_body(read_card(test_pki.card(GP_CARD), borne.challenge()))
+    card = borne.call("POST", "/auth/card/signin", body, **key())
+    assert card.status_code == 201
+    assert count(world, IdempotencyRecord) == 2  # the password change and the confirmation
+    needles: list[str | bytes] = [
+        secret,
+        base64.b32decode(secret),  # the raw key
+        enrolment["otpauth_uri"],
+        enrolment["qr_png_base64"],
+        password,
+        pending,
+        finished.get_json()["token"],
+        card.get_json()["token"],
+    ]
+    assert database_holds(world, needles) == []
+    assert "patients.ins" in database_holds(world, [ins])  # the scan does see what is there
