@@ -179,6 +179,14 @@ class Pki:
                 raise PkiError(f"no usable PKI in {directory} ({name}): {exc}") from exc
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise PkiError(f"{name} key is not an EC key")
+            if name in CA_KINDS and policies(CA_KINDS[name]) not in [
+                e.value for e in certificate.extensions
+            ]:
+                # Its leaves would be refused by every host (wrong issuer): say so now.
+                raise PkiError(
+                    f"{directory} was made before certificate policies (issue 10): "
+                    "make a new one with `dmp pki init`"
+                )
             authorities[name] = CertificateAuthority(name, key, certificate)
         return cls(directory, authorities)
 
