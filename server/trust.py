@@ -183,7 +183,7 @@ class Verdict:
 
     failure: str | None  # the chain itself is untrusted
     validity: tuple[tuple[datetime, datetime], ...]  # root, intermediate, leaf
-    static: str | None  # usage or EKU failure, found after the dates
+    static: str | None  # usage, EKU, issuer or policy failure, found after the dates
     # per CRL consulted, in order: (next update, None when there is no CRL; revoked?)
     revocation: tuple[tuple[datetime | None, bool], ...]
 
