@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -40,6 +41,7 @@ HEADERS = (HEADER_KIOSK, HEADER_DATE, HEADER_NONCE, HEADER_SIGNATURE)
 SCHEME = "DMP-KIOSK-REQUEST-v2"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NONCE_BYTES = 16
+_NONCE = re.compile(f"[0-9a-f]{{{2 * NONCE_BYTES}}}")
 P256_ORDER = ec.SECP256R1.group_order
 
 
@@ -52,7 +54,7 @@ def canonical_request(
 
 
 def valid_nonce(nonce: str) -> bool:
-    return len(nonce) == 2 * NONCE_BYTES and all(c in "0123456789abcdef" for c in nonce)
+    return _NONCE.fullmatch(nonce) is not None
 
 
 def is_low_s(signature: bytes) -> bool:
