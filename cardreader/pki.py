@@ -34,6 +34,7 @@ from .profile import (
     ATTR_STRUCTURE_ID,
     CARD_SERIAL_LENGTH,
     EKU_KIOSK,
+    EKU_POLICIES,
     EKU_SERVER,
     KIND_EKUS,
     PIN_MAX_TRIES,
@@ -56,6 +57,14 @@ _CA_TITLES = {
     SERVER_CA: "Server CA",
 }
 CARD_CAS = {CardKind.PATIENT: PATIENT_CA, CardKind.PROFESSIONAL: PROFESSIONAL_CA}
+# What each intermediate CA issues, named by the EKU of that kind: its certificate
+# carries that kind's policy (profile.EKU_POLICIES), which hosts require of the issuer.
+CA_KINDS = {
+    PATIENT_CA: KIND_EKUS[CardKind.PATIENT],
+    PROFESSIONAL_CA: KIND_EKUS[CardKind.PROFESSIONAL],
+    KIOSK_CA: EKU_KIOSK,
+    SERVER_CA: EKU_SERVER,
+}
 ORGANIZATION = "dmp-kiosk TEST PKI (not for production)"
 
 SKEW = timedelta(minutes=5)  # kiosks' clocks drift; a certificate born "now" must verify
@@ -170,6 +179,14 @@ class Pki:
                 raise PkiError(f"no usable PKI in {directory} ({name}): {exc}") from exc
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise PkiError(f"{name} key is not an EC key")
+            if name in CA_KINDS and policies(CA_KINDS[name]) not in [
+                e.value for e in certificate.extensions
+            ]:
+                # Its leaves would be refused by every host (wrong issuer): say so now.
+                raise PkiError(
+                    f"{directory} was made before certificate policies (issue 10): "
+                    "make a new one with `dmp pki init`"
+                )
             authorities[name] = CertificateAuthority(name, key, certificate)
         return cls(directory, authorities)
 
@@ -201,6 +218,7 @@ class Pki:
         ).add_extension(
             x509.ExtendedKeyUsage([x509.ObjectIdentifier(KIND_EKUS[kind])]), critical=False
         )
+        builder = builder.add_extension(policies(KIND_EKUS[kind]), critical=False)
         certificate = builder.sign(issuer.key, hashes.SHA256())
         return CardFile(
             kind=kind,
@@ -264,6 +282,7 @@ class Pki:
         key = _new_key()
         builder = _leaf_builder(subject, key, issuer, _now(now), DEVICE_LIFETIME, _serial())
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        builder = builder.add_extension(policies(CA_KINDS[ca_name]), critical=False)
         if alt_names:
             builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         certificate = builder.sign(issuer.key, hashes.SHA256())
@@ -369,6 +388,13 @@ class Pki:
         write_private_json(self.directory / "pki.json", state)
 
 
+def policies(eku: str) -> x509.CertificatePolicies:
+    """The certificate policies extension of a certificate of the kind named by `eku`."""
+    return x509.CertificatePolicies(
+        [x509.PolicyInformation(x509.ObjectIdentifier(EKU_POLICIES[eku]), None)]
+    )
+
+
 def _pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
@@ -419,6 +445,8 @@ def _ca_certificate(
             critical=False,
         )
     )
+    if name in CA_KINDS:
+        builder = builder.add_extension(policies(CA_KINDS[name]), critical=False)
     return builder.sign(signer_key, hashes.SHA256())
 
 

@@ -126,3 +126,17 @@ EKU_SERVER = TEST_ARC + ".1.4"
 ATTR_INS_OID = TEST_ARC + ".2.1"  # subject attribute: OID of the INS register
 ATTR_STRUCTURE_ID = TEST_ARC + ".2.2"  # subject attribute: FINESS of the structure
 KIND_EKUS = {CardKind.PATIENT: EKU_PATIENT_CARD, CardKind.PROFESSIONAL: EKU_PROFESSIONAL_CARD}
+# Certificate policies (RFC 5280 §4.2.1.4), one per kind of certificate: a leaf asserts
+# its kind's policy, and the CA that issues that kind, and only it, carries the policy in
+# its own certificate. A host accepts a kind only from a CA certified for it, so a key
+# of one CA of the hierarchy (the kiosk CA, say) cannot mint another kind (a card).
+POLICY_PATIENT_CARD = TEST_ARC + ".3.1"
+POLICY_PROFESSIONAL_CARD = TEST_ARC + ".3.2"
+POLICY_KIOSK = TEST_ARC + ".3.3"
+POLICY_SERVER = TEST_ARC + ".3.4"
+EKU_POLICIES = {
+    EKU_PATIENT_CARD: POLICY_PATIENT_CARD,
+    EKU_PROFESSIONAL_CARD: POLICY_PROFESSIONAL_CARD,
+    EKU_KIOSK: POLICY_KIOSK,
+    EKU_SERVER: POLICY_SERVER,
+}

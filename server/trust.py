@@ -6,7 +6,13 @@ certificates) and `crl-bundle.pem` (one CRL per CA). Chains are verified by hand
 Forum) profile, which rejects our custom EKUs, so the checks our profile needs are done
 here, in this order: chain signature up to a self-signed root of the bundle, basic
 constraints, validity dates of every link, key usage and critical extensions of the
-leaf, extended key usage (the card kind), revocation of the leaf and its intermediate.
+leaf, extended key usage (the certificate kind), the issuing CA certified for that kind
+(its certificate carries the kind's policy), the kind's policy asserted by the leaf,
+revocation of the leaf and its intermediate.
+
+Why the issuer check: every intermediate of the bundle chains to the same root, so
+without it a leaf with the right EKU passed whichever CA signed it, and the key of one CA
+(the kiosk CA, say) could mint another kind of certificate (a professional card).
 
 Both bundles are parsed once and cached; a change of either file (inode, size or
 mtime: `dmp pki revoke` replaces the file atomically) reloads them on the next check,
@@ -30,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
+from cardreader.profile import EKU_POLICIES
 from server.errors import DmpError
 
 CA_BUNDLE = "ca-bundle.pem"
@@ -176,7 +183,7 @@ class Verdict:
 
     failure: str | None  # the chain itself is untrusted
     validity: tuple[tuple[datetime, datetime], ...]  # root, intermediate, leaf
-    static: str | None  # usage or EKU failure, found after the dates
+    static: str | None  # usage, EKU, issuer or policy failure, found after the dates
     # per CRL consulted, in order: (next update, None when there is no CRL; revoked?)
     revocation: tuple[tuple[datetime | None, bool], ...]
 
@@ -208,12 +215,7 @@ def _verdict(anchors: Anchors, leaf: x509.Certificate, eku: str) -> Verdict:
     static: str | None = None
     try:
         _check_leaf_usage(leaf)
-        try:
-            usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
-            raise TrustError("wrong_certificate_kind") from None
-        if x509.ObjectIdentifier(eku) not in usages:
-            raise TrustError("wrong_certificate_kind")
+        _check_kind(leaf, intermediate, eku)
     except TrustError as exc:
         static = exc.reason
     revocation = tuple(
@@ -293,6 +295,30 @@ def _check_leaf_usage(leaf: x509.Certificate) -> None:
         raise TrustError("certificate_usage_invalid")
     if any(e.critical and e.oid not in _LEAF_CRITICAL_OK for e in leaf.extensions):
         raise TrustError("certificate_usage_invalid")
+
+
+def _check_kind(leaf: x509.Certificate, issuer: x509.Certificate, eku: str) -> None:
+    """The leaf is of the kind `eku` names, from the CA that issues that kind."""
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise TrustError("wrong_certificate_kind") from None
+    if x509.ObjectIdentifier(eku) not in usages:
+        raise TrustError("wrong_certificate_kind")
+    policy = EKU_POLICIES.get(eku)
+    # Explicitly: a CA asserting anyPolicy is certified for no kind in particular.
+    if policy is None or policy not in _policies(issuer):
+        raise TrustError("certificate_wrong_issuer")
+    if policy not in _policies(leaf):
+        raise TrustError("certificate_policy_invalid")
+
+
+def _policies(certificate: x509.Certificate) -> frozenset[str]:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.CertificatePolicies)
+    except x509.ExtensionNotFound:
+        return frozenset()
+    return frozenset(p.policy_identifier.dotted_string for p in extension.value)
 
 
 def _revocation(

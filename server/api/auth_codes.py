@@ -164,6 +164,7 @@ def signin_otp() -> Any:
         ["secret", "otpauth_uri", "qr_png_base64"],
     ),
     status=201,
+    secret_response=True,
 )
 def totp_enrol() -> Any:
     def work(ctx: Ctx, who: Principal) -> dict[str, Any]:

@@ -23,12 +23,15 @@ class Operation:
     query: list[dict[str, Any]]
     content_type: str
     public: bool
+    secret_response: bool = False
 
 
 @dataclass
 class Registry:
     blueprint: Blueprint
     operations: list[Operation] = field(default_factory=list)
+    # Flask endpoints declared secret_response=True (see `route`).
+    secret_endpoints: set[str] = field(default_factory=set)
 
     def route(
         self,
@@ -43,10 +46,17 @@ class Registry:
         query: list[dict[str, Any]] | None = None,
         content_type: str = "application/json",
         public: bool = False,
+        secret_response: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`secret_response`: the answer holds a secret (a TOTP seed): the route takes no
+        Idempotency-Key, which would keep a copy of the answer in the idempotency store,
+        and the OpenAPI document does not offer one."""
+
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             endpoint = f"{method.lower()}_{view.__name__}"
             self.blueprint.add_url_rule(rule, endpoint, view, methods=[method])
+            if secret_response:
+                self.secret_endpoints.add(f"{self.blueprint.name}.{endpoint}")
             self.operations.append(
                 Operation(
                     method,
@@ -59,6 +69,7 @@ class Registry:
                     query or [],
                     content_type,
                     public,
+                    secret_response,
                 )
             )
             return view
@@ -118,7 +129,9 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
             "parameters": params + op.query,
             "responses": responses,
         }
-        if op.method in ("POST", "PUT", "PATCH", "DELETE") and not op.public:
+        if op.method in ("POST", "PUT", "PATCH", "DELETE") and not (
+            op.public or op.secret_response
+        ):
             operation["parameters"] = [*operation["parameters"], IDEMPOTENCY_PARAM]
         if op.body is not None:
             operation["requestBody"] = {

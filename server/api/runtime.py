@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.api import api
 from server.crypto import Keyring
 from server.errors import (
     Conflict,
@@ -34,6 +35,8 @@ from server.signin.events import SigninAction, SigninFailure, SigninReason
 from server.signin.kiosk_identity import KioskDirectory, VerifiedKiosk
 from server.signin.rate_limits import RateLimiter
 from server.trust import TrustStore
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass
@@ -205,6 +208,7 @@ def _execute(
             _refuse(ctx, SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK))
             raise authentication_failed()
         try:
+            _refuse_idempotency_on_secret_route()
             key = _idempotency_key() if write and who is not None else None
             if key is not None and who is not None:
                 replay = _replay(session, who, key)
@@ -308,12 +312,22 @@ def _verified_kiosk(ctx: Ctx, caller: Caller, recent_row: bool) -> VerifiedKiosk
 
 
 def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
     if not key or len(key) > 100 or not key.isprintable():
         raise InvalidInput("idempotency_key_invalid", "Clé d'idempotence invalide.")
     return key
+
+
+def _refuse_idempotency_on_secret_route() -> None:
+    # The idempotency store keeps the answer for a day: an answer holding a secret (route
+    # declared secret_response=True) must never be kept, so such a route takes no key.
+    if IDEMPOTENCY_HEADER in request.headers and request.endpoint in api.secret_endpoints:
+        raise InvalidInput(
+            "idempotency_key_not_allowed",
+            "Cette requête ne prend pas de clé d'idempotence : sa réponse contient un secret.",
+        )
 
 
 def _request_hash() -> str:

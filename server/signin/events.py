@@ -36,6 +36,10 @@ class SigninReason(StrEnum):
     KIOSK_CERTIFICATE_UNTRUSTED = "kiosk_certificate_untrusted"
     KIOSK_CERTIFICATE_EXPIRED = "kiosk_certificate_expired"
     KIOSK_CERTIFICATE_NOT_YET_VALID = "kiosk_certificate_not_yet_valid"
+    KIOSK_CERTIFICATE_WRONG_ISSUER = "kiosk_certificate_wrong_issuer"
+    KIOSK_CERTIFICATE_POLICY_INVALID = "kiosk_certificate_policy_invalid"
+    KIOSK_SIGNATURE_NOT_CANONICAL = "kiosk_signature_not_canonical"  # a high-s ECDSA one
+    REQUEST_NONCE_INVALID = "request_nonce_invalid"
     REQUEST_REPLAYED = "request_replayed"
     REVOCATION_UNKNOWN = "revocation_unknown"
     # Card challenges and certificates (challenges.py, card_signin.py, server/trust.py)
@@ -49,6 +53,8 @@ class SigninReason(StrEnum):
     CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
     CERTIFICATE_REVOKED = "certificate_revoked"
     CERTIFICATE_USAGE_INVALID = "certificate_usage_invalid"
+    CERTIFICATE_WRONG_ISSUER = "certificate_wrong_issuer"  # another CA of the bundle
+    CERTIFICATE_POLICY_INVALID = "certificate_policy_invalid"
     WRONG_CARD_KIND = "wrong_card_kind"
     UNKNOWN_HOLDER = "unknown_holder"
     SERIAL_MISMATCH = "serial_mismatch"

@@ -1,13 +1,16 @@
 """Kiosk identity: every kiosk-to-server request is signed with the kiosk's own key.
 
-A kiosk sends three headers, made by `server.signin.request_signing` (shared with the
+A kiosk sends four headers, made by `server.signin.request_signing` (shared with the
 kiosk, which must not import this module).
 
 The server checks them against the certificate pinned at registration (`dmp
 kiosk-admin register`), which must still chain to the kiosk CA, carry the kiosk EKU and
-be absent from the current CRL; the date must be within KIOSK_CLOCK_SKEW_SECONDS; and
-each signature is accepted once (its hash is stored until its date leaves the window,
-so a captured request cannot be replayed, on this worker or any other).
+be absent from the current CRL; the date must be within KIOSK_CLOCK_SKEW_SECONDS; the
+signature must be the low-s one of its ECDSA pair; and each signed request is accepted
+once: the SHA-256 of what was signed (the canonical request, which names the kiosk and
+carries the date and a random nonce) is stored until its date leaves the window, so a
+captured request cannot be replayed, on this worker or any other, with its signature as
+sent or malleated.
 
 Why signed requests rather than mutual TLS: TLS usually ends at a reverse proxy in front
 of the application servers, which would then have to forward the client identity in a
@@ -41,6 +44,8 @@ from server.signin.events import SigninAction, SigninFailure, SigninReason
 from server.signin.request_signing import (
     HEADERS,
     canonical_request,
+    is_low_s,
+    valid_nonce,
 )
 from server.trust import TrustError, TrustStore, fingerprint
 
@@ -52,6 +57,8 @@ _KIOSK_TRUST_REASONS = {
     "certificate_revoked": SigninReason.KIOSK_REVOKED,
     "certificate_usage_invalid": SigninReason.KIOSK_CERTIFICATE_INVALID,
     "wrong_certificate_kind": SigninReason.KIOSK_CERTIFICATE_INVALID,
+    "certificate_wrong_issuer": SigninReason.KIOSK_CERTIFICATE_WRONG_ISSUER,
+    "certificate_policy_invalid": SigninReason.KIOSK_CERTIFICATE_POLICY_INVALID,
     "revocation_unknown": SigninReason.REVOCATION_UNKNOWN,
 }
 _K = table_of(Kiosk)
@@ -115,8 +122,14 @@ def verify_request(
     values = [headers.get(name) for name in HEADERS]
     if all(v is None for v in values):
         return None
-    name, date, signature_b64 = values
-    if not name or not date or not signature_b64 or len(signature_b64) > _MAX_SIGNATURE:
+    name, date, nonce, signature_b64 = values
+    if (
+        not name
+        or not date
+        or not nonce
+        or not signature_b64
+        or len(signature_b64) > _MAX_SIGNATURE
+    ):
         raise _refused(SigninReason.KIOSK_SIGNATURE_MISSING)
     trust.anchors()  # PkiUnavailable (503) before anything else when PKI_DIR is absent
     kiosk = directory.get(ctx, name) if directory is not None else _kiosk_row(ctx, name)
@@ -128,26 +141,30 @@ def verify_request(
     skew = timedelta(seconds=ctx.settings["KIOSK_CLOCK_SKEW_SECONDS"])
     if abs(ctx.now - sent_at) > skew:
         raise _refused(SigninReason.REQUEST_STALE)
+    if not valid_nonce(nonce):
+        raise _refused(SigninReason.REQUEST_NONCE_INVALID)
     try:
         signature = base64.b64decode(signature_b64, validate=True)
+        low = is_low_s(signature)
     except (binascii.Error, ValueError):
         raise _refused(SigninReason.KIOSK_SIGNATURE_INVALID) from None
+    if not low:
+        # (r, n - s) verifies as well as (r, s): only one of the pair is taken, so that a
+        # signature cannot be changed into another valid one of the same request.
+        raise _refused(SigninReason.KIOSK_SIGNATURE_NOT_CANONICAL)
     certificate, public_key = trust.pinned(kiosk.cert_pem, kiosk.cert_sha256)
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise _refused(SigninReason.KIOSK_CERTIFICATE_INVALID)
+    signed = canonical_request(name, method, target, date, nonce, body)
     try:
-        public_key.verify(
-            signature,
-            canonical_request(name, method, target, date, body),
-            ec.ECDSA(hashes.SHA256()),
-        )
+        public_key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         raise _refused(SigninReason.KIOSK_SIGNATURE_INVALID) from None
     # The pinned certificate is checked again on every request: a kiosk revoked in the
     # CRL after registration is refused from the next request on.
     check_kiosk_certificate(trust, certificate, ctx.now, kiosk.cert_sha256)
     if remember:
-        _remember(ctx, kiosk.id, signature, sent_at + skew)
+        _remember(ctx, kiosk.id, signed, sent_at + skew)
     return VerifiedKiosk(kiosk.id, kiosk.name)
 
 
@@ -181,15 +198,17 @@ def check_kiosk_certificate(
         raise _refused(_KIOSK_TRUST_REASONS.get(exc.reason) or SigninReason(exc.reason)) from None
 
 
-def _remember(ctx: Ctx, kiosk_id: int, signature: bytes, until: datetime) -> None:
-    # ECDSA signatures are randomised, so two honest requests never share one; the same
-    # signature twice is a replay. No savepoint: on a replay the caller rolls the whole
-    # transaction back before writing the trace entry.
+def _remember(ctx: Ctx, kiosk_id: int, signed: bytes, until: datetime) -> None:
+    # Keyed on what was signed, not on the signature: a signature can be altered into
+    # another valid one of the same bytes (ECDSA malleability, or any future encoding
+    # slack), the signed bytes cannot. The nonce in them keeps two honest requests apart;
+    # the same bytes twice are a replay. No savepoint: on a replay the caller rolls the
+    # whole transaction back before writing the trace entry.
     try:
         core(ctx.session).execute(
             _REMEMBER,
             {
-                "signature_sha256": hashlib.sha256(signature).hexdigest(),
+                "request_sha256": hashlib.sha256(signed).hexdigest(),
                 "kiosk_id": kiosk_id,
                 "expires_at": until,
             },
@@ -199,7 +218,7 @@ def _remember(ctx: Ctx, kiosk_id: int, signature: bytes, until: datetime) -> Non
 
 
 def forget_expired(ctx: Ctx, kiosk: VerifiedKiosk) -> None:
-    """Drops the kiosk's remembered signatures whose date left the skew window (the date
+    """Drops the kiosk's remembered requests whose date left the skew window (the date
     check refuses those anyway). Called once per sign-in, not on every request."""
     ctx.session.execute(
         delete(KioskRequestSeen).where(

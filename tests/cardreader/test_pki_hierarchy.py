@@ -8,21 +8,35 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from cardreader.cardfile import CardFile
-from cardreader.pki import CA_NAMES, PATIENT_CA, PROFESSIONAL_CA, Pki, PkiError
+from cardreader.pki import (
+    CA_KINDS,
+    CA_NAMES,
+    KIOSK_CA,
+    PATIENT_CA,
+    PROFESSIONAL_CA,
+    ROOT,
+    SERVER_CA,
+    Pki,
+    PkiError,
+)
 from cardreader.profile import (
     ATTR_INS_OID,
     ATTR_STRUCTURE_ID,
     EKU_KIOSK,
     EKU_PATIENT_CARD,
+    EKU_POLICIES,
     EKU_PROFESSIONAL_CARD,
     EKU_SERVER,
 )
 
 
-def _openssl_verify(directory: Path, ca: str, leaf_pem: bytes, tmp_path: Path) -> str:
+def _openssl_verify(
+    directory: Path, ca: str, leaf_pem: bytes, tmp_path: Path, *options: str
+) -> str:
     leaf = tmp_path / "leaf.pem"
     leaf.write_bytes(leaf_pem)
     result = subprocess.run(
@@ -30,6 +44,7 @@ def _openssl_verify(directory: Path, ca: str, leaf_pem: bytes, tmp_path: Path) -
             "openssl",
             "verify",
             "-crl_check",
+            *options,
             "-CAfile",
             str(directory / "root-ca.pem"),
             "-untrusted",
@@ -156,3 +171,76 @@ def test_kiosk_and_server_certificates(own_pki: Pki, tmp_path: Path) -> None:
 def test_open_missing(tmp_path: Path) -> None:
     with pytest.raises(PkiError, match="no usable PKI"):
         Pki.open(tmp_path / "nothing")
+
+
+def test_each_ca_carries_the_policy_of_the_kind_it_issues_and_its_leaves_assert_it(
+    own_pki: Pki, make_card: Callable[..., CardFile], tmp_path: Path
+) -> None:
+    def policies(certificate: x509.Certificate) -> list[str]:
+        try:
+            ext = certificate.extensions.get_extension_for_class(x509.CertificatePolicies)
+        except x509.ExtensionNotFound:
+            return []
+        return [p.policy_identifier.dotted_string for p in ext.value]
+
+    authorities = own_pki.authorities
+    assert policies(authorities[ROOT].certificate) == []
+    for ca, eku in CA_KINDS.items():
+        assert policies(authorities[ca].certificate) == [EKU_POLICIES[eku]]
+    leaves = {
+        PATIENT_CA: own_pki.issue_card(make_card("patient").identity).certificate_pem,
+        PROFESSIONAL_CA: own_pki.issue_card(
+            make_card("professional").identity, pin="1234", puk="12345678"
+        ).certificate_pem,
+        KIOSK_CA: own_pki.issue_kiosk("borne-p").certificate_path.read_bytes(),
+        SERVER_CA: own_pki.issue_server("server-p").certificate_path.read_bytes(),
+    }
+    for ca, pem in leaves.items():
+        leaf = x509.load_pem_x509_certificate(pem)
+        assert policies(leaf) == [EKU_POLICIES[CA_KINDS[ca]]]
+    # OpenSSL's RFC 5280 policy processing agrees: the kind's policy, required, holds.
+    policy = EKU_POLICIES[CA_KINDS[PROFESSIONAL_CA]]
+    out = _openssl_verify(
+        own_pki.directory,
+        PROFESSIONAL_CA,
+        leaves[PROFESSIONAL_CA],
+        tmp_path,
+        "-policy",
+        policy,
+        "-explicit_policy",
+    )
+    assert out.endswith("rc=0"), out
+    other = EKU_POLICIES[CA_KINDS[PATIENT_CA]]
+    out = _openssl_verify(
+        own_pki.directory,
+        PROFESSIONAL_CA,
+        leaves[PROFESSIONAL_CA],
+        tmp_path,
+        "-policy",
+        other,
+        "-explicit_policy",
+    )
+    assert not out.endswith("rc=0"), out
+
+
+def test_a_pki_made_before_certificate_policies_does_not_open(own_pki: Pki) -> None:
+    root = own_pki.authorities[ROOT]
+    old = own_pki.authorities[KIOSK_CA].certificate
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())  # type: ignore[arg-type]
+        .serial_number(old.serial_number)
+        .not_valid_before(old.not_valid_before_utc)
+        .not_valid_after(old.not_valid_after_utc)
+    )
+    for extension in old.extensions:
+        if not isinstance(extension.value, x509.CertificatePolicies):
+            builder = builder.add_extension(extension.value, extension.critical)
+    without = builder.sign(root.key, hashes.SHA256())
+    (own_pki.directory / f"{KIOSK_CA}.pem").write_bytes(
+        without.public_bytes(serialization.Encoding.PEM)
+    )
+    with pytest.raises(PkiError, match="dmp pki init"):
+        Pki.open(own_pki.directory)

@@ -220,7 +220,9 @@ def test_a_date_in_any_other_shape_is_refused(
     headers = kiosk.headers("GET", TARGET, b"") | {request_signing.HEADER_DATE: date}
     headers[request_signing.HEADER_SIGNATURE] = base64.b64encode(
         kiosk.key.sign(
-            request_signing.canonical_request("borne-1", "GET", TARGET, date, b""),
+            request_signing.canonical_request(
+                "borne-1", "GET", TARGET, date, headers[request_signing.HEADER_NONCE], b""
+            ),
             ec.ECDSA(hashes.SHA256()),
         )
     ).decode()
