@@ -28,14 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cardreader.connection import CountingConnection
-from cardreader.demo import PATIENTS, PROFESSIONALS
+from cardreader.emulator.demo import PATIENTS, PROFESSIONALS
+from cardreader.emulator.pki import Pki
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VpcdBridge
 from cardreader.errors import CardError
 from cardreader.patient import PatientSession, read_patient_card
 from cardreader.pcsc import PcscContext, list_readers, open_connection
-from cardreader.pki import Pki
 from cardreader.professional import ProfessionalSession, read_professional_card
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
 
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 PATIENT_BUDGET, PROFESSIONAL_BUDGET, TIME_BUDGET_MS = 8, 10, 50.0

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from card_helpers import PIN, PUK, Pcscd, load_vectors
 
-from cardreader import cardfile
-from cardreader.cardfile import CardFile
+from cardreader.emulator import cardfile
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.pki import Pki
 from cardreader.identity import ProfessionalIdentity
-from cardreader.pki import Pki
 from cardreader.profile import CardKind
 
 

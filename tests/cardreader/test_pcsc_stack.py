@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 from card_helpers import PIN, READER_0, READER_1, Pcscd, wait_for
 
-from cardreader.cardfile import CardFile
 from cardreader.connection import CountingConnection
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VpcdBridge
 from cardreader.errors import (
     CardCommunicationError,
     CardError,
@@ -32,8 +34,6 @@ from cardreader.pcsc import PcscContext, open_connection
 from cardreader.professional import ProfessionalSession, read_professional_card
 from cardreader.profile import PROFESSIONAL_AID
 from cardreader.records import encode_fci
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
 
 pytestmark = pytest.mark.pcsc
 STATE_PRESENT = 0x20
@@ -264,7 +264,7 @@ def _next(events: queue.Queue[CardEvent], kind: EventKind, reader: str | None = 
 def test_dmp_card_insert_command(
     pcscd: Pcscd, tmp_path: Path, make_card: Callable[..., CardFile]
 ) -> None:
-    from cardreader import cardfile
+    from cardreader.emulator import cardfile
 
     card = make_card("patient")
     path = tmp_path / "patient.json"

@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cardreader.cardfile import CardFile
-from cardreader.pki import CA_NAMES, PATIENT_CA, PROFESSIONAL_CA, Pki, PkiError
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.pki import CA_NAMES, PATIENT_CA, PROFESSIONAL_CA, Pki, PkiError
 from cardreader.profile import (
     ATTR_INS_OID,
     ATTR_STRUCTURE_ID,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from cardreader import cardfile
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
+from cardreader.emulator import cardfile
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VpcdBridge
 from kiosk import demo
 from tests.cardreader.card_helpers import Pcscd, wait_for
 from tests.conftest import wipe
