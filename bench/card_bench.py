@@ -8,10 +8,11 @@ certificate, INTERNAL AUTHENTICATE), against the raw round trip of one empty APD
 Targets (issue 3): at most 8 APDUs for the patient card, 10 for the professional card,
 and under 50 ms each (median). Exit status 1 when a target is missed.
 
-    .venv/bin/python bench/card_bench.py [--rounds N] [--smoke] [--json FILE]
+    .venv/bin/python bench/card_bench.py [--rounds N] [--smoke] [--json FILE] [--port-base P]
 
 Starts `pcscd --foreground` if no pcscd with the vpcd readers answers, and stops it at
-the end; an already running pcscd is reused.
+the end; an already running pcscd is reused (the one PCSCLITE_CSOCK_NAME names, if set:
+the tests point it at their private pcscd, whose vpcd listens on `--port-base`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cardreader.connection import CountingConnection
-from cardreader.demo import PATIENTS, PROFESSIONALS
+from cardreader.emulator.demo import PATIENTS, PROFESSIONALS
+from cardreader.emulator.pki import Pki
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VPCD_PORT_BASE, VpcdBridge
 from cardreader.errors import CardError
 from cardreader.patient import PatientSession, read_patient_card
 from cardreader.pcsc import PcscContext, list_readers, open_connection
-from cardreader.pki import Pki
 from cardreader.professional import ProfessionalSession, read_professional_card
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
 
 READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 PATIENT_BUDGET, PROFESSIONAL_BUDGET, TIME_BUDGET_MS = 8, 10, 50.0
@@ -103,12 +104,15 @@ def measure(rounds: int, action: Callable[[], None]) -> list[float]:
     return timings
 
 
-def run(rounds: int) -> dict[str, dict[str, float]]:
+def run(rounds: int, port_base: int = VPCD_PORT_BASE) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as scratch:
         pki = Pki.init(Path(scratch) / "pki")
         patient = pki.issue_card(PATIENTS[0].identity)
         professional = pki.issue_card(PROFESSIONALS[0].identity, pin=BENCH_PIN, puk=BENCH_PUK)
-        bridges = [VpcdBridge(VirtualCard(patient), 0), VpcdBridge(VirtualCard(professional), 1)]
+        bridges = [
+            VpcdBridge(VirtualCard(patient), 0, port_base=port_base),
+            VpcdBridge(VirtualCard(professional), 1, port_base=port_base),
+        ]
         try:
             for bridge, reader in zip(bridges, READERS, strict=True):
                 bridge.insert()
@@ -206,11 +210,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--smoke", action="store_true", help="3 rounds, to check it runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--port-base", type=int, default=VPCD_PORT_BASE, help="vpcd's port for slot 0"
+    )
     args = parser.parse_args()
     rounds = 3 if args.smoke else args.rounds
     daemon = ensure_pcscd()
     try:
-        results = run(rounds)
+        results = run(rounds, args.port_base)
     finally:
         if daemon is not None:
             daemon.terminate()

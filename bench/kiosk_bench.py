@@ -78,7 +78,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cardreader.demo import DEMO_PIN
+from cardreader.emulator.demo import DEMO_PIN
 from kiosk import demo
 
 CHROMIUM = "/usr/bin/chromium"

@@ -44,12 +44,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert, select
 from werkzeug.test import EnvironBuilder
 
-from cardreader.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS
-from cardreader.pki import Pki
+from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS
+from cardreader.emulator.pki import Pki
+from cardreader.emulator.virtual import VirtualCard, VirtualConnection
 from cardreader.professional import ProfessionalSession
 from cardreader.profile import EKU_PROFESSIONAL_CARD, PROFESSIONAL_AID
 from cardreader.signature import signed_message
-from cardreader.virtual import VirtualCard, VirtualConnection
 from server.app import create_app
 from server.migrate import upgrade
 from server.models import CardChallenge, Kiosk, Professional

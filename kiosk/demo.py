@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, make_server
 
-from cardreader import cardfile
-from cardreader.demo import make_demo_set
+from cardreader.emulator import cardfile
+from cardreader.emulator.demo import make_demo_set
+from cardreader.emulator.pki import Pki
+from cardreader.emulator.virtual import VirtualCard
 from cardreader.identity import PatientIdentity
-from cardreader.pki import Pki
-from cardreader.virtual import VirtualCard
 from server.app import build_runtime, create_app
 from server.config import load_settings as server_settings
 from server.migrate import upgrade

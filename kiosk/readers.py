@@ -5,7 +5,7 @@ Two implementations behind one interface:
 - `PcscReaders`: real readers through pcscd (the `cardreader.monitor` watcher for
   insertions and removals, one `cardreader.pcsc.ReaderWorker` thread per reader for the
   card commands);
-- `DemoReaders`: two in-process readers holding emulated cards (`cardreader.virtual`),
+- `DemoReaders`: two in-process readers holding emulated cards (`cardreader.emulator.virtual`),
   driven by the demo panel (insert, pull). Same events, same card commands, no pcscd.
 
 A job is a function of a `Connection`; it runs on the reader's own thread (PC/SC handles
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from cardreader.connection import Connection
+from cardreader.emulator.virtual import VirtualCard, VirtualConnection
 from cardreader.errors import CardRemovedError, ReaderUnavailableError
 from cardreader.monitor import CardEvent, EventKind, ReaderMonitor
-from cardreader.virtual import VirtualCard, VirtualConnection
 
 log = logging.getLogger("dmp.kiosk.readers")
 T = TypeVar("T")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cardreader.cli import card, pki
+from cardreader.emulator.cli import card, pki
 from kiosk.cli import demo, kiosk
 from server.cli_server import audit, db, kiosk_admin, server, worker
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from cardreader import demo as demo_cards
-from cardreader.demo import slug
+from cardreader.emulator import demo as demo_cards
+from cardreader.emulator.demo import slug
 from server.app import build_runtime
 from server.errors import DmpError
 from server.identifiers import parse_national_id

@@ -1,4 +1,5 @@
-"""Shared fixtures: the database under test (SQLite or PostgreSQL), the app, a clock."""
+"""Shared fixtures: the database under test (SQLite or PostgreSQL), the app, a clock,
+and the private pcscd of the real-reader tests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from server.db import make_engine
 from server.migrate import upgrade
 from server.models import Base
+from tests import pcsc_stack
 
 BACKEND = os.environ.get("DMP_TEST_DB", "sqlite")
 
@@ -107,3 +109,52 @@ def app(settings: dict[str, Any], clock: Clock, database_url: str) -> Iterator[A
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+# ---- the real PC/SC stack (the `pcsc` tests) ------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pcsc_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Points every PC/SC client of this run (this process and its children) at the
+    private pcscd's socket, never at the machine's. Set before any test runs because
+    libpcsclite reads PCSCLITE_CSOCK_NAME once per process, at its first call."""
+    directory = tmp_path_factory.mktemp("pcscd")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(pcsc_stack.SOCKET_VARIABLE, str(pcsc_stack.socket_path(directory)))
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def pcscd(pcsc_directory: Path) -> Iterator[pcsc_stack.Pcscd]:
+    """Our own pcscd with the vpcd reader, started and ended here; a pcscd that serves
+    the machine's real readers keeps running untouched beside it."""
+    missing = pcsc_stack.missing_tools()
+    if missing:
+        pytest.fail(
+            "the pcsc tier needs " + ", ".join(missing) + ": scripts/test installs them "
+            "(apt-get install pcscd vsmartcard-vpcd swig libpcsclite-dev opensc)",
+            pytrace=False,
+        )
+    daemon = pcsc_stack.Pcscd(pcsc_directory)
+    daemon.start()
+    try:
+        if not pcsc_stack.wait_for(_vpcd_readers_listed, timeout=20):
+            pytest.fail(
+                f"this process does not see the private pcscd's readers: was a PC/SC "
+                f"client used before {pcsc_stack.SOCKET_VARIABLE} was set? (see {daemon.log})",
+                pytrace=False,
+            )
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def _vpcd_readers_listed() -> bool:
+    from cardreader import pcsc
+    from cardreader.errors import CardError
+
+    try:
+        return pcsc_stack.READERS[0] in pcsc.list_readers()
+    except CardError:
+        return False

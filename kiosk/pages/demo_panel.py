@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 from werkzeug.wrappers import Response
 
-from cardreader.virtual import VirtualCard
+from cardreader.emulator.virtual import VirtualCard
 from kiosk.readers import DemoReaders
 
 from . import home

@@ -1,23 +1,22 @@
-"""Fixtures for the card tests: a run-time TEST PKI, card files, and the real PC/SC stack.
+"""Fixtures for the card tests: a run-time TEST PKI and card files.
 
-The fast tier runs in-process. The `pcsc` tier starts `pcscd --foreground` itself (the
-test command installs pcscd and vsmartcard-vpcd); if they are missing, it fails loudly.
+The fast tier runs in-process. The `pcsc` tier uses the `pcscd` fixture of
+tests/conftest.py: a private pcscd of its own (tests/pcsc_stack.py).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from card_helpers import PIN, PUK, Pcscd, load_vectors
+from card_helpers import PIN, PUK, load_vectors
 
-from cardreader import cardfile
-from cardreader.cardfile import CardFile
+from cardreader.emulator import cardfile
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.pki import Pki
 from cardreader.identity import ProfessionalIdentity
-from cardreader.pki import Pki
 from cardreader.profile import CardKind
 
 
@@ -52,31 +51,3 @@ def card_path(tmp_path: Path, make_card: Callable[..., CardFile]) -> Callable[[s
         return path
 
     return write
-
-
-# ---- the real PC/SC stack -------------------------------------------------------------
-
-
-def _require_stack() -> None:
-    missing = [tool for tool in ("pcscd", "opensc-tool") if shutil.which(tool) is None]
-    if not Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists():
-        missing.append("vsmartcard-vpcd")
-    try:
-        import smartcard  # noqa: F401
-    except ImportError:
-        missing.append("pyscard (pip install -e '.[pcsc]')")
-    if missing:
-        pytest.fail(
-            "the pcsc tier needs " + ", ".join(missing) + ": scripts/test installs them "
-            "(apt-get install pcscd vsmartcard-vpcd swig libpcsclite-dev opensc)",
-            pytrace=False,
-        )
-
-
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
-    _require_stack()
-    daemon = Pcscd(None, tmp_path_factory.mktemp("pcscd") / "pcscd.log")
-    daemon.start()
-    yield daemon
-    daemon.stop()

@@ -10,8 +10,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cardreader.cli import card, pki
-from cardreader.demo import PATIENTS, PROFESSIONALS
+from cardreader.emulator.cli import card, pki
+from cardreader.emulator.demo import PATIENTS, PROFESSIONALS
 from cardreader.identity import PROFESSIONS, ins_valid, national_id_valid
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from card_helpers import PIN
 
-from cardreader import cardfile
-from cardreader.cardfile import CardFile, CardFileError
-from cardreader.virtual import VirtualCard
+from cardreader.emulator import cardfile
+from cardreader.emulator.cardfile import CardFile, CardFileError
+from cardreader.emulator.virtual import VirtualCard
 
 SELECT_PRO = bytes.fromhex("00A4040008F0444D502D50524F00")
 VERIFY_WRONG = bytes.fromhex("002000810439393939")

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from card_helpers import load_vectors
 
-from cardreader import cardfile, records
+from cardreader import records
+from cardreader.emulator import cardfile
 from cardreader.errors import MalformedCardDataError
 from cardreader.identity import PatientIdentity
 from cardreader.profile import CardKind

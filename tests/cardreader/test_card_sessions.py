@@ -15,8 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardreader.apdu import CommandApdu
-from cardreader.cardfile import CardFile
 from cardreader.connection import CountingConnection
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.pki import PATIENT_CA, PROFESSIONAL_CA, Pki
+from cardreader.emulator.testing import ScriptedConnection
+from cardreader.emulator.virtual import VirtualCard, VirtualConnection
 from cardreader.errors import (
     CardRemovedError,
     InvalidPinError,
@@ -28,12 +31,9 @@ from cardreader.errors import (
     UntrustedCardError,
 )
 from cardreader.patient import PatientSession, read_patient_card
-from cardreader.pki import PATIENT_CA, PROFESSIONAL_CA, Pki
 from cardreader.professional import ProfessionalSession, read_professional_card
 from cardreader.protocol import ApduProtocol
 from cardreader.signature import DOMAIN_PREFIX, card_serial, signed_message
-from cardreader.testing import ScriptedConnection
-from cardreader.virtual import VirtualCard, VirtualConnection
 
 PATIENT_APDU_BUDGET = 8
 PROFESSIONAL_APDU_BUDGET = 10

@@ -16,9 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardreader.cardfile import CardFile
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.virtual import VirtualCard
 from cardreader.signature import signed_message
-from cardreader.virtual import VirtualCard
 
 VECTORS = load_vectors("card_exchanges.json")
 SCENARIOS = VECTORS["scenarios"]

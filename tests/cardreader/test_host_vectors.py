@@ -12,12 +12,12 @@ import pytest
 from card_helpers import load_vectors
 
 from cardreader import errors
-from cardreader.cardfile import identity_to_json
+from cardreader.emulator.cardfile import identity_to_json
+from cardreader.emulator.testing import ScriptedConnection
 from cardreader.patient import PatientSession
 from cardreader.professional import PinStatus, ProfessionalSession
 from cardreader.profile import PATIENT_ATR, PROFESSIONAL_ATR
 from cardreader.session import CardSession
-from cardreader.testing import ScriptedConnection
 
 SCENARIOS = load_vectors("host_sessions.json")["scenarios"]
 ATRS = {"patient": PATIENT_ATR, "professional": PROFESSIONAL_ATR}

@@ -1,7 +1,8 @@
 """The real tier: pcscd + vsmartcard vpcd + pyscard, with the emulator as the card.
 
-The session fixture starts `pcscd --foreground` itself. Every wait polls with a
-deadline (robust on a loaded 2-core machine); nothing asserts on a fixed sleep.
+The session fixture (tests/conftest.py) starts a private pcscd of its own, with the vpcd
+reader on its own ports, and ends only that one. Every wait polls with a deadline
+(robust on a loaded 2-core machine); nothing asserts on a fixed sleep.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 import pytest
 from card_helpers import PIN, READER_0, READER_1, Pcscd, wait_for
 
-from cardreader.cardfile import CardFile
 from cardreader.connection import CountingConnection
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VpcdBridge
 from cardreader.errors import (
     CardCommunicationError,
     CardError,
@@ -32,8 +35,12 @@ from cardreader.pcsc import PcscContext, open_connection
 from cardreader.professional import ProfessionalSession, read_professional_card
 from cardreader.profile import PROFESSIONAL_AID
 from cardreader.records import encode_fci
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
+from tests.pcsc_stack import (
+    DEFAULT_SOCKET,
+    SOCKET_VARIABLE,
+    ForeignProcess,
+    machine_pcscd_pid,
+)
 
 pytestmark = pytest.mark.pcsc
 STATE_PRESENT = 0x20
@@ -70,7 +77,7 @@ def insert(pcscd: Pcscd) -> Iterator[Callable[[VirtualCard, int], VpcdBridge]]:
     def do_insert(card: VirtualCard, slot: int) -> VpcdBridge:
         reader = (READER_0, READER_1)[slot]
         assert wait_for(lambda: card_absent(reader), timeout=20), f"{reader} not empty"
-        bridge = VpcdBridge(card, slot)
+        bridge = VpcdBridge(card, slot, port_base=pcscd.vpcd_port_base)
         bridges.append(bridge)
         bridge.insert()
         assert wait_for(lambda: card_present(reader), timeout=20), f"no card seen in {reader}"
@@ -264,7 +271,7 @@ def _next(events: queue.Queue[CardEvent], kind: EventKind, reader: str | None = 
 def test_dmp_card_insert_command(
     pcscd: Pcscd, tmp_path: Path, make_card: Callable[..., CardFile]
 ) -> None:
-    from cardreader import cardfile
+    from cardreader.emulator import cardfile
 
     card = make_card("patient")
     path = tmp_path / "patient.json"
@@ -272,7 +279,16 @@ def test_dmp_card_insert_command(
     assert wait_for(lambda: card_absent(READER_1), timeout=20)
     dmp = Path(sys.executable).with_name("dmp")
     process = subprocess.Popen(
-        [str(dmp), "card", "insert", "--reader", "1", str(path)],
+        [
+            str(dmp),
+            "card",
+            "insert",
+            "--reader",
+            "1",
+            "--port-base",
+            str(pcscd.vpcd_port_base),
+            str(path),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -293,7 +309,13 @@ def test_dmp_card_insert_command(
 def test_bench_smoke(pcscd: Pcscd) -> None:
     assert wait_for(lambda: card_absent(READER_0) and card_absent(READER_1), timeout=20)
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "card_bench.py"), "--smoke"],
+        [
+            sys.executable,
+            str(REPO / "bench" / "card_bench.py"),
+            "--smoke",
+            "--port-base",
+            str(pcscd.vpcd_port_base),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -303,3 +325,32 @@ def test_bench_smoke(pcscd: Pcscd) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "patient read+sign" in result.stdout
     assert "professional PIN+sign" in result.stdout
+
+
+def test_a_pcscd_the_tests_did_not_start_outlives_them(pcscd: Pcscd, tmp_path: Path) -> None:
+    """The machine's pcscd (or a stand-in on the default socket, as a system service runs
+    it) keeps running, with its socket and pid file, while a private pcscd starts and
+    ends beside it and the session's own one restarts."""
+    foreign = ForeignProcess.find_or_start(tmp_path / "foreign")
+    try:
+        had_socket, machine_pid = DEFAULT_SOCKET.exists(), machine_pcscd_pid()
+        own = Pcscd(tmp_path / "own")
+        own.start()
+        try:
+            listing = subprocess.run(
+                ["opensc-tool", "--list-readers"],
+                env=os.environ | {SOCKET_VARIABLE: str(own.socket)},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+        finally:
+            own.stop()
+        pcscd.restart()
+        assert READER_0 in listing.stdout, listing.stdout + listing.stderr
+        assert foreign.running(), f"pid {foreign.pid} ({foreign.name}) was stopped"
+        assert DEFAULT_SOCKET.exists() == had_socket
+        assert machine_pcscd_pid() == machine_pid
+    finally:
+        foreign.stop()

@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cardreader.cardfile import CardFile
-from cardreader.pki import (
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.pki import (
     CA_KINDS,
     CA_NAMES,
     KIOSK_CA,

@@ -9,12 +9,12 @@ from collections.abc import Callable
 import pytest
 from card_helpers import PIN
 
-from cardreader.cardfile import CardFile
 from cardreader.connection import Connection
+from cardreader.emulator.cardfile import CardFile
+from cardreader.emulator.virtual import VirtualCard, VirtualConnection
 from cardreader.errors import CardRemovedError, PinRequiredError
 from cardreader.pcsc import ReaderWorker
 from cardreader.professional import ProfessionalSession
-from cardreader.virtual import VirtualCard, VirtualConnection
 
 
 def test_jobs_run_on_one_thread_and_keep_the_pin_until_end_session(

@@ -1,5 +1,7 @@
 """One journey through the real stack: pcscd + vsmartcard vpcd + pyscard, the emulator as
-the card on the far side of the virtual reader, the kiosk's own monitor and workers."""
+the card on the far side of the virtual reader, the kiosk's own monitor and workers.
+
+The pcscd is the tests' private one (tests/conftest.py), restarted fresh for each test."""
 
 from __future__ import annotations
 
@@ -11,22 +13,21 @@ from typing import Any
 
 import pytest
 
-from cardreader import cardfile
-from cardreader.virtual import VirtualCard
-from cardreader.vpcd import VpcdBridge
+from cardreader.emulator import cardfile
+from cardreader.emulator.virtual import VirtualCard
+from cardreader.emulator.vpcd import VpcdBridge
 from kiosk import demo
-from tests.cardreader.card_helpers import Pcscd, wait_for
 from tests.conftest import wipe
+from tests.pcsc_stack import Pcscd, wait_for
 
 pytestmark = pytest.mark.pcsc
 
 
 @pytest.fixture
 def pcsc_kiosk(
-    database_url: str, prepared_pki: demo.PreparedPki, tmp_path: Path
+    pcscd: Pcscd, database_url: str, prepared_pki: demo.PreparedPki, tmp_path: Path
 ) -> Iterator[demo.RunningDemo]:
-    daemon = Pcscd(None, tmp_path / "pcscd.log")
-    daemon.start()
+    pcscd.restart()
     wipe(database_url)
     run = demo.start(
         prepared=prepared_pki,
@@ -40,11 +41,10 @@ def pcsc_kiosk(
     )
     yield run
     run.stop()
-    daemon.stop()
 
 
 def test_pharmacist_journey_through_pcscd_and_vpcd(
-    pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki, browser: Any
+    pcscd: Pcscd, pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki, browser: Any
 ) -> None:
     cards = {path.stem: path for path in prepared_pki.cards}
     context = browser.new_context(locale="fr-FR")
@@ -53,14 +53,22 @@ def test_pharmacist_journey_through_pcscd_and_vpcd(
     page.goto(pcsc_kiosk.kiosk_url + "/")
     bridges: list[VpcdBridge] = []
     try:
-        pro = VpcdBridge(VirtualCard(cardfile.load(cards["pharmacien-moreau"])), 0)
+        pro = VpcdBridge(
+            VirtualCard(cardfile.load(cards["pharmacien-moreau"])),
+            0,
+            port_base=pcscd.vpcd_port_base,
+        )
         bridges.append(pro)
         pro.insert()
         page.wait_for_url("**/pin")
         page.fill("#pin", "1234")
         page.click("button[type=submit]")
         page.wait_for_url("**/pro/")
-        patient = VpcdBridge(VirtualCard(cardfile.load(cards["patient-marie-durand"])), 1)
+        patient = VpcdBridge(
+            VirtualCard(cardfile.load(cards["patient-marie-durand"])),
+            1,
+            port_base=pcscd.vpcd_port_base,
+        )
         bridges.append(patient)
         patient.insert()
         page.wait_for_url("**/pro/dossier")
@@ -78,7 +86,7 @@ def test_pharmacist_journey_through_pcscd_and_vpcd(
 
 
 def test_dmp_kiosk_with_pcsc_readers_sees_a_card(
-    pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki
+    pcscd: Pcscd, pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki
 ) -> None:
     """What `dmp kiosk --reader pcsc` starts (kiosk.runner.run), against a records server."""
     from kiosk.runner import run
@@ -95,7 +103,9 @@ def test_dmp_kiosk_with_pcsc_readers_sees_a_card(
         }
     )
     cards = {path.stem: path for path in prepared_pki.cards}
-    bridge = VpcdBridge(VirtualCard(cardfile.load(cards["pharmacien-moreau"])), 0)
+    bridge = VpcdBridge(
+        VirtualCard(cardfile.load(cards["pharmacien-moreau"])), 0, port_base=pcscd.vpcd_port_base
+    )
     try:
         bridge.insert()
         assert wait_for(lambda: kiosk.terminal.pro_reader is not None, timeout=10)

@@ -2,7 +2,7 @@
 
 The PKI and the demo cards are made once per test session (key generation takes a
 while), dated CERT_TIME so that they are valid at the tests' fixed clock. Cards run in
-the in-process emulator (`cardreader.virtual`) behind the real host session classes, so
+the in-process emulator (`cardreader.emulator.virtual`) behind the real host session classes, so
 every signature in these tests is a real card signature.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardreader import cardfile
-from cardreader.demo import (
+from cardreader.emulator import cardfile
+from cardreader.emulator.demo import (
     DEMO_PIN,
     DEMO_PUK,
     PATIENTS,
@@ -27,12 +27,12 @@ from cardreader.demo import (
     patient_file_name,
     professional_file_name,
 )
+from cardreader.emulator.pki import IssuedDevice, Pki
+from cardreader.emulator.virtual import VirtualCard, VirtualConnection
 from cardreader.patient import PatientSession, read_patient_card
-from cardreader.pki import IssuedDevice, Pki
 from cardreader.professional import ProfessionalSession, read_professional_card
 from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication
-from cardreader.virtual import VirtualCard, VirtualConnection
 from server.signin import kiosk_identity, request_signing
 from server.trust import TrustStore
 

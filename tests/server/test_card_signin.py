@@ -15,8 +15,8 @@ import pytest
 from cryptography import x509
 from sqlalchemy import func, select
 
-from cardreader.demo import DEMO_PIN, DEMO_PUK
-from cardreader.pki import Pki
+from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK
+from cardreader.emulator.pki import Pki
 from cardreader.profile import CardKind
 from server.errors import AUTH_FAILED as GENERIC
 from server.models import (

@@ -7,7 +7,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from cardreader import demo as demo_cards
+from cardreader.emulator import demo as demo_cards
 from server.cli import main
 from server.models import AuditEntry, DocumentContent, Dossier, Patient
 from tests.server.conftest import World

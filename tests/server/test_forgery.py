@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from sqlalchemy import func, select
 
-from cardreader.pki import KIOSK_CA, PATIENT_CA, PROFESSIONAL_CA, ROOT, SERVER_CA
+from cardreader.emulator.pki import KIOSK_CA, PATIENT_CA, PROFESSIONAL_CA, ROOT, SERVER_CA
 from cardreader.profile import (
     EKU_KIOSK,
     EKU_POLICIES,

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cardreader.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS, professional_file_name
-from cardreader.pki import Pki
+from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS, professional_file_name
+from cardreader.emulator.pki import Pki
 from server.app import utc_now
 from server.models import AuditEntry, AuditHead
 from server.services import audit

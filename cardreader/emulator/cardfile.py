@@ -19,8 +19,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
-from .identity import PatientIdentity, ProfessionalIdentity, Sex, Structure
-from .profile import KIND_AIDS, CardKind
+from ..identity import PatientIdentity, ProfessionalIdentity, Sex, Structure
+from ..profile import KIND_AIDS, CardKind
 
 FORMAT = "dmp-kiosk-card/1"
 _SALT_BYTES = 16

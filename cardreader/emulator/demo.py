@@ -15,16 +15,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .cardfile import CardFile, save, write_private_json
-from .identity import (
+from ..identity import (
     INS_NIR_TEST_OID,
     PatientIdentity,
     ProfessionalIdentity,
     Sex,
     Structure,
 )
+from ..profile import PIN_LENGTH, PUK_LENGTH
+from .cardfile import CardFile, save, write_private_json
 from .pki import Pki
-from .profile import PIN_LENGTH, PUK_LENGTH
 
 DEMO_PIN = "1234"
 DEMO_PUK = "12345678"

@@ -13,11 +13,11 @@ from typing import Any
 import click
 from cryptography import x509
 
+from ..identity import ProfessionalIdentity
+from ..profile import PIN_LENGTH, PUK_LENGTH, CardKind
 from . import cardfile
 from .demo import DEMO_PIN, DEMO_PUK, make_demo_set, random_code
-from .identity import ProfessionalIdentity
 from .pki import Pki, PkiError, load_certificate_file
-from .profile import PIN_LENGTH, PUK_LENGTH, CardKind
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -27,9 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .cardfile import CardFile, ReferenceData, write_private_json
-from .identity import PatientIdentity, ProfessionalIdentity
-from .profile import (
+from ..identity import PatientIdentity, ProfessionalIdentity
+from ..profile import (
     ATTR_INS_OID,
     ATTR_STRUCTURE_ID,
     CARD_SERIAL_LENGTH,
@@ -41,7 +40,8 @@ from .profile import (
     PUK_MAX_TRIES,
     CardKind,
 )
-from .signature import card_serial
+from ..signature import card_serial
+from .cardfile import CardFile, ReferenceData, write_private_json
 
 ROOT = "root-ca"
 PATIENT_CA = "patient-ca"

@@ -16,13 +16,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import load_pem_x509_certificate
 
-from . import cardfile as cardfile_module
-from .apdu import SHORT_MAX_NE, CommandApdu, decode_command
-from .cardfile import CardFile, ReferenceData, hash_secret
-from .connection import Connection
-from .errors import CardRemovedError
-from .identity import PatientIdentity
-from .profile import (
+from ..apdu import SHORT_MAX_NE, CommandApdu, decode_command
+from ..connection import Connection
+from ..errors import CardRemovedError
+from ..identity import PatientIdentity
+from ..profile import (
     ATR_KINDS,
     CHALLENGE_MAX,
     CHALLENGE_MIN,
@@ -62,8 +60,10 @@ from .profile import (
     SW_WRONG_P1P2,
     CardKind,
 )
-from .records import encode_fci, encode_patient_identity, encode_professional_identity
-from .signature import signed_message
+from ..records import encode_fci, encode_patient_identity, encode_professional_identity
+from ..signature import signed_message
+from . import cardfile as cardfile_module
+from .cardfile import CardFile, ReferenceData, hash_secret
 
 _KIND_ATRS = {kind: atr for atr, kind in ATR_KINDS.items()}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .connection import Connection
-from .errors import CardRemovedError
+from ..connection import Connection
+from ..errors import CardRemovedError
 
 
 class ScriptedConnection(Connection):
