@@ -46,8 +46,9 @@ Design choices (where the rules left room):
 - Authorship is a relation only for actions on an existing document, that document,
   and for DOCUMENT_LIST of a dossier the professional wrote in (`dossier.authors`):
   reading by id and listing must agree, and the list shows exactly the documents that
-  DOCUMENT_READ allows. For DOCUMENT_DEPOSIT the facts describe the document about to be created, whose author
-  is the depositor by construction; counting that would let anyone deposit anywhere.
+  DOCUMENT_READ allows. For DOCUMENT_DEPOSIT the facts describe the document about to
+  be created, whose author is the depositor by construction; counting that would let
+  anyone deposit anywhere.
 - A deposit must describe a CURRENT document (DOCUMENT_NOT_CURRENT otherwise): a new
   document cannot be born superseded, archived or deleted.
 - Under bris de glace or centre 15, MASQUE_PS documents stay hidden: domain.md names the

@@ -92,6 +92,9 @@ REASONS_FR = {
     "document_deleted": "document supprimé",
     "medecin_traitant_not_blockable": "le médecin traitant ne peut pas être bloqué",
     "not_an_eligible_profession": "profession sans aucun droit d'accès au dossier",
+    "not_found": "introuvable (dossier, document ou professionnel inexistant)",
+    "not_a_physician": "seul un médecin peut être désigné médecin traitant",
+    "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -144,7 +147,7 @@ PAGE = 200
 def history(
     ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None
 ) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
     query = select(AuditEntry).where(AuditEntry.chain == audit.chain_for(patient.id))
     if before is not None:

@@ -1977,9 +1977,7 @@ def _list_and_read_disagreements(
         read = decide(who.actor, A.DOCUMENT_READ, dossier, document, ctx, MATRIX)
         shown = listed(listing, who.actor, dossier, document, ctx, MATRIX)
         if shown != read.allowed:
-            found.append(
-                f"{where}/{name}: list {listing.reason} shows={shown}, read {read.reason}"
-            )
+            found.append(f"{where}/{name}: list {listing.reason} shows={shown}, read {read.reason}")
     return found
 
 
@@ -2006,7 +2004,5 @@ def test_the_list_agrees_with_reading_in_every_named_case(case: Case) -> None:
     dossier = DOSSIERS[case.dossier]
     if dossier is not None and case.dossier_changes:
         dossier = replace(dossier, **case.dossier_changes)
-    mismatches = _list_and_read_disagreements(
-        who, dossier, replace(who.ctx, **case.ctx), case.name
-    )
+    mismatches = _list_and_read_disagreements(who, dossier, replace(who.ctx, **case.ctx), case.name)
     assert not mismatches, "\n".join(mismatches)
