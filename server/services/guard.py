@@ -25,7 +25,7 @@ from server.policy import (
     Reason,
     decide,
 )
-from server.services import audit, notices
+from server.services import audit, denials, notices
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     ActiveEmergency,
@@ -173,9 +173,17 @@ def record_denial(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """A denial is traced in a transaction of its own, after undoing anything the request
-    had begun, so that a refused request leaves nothing behind but its trace entry."""
+    had begun, so that a refused request leaves nothing behind but its trace entry.
+    Identical denials repeated within a window count on that entry (services/denials)."""
     ctx.session.rollback()
-    trace(ctx, who, action, decision, patient, document, detail)
+    target = f"document:{document.logical_id}" if document is not None else None
+    denials.record(
+        ctx,
+        audit.chain_for(patient.id if patient is not None else None),
+        denials.key_of(who, action.value, decision.reason.value, target),
+        detail,
+        lambda full, head: trace(ctx, who, action, decision, patient, document, full, head=head),
+    )
     ctx.session.commit()
 
 

@@ -9,6 +9,7 @@ dossier, document or professional is decided and traced like anything else.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from server.models import AuditEntry, CareTeamMember, Document, Dossier, Professional
 from server.policy import ActorKind
-from server.services import sessions
+from server.services import audit, sessions
 from tests.server.conftest import World, doc
 
 ALL = "?all=true"
@@ -352,3 +353,53 @@ def test_a_visibility_request_that_changes_nothing_is_still_decided(
     )
     _denied(r, 403, "no_authorisation")
     assert "title" not in r.get_json()
+
+
+# --- 5. repeated identical denials: one entry per window, and a count -----------------
+
+
+def test_repeated_identical_denials_do_not_grow_the_patients_history(
+    world: World, marie_dossier: int
+) -> None:
+    d = f"/dossiers/{marie_dossier}"
+    before = len(world.trace("marie"))
+    for _ in range(30):
+        _denied(world.call("GET", "jean", d), 403, "not_a_party")
+    _denied(world.call("GET", "jean", d + "/history"), 403, "not_a_party")  # another action
+    added = world.trace("marie")[before:]
+    assert [(e.actor_name, e.action) for e in added] == [
+        ("Jean ROUSSEAU", "dossier:read"),
+        ("Jean ROUSSEAU", "history:read"),
+    ]
+    history = world.call("GET", "marie", d + "/history").get_json()["entries"]
+    first = next(e for e in history if e["seq"] == added[0].seq)
+    assert first["repeated"] == 29
+    assert "répété 29 fois" in first["text"]
+    assert next(e for e in history if e["seq"] == added[1].seq)["repeated"] == 0
+
+
+def test_the_count_is_sealed_into_the_chain_by_the_next_window(
+    world: World, marie_dossier: int
+) -> None:
+    d = f"/dossiers/{marie_dossier}"
+    for _ in range(5):
+        world.call("GET", "jean", d)
+    opened = world.trace("marie")[-1]
+    world.clock.advance(hours=25)
+    world.tokens["jean"] = world.open("jean")
+    before = len(world.trace("marie"))
+    world.call("GET", "jean", d)
+    world.call("GET", "jean", d)
+    added = world.trace("marie")[before:]
+    assert len(added) == 1
+    assert json.loads(added[0].detail)["repeated_before"]["entry"] == opened.seq
+    assert json.loads(added[0].detail)["repeated_before"]["repeats"] == 4
+    with world.rt.sessions() as s:
+        assert list(audit.verify(s)) == []
+
+
+def test_probing_unknown_dossiers_adds_one_system_entry(world: World) -> None:
+    before = len(_chain(world, "system"))
+    for dossier_id in range(900, 920):
+        world.call("GET", "jean", f"/dossiers/{dossier_id}")
+    assert len(_chain(world, "system")) == before + 1
