@@ -73,6 +73,9 @@ Design choices (where the rules left room):
   the list holds exactly the documents for which DOCUMENT_READ is allowed (`listed`).
   `readable_categories` describes the profession's columns, not the list: an author
   also reads what they wrote outside them.
+- A professional's action on an existing document they may not read (masked, outside
+  their categories, deleted) is refused with that reason before any other check, so
+  that archiving, masking or deleting cannot tell them more than reading does.
 - Superseded and archived documents stay readable to whoever may read the category:
   replaced versions are kept on purpose (domain.md), archive is not delete.
 - The two fallbacks marked "rule 8" cannot be reached with today's four actor kinds;
@@ -669,7 +672,15 @@ def _professional_action(
         return _deny(Reason.DEFAULT_DENY)
     if document is None:
         return _deny(Reason.NOT_FOUND)
-    return rule(_DocumentRequest(actor, rules, grant, action, document, ctx))
+    req = _DocumentRequest(actor, rules, grant, action, document, ctx)
+    if action in EXISTING_DOCUMENT_ACTIONS and action is not Action.DOCUMENT_READ:
+        # A document the professional may not read is not there for them: acting on it
+        # is refused as reading it is (masked, category, deleted), which the boundary
+        # answers like a missing document, instead of telling them it exists.
+        seen = _pro_read(req)
+        if not seen.allowed:
+            return seen
+    return rule(req)
 
 
 def _pro_read(req: _DocumentRequest) -> Decision:

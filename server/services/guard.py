@@ -50,6 +50,20 @@ HIDDEN_REASONS = frozenset(
 )
 
 
+# Actions on a document that exists: a professional refused one of them because the
+# document is hidden from them is answered as if it did not exist.
+EXISTING_DOCUMENT_ACTIONS = frozenset(
+    {
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_ARCHIVE,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_MASK,
+        Action.DOCUMENT_PATIENT_VISIBILITY,
+        Action.DOCUMENT_REP_VISIBILITY,
+    }
+)
+
 DENIAL_MESSAGES = {
     Reason.PROFESSIONAL_BLOCKED: "Le patient a bloqué votre accès à son dossier.",
     Reason.NO_AUTHORISATION: "Vous n'êtes pas autorisé(e) : ni équipe de soins, ni consentement.",
@@ -155,7 +169,7 @@ def refusal(who: Principal, action: Action, reason: Reason, missing: NotFound | 
     if reason is Reason.NOT_FOUND:
         return missing or NotFound("not_found", "Introuvable.")
     if (
-        action is Action.DOCUMENT_READ
+        action in EXISTING_DOCUMENT_ACTIONS
         and reason in HIDDEN_REASONS
         and who.actor.kind is not ActorKind.PATIENT
     ):

@@ -330,6 +330,29 @@ def test_an_unknown_professional_is_decided_before_it_is_not_found(
     assert unknown.get_json() == known.get_json()
 
 
+def test_acting_on_a_hidden_document_answers_as_a_missing_one(
+    world: World, marie_dossier: int
+) -> None:
+    d = f"/dossiers/{marie_dossier}/documents"
+    world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/care-team",
+        {"national_id": world.nid("infirmier")},
+    )
+    masked = world.deposit("gp", marie_dossier, masked_ps=True)["logical_id"]
+    for method, suffix, body in (
+        ("POST", "/archive", None),
+        ("DELETE", "", None),
+        ("PATCH", "/visibility", {"invisible_rep": True, "confirm": True}),
+    ):
+        hidden = world.call(method, "infirmier", f"{d}/{masked}{suffix}", body)
+        unknown = world.call(method, "infirmier", f"{d}/nope{suffix}", body)
+        assert (hidden.status_code, hidden.get_json()) == (unknown.status_code, unknown.get_json())
+        _denied(hidden, 404, "document_not_found")
+    assert world.trace("marie")[-2].reason == "document_masked"  # the history knows why
+
+
 def test_a_refused_depositor_learns_nothing_of_existing_unique_ids(
     world: World, marie_dossier: int
 ) -> None:

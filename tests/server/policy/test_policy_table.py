@@ -1733,7 +1733,45 @@ NOT_FOUND_CASES: tuple[Case, ...] = (
         document_changes={"author_patient_id": REP_OF_MINOR},
     ),
 )
-DENIED = DENIED + NON_PHYSICIAN_MT + NOT_FOUND_CASES
+# Acting on a document one may not read is refused as reading it is.
+HIDDEN_DOCUMENT_ACTS: tuple[Case, ...] = (
+    Case(
+        "care_team_masks_masked", "care_team", A.DOCUMENT_MASK, AD, "masked", R.DOCUMENT_MASKED
+    ),
+    Case(
+        "care_team_archives_masked",
+        "care_team",
+        A.DOCUMENT_ARCHIVE,
+        AD,
+        "masked",
+        R.DOCUMENT_MASKED,
+    ),
+    Case(
+        "pharmacist_deletes_report",
+        "pharmacien",
+        A.DOCUMENT_DELETE,
+        AD,
+        "compte_rendu",
+        R.CATEGORY_NOT_ALLOWED,
+    ),
+    Case(
+        "nurse_replaces_reimbursement",
+        "infirmier",
+        A.DOCUMENT_REPLACE,
+        AD,
+        "remboursement",
+        R.CATEGORY_NOT_ALLOWED,
+    ),
+    Case(
+        "care_team_unhides_deleted",
+        "care_team",
+        A.DOCUMENT_PATIENT_VISIBILITY,
+        AD,
+        "deleted",
+        R.DOCUMENT_DELETED,
+    ),
+)
+DENIED = DENIED + NON_PHYSICIAN_MT + NOT_FOUND_CASES + HIDDEN_DOCUMENT_ACTS
 
 SPECIAL_ALLOWED: tuple[Case, ...] = (
     Case(
