@@ -1735,9 +1735,7 @@ NOT_FOUND_CASES: tuple[Case, ...] = (
 )
 # Acting on a document one may not read is refused as reading it is.
 HIDDEN_DOCUMENT_ACTS: tuple[Case, ...] = (
-    Case(
-        "care_team_masks_masked", "care_team", A.DOCUMENT_MASK, AD, "masked", R.DOCUMENT_MASKED
-    ),
+    Case("care_team_masks_masked", "care_team", A.DOCUMENT_MASK, AD, "masked", R.DOCUMENT_MASKED),
     Case(
         "care_team_archives_masked",
         "care_team",
