@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LIST_YEARS": 2,
     "RETENTION_YEARS": 10,  # a closed dossier is kept 10 years, then purged
     "IDEMPOTENCY_SECONDS": 24 * 60 * 60,
+    # Identical denials (same actor, dossier, action, reason, target) within this window
+    # of the first are one trace entry and a count (services/denials.py).
+    "DENIAL_WINDOW_SECONDS": 24 * 60 * 60,
     "INS_TEST_OIDS": True,  # non-production deployments use the test INS OIDs
     "MAX_JSON_BYTES": 32 * 1024 * 1024,
     # --- sign-in (issue #4) ---

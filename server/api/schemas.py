@@ -161,6 +161,7 @@ HISTORY = obj(
                     "reason": STR,
                     "category": {"type": ["string", "null"]},
                     "text": STR,
+                    "repeated": {"type": "integer", "minimum": 0},
                     "hash": STR,
                 }
             ),

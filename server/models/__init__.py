@@ -1,6 +1,6 @@
 """All tables; importing this package registers them on `Base.metadata`."""
 
-from server.models.audit import AuditEntry, AuditHead
+from server.models.audit import AuditEntry, AuditHead, DenialRepeat
 from server.models.auth import (
     AuthThrottle,
     CardBinding,
@@ -35,6 +35,7 @@ __all__ = [
     "CardChallenge",
     "CareTeamMember",
     "ConsultationConsent",
+    "DenialRepeat",
     "Document",
     "DocumentContent",
     "DocumentEntry",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime
@@ -45,3 +45,23 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+
+
+class DenialRepeat(Base):
+    """Identical denials folded into one trace entry (services/denials.py).
+
+    The first denial of a window is an entry of the chain (`entry_seq`); the identical
+    ones that follow within the window only count here, so that nobody can grow another
+    patient's history without bound. The next identical denial after the window is a new
+    entry whose detail seals this count into the chain."""
+
+    __tablename__ = "denial_repeats"
+    __table_args__ = (Index("ix_denial_repeats_chain_key", "chain", "key"),)
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the denial's identity: actor (kind, id), action, reason, target.
+    key: Mapped[str] = mapped_column(String(64))
+    repeats: Mapped[int] = mapped_column(Integer)  # identical denials after the entry
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_until: Mapped[datetime] = mapped_column(UTCDateTime())

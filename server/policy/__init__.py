@@ -5,7 +5,7 @@ the decision whatever it is, and turn a denial into an error only at their bound
 """
 
 from server.policy.age import is_minor
-from server.policy.engine import decide
+from server.policy.engine import decide, listed
 from server.policy.matrix import (
     Matrix,
     MatrixError,
@@ -49,5 +49,6 @@ __all__ = [
     "decide",
     "default_matrix_path",
     "is_minor",
+    "listed",
     "load_matrix",
 ]

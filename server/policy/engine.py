@@ -11,9 +11,17 @@ The rules, in the order they are tried:
 1. Third parties (mutuelles, banks, employers...) are refused everything.
 2. The insurer deposits reimbursement data on active dossiers and reads nothing.
 3. A professional whose profession is unknown to the matrix or ineligible is refused.
+   A médecin traitant whose profession is not a physician's (matrix key `physician`)
+   counts as no médecin traitant at all, whatever the database says.
 4. Creation needs no existing (non-purged) dossier and explicit consent evidence; the
-   patient creates their own, any eligible professional may create with consent.
-5. Without a dossier nothing else is possible; a purged dossier refuses everything.
+   patient creates their own, any eligible professional may create with consent; a
+   médecin traitant named at creation must be a physician.
+5. Without a dossier nothing else is possible. A purged dossier refuses everything to its
+   patient (DOSSIER_PURGED) and is no dossier at all to anyone else. Without a dossier,
+   a caller entitled to learn that none exists gets NOT_FOUND (a lookup by an eligible
+   professional, the insurer, or a patient about themself); everyone else gets the
+   refusal they would get on a dossier they have no part in (NO_AUTHORISATION,
+   NOT_A_PARTY), so that answers never tell which dossiers exist.
    5b. Finding a dossier by INS (DOSSIER_LOOKUP) says that it exists and its id, no
    content: allowed to the patient and a minor's representative, to the insurer and to
    any unblocked eligible professional on an active dossier (so that one can ask for
@@ -30,12 +38,17 @@ The rules, in the order they are tried:
 Design choices (where the rules left room):
 
 - Document-scoped actions (read, deposit, replace, archive, delete, mask, the two
-  visibility flags) without document facts are refused (DEFAULT_DENY): the category and
-  the flags are what the decision is about. Dossier-scoped actions ignore any document
-  given to them.
-- Authorship is a relation only for actions on an existing document, that document.
-  For DOCUMENT_DEPOSIT the facts describe the document about to be created, whose author
-  is the depositor by construction; counting that would let anyone deposit anywhere.
+  visibility flags) without document facts name a document that does not exist: once
+  the caller's relation to the dossier holds they get NOT_FOUND, otherwise the refusal
+  of that relation (the same answer as for an existing document). `ctx.unknown_target`
+  does the same for a professional or care-team member that does not exist.
+  Dossier-scoped actions ignore any document given to them.
+- Authorship is a relation only for actions on an existing document, that document,
+  and for DOCUMENT_LIST of a dossier the professional wrote in (`dossier.authors`):
+  reading by id and listing must agree, and the list shows exactly the documents that
+  DOCUMENT_READ allows. For DOCUMENT_DEPOSIT the facts describe the document about to
+  be created, whose author is the depositor by construction; counting that would let
+  anyone deposit anywhere.
 - A deposit must describe a CURRENT document (DOCUMENT_NOT_CURRENT otherwise): a new
   document cannot be born superseded, archived or deleted.
 - Under bris de glace or centre 15, MASQUE_PS documents stay hidden: domain.md names the
@@ -56,20 +69,28 @@ Design choices (where the rules left room):
   dossier the server has no representative link to trust yet; the desk creates it.
 - Whether a professional can tell that a document is hidden from them is decided at the
   service boundary (the reasons are precise here, for the patient's history). The engine
-  answers per document: lists are filtered by asking DOCUMENT_READ for each document,
-  after DOCUMENT_LIST has given the readable categories.
+  answers per document: DOCUMENT_LIST decides whether the list may be shown at all, and
+  the list holds exactly the documents for which DOCUMENT_READ is allowed (`listed`).
+  `readable_categories` describes the profession's columns, not the list: an author
+  also reads what they wrote outside them.
+- A professional's action on an existing document they may not read (masked, outside
+  their categories, deleted) is refused with that reason before any other check, so
+  that archiving, masking or deleting cannot tell them more than reading does.
 - Superseded and archived documents stay readable to whoever may read the category:
   replaced versions are kept on purpose (domain.md), archive is not delete.
 - The two fallbacks marked "rule 8" cannot be reached with today's four actor kinds;
   they keep a future kind denied until a rule is written for it.
 - "Cannot be both INVISIBLE_PATIENT and MASQUE_PS" concerns the flags' next state, which
   the engine does not see: the services enforce it when applying the change.
+- INVISIBLE_PATIENT cannot be set on (or cleared from) a document the patient or a
+  representative deposited (PATIENT_DEPOSIT_VISIBLE): hiding someone's own words from
+  them is meaningless, and the label would claim a rule that is not applied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from server.policy.age import is_minor
 from server.policy.matrix import Matrix, ProfessionRules
@@ -89,7 +110,7 @@ from server.policy.model import (
     Reason,
 )
 
-__all__ = ["decide", "is_minor"]
+__all__ = ["decide", "is_minor", "listed"]
 
 ALL_CATEGORIES = frozenset(Category)
 ADMISSIONS = "admissions"
@@ -149,6 +170,8 @@ AUTHOR_OR_MT_ACTIONS = frozenset(
     }
 )
 TARGETED_ACTIONS = frozenset({Action.ACCESS_GRANT, Action.ACCESS_BLOCK})
+# Dossier actions that name a professional or a care-team member (`ctx.unknown_target`).
+NAMING_ACTIONS = TARGETED_ACTIONS | {Action.CARE_TEAM_MANAGE, Action.MEDECIN_TRAITANT_SET}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,22 +203,77 @@ def decide(
         rules = matrix.rules_for(actor.profession)
         if rules is None or not rules.eligible:
             return _deny(Reason.NOT_AN_ELIGIBLE_PROFESSION)
+    if dossier is not None:
+        dossier = _only_a_physician_is_medecin_traitant(dossier, matrix)
     # Rule 4: creation, where a purged dossier counts as none.
     if action is Action.DOSSIER_CREATE:
-        return _decide_creation(actor, dossier, ctx)
+        return _decide_creation(actor, dossier, ctx, matrix)
     # Rule 5.
+    if dossier is not None and dossier.status is DossierStatus.PURGED:
+        if actor.kind is ActorKind.PATIENT and isinstance(
+            _patient_relation(actor, dossier, ctx), Grant
+        ):
+            return _deny(Reason.DOSSIER_PURGED)
+        dossier = None
     if dossier is None:
-        return _deny(Reason.DEFAULT_DENY)
-    if dossier.status is DossierStatus.PURGED:
-        return _deny(Reason.DOSSIER_PURGED)
+        return _no_dossier(actor, action, ctx)
     if action is Action.DOSSIER_LOOKUP:
         return _decide_lookup(actor, dossier, ctx)
     if actor.kind is ActorKind.PATIENT:
-        return _decide_patient(actor, action, dossier, document, ctx)
+        return _decide_patient(actor, action, dossier, document, ctx, matrix)
     if rules is not None:
         return _decide_professional(actor, rules, action, dossier, document, ctx)
     # Rule 8.
     return _deny(Reason.DEFAULT_DENY)
+
+
+def _only_a_physician_is_medecin_traitant(dossier: DossierFacts, matrix: Matrix) -> DossierFacts:
+    """domain.md: the médecin traitant is a physician. A designation of anyone else (made
+    before the rule, or written straight into the database) grants nothing: not the
+    reading of everything, not the protection against blocking."""
+    if dossier.medecin_traitant_id is None or _may_be_medecin_traitant(
+        dossier.medecin_traitant_profession, matrix
+    ):
+        return dossier
+    return replace(dossier, medecin_traitant_id=None, medecin_traitant_profession=None)
+
+
+def _may_be_medecin_traitant(profession: str | None, matrix: Matrix) -> bool:
+    rules = matrix.rules_for(profession)
+    return rules is not None and rules.may_be_medecin_traitant
+
+
+def _no_dossier(actor: Actor, action: Action, ctx: Context) -> Decision:
+    """Rule 5: no dossier (or a purged one, to anyone but its patient). Whoever may learn
+    that a dossier exists may learn that none does; anyone else is refused exactly as on
+    a dossier they have no part in, so that no answer tells which dossiers exist."""
+    if actor.kind is ActorKind.PATIENT:
+        asks_about_self = ctx.subject_patient_id is not None and ctx.subject_patient_id == actor.id
+        if action is Action.DOSSIER_LOOKUP and asks_about_self:
+            return _deny(Reason.NOT_FOUND)
+        return _deny(Reason.NOT_A_PARTY)
+    if actor.kind is ActorKind.PROFESSIONAL:
+        if action is Action.DOSSIER_LOOKUP:
+            return _deny(Reason.NOT_FOUND)
+        return _deny(Reason.NO_AUTHORISATION)
+    # Rule 8.
+    return _deny(Reason.DEFAULT_DENY)
+
+
+def listed(
+    list_decision: Decision,
+    actor: Actor,
+    dossier: DossierFacts | None,
+    document: DocumentFacts,
+    ctx: Context,
+    matrix: Matrix,
+) -> bool:
+    """Whether `document` appears in the list that `list_decision` (DOCUMENT_LIST) answered:
+    exactly when reading it by id is allowed, so that a list and a read never disagree.
+    The services may skip documents they know to be unreadable, never add any."""
+    if not list_decision.allowed:
+        return False
+    return decide(actor, Action.DOCUMENT_READ, dossier, document, ctx, matrix).allowed
 
 
 # --- decisions -------------------------------------------------------------------------
@@ -229,10 +307,9 @@ def _decide_insurer(
     is_lookup = action is Action.DOSSIER_LOOKUP  # to know where to inject
     if not is_lookup and (action is not Action.DOCUMENT_DEPOSIT or not is_reimbursement):
         return _deny(Reason.INSURER_READS_NOTHING)
-    if dossier is None:
-        return _deny(Reason.DEFAULT_DENY)
-    if dossier.status is DossierStatus.PURGED:
-        return _deny(Reason.DOSSIER_PURGED)
+    # The insurer may find where to inject, hence learn that there is nowhere to.
+    if dossier is None or dossier.status is DossierStatus.PURGED:
+        return _deny(Reason.NOT_FOUND)
     if dossier.status is DossierStatus.CLOSED:
         return _deny(Reason.DOSSIER_CLOSED)
     if is_lookup:
@@ -244,21 +321,32 @@ def _decide_insurer(
 # --- rule 4: creation ------------------------------------------------------------------
 
 
-def _decide_creation(actor: Actor, dossier: DossierFacts | None, ctx: Context) -> Decision:
+def _decide_creation(
+    actor: Actor, dossier: DossierFacts | None, ctx: Context, matrix: Matrix
+) -> Decision:
+    if actor.kind is ActorKind.PATIENT:
+        # Before the existence check: a patient learns nothing of another's dossier.
+        if ctx.subject_patient_id is None or actor.id != ctx.subject_patient_id:
+            return _deny(Reason.NOT_A_PARTY)
+        grant = Grant(Reason.CREATION_WITH_CONSENT, Mode.PATIENT)
+    elif actor.kind is ActorKind.PROFESSIONAL:
+        mode = Mode.ADMISSIONS if actor.profession == ADMISSIONS else Mode.CONSENT
+        grant = Grant(Reason.CREATION_WITH_CONSENT, mode)
+    else:
+        # Rule 8.
+        return _deny(Reason.DEFAULT_DENY)
     if dossier is not None and dossier.status is not DossierStatus.PURGED:
         return _deny(Reason.DOSSIER_EXISTS)
     # domain.md: a dossier exists only with the patient's explicit consent.
     if not ctx.consent_evidence:
         return _deny(Reason.CONSENT_MISSING)
-    if actor.kind is ActorKind.PATIENT:
-        if ctx.subject_patient_id is not None and actor.id == ctx.subject_patient_id:
-            return _allow(Grant(Reason.CREATION_WITH_CONSENT, Mode.PATIENT))
-        return _deny(Reason.NOT_A_PARTY)
-    if actor.kind is ActorKind.PROFESSIONAL:
-        mode = Mode.ADMISSIONS if actor.profession == ADMISSIONS else Mode.CONSENT
-        return _allow(Grant(Reason.CREATION_WITH_CONSENT, mode))
-    # Rule 8.
-    return _deny(Reason.DEFAULT_DENY)
+    if ctx.unknown_target:
+        return _deny(Reason.NOT_FOUND)
+    if ctx.target_profession is not None and not _may_be_medecin_traitant(
+        ctx.target_profession, matrix
+    ):
+        return _deny(Reason.NOT_A_PHYSICIAN)
+    return _allow(grant)
 
 
 # --- rule 5b: finding a dossier by INS ---------------------------------------------------
@@ -300,6 +388,7 @@ def _decide_patient(
     dossier: DossierFacts,
     document: DocumentFacts | None,
     ctx: Context,
+    matrix: Matrix,
 ) -> Decision:
     grant = _patient_relation(actor, dossier, ctx)
     if isinstance(grant, Reason):
@@ -311,17 +400,23 @@ def _decide_patient(
         return _allow(grant) if closed else _deny(Reason.DEFAULT_DENY)
     if action in DOCUMENT_ACTIONS:
         if document is None:
-            return _deny(Reason.DEFAULT_DENY)
+            return _deny(Reason.NOT_FOUND)
         return _patient_document_action(actor, grant, action, document)
     if action in PATIENT_DOSSIER_RIGHTS:
-        return _patient_dossier_action(grant, action, dossier, ctx)
+        if ctx.unknown_target and action in NAMING_ACTIONS:
+            return _deny(Reason.NOT_FOUND)
+        return _patient_dossier_action(grant, action, dossier, ctx, matrix)
     # BRIS_DE_GLACE, CENTRE_15, CARE_TEAM_JOIN are professionals' acts.
     return _deny(Reason.DEFAULT_DENY)
 
 
 def _patient_dossier_action(
-    grant: Grant, action: Action, dossier: DossierFacts, ctx: Context
+    grant: Grant, action: Action, dossier: DossierFacts, ctx: Context, matrix: Matrix
 ) -> Decision:
+    if action is Action.MEDECIN_TRAITANT_SET and ctx.target_professional_id is not None:
+        # domain.md: the médecin traitant is a physician (matrix key `physician`).
+        if not _may_be_medecin_traitant(ctx.target_profession, matrix):
+            return _deny(Reason.NOT_A_PHYSICIAN)
     if action in TARGETED_ACTIONS:
         target = ctx.target_professional_id
         if target is None:
@@ -409,10 +504,10 @@ def _decide_professional(
     if desk is not None:
         return desk
     subject = document if action in EXISTING_DOCUMENT_ACTIONS else None
-    grant = _professional_relation(actor, dossier, subject, ctx)
+    grant = _professional_relation(actor, action, dossier, subject, ctx)
     if isinstance(grant, Reason):
         return _deny(grant)
-    decision = _professional_action(actor, rules, grant, action, document, ctx)
+    decision = _professional_action(actor, rules, grant, action, dossier, document, ctx)
     if decision.allowed and grant.mode in (Mode.BRIS_DE_GLACE, Mode.CENTRE_15):
         # domain.md: emergency access "is shown for the whole session".
         obligations = decision.obligations | {Obligation.SHOW_EMERGENCY_BANNER}
@@ -478,7 +573,11 @@ def _consent_in_person(actor: Actor, dossier: DossierFacts, ctx: Context) -> Dec
 
 
 def _professional_relation(
-    actor: Actor, dossier: DossierFacts, document: DocumentFacts | None, ctx: Context
+    actor: Actor,
+    action: Action,
+    dossier: DossierFacts,
+    document: DocumentFacts | None,
+    ctx: Context,
 ) -> Grant | Reason:
     """Why this professional may act on this dossier at all (first match), or why not."""
     if actor.id == dossier.medecin_traitant_id:
@@ -493,6 +592,15 @@ def _professional_relation(
         return Grant(Reason.CARE_TEAM_MEMBER, Mode.CARE_TEAM)
     if actor.id in dossier.consents:
         return Grant(Reason.EXPLICIT_CONSENT, Mode.CONSENT)
+    emergency = _emergency_relation(actor, dossier, ctx)
+    if isinstance(emergency, Reason) and action is Action.DOCUMENT_LIST:
+        # The author reads what they wrote by id (above), so their list shows it too.
+        if actor.id in dossier.authors:
+            return Grant(Reason.DOCUMENT_AUTHOR, Mode.AUTHOR)
+    return emergency
+
+
+def _emergency_relation(actor: Actor, dossier: DossierFacts, ctx: Context) -> Grant | Reason:
     if ctx.emergency is Mode.BRIS_DE_GLACE:
         # The patient can withdraw the permission at any time, even mid-session.
         if not dossier.bris_de_glace_allowed:
@@ -538,22 +646,41 @@ def _professional_action(
     rules: ProfessionRules,
     grant: Grant,
     action: Action,
+    dossier: DossierFacts,
     document: DocumentFacts | None,
     ctx: Context,
 ) -> Decision:
     if action in (Action.DOSSIER_READ, Action.DOCUMENT_LIST):
-        readable = ALL_CATEGORIES if grant.mode is Mode.MEDECIN_TRAITANT else rules.read
-        if action is Action.DOCUMENT_LIST and not readable:
+        if grant.mode is Mode.MEDECIN_TRAITANT:
+            readable = ALL_CATEGORIES
+        elif grant.mode is Mode.AUTHOR:
+            readable = frozenset()  # their own documents only, whatever their category
+        else:
+            readable = rules.read
+        wrote_here = actor.id in dossier.authors
+        if action is Action.DOCUMENT_LIST and not readable and not wrote_here:
             return _deny(Reason.CATEGORY_NOT_ALLOWED)
         return _allow(grant, _first_access(action, ctx), readable)
     if action is Action.CARE_TEAM_MANAGE:
         # The médecin traitant coordinates care; the rest of the team is the patient's call.
-        return _allow(grant) if grant.mode is Mode.MEDECIN_TRAITANT else _deny(Reason.DEFAULT_DENY)
+        if grant.mode is not Mode.MEDECIN_TRAITANT:
+            return _deny(Reason.DEFAULT_DENY)
+        return _deny(Reason.NOT_FOUND) if ctx.unknown_target else _allow(grant)
     rule = DOCUMENT_RULES.get(action)
-    if rule is None or document is None:
+    if rule is None:
         # The patient's rights (grant, block, settings, history, close, reopen, join).
         return _deny(Reason.DEFAULT_DENY)
-    return rule(_DocumentRequest(actor, rules, grant, action, document, ctx))
+    if document is None:
+        return _deny(Reason.NOT_FOUND)
+    req = _DocumentRequest(actor, rules, grant, action, document, ctx)
+    if action in EXISTING_DOCUMENT_ACTIONS and action is not Action.DOCUMENT_READ:
+        # A document the professional may not read is not there for them: acting on it
+        # is refused as reading it is (masked, category, deleted), which the boundary
+        # answers like a missing document, instead of telling them it exists.
+        seen = _pro_read(req)
+        if not seen.allowed:
+            return seen
+    return rule(req)
 
 
 def _pro_read(req: _DocumentRequest) -> Decision:
@@ -598,6 +725,9 @@ def _pro_flags(req: _DocumentRequest) -> Decision:
         return _deny(Reason.NOT_THE_AUTHOR)
     if req.document.status is DocumentStatus.DELETED:
         return _deny(Reason.DOCUMENT_DELETED)
+    patient_deposit = req.document.author_patient_id is not None
+    if req.action is Action.DOCUMENT_PATIENT_VISIBILITY and patient_deposit:
+        return _deny(Reason.PATIENT_DEPOSIT_VISIBLE)
     return _allow(req.grant)
 
 

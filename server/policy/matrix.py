@@ -20,6 +20,7 @@ from server.policy.model import Category
 
 PROFESSION_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_KEYS = frozenset({"label_fr", "label_en", "read", "write", "eligible"})
+OPTIONAL_KEYS = frozenset({"physician"})
 
 
 class MatrixError(ValueError):
@@ -34,6 +35,12 @@ class ProfessionRules:
     read: frozenset[Category]
     write: frozenset[Category]
     eligible: bool  # false: the law forbids the profession any access (occupational medicine)
+    # A physician (médecin) may be designated médecin traitant (domain.md); nobody else.
+    physician: bool = False
+
+    @property
+    def may_be_medecin_traitant(self) -> bool:
+        return self.physician and self.eligible
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,7 @@ def _profession(path: Path, code: str, table: Any) -> ProfessionRules:
         raise MatrixError(f"{path}: unknown top-level key {code!r} (expected a profession table)")
     if not PROFESSION_CODE.match(code):
         raise MatrixError(f"{where}: profession code must be lower_snake_case")
-    unknown = sorted(set(table) - REQUIRED_KEYS)
+    unknown = sorted(set(table) - REQUIRED_KEYS - OPTIONAL_KEYS)
     if unknown:
         raise MatrixError(f"{where}: unknown key {unknown[0]!r}")
     missing = sorted(REQUIRED_KEYS - set(table))
@@ -82,6 +89,9 @@ def _profession(path: Path, code: str, table: Any) -> ProfessionRules:
     eligible = table["eligible"]
     if not isinstance(eligible, bool):
         raise MatrixError(f"{where}: key 'eligible' must be true or false")
+    physician = table.get("physician", False)
+    if not isinstance(physician, bool):
+        raise MatrixError(f"{where}: key 'physician' must be true or false")
     rules = ProfessionRules(
         code=code,
         label_fr=_label(where, table, "label_fr"),
@@ -89,6 +99,7 @@ def _profession(path: Path, code: str, table: Any) -> ProfessionRules:
         read=_categories(where, table, "read"),
         write=_categories(where, table, "write"),
         eligible=eligible,
+        physician=physician,
     )
     # An ineligible profession with categories would be a contradiction in the data:
     # refuse it rather than guess which of the two the author meant.

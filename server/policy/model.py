@@ -117,6 +117,9 @@ class Reason(StrEnum):
     ADMISSIONS_DESK = "admissions_desk"
     INSURER_DEPOSIT = "insurer_deposit"
     IDENTITY_LOOKUP = "identity_lookup"  # finding a dossier by INS, nothing more
+    # The request names a dossier, document, professional or care-team member that does
+    # not exist, and the caller is entitled to learn it (rule 5, "not found" in the docs).
+    NOT_FOUND = "not_found"
     # denied
     DEFAULT_DENY = "default_deny"
     FORBIDDEN_ACTOR = "forbidden_actor"  # mutuelles, banks, employers, occupational medicine...
@@ -141,6 +144,9 @@ class Reason(StrEnum):
     DOCUMENT_DELETED = "document_deleted"
     MEDECIN_TRAITANT_NOT_BLOCKABLE = "medecin_traitant_not_blockable"
     NOT_AN_ELIGIBLE_PROFESSION = "not_an_eligible_profession"
+    NOT_A_PHYSICIAN = "not_a_physician"  # only a physician can be the médecin traitant
+    # INVISIBLE_PATIENT has no meaning on what the patient (or a representative) deposited.
+    PATIENT_DEPOSIT_VISIBLE = "patient_deposit_visible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,9 @@ class DossierFacts:
     status: DossierStatus
     patient_birth_date: date
     medecin_traitant_id: int | None = None
+    # The designated médecin traitant's profession: only a physician's designation counts
+    # (a non-physician named before that rule existed gets no médecin traitant's rights).
+    medecin_traitant_profession: str | None = None
     care_team: frozenset[int] = frozenset()  # professional ids
     care_team_structures: frozenset[str] = frozenset()  # FINESS: a whole hospital team
     blocked: frozenset[int] = frozenset()  # professional ids
@@ -164,6 +173,9 @@ class DossierFacts:
     representatives: frozenset[int] = frozenset()  # patient ids of legal representatives
     bris_de_glace_allowed: bool = True
     centre_15_allowed: bool = True
+    # Professionals who authored a document of this dossier (the services load only the
+    # caller's own authorship): their list shows at least what they wrote.
+    authors: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +200,15 @@ class Context:
     # is at the counter and their card signed a fresh challenge, checked by the caller.
     patient_present: bool = False
     first_access: bool = False  # the professional never accessed this dossier before
-    target_professional_id: int | None = None  # ACCESS_BLOCK/ACCESS_GRANT: who is targeted
+    # ACCESS_BLOCK/ACCESS_GRANT: who is targeted; MEDECIN_TRAITANT_SET: who is designated
+    # (None clears the designation).
+    target_professional_id: int | None = None
+    # MEDECIN_TRAITANT_SET, and DOSSIER_CREATE naming a médecin traitant: the designated
+    # professional's profession (None at creation: nobody is named).
+    target_profession: str | None = None
+    # The request names a professional, care-team member or document that does not exist:
+    # answered NOT_FOUND to a caller who may act on the dossier, as a refusal to others.
+    unknown_target: bool = False
     subject_patient_id: int | None = None  # DOSSIER_CREATE: whose dossier is to be created
 
 

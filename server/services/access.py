@@ -28,7 +28,7 @@ from server.validation import flag, reject_unknown, require_object, text
 
 def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     """Who has access and who has read: the patient's view of their dossier's openness."""
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     granted = guard.authorize(
         ctx, who, Action.HISTORY_READ, row, patient, detail={"view": "access"}
     )
@@ -78,8 +78,8 @@ def _authorize_on(
     ctx: Ctx, who: Principal, action: Action, dossier_id: int, national_id: Any, op: str
 ) -> tuple[Dossier, Professional]:
     """Block, unblock and consent all act on one professional of one dossier."""
-    row, patient = lookup.dossier(ctx, dossier_id)
-    pro = lookup.professional(ctx, national_id)
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
+    pro = lookup.professional(ctx, who, action, row, patient, national_id, {"op": op})
     guard.authorize(
         ctx,
         who,
@@ -133,7 +133,7 @@ def grant_consent_in_person(
     `present_patient_id` is the holder of the patient card that just signed a fresh
     challenge at this kiosk (cards.patient_presence). The patient, or the legal
     representative of a minor, counts; anyone else's card is no evidence."""
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.ACCESS_GRANT, dossier_id)
     present = present_patient_id == patient.id or (
         is_minor(patient.birth_date, ctx.now)
         and ctx.session.get(RepresentativeLink, (row.id, present_patient_id)) is not None
@@ -167,11 +167,13 @@ def grant_consent_in_person(
 def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {"national_id", "structure_finess"})
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.CARE_TEAM_MANAGE, dossier_id)
     pro: Professional | None = None
     finess = None
     if data.get("national_id") is not None:
-        pro = lookup.professional(ctx, data["national_id"])
+        pro = lookup.professional(
+            ctx, who, Action.CARE_TEAM_MANAGE, row, patient, data["national_id"]
+        )
     elif data.get("structure_finess") is not None:
         finess = _finess(data)
     else:
@@ -202,7 +204,7 @@ def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
 
 def join_care_team(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     """An admission: the admitting structure's team joins the patient's care team."""
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.CARE_TEAM_JOIN, dossier_id)
     guard.authorize(
         ctx, who, Action.CARE_TEAM_JOIN, row, patient, detail={"structure": who.actor.structure}
     )
@@ -227,11 +229,14 @@ def join_care_team(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
 
 
 def remove_care_team(ctx: Ctx, who: Principal, dossier_id: int, member_id: int) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
+    action, detail = Action.CARE_TEAM_MANAGE, {"remove": member_id}
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
     member = ctx.session.get(CareTeamMember, member_id)
     if member is None or member.dossier_id != row.id:
-        raise NotFound("member_not_found", "Membre de l'équipe de soins introuvable.")
-    guard.authorize(ctx, who, Action.CARE_TEAM_MANAGE, row, patient, detail={"remove": member_id})
+        guard.refuse_missing(
+            ctx, who, action, row, patient, lookup.no_member(), detail=detail, unknown_target=True
+        )
+    guard.authorize(ctx, who, action, row, patient, detail=detail)
     ctx.session.delete(member)
     return {"removed": member_id}
 
@@ -239,14 +244,20 @@ def remove_care_team(ctx: Ctx, who: Principal, dossier_id: int, member_id: int) 
 def set_medecin_traitant(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {"national_id"})
-    row, patient = lookup.dossier(ctx, dossier_id)
-    pro = lookup.professional(ctx, data["national_id"]) if data.get("national_id") else None
+    action = Action.MEDECIN_TRAITANT_SET
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
+    pro = None
+    if data.get("national_id"):
+        pro = lookup.professional(ctx, who, action, row, patient, data["national_id"])
+    # The policy checks that the designated professional is a physician (matrix data).
     guard.authorize(
         ctx,
         who,
-        Action.MEDECIN_TRAITANT_SET,
+        action,
         row,
         patient,
+        target_professional_id=pro.id if pro else None,
+        target_profession=pro.profession if pro else None,
         detail={"professional": pro.national_id if pro else None},
     )
     row.medecin_traitant_id = pro.id if pro else None
@@ -261,7 +272,7 @@ def set_medecin_traitant(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -
 def set_emergency_settings(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {"bris_de_glace", "centre_15"})
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.EMERGENCY_SETTINGS, dossier_id)
     bdg = flag(data, "bris_de_glace", row.bris_de_glace_allowed)
     c15 = flag(data, "centre_15", row.centre_15_allowed)
     guard.authorize(
@@ -285,8 +296,8 @@ def emergency_access(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> di
     reason = data.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
         raise InvalidInput("reason_invalid", "Motif invalide (500 caractères au plus).")
-    row, patient = lookup.dossier(ctx, dossier_id)
     action = Action.BRIS_DE_GLACE if mode == Mode.BRIS_DE_GLACE.value else Action.CENTRE_15
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
     # The stated reason is part of the trace: the patient reads why the glass was broken.
     guard.authorize(
         ctx,

@@ -14,7 +14,7 @@ from server.db import core
 from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
-from server.policy import Action, ActorKind, Category, DocumentFacts, decide
+from server.policy import Action, ActorKind, Category, DocumentFacts, listed
 from server.services import guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
@@ -66,7 +66,7 @@ def list_documents(
 ) -> dict[str, Any]:
     if category is not None and category not in CATEGORIES:
         raise InvalidInput("category_invalid", "Catégorie inconnue.")
-    subject = lookup.subject(ctx, who, dossier_id)
+    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
     row = subject.dossier
     granted = guard.authorize(
         ctx,
@@ -78,28 +78,26 @@ def list_documents(
         loaded=subject.loaded,
         head=subject.head,
     )
-    readable = {c.value for c in granted.decision.readable_categories}
     params: dict[str, Any] = {"dossier_id": row.id, "category": category}
     if not everything:
         # The first fetch shows two years of current documents; `all` lifts both limits.
         days = round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"])
         params["since"] = ctx.now - timedelta(days=days)
     statement = listing.LISTINGS[everything, category is not None]
-    # The categories the list decision allows; then the per-document rules (masking,
-    # invisibility, authorship) from the same engine and the same facts as the list
-    # decision. Only the list itself is traced. `decide` is pure and only the document's
-    # facts vary here, so documents with equal facts share one answer.
+    # Exactly the documents that reading by id allows (`policy.listed`): the same engine
+    # and the same facts as the list decision, so that a list and a read never disagree
+    # (an author's own document outside their profession's categories included). Only
+    # the list itself is traced. `decide` is pure and only the document's facts vary
+    # here, so documents with equal facts share one answer.
     answers: dict[DocumentFacts, bool] = {}
     visible = []
     for doc in core(ctx.session).execute(statement, params):
-        if doc.category not in readable:
-            continue
         facts = document_facts(doc)
         allowed = answers.get(facts)
         if allowed is None:
-            allowed = answers[facts] = decide(
-                who.actor, Action.DOCUMENT_READ, granted.facts, facts, granted.context, ctx.matrix
-            ).allowed
+            allowed = answers[facts] = listed(
+                granted.decision, who.actor, granted.facts, facts, granted.context, ctx.matrix
+            )
         if allowed:
             visible.append(listing.document(doc))
     out = {"dossier_id": row.id, "all": everything, "documents": visible}
@@ -107,11 +105,10 @@ def list_documents(
 
 
 def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
-    doc = lookup.document(ctx, row, logical_id)
-    granted = guard.authorize(
-        ctx, who, Action.DOCUMENT_READ, row, patient, doc, detail={"part": "metadata"}
-    )
+    read, detail = Action.DOCUMENT_READ, {"part": "metadata"}
+    row, patient = lookup.dossier(ctx, who, read, dossier_id)
+    doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
+    granted = guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
     return views.with_banner(views.document(ctx, doc), granted)
 
 
@@ -123,9 +120,10 @@ class Content:
 
 
 def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> Content:
-    row, patient = lookup.dossier(ctx, dossier_id)
-    doc = lookup.document(ctx, row, logical_id)
-    guard.authorize(ctx, who, Action.DOCUMENT_READ, row, patient, doc, detail={"part": "content"})
+    read, detail = Action.DOCUMENT_READ, {"part": "content"}
+    row, patient = lookup.dossier(ctx, who, read, dossier_id)
+    doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
+    guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
     stored = ctx.session.get(DocumentContent, doc.id)
     if stored is None or row.wrapped_key is None:
         raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
@@ -135,9 +133,11 @@ def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> 
 
 def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = _deposit_fields(ctx, who, body)
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_DEPOSIT, dossier_id)
     doc = _new_document(ctx, who, row, data)
     guard.authorize(ctx, who, Action.DOCUMENT_DEPOSIT, row, patient, doc)
+    # After the decision: whether a unique id is taken is no business of a refused caller.
+    _check_unique_id(ctx, doc)
     _store(ctx, who, row, doc, data["content"])
     return views.document(ctx, doc)
 
@@ -146,14 +146,16 @@ def replace(
     ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any
 ) -> dict[str, Any]:
     data = _deposit_fields(ctx, who, body)
-    row, patient = lookup.dossier(ctx, dossier_id)
-    old = lookup.document(ctx, row, logical_id)
+    row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_REPLACE, dossier_id)
+    old = lookup.document(ctx, who, Action.DOCUMENT_REPLACE, row, patient, logical_id)
+    guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
+    # After the decision: the old version's category is not a refused caller's to learn.
     if data["category"] != old.category:
         raise InvalidInput(
             "category_mismatch", "Une nouvelle version garde la catégorie d'origine."
         )
-    guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
     doc = _new_document(ctx, who, row, data)
+    _check_unique_id(ctx, doc)
     doc.version = old.version + 1
     doc.replaces_id = old.id
     _store(ctx, who, row, doc, data["content"])
@@ -184,21 +186,18 @@ def set_visibility(
         raise InvalidInput(
             "confirmation_required", "Le changement de visibilité doit être confirmé."
         )
-    row, patient = lookup.dossier(ctx, dossier_id)
-    doc = lookup.document(ctx, row, logical_id)
+    first = FLAG_ACTIONS[next(iter(changes))]
+    row, patient = lookup.dossier(ctx, who, first, dossier_id)
+    doc = lookup.document(ctx, who, first, row, patient, logical_id)
     result = {name: changes.get(name, getattr(doc, name)) for name in FLAG_ACTIONS}
-    _check_flags(result)
+    # Every flag asked for is decided, changed or not: a request that changes nothing
+    # must not hand the document's metadata to a caller who may not touch it.
     for name, value in changes.items():
-        if getattr(doc, name) != value:
-            guard.authorize(
-                ctx,
-                who,
-                FLAG_ACTIONS[name],
-                row,
-                patient,
-                doc,
-                detail={"flag": name, "value": value},
-            )
+        guard.authorize(
+            ctx, who, FLAG_ACTIONS[name], row, patient, doc, detail={"flag": name, "value": value}
+        )
+    # After the decisions: the document's other flags are not a refused caller's to learn.
+    _check_flags(result)
     _new_entry(ctx, who, doc, **result)
     return views.document(ctx, doc)
 
@@ -206,8 +205,8 @@ def set_visibility(
 def _set_status(
     ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, action: Action, status: str
 ) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
-    doc = lookup.document(ctx, row, logical_id)
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
+    doc = lookup.document(ctx, who, action, row, patient, logical_id)
     guard.authorize(ctx, who, action, row, patient, doc)
     _new_entry(ctx, who, doc, status=status)
     return views.document(ctx, doc)
@@ -260,10 +259,14 @@ def _check_flags(flags: dict[str, bool]) -> None:
         )
 
 
+def _check_unique_id(ctx: Ctx, doc: Document) -> None:
+    taken = select(Document.id).where(Document.unique_id == doc.unique_id)
+    if ctx.session.scalar(taken) is not None:
+        raise Conflict("unique_id_exists", "Un document porte déjà cet identifiant unique.")
+
+
 def _new_document(ctx: Ctx, who: Principal, row: Dossier, data: dict[str, Any]) -> Document:
     unique_id = data["unique_id"] or f"urn:uuid:{uuid.uuid4()}"
-    if ctx.session.scalar(select(Document.id).where(Document.unique_id == unique_id)) is not None:
-        raise Conflict("unique_id_exists", "Un document porte déjà cet identifiant unique.")
     kind = who.actor.kind
     return Document(
         dossier_id=row.id,

@@ -46,9 +46,28 @@ def find(ctx: Ctx, who: Principal, ins_value: Any) -> dict[str, Any]:
         if patient
         else None
     )
-    if row is None or patient is None:
-        raise NotFound("dossier_not_found", "Aucun dossier pour cet INS.")
-    guard.authorize(ctx, who, Action.DOSSIER_LOOKUP, row, patient)
+    if row is None:
+        # Decided and traced like any lookup (on the person's chain if they are known,
+        # else the system chain; never the INS itself): "none" only to whoever may learn
+        # that a dossier exists, the usual refusal to anyone else.
+        guard.refuse_missing(
+            ctx,
+            who,
+            Action.DOSSIER_LOOKUP,
+            None,
+            patient,
+            NotFound("dossier_not_found", "Aucun dossier pour cet INS."),
+            subject_patient_id=patient.id if patient else None,
+        )
+    guard.authorize(
+        ctx,
+        who,
+        Action.DOSSIER_LOOKUP,
+        row,
+        patient,
+        subject_patient_id=patient.id if patient else None,
+        missing=NotFound("dossier_not_found", "Aucun dossier pour cet INS."),
+    )
     return {"dossier_id": row.id, "status": row.status}
 
 
@@ -65,10 +84,9 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     given = consent.get("given") is True
     terminal = text(consent, "terminal", max_len=100)
     fields = _patient_fields(ctx, identity)
-    mt = (
-        lookup.professional(ctx, data["medecin_traitant"]) if data.get("medecin_traitant") else None
-    )
-    reps = _representatives(ctx, data.get("representatives", []))
+    named_mt = data.get("medecin_traitant")
+    mt = lookup.find_professional(ctx, named_mt) if named_mt else None
+    reps, reps_known = _representatives(ctx, data.get("representatives", []))
 
     patient = ctx.session.scalars(select(Patient).where(Patient.ins == fields["ins"])).first()
     existing = (
@@ -79,19 +97,32 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     facts = None
     if existing is not None and patient is not None and existing.status != "purged":
         facts = load(ctx.session, existing, patient, ctx.now).facts
+    # Who is named (médecin traitant, representatives) is part of the decision, so that
+    # a caller who may not create learns nothing of who is registered.
+    mt_unknown = bool(named_mt) and mt is None
     decision = decide(
         who.actor,
         Action.DOSSIER_CREATE,
         facts,
         None,
         Context(
-            now=ctx.now, consent_evidence=given, subject_patient_id=patient.id if patient else None
+            now=ctx.now,
+            consent_evidence=given,
+            subject_patient_id=patient.id if patient else None,
+            target_professional_id=mt.id if mt else None,
+            target_profession=mt.profession if mt else None,
+            unknown_target=mt_unknown or not reps_known,
         ),
         ctx.matrix,
     )
     if not decision.allowed:
         guard.record_denial(ctx, who, Action.DOSSIER_CREATE, decision, patient)
-        raise guard.denial(decision.reason)
+        missing = (
+            lookup.no_professional()
+            if mt_unknown
+            else NotFound("representative_not_found", "Représentant légal inconnu.")
+        )
+        raise guard.refusal(who, Action.DOSSIER_CREATE, decision.reason, missing)
     if patient is None:
         patient = Patient(**fields, created_at=ctx.now)
         ctx.session.add(patient)
@@ -124,7 +155,7 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
 
 
 def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.DOSSIER_READ, dossier_id)
     granted = guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient)
     full = who.actor.kind is ActorKind.PATIENT
     out = views.summary(ctx, row, patient, full=full)
@@ -139,7 +170,7 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
     if data.get("confirm") is not True:
         raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
     delete = flag(data, "delete", False)
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
     guard.authorize(ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete})
     row.status = "closed"
     row.closed_at = ctx.now
@@ -151,7 +182,7 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
 
 
 def reopen(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.DOSSIER_REOPEN, dossier_id)
     guard.authorize(ctx, who, Action.DOSSIER_REOPEN, row, patient)
     row.status = "active"
     row.closed_at = row.retention_until = row.deletion_requested_at = None
@@ -200,7 +231,9 @@ def _check_same_identity(patient: Patient, fields: dict[str, Any]) -> None:
             )
 
 
-def _representatives(ctx: Ctx, values: Any) -> list[Patient]:
+def _representatives(ctx: Ctx, values: Any) -> tuple[list[Patient], bool]:
+    """The representatives named, and whether every one of them is known (an unknown one
+    is answered by the creation decision, not before it)."""
     if not isinstance(values, list) or len(values) > 4:
         raise InvalidInput("representatives_invalid", "Liste d'INS de représentants attendue.")
     found = []
@@ -208,7 +241,6 @@ def _representatives(ctx: Ctx, values: Any) -> list[Patient]:
         if not isinstance(value, str):
             raise InvalidInput("representatives_invalid", "INS de représentant invalide.")
         rep = ctx.session.scalars(select(Patient).where(Patient.ins == value)).first()
-        if rep is None:
-            raise NotFound("representative_not_found", "Représentant légal inconnu.")
-        found.append(rep)
-    return found
+        if rep is not None:
+            found.append(rep)
+    return found, len(found) == len(values)

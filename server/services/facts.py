@@ -16,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     FunctionElement,
+    Integer,
     Row,
     String,
     bindparam,
@@ -37,8 +38,10 @@ from server.models import (
     EmergencyAccess,
     FirstAccess,
     Patient,
+    Professional,
     RepresentativeLink,
     UTCDateTime,
+    table_of,
 )
 from server.policy import (
     Category,
@@ -90,6 +93,9 @@ class Loaded:
 
 
 _NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+# Its own alias, so that the subquery reads the dossier it is given even inside the
+# statement that loads that dossier (lookup.subject) instead of correlating to it.
+_MT_DOSSIER = table_of(Dossier).alias("mt_dossier")
 
 
 class _Joined(FunctionElement[str]):
@@ -136,6 +142,7 @@ def fact_columns(dossier_id: ColumnElement[int]) -> list[Any]:
         EmergencyAccess.expires_at > _NOW,
     )
     latest = EmergencyAccess.expires_at.desc()  # the latest-ending grant
+    pro_id = bindparam("pro_id", type_=Integer())
     return [
         _ids(CareTeamMember.professional_id, *team).scalar_subquery().label("f_team"),
         select(_Joined(CareTeamMember.structure_finess))
@@ -158,9 +165,25 @@ def fact_columns(dossier_id: ColumnElement[int]) -> list[Any]:
         exists()
         .where(
             FirstAccess.dossier_id == dossier_id,
-            FirstAccess.professional_id == bindparam("pro_id"),
+            FirstAccess.professional_id == pro_id,
         )
         .label("f_seen"),
+        # The policy gives the médecin traitant's rights to a physician only.
+        select(Professional.profession)
+        .where(
+            Professional.id == _MT_DOSSIER.c.medecin_traitant_id,
+            _MT_DOSSIER.c.id == dossier_id,
+        )
+        .scalar_subquery()
+        .label("f_mt_profession"),
+        # The caller wrote in this dossier: their list shows what they wrote.
+        exists()
+        .where(
+            pro_id.is_not(None),
+            Document.dossier_id == dossier_id,
+            Document.author_professional_id == pro_id,
+        )
+        .label("f_authored"),
         select(EmergencyAccess.mode)
         .where(*emergency)
         .order_by(latest)
@@ -223,6 +246,7 @@ def loaded_from(
         status=DossierStatus(dossier.status),
         patient_birth_date=patient.birth_date,
         medecin_traitant_id=dossier.medecin_traitant_id,
+        medecin_traitant_profession=row.f_mt_profession,
         care_team=_set_of_ids(row.f_team),
         care_team_structures=frozenset(row.f_structures.split(","))
         if row.f_structures
@@ -232,6 +256,9 @@ def loaded_from(
         representatives=_set_of_ids(row.f_reps),
         bris_de_glace_allowed=dossier.bris_de_glace_allowed,
         centre_15_allowed=dossier.centre_15_allowed,
+        authors=frozenset({professional_id})
+        if professional_id is not None and row.f_authored
+        else frozenset(),
     )
     emergency = None
     if row.f_emergency_mode is not None:

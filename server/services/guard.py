@@ -8,7 +8,7 @@ transaction of the action it allows, which the API layer commits with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,7 +25,7 @@ from server.policy import (
     Reason,
     decide,
 )
-from server.services import audit, notices
+from server.services import audit, denials, notices
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     ActiveEmergency,
@@ -50,6 +50,20 @@ HIDDEN_REASONS = frozenset(
 )
 
 
+# Actions on a document that exists: a professional refused one of them because the
+# document is hidden from them is answered as if it did not exist.
+EXISTING_DOCUMENT_ACTIONS = frozenset(
+    {
+        Action.DOCUMENT_READ,
+        Action.DOCUMENT_REPLACE,
+        Action.DOCUMENT_ARCHIVE,
+        Action.DOCUMENT_DELETE,
+        Action.DOCUMENT_MASK,
+        Action.DOCUMENT_PATIENT_VISIBILITY,
+        Action.DOCUMENT_REP_VISIBILITY,
+    }
+)
+
 DENIAL_MESSAGES = {
     Reason.PROFESSIONAL_BLOCKED: "Le patient a bloqué votre accès à son dossier.",
     Reason.NO_AUTHORISATION: "Vous n'êtes pas autorisé(e) : ni équipe de soins, ni consentement.",
@@ -60,6 +74,10 @@ DENIAL_MESSAGES = {
     Reason.EMERGENCY_REASON_MISSING: "Le motif de l'accès en urgence est obligatoire.",
     Reason.MEDECIN_TRAITANT_NOT_BLOCKABLE: "Le médecin traitant ne peut pas être bloqué.",
     Reason.NOT_THE_AUTHOR: "Seul l'auteur du document peut faire cela.",
+    Reason.NOT_A_PHYSICIAN: "Seul un médecin peut être désigné médecin traitant.",
+    Reason.PATIENT_DEPOSIT_VISIBLE: (
+        "Un document déposé par le patient ne peut pas lui être rendu invisible."
+    ),
     Reason.FORBIDDEN_ACTOR: "Cet organisme n'a aucun accès au dossier médical partagé.",
     Reason.INSURER_READS_NOTHING: "L'Assurance Maladie ne lit aucun document.",
 }
@@ -84,6 +102,7 @@ def authorize(
     detail: dict[str, Any] | None = None,
     loaded: Loaded | None = None,
     head: audit.Head | None = None,
+    missing: NotFound | None = None,
     **context: Any,
 ) -> Granted:
     """Decides, traces the decision and fulfils its obligations; raises on a denial.
@@ -91,7 +110,8 @@ def authorize(
     `loaded` and `head` come from `lookup.subject` when the caller loaded the dossier
     with them: its facts for `who` at ctx.now, and the patient's trace head read under its
     lock in this transaction. The head serves only an allowed decision: a denial is traced
-    after a rollback, which releases the lock."""
+    after a rollback, which releases the lock. `missing` is the answer to a NOT_FOUND
+    decision (what the request named does not exist, and the caller may know it)."""
     facts, emergency = None, None
     if dossier is not None and patient is not None:
         professional = who.actor.kind is ActorKind.PROFESSIONAL
@@ -118,17 +138,43 @@ def authorize(
     )
     if not decision.allowed:
         record_denial(ctx, who, action, decision, patient, document, detail)
-        if (
-            action is Action.DOCUMENT_READ
-            and decision.reason in HIDDEN_REASONS
-            and who.actor.kind is not ActorKind.PATIENT
-        ):
-            raise NotFound("document_not_found", "Document introuvable.")
-        raise denial(decision.reason)
+        raise refusal(who, action, decision.reason, missing)
     trace(ctx, who, action, decision, patient, document, detail, head=head)
     if dossier is not None and patient is not None:
         _fulfil(ctx, who, decision, dossier, patient)
     return Granted(decision, facts, decision_context, emergency)
+
+
+def refuse_missing(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier: Dossier | DossierRef | None,
+    patient: Patient | PatientRef | None,
+    missing: NotFound,
+    **context: Any,
+) -> NoReturn:
+    """The request names something that does not exist (a dossier, document, professional
+    or care-team member): decided and traced like any request, so that the caller gets
+    `missing` only when entitled to know (NOT_FOUND), and otherwise the refusal they would
+    get were it there. Without a dossier the trace goes to the system chain."""
+    authorize(ctx, who, action, dossier, patient, missing=missing, **context)
+    # No rule allows acting on nothing; should one ever, the request still stops here
+    # (and the allowed decision's trace is rolled back with the request).
+    raise missing
+
+
+def refusal(who: Principal, action: Action, reason: Reason, missing: NotFound | None) -> DmpError:
+    """The answer to a denial, once traced."""
+    if reason is Reason.NOT_FOUND:
+        return missing or NotFound("not_found", "Introuvable.")
+    if (
+        action in EXISTING_DOCUMENT_ACTIONS
+        and reason in HIDDEN_REASONS
+        and who.actor.kind is not ActorKind.PATIENT
+    ):
+        return NotFound("document_not_found", "Document introuvable.")
+    return denial(reason)
 
 
 def record_denial(
@@ -141,9 +187,17 @@ def record_denial(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """A denial is traced in a transaction of its own, after undoing anything the request
-    had begun, so that a refused request leaves nothing behind but its trace entry."""
+    had begun, so that a refused request leaves nothing behind but its trace entry.
+    Identical denials repeated within a window count on that entry (services/denials)."""
     ctx.session.rollback()
-    trace(ctx, who, action, decision, patient, document, detail)
+    target = f"document:{document.logical_id}" if document is not None else None
+    denials.record(
+        ctx,
+        audit.chain_for(patient.id if patient is not None else None),
+        denials.key_of(who, action.value, decision.reason.value, target),
+        detail,
+        lambda full, head: trace(ctx, who, action, decision, patient, document, full, head=head),
+    )
     ctx.session.commit()
 
 

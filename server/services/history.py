@@ -12,7 +12,7 @@ from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
 from server.models import AuditEntry
 from server.policy import Action, Matrix
-from server.services import audit, guard, lookup, views
+from server.services import audit, denials, guard, lookup, views
 from server.services.context import Ctx, Principal
 
 VERBS = {
@@ -92,6 +92,9 @@ REASONS_FR = {
     "document_deleted": "document supprimé",
     "medecin_traitant_not_blockable": "le médecin traitant ne peut pas être bloqué",
     "not_an_eligible_profession": "profession sans aucun droit d'accès au dossier",
+    "not_found": "introuvable (dossier, document ou professionnel inexistant)",
+    "not_a_physician": "seul un médecin peut être désigné médecin traitant",
+    "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -164,18 +167,24 @@ PAGE = 200
 def history(
     ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None
 ) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, dossier_id)
+    row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
-    query = select(AuditEntry).where(AuditEntry.chain == audit.chain_for(patient.id))
+    chain = audit.chain_for(patient.id)
+    query = select(AuditEntry).where(AuditEntry.chain == chain)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
-    items = [render(e, ctx.matrix) for e in entries]
+    repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
+    items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
     more = bool(entries) and entries[-1].seq > 1
     return {"entries": items, "next_before": entries[-1].seq if more else None}
 
 
-def render(e: AuditEntry, matrix: Matrix) -> dict[str, Any]:
+def render(
+    e: AuditEntry, matrix: Matrix, repeated: tuple[int, datetime] | None = None
+) -> dict[str, Any]:
+    """One entry in plain French; `repeated`: identical denials folded into it (how many
+    more, the last one's time), see services/denials.py."""
     detail = json.loads(e.detail or "{}")
     who = e.actor_name
     if e.actor_profession:
@@ -192,6 +201,9 @@ def render(e: AuditEntry, matrix: Matrix) -> dict[str, Any]:
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
     if e.outcome == "denied":
         sentence += f" ({REASONS_FR[e.reason]})"
+    if repeated is not None:
+        count, last = repeated
+        sentence += f", répété {count} fois jusqu'au {fr_datetime(last)}"
     if detail.get("locked_until"):
         until = datetime.fromisoformat(detail["locked_until"])
         sentence += f", verrouillé jusqu'à {until.astimezone(PARIS).strftime('%H:%M')}"
@@ -210,5 +222,6 @@ def render(e: AuditEntry, matrix: Matrix) -> dict[str, Any]:
         "reason": e.reason,
         "category": e.category,
         "text": sentence + ".",
+        "repeated": repeated[0] if repeated is not None else 0,
         "hash": e.hash,
     }

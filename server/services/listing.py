@@ -49,9 +49,10 @@ _COLUMNS = (
 
 def _statement(everything: bool, one_category: bool) -> Select[Any]:
     """Bound parameters: dossier_id, category when `one_category`, since unless
-    `everything`. The categories the list decision allows are applied by the caller: an
-    IN list of varying length is re-rendered into the SQL at every execution, which cost
-    more than the few rows of other categories it would spare."""
+    `everything`. Which rows are shown is the policy's per-document answer, applied by
+    the caller (`policy.listed`): filtering categories here (an IN list of varying
+    length, re-rendered into the SQL at every execution) would cost more than the few
+    rows it spares, and would drop an author's own documents outside their columns."""
     conditions = [
         _DOC.c.dossier_id == bindparam("dossier_id"),
         _DOC.c.status != "deleted",

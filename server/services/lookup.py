@@ -1,8 +1,15 @@
-"""Loading the rows a request names, with one NotFound for anything unknown."""
+"""Loading the rows a request names; anything unknown is decided and traced like any request.
+
+A request that names a dossier, document, professional or care-team member that does not
+exist goes through `guard.refuse_missing`: the policy answers NOT_FOUND to a caller
+entitled to know (404) and, to anyone else, the refusal they would get were it there, so
+that answers never tell which dossiers or documents exist.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -10,8 +17,8 @@ from server.db import core
 from server.errors import InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_national_id
 from server.models import AuditHead, Document, Dossier, Patient, Professional, table_of
-from server.policy import ActorKind
-from server.services import audit
+from server.policy import Action, ActorKind
+from server.services import audit, guard
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     DossierRef,
@@ -65,19 +72,36 @@ _SUBJECT = _DOSSIER_REF.add_columns(*fact_columns(_D.c.id))
 _SUBJECT_AND_HEAD = _DOSSIER_REF_AND_HEAD.add_columns(*fact_columns(_D.c.id))
 
 
-def dossier(ctx: Ctx, dossier_id: int) -> tuple[Dossier, Patient]:
+def no_dossier() -> NotFound:
+    return NotFound("dossier_not_found", "Dossier introuvable.")
+
+
+def no_document() -> NotFound:
+    return NotFound("document_not_found", "Document introuvable.")
+
+
+def no_professional() -> NotFound:
+    return NotFound("professional_not_found", "Professionnel inconnu.")
+
+
+def no_member() -> NotFound:
+    return NotFound("member_not_found", "Membre de l'équipe de soins introuvable.")
+
+
+def dossier(ctx: Ctx, who: Principal, action: Action, dossier_id: int) -> tuple[Dossier, Patient]:
+    """The dossier `who` asks `action` on; an unknown id is decided (and traced) first."""
     found = ctx.session.execute(
         select(Dossier, Patient)
         .join(Patient, Patient.id == Dossier.patient_id)
         .where(Dossier.id == dossier_id)
     ).first()
     if found is None:
-        raise NotFound("dossier_not_found", "Dossier introuvable.")
+        guard.refuse_missing(ctx, who, action, None, None, no_dossier())
     row, patient = found
     return row, patient
 
 
-def subject(ctx: Ctx, who: Principal, dossier_id: int) -> Subject:
+def subject(ctx: Ctx, who: Principal, action: Action, dossier_id: int) -> Subject:
     """`dossier` for use cases that change neither row (listing), in ONE statement: the
     columns the access check reads (no ORM instances to build and track), the facts for
     `who`, and the patient's trace head read under its lock, all for
@@ -99,7 +123,7 @@ def subject(ctx: Ctx, who: Principal, dossier_id: int) -> Subject:
     if found is None:
         found = conn.execute(_SUBJECT, params).first()
     if found is None:
-        raise NotFound("dossier_not_found", "Dossier introuvable.")
+        guard.refuse_missing(ctx, who, action, None, None, no_dossier())
     dossier = DossierRef(
         found.id,
         found.patient_id,
@@ -114,25 +138,62 @@ def subject(ctx: Ctx, who: Principal, dossier_id: int) -> Subject:
     return Subject(dossier, patient, loaded_from(found, dossier, patient, pro_id), head)
 
 
-def document(ctx: Ctx, dossier_row: Dossier, logical_id: str) -> Document:
+def document(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier_row: Dossier,
+    patient: Patient,
+    logical_id: str,
+    detail: dict[str, Any] | None = None,
+) -> Document:
     doc = ctx.session.scalars(
         select(Document).where(
             Document.logical_id == logical_id, Document.dossier_id == dossier_row.id
         )
     ).first()
     if doc is None:
-        raise NotFound("document_not_found", "Document introuvable.")
+        guard.refuse_missing(ctx, who, action, dossier_row, patient, no_document(), detail=detail)
     return doc
 
 
-def professional(ctx: Ctx, national_id: object) -> Professional:
-    if not isinstance(national_id, str):
+def national_id(value: object) -> str:
+    """A professional's national id as the request wrote it, checked (no lookup)."""
+    if not isinstance(value, str):
         raise InvalidInput("national_id_invalid", "Identifiant national du professionnel attendu.")
     try:
-        nid = parse_national_id(national_id)
+        return parse_national_id(value)
     except IdentifierError as exc:
         raise InvalidInput("national_id_invalid", str(exc)) from None
-    pro = ctx.session.scalars(select(Professional).where(Professional.national_id == nid)).first()
+
+
+def find_professional(ctx: Ctx, value: object) -> Professional | None:
+    """The professional with this national id, or None; the caller decides what an
+    unknown one means (`professional`, or a creation's own decision)."""
+    nid = national_id(value)
+    return ctx.session.scalars(select(Professional).where(Professional.national_id == nid)).first()
+
+
+def professional(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier_row: Dossier,
+    patient: Patient,
+    value: object,
+    detail: dict[str, Any] | None = None,
+) -> Professional:
+    """The professional a request on this dossier names; an unknown one is decided first."""
+    pro = find_professional(ctx, value)
     if pro is None:
-        raise NotFound("professional_not_found", "Professionnel inconnu.")
+        guard.refuse_missing(
+            ctx,
+            who,
+            action,
+            dossier_row,
+            patient,
+            no_professional(),
+            detail=detail,
+            unknown_target=True,
+        )
     return pro

@@ -157,6 +157,10 @@ def state_labels(doc: Document | DocumentRow) -> list[str]:
     names = [
         name for name in ("masked_ps", "invisible_patient", "invisible_rep") if getattr(doc, name)
     ]
+    if doc.author_patient_id is not None and "invisible_patient" in names:
+        # The policy never hides a patient's own deposit from them (PATIENT_DEPOSIT_VISIBLE):
+        # a label must not claim a rule that is not applied (a flag set before the rule).
+        names.remove("invisible_patient")
     if doc.status in ("archived", "superseded", "deleted"):
         names.append(doc.status)
     return [STATES[name][0] for name in names]

@@ -329,7 +329,7 @@ def test_a_first_access_already_recorded_by_a_concurrent_request_is_not_a_confli
     with world.rt.sessions() as s:
         ctx = world.rt.ctx(s)
         gp = sessions.resolve(ctx, world.tokens["gp"])
-        row, patient = lookup.dossier(ctx, marie_dossier)
+        row, patient = lookup.dossier(ctx, gp, Action.DOSSIER_READ, marie_dossier)
         # As the late request saw it: its facts said this was the first access.
         granted = guard.authorize(ctx, gp, Action.DOSSIER_READ, row, patient, first_access=True)
         assert granted.decision.allowed

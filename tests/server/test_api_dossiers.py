@@ -232,15 +232,20 @@ def test_closing_needs_confirmation_then_shuts_professionals_out(
     assert world.call("GET", "gp", path + "/documents").status_code == 200
 
 
-def test_unknown_ids_are_404_json(world: World, marie_dossier: int) -> None:
-    for path in (
-        "/dossiers/99999",
-        "/dossiers/99999/documents",
-        f"/dossiers/{marie_dossier}/documents/nope",
-    ):
+def test_unknown_ids_are_json_and_tell_nothing_to_the_unrelated(
+    world: World, marie_dossier: int
+) -> None:
+    # Issue 10: an unknown dossier id answers as a dossier the caller has no part in (so
+    # that 403 against 404 does not tell which ids exist); an unknown document of a
+    # dossier the caller may read is simply not found.
+    for path in ("/dossiers/99999", "/dossiers/99999/documents"):
         r = world.call("GET", "gp", path)
-        assert r.status_code == 404
-        assert r.get_json()["error"] == "not_found"
+        assert (r.status_code, r.get_json()["reason"]) == (403, "no_authorisation")
+        r = world.call("GET", "marie", path)
+        assert (r.status_code, r.get_json()["reason"]) == (403, "not_a_party")
+    r = world.call("GET", "gp", f"/dossiers/{marie_dossier}/documents/nope")
+    assert r.status_code == 404
+    assert r.get_json()["error"] == "not_found"
     r = world.client.get("/api/v1/no-such-route", headers=world.h("gp"))
     assert r.status_code == 404
     assert r.get_json()["error"] == "http_error"

@@ -21,7 +21,7 @@ from server.models import (
     FirstAccess,
     RepresentativeLink,
 )
-from server.policy import ActorKind, Mode
+from server.policy import Action, ActorKind, Mode
 from server.services import audit, documents, lookup, views
 from server.services.facts import load
 from server.services.listing import LISTINGS
@@ -98,9 +98,9 @@ def test_subject_loads_the_same_facts_as_load_and_locks_the_head(
         ctx = world.rt.ctx(s)
         for name in ("urgentiste", "regulateur", "marie"):
             who = _principal(world, s, name)
-            subject = lookup.subject(ctx, who, marie_dossier)
+            subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, marie_dossier)
             pro = who.actor.kind is ActorKind.PROFESSIONAL
-            row, patient = lookup.dossier(ctx, marie_dossier)
+            row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_LIST, marie_dossier)
             expected = load(
                 s,
                 row,
@@ -122,13 +122,15 @@ def test_subject_loads_the_same_facts_as_load_and_locks_the_head(
         assert facts.consents == {ids["pharmacien"]}
         assert facts.representatives == {ids["jean"]}
         who = _principal(world, s, "urgentiste")
-        urgentiste = lookup.subject(ctx, who, marie_dossier).loaded
+        urgentiste = lookup.subject(ctx, who, Action.DOCUMENT_LIST, marie_dossier).loaded
         assert who.session_hash == hashed
         assert urgentiste.emergency is not None
         assert urgentiste.emergency.mode is Mode.BRIS_DE_GLACE  # the latest-ending grant
         assert urgentiste.emergency.until == world.clock() + timedelta(minutes=90)
         assert urgentiste.first_access
-        regulateur = lookup.subject(ctx, _principal(world, s, "regulateur"), marie_dossier)
+        regulateur = lookup.subject(
+            ctx, _principal(world, s, "regulateur"), Action.DOCUMENT_LIST, marie_dossier
+        )
         assert not regulateur.loaded.first_access
         assert regulateur.loaded.emergency is None
 

@@ -86,6 +86,16 @@ def test_admissions_reads_nothing_clinical(shipped: Matrix) -> None:
     assert desk.write <= {Category.GESTION}
 
 
+def test_only_eligible_physicians_may_be_medecin_traitant(shipped: Matrix) -> None:
+    # domain.md: the médecin traitant is a physician; the data says who is one.
+    may = {code for code, p in shipped.professions.items() if p.may_be_medecin_traitant}
+    assert may == {*PHYSICIANS, "regulateur_samu"}
+    # An occupational physician is a physician, but excluded from the DMP altogether.
+    assert rules(shipped, "medecin_travail").physician
+    for code in ("pharmacien", "infirmier", "admissions", "sage_femme", "chirurgien_dentiste"):
+        assert not rules(shipped, code).physician, code
+
+
 def test_occupational_medicine_is_excluded(shipped: Matrix) -> None:
     # Public health law: occupational medicine never accesses the shared record.
     occupational = rules(shipped, "medecin_travail")
@@ -159,6 +169,7 @@ def test_loads_a_valid_file(tmp_path: Path) -> None:
         (VALID + 'readonly = ["synthese"]\n', "[infirmier]: unknown key 'readonly'"),
         (VALID.replace('label_en = "Nurse"\n', ""), "[infirmier]: missing key 'label_en'"),
         (VALID.replace("eligible = true", 'eligible = "yes"'), "'eligible' must be true or false"),
+        (VALID + "physician = 1\n", "'physician' must be true or false"),
         (VALID.replace('label_fr = "Infirmier"', "label_fr = 3"), "'label_fr' must be a non-empty"),
         (VALID.replace('label_fr = "Infirmier"', 'label_fr = " "'), "'label_fr' must be a non"),
         (
@@ -185,6 +196,7 @@ def test_loads_a_valid_file(tmp_path: Path) -> None:
         "unknown_key",
         "missing_key",
         "eligible_not_bool",
+        "physician_not_bool",
         "label_not_string",
         "label_blank",
         "categories_not_list",
@@ -203,6 +215,12 @@ def test_rejects_invalid_files(tmp_path: Path, text: str, message: str) -> None:
         load_matrix(path)
     assert str(path) in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_physician_is_read_and_defaults_to_false(tmp_path: Path) -> None:
+    assert not rules(load_matrix(write(tmp_path, VALID)), "infirmier").physician
+    doctor = load_matrix(write(tmp_path, VALID + "physician = true\n"))
+    assert rules(doctor, "infirmier").may_be_medecin_traitant
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ DOSSIER = DossierFacts(
     status=DossierStatus.ACTIVE,
     patient_birth_date=date(1980, 3, 2),
     medecin_traitant_id=MT,
+    medecin_traitant_profession="medecin_generaliste",
     care_team=frozenset({TEAM}),
     consents=frozenset({PHARMACIEN}),
 )

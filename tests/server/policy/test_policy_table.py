@@ -31,6 +31,7 @@ from server.policy import (
     Reason,
     decide,
     default_matrix_path,
+    listed,
     load_matrix,
 )
 
@@ -55,6 +56,8 @@ REGULATOR = 111
 URGENTISTE = 112
 MEDECIN_TRAVAIL = 113
 UNKNOWN_PROFESSION = 114
+DENTISTE = 115  # in the care team; writes certificates the dentist's column cannot read
+SAGE_FEMME = 116
 HOSPITAL = "750000001"  # FINESS of a hospital whose whole team is in the care team
 CLINIC = "750000003"  # FINESS of the admissions desk's clinic, not in the care team
 EMERGENCY_REASON = "détresse respiratoire, patient inconscient"
@@ -94,6 +97,7 @@ PRINCIPALS: dict[str, Principal] = {
     "care_team": _pro(CARE_TEAM, "medecin_specialiste"),
     "care_team_structure": _pro(CARE_TEAM_BY_STRUCTURE, "medecin_specialiste", HOSPITAL),
     "consented": _pro(CONSENTED, "masseur_kinesitherapeute"),
+    "dentiste": _pro(DENTISTE, "chirurgien_dentiste"),
     # In the care team by id and by structure, and blocked: the block wins.
     "blocked": _pro(BLOCKED, "medecin_specialiste", HOSPITAL),
     "pharmacien": _pro(PHARMACIEN, "pharmacien"),
@@ -118,11 +122,13 @@ ADULT = DossierFacts(
     status=DossierStatus.ACTIVE,
     patient_birth_date=date(1980, 3, 2),
     medecin_traitant_id=MT,
-    care_team=frozenset({CARE_TEAM, BLOCKED}),
+    medecin_traitant_profession="medecin_generaliste",
+    care_team=frozenset({CARE_TEAM, BLOCKED, DENTISTE}),
     care_team_structures=frozenset({HOSPITAL}),
     blocked=frozenset({BLOCKED}),
     consents=frozenset({CONSENTED, PHARMACIEN}),
     representatives=frozenset({REP_OF_ADULT}),  # a parent still linked after the 18th birthday
+    authors=frozenset({AUTHOR, MT, PHARMACIEN, DENTISTE}),  # of DOCUMENTS, below
 )
 DOSSIERS: dict[str, DossierFacts | None] = {
     "active_adult": ADULT,
@@ -159,6 +165,9 @@ DOCUMENTS: dict[str, DocumentFacts | None] = {
     ),
     "remboursement": DocumentFacts(
         Category.REMBOURSEMENT, DocumentStatus.CURRENT, author_is_insurer=True
+    ),
+    "dental_certificate": DocumentFacts(
+        Category.CERTIFICAT, DocumentStatus.CURRENT, author_professional_id=DENTISTE
     ),
     "no_document": None,
 }
@@ -220,6 +229,7 @@ CLINICIANS = (
     "care_team",
     "care_team_structure",
     "consented",
+    "dentiste",
     "blocked",
     "pharmacien",
     "infirmier",
@@ -227,6 +237,8 @@ CLINICIANS = (
     "regulator_c15",
     "urgentiste",
 )
+# MEDECIN_TRAITANT_SET is not among them here: the walk's target (CONSENTED, a
+# physiotherapist) cannot be named médecin traitant; see the named cases.
 PATIENT_RIGHTS = (
     A.DOSSIER_READ,
     A.DOCUMENT_LIST,
@@ -234,7 +246,6 @@ PATIENT_RIGHTS = (
     A.ACCESS_GRANT,
     A.ACCESS_BLOCK,
     A.CARE_TEAM_MANAGE,
-    A.MEDECIN_TRAITANT_SET,
     A.EMERGENCY_SETTINGS,
     A.DOSSIER_CLOSE,
 )
@@ -245,14 +256,20 @@ FLAG_ACTIONS = (
     A.DOCUMENT_PATIENT_VISIBILITY,
     A.DOCUMENT_REP_VISIBILITY,
 )
+FLAG_ACTIONS_BUT_PATIENT_VISIBILITY = tuple(
+    a for a in FLAG_ACTIONS if a is not A.DOCUMENT_PATIENT_VISIBILITY
+)
 SUMMARY = (A.DOSSIER_READ, A.DOCUMENT_LIST)
 NOT_DELETED = tuple(d for d in DOCUMENTS if d not in {"deleted", "no_document"})
 VISIBLE_TO_PATIENT = tuple(d for d in NOT_DELETED if d != "invisible_patient")
 VISIBLE_TO_REPS = tuple(d for d in VISIBLE_TO_PATIENT if d != "invisible_rep")
 UNMASKED = tuple(d for d in NOT_DELETED if d != "masked")  # what physicians read
+UNMASKED_CLINICAL = tuple(d for d in UNMASKED if d != "dental_certificate")  # no certificat
 AUTHORED = ("compte_rendu", "masked", "invisible_patient", "invisible_rep", "superseded")
 CURRENT_REPORTS = ("compte_rendu", "masked", "invisible_patient", "invisible_rep")
-NOT_REMBOURSEMENT = tuple(d for d in UNMASKED if d != "remboursement")
+NOT_REMBOURSEMENT = tuple(d for d in UNMASKED_CLINICAL if d != "remboursement")
+# INVISIBLE_PATIENT has no meaning on the patient's own deposit (PATIENT_DEPOSIT_VISIBLE).
+PATIENT_VISIBILITY_FLAGGABLE = tuple(d for d in NOT_DELETED if d != "patient_deposit")
 
 ALLOWED: tuple[Allow, ...] = (
     # Rule 5b: finding a dossier by INS says it exists, nothing more: patients find their
@@ -377,7 +394,7 @@ ALLOWED: tuple[Allow, ...] = (
             ),
             Allow(
                 (principal,),
-                (A.DOCUMENT_READ, *FLAG_ACTIONS),
+                (A.DOCUMENT_READ, *FLAG_ACTIONS_BUT_PATIENT_VISIBILITY),
                 dossiers,
                 Reason.MEDECIN_TRAITANT,
                 Mode.MEDECIN_TRAITANT,
@@ -385,11 +402,19 @@ ALLOWED: tuple[Allow, ...] = (
             ),
             Allow(
                 (principal,),
+                (A.DOCUMENT_PATIENT_VISIBILITY,),
+                dossiers,
+                Reason.MEDECIN_TRAITANT,
+                Mode.MEDECIN_TRAITANT,
+                PATIENT_VISIBILITY_FLAGGABLE,
+            ),
+            Allow(
+                (principal,),
                 (A.DOCUMENT_DEPOSIT,),
                 dossiers,
                 Reason.MEDECIN_TRAITANT,
                 Mode.MEDECIN_TRAITANT,
-                (*CURRENT_REPORTS, "prescription"),
+                (*CURRENT_REPORTS, "prescription", "dental_certificate"),
             ),
         )
     ),
@@ -411,7 +436,16 @@ ALLOWED: tuple[Allow, ...] = (
         Mode.AUTHOR,
         ("prescription",),
     ),
-    # Rule 7: the author of a document, without any other relation.
+    # Rule 7: the author of a document, without any other relation: what they wrote, by
+    # id and in the list (which then shows nothing else).
+    Allow(
+        ("author", "mt"),
+        (A.DOCUMENT_LIST,),
+        ("active_minor",),
+        Reason.DOCUMENT_AUTHOR,
+        Mode.AUTHOR,
+    ),
+    Allow(("author",), (A.DOCUMENT_LIST,), OWN_ACTIVE, Reason.DOCUMENT_AUTHOR, Mode.AUTHOR),
     Allow(
         ("author",),
         (A.DOCUMENT_READ, A.DOCUMENT_DELETE, *FLAG_ACTIONS),
@@ -458,7 +492,7 @@ ALLOWED: tuple[Allow, ...] = (
         ACTIVE,
         Reason.CARE_TEAM_MEMBER,
         Mode.CARE_TEAM,
-        (*CURRENT_REPORTS, "prescription"),
+        (*CURRENT_REPORTS, "prescription", "dental_certificate"),
     ),
     Allow(
         ("infirmier",),
@@ -467,6 +501,33 @@ ALLOWED: tuple[Allow, ...] = (
         Reason.CARE_TEAM_MEMBER,
         Mode.CARE_TEAM,
         NOT_REMBOURSEMENT,
+    ),
+    # The dentist in the care team reads their column, and their own certificate as its
+    # author although the dentist's column has no certificates.
+    Allow(("dentiste",), SUMMARY, ACTIVE, Reason.CARE_TEAM_MEMBER, Mode.CARE_TEAM),
+    Allow(
+        ("dentiste",),
+        (A.DOCUMENT_READ,),
+        ACTIVE,
+        Reason.CARE_TEAM_MEMBER,
+        Mode.CARE_TEAM,
+        UNMASKED_CLINICAL,
+    ),
+    Allow(
+        ("dentiste",),
+        (A.DOCUMENT_READ, A.DOCUMENT_REPLACE, A.DOCUMENT_DELETE, *FLAG_ACTIONS),
+        ACTIVE,
+        Reason.DOCUMENT_AUTHOR,
+        Mode.AUTHOR,
+        ("dental_certificate",),
+    ),
+    Allow(
+        ("dentiste",),
+        (A.DOCUMENT_DEPOSIT,),
+        ACTIVE,
+        Reason.CARE_TEAM_MEMBER,
+        Mode.CARE_TEAM,
+        (*CURRENT_REPORTS, "prescription", "dental_certificate"),
     ),
     Allow(
         ("infirmier",),
@@ -550,7 +611,7 @@ ALLOWED: tuple[Allow, ...] = (
         EMERGENCY_OK,
         Reason.BRIS_DE_GLACE_ACTIVE,
         Mode.BRIS_DE_GLACE,
-        (*CURRENT_REPORTS, "prescription"),
+        (*CURRENT_REPORTS, "prescription", "dental_certificate"),
     ),
     # Rule 7: centre 15 regulation.
     Allow(
@@ -563,7 +624,7 @@ ALLOWED: tuple[Allow, ...] = (
         EMERGENCY_OK,
         Reason.CENTRE_15_ACTIVE,
         Mode.CENTRE_15,
-        UNMASKED,
+        UNMASKED_CLINICAL,  # the regulator's column has no certificates
     ),
     Allow(
         ("regulator_c15",),
@@ -754,10 +815,8 @@ DENIED: tuple[Case, ...] = (
     Case(
         "insurer_closed", "insurer", A.DOCUMENT_DEPOSIT, "closed", "remboursement", R.DOSSIER_CLOSED
     ),
-    Case(
-        "insurer_purged", "insurer", A.DOCUMENT_DEPOSIT, "purged", "remboursement", R.DOSSIER_PURGED
-    ),
-    Case("insurer_no_dossier", "insurer", A.DOCUMENT_DEPOSIT, ND, "remboursement", R.DEFAULT_DENY),
+    Case("insurer_purged", "insurer", A.DOCUMENT_DEPOSIT, "purged", "remboursement", R.NOT_FOUND),
+    Case("insurer_no_dossier", "insurer", A.DOCUMENT_DEPOSIT, ND, "remboursement", R.NOT_FOUND),
     # Rule 3: before anything else for professionals.
     Case(
         "medecin_travail_even_in_care_team",
@@ -854,13 +913,15 @@ DENIED: tuple[Case, ...] = (
         ctx={"subject_patient_id": None},
     ),
     # Rule 5.
-    Case("read_without_dossier", "mt", A.DOSSIER_READ, ND, NODOC, R.DEFAULT_DENY),
+    # An unknown dossier answers as one the caller has no part in: nobody learns by id
+    # which dossiers exist; a purged one is no dossier to anyone but its patient.
+    Case("read_without_dossier", "mt", A.DOSSIER_READ, ND, NODOC, R.NO_AUTHORISATION),
     Case("patient_purged", "patient_self", A.DOSSIER_READ, "purged", NODOC, R.DOSSIER_PURGED),
     Case(
         "patient_reopen_purged", "patient_self", A.DOSSIER_REOPEN, "purged", NODOC, R.DOSSIER_PURGED
     ),
-    Case("mt_purged", "mt", A.DOCUMENT_READ, "purged", "prescription", R.DOSSIER_PURGED),
-    Case("stranger_purged", "other_patient", A.DOSSIER_READ, "purged", NODOC, R.DOSSIER_PURGED),
+    Case("mt_purged", "mt", A.DOCUMENT_READ, "purged", "prescription", R.NO_AUTHORISATION),
+    Case("stranger_purged", "other_patient", A.DOSSIER_READ, "purged", NODOC, R.NOT_A_PARTY),
     # Rule 6: who the patient actor is to this dossier.
     Case("other_patient", "other_patient", A.DOSSIER_READ, AD, NODOC, R.NOT_A_PARTY),
     Case(
@@ -986,7 +1047,7 @@ DENIED: tuple[Case, ...] = (
         A.DOCUMENT_DEPOSIT,
         AD,
         NODOC,
-        R.DEFAULT_DENY,
+        R.NOT_FOUND,
     ),
     Case(
         "patient_invisible",
@@ -1433,9 +1494,282 @@ DENIED: tuple[Case, ...] = (
     ),
     Case("care_team_manages_team", "care_team", A.CARE_TEAM_MANAGE, AD, NODOC, R.DEFAULT_DENY),
     Case("clinician_joins_care_team", "consented", A.CARE_TEAM_JOIN, AD, NODOC, R.DEFAULT_DENY),
-    Case("mt_read_without_document", "mt", A.DOCUMENT_READ, AD, NODOC, R.DEFAULT_DENY),
+    Case("mt_read_without_document", "mt", A.DOCUMENT_READ, AD, NODOC, R.NOT_FOUND),
     Case("desk_reopens", "admissions", A.DOSSIER_REOPEN, AD, NODOC, R.NO_AUTHORISATION),
 )
+
+# Issue 10: only a physician is the médecin traitant (matrix key `physician`), whatever
+# row the database holds; the dossier names a non-physician as MT in these changes.
+NAMED_MT = {
+    "pharmacien": {"medecin_traitant_id": PHARMACIEN, "medecin_traitant_profession": "pharmacien"},
+    "infirmier": {"medecin_traitant_id": INFIRMIER, "medecin_traitant_profession": "infirmier"},
+    "admissions": {"medecin_traitant_id": DESK, "medecin_traitant_profession": "admissions"},
+}
+NON_PHYSICIAN_MT: tuple[Case, ...] = (
+    Case(
+        "pharmacist_named_mt_reads_report",
+        "pharmacien",
+        A.DOCUMENT_READ,
+        AD,
+        "compte_rendu",
+        R.CATEGORY_NOT_ALLOWED,
+        dossier_changes=NAMED_MT["pharmacien"],
+    ),
+    Case(
+        "nurse_named_mt_reads_masked",
+        "infirmier",
+        A.DOCUMENT_READ,
+        AD,
+        "masked",
+        R.DOCUMENT_MASKED,
+        dossier_changes=NAMED_MT["infirmier"],
+    ),
+    Case(
+        "nurse_named_mt_reads_reimbursement",
+        "infirmier",
+        A.DOCUMENT_READ,
+        AD,
+        "remboursement",
+        R.CATEGORY_NOT_ALLOWED,
+        dossier_changes=NAMED_MT["infirmier"],
+    ),
+    Case(
+        "desk_named_mt_lists",
+        "admissions",
+        A.DOCUMENT_LIST,
+        AD,
+        NODOC,
+        R.NO_AUTHORISATION,
+        dossier_changes=NAMED_MT["admissions"],
+    ),
+    Case(
+        "desk_named_mt_reads",
+        "admissions",
+        A.DOCUMENT_READ,
+        AD,
+        "compte_rendu",
+        R.NO_AUTHORISATION,
+        dossier_changes=NAMED_MT["admissions"],
+    ),
+    Case(
+        "desk_named_mt_manages_team",
+        "admissions",
+        A.CARE_TEAM_MANAGE,
+        AD,
+        NODOC,
+        R.NO_AUTHORISATION,
+        dossier_changes=NAMED_MT["admissions"],
+    ),
+    Case(
+        "non_physician_mt_stays_blocked",
+        "infirmier",
+        A.DOSSIER_READ,
+        AD,
+        NODOC,
+        R.PROFESSIONAL_BLOCKED,
+        dossier_changes={**NAMED_MT["infirmier"], "blocked": frozenset({INFIRMIER})},
+    ),
+    Case(
+        "mt_of_unknown_profession_is_no_mt",
+        "mt",
+        A.DOCUMENT_READ,
+        AD,
+        "masked",
+        R.NO_AUTHORISATION,
+        dossier_changes={"medecin_traitant_profession": None},
+    ),
+    Case(
+        "occupational_physician_named_mt",
+        "mt",
+        A.DOCUMENT_READ,
+        AD,
+        "masked",
+        R.NO_AUTHORISATION,
+        dossier_changes={"medecin_traitant_profession": "medecin_travail"},
+    ),
+    # Naming one: refused for anyone but an eligible physician.
+    *(
+        Case(
+            f"patient_names_{profession}_mt",
+            "patient_self",
+            A.MEDECIN_TRAITANT_SET,
+            AD,
+            NODOC,
+            R.NOT_A_PHYSICIAN,
+            ctx={"target_professional_id": PHARMACIEN, "target_profession": profession},
+        )
+        for profession in (
+            "pharmacien",
+            "infirmier",
+            "admissions",
+            "sage_femme",
+            "chirurgien_dentiste",
+            "medecin_travail",
+            "osteopathe",
+        )
+    ),
+    Case(
+        "patient_names_mt_of_unknown_profession",
+        "patient_self",
+        A.MEDECIN_TRAITANT_SET,
+        AD,
+        NODOC,
+        R.NOT_A_PHYSICIAN,
+        ctx={"target_professional_id": PHARMACIEN, "target_profession": None},
+    ),
+    Case(
+        "desk_creates_naming_a_nurse_mt",
+        "admissions",
+        A.DOSSIER_CREATE,
+        ND,
+        NODOC,
+        R.NOT_A_PHYSICIAN,
+        ctx={"target_profession": "infirmier"},
+    ),
+)
+
+# Issue 10: whoever asks about something that does not exist is decided like any
+# request: NOT_FOUND to a caller entitled to learn it, the usual refusal to others.
+NOT_FOUND_CASES: tuple[Case, ...] = (
+    Case("pro_finds_no_dossier", "admissions", A.DOSSIER_LOOKUP, ND, NODOC, R.NOT_FOUND),
+    Case("pro_finds_purged_as_none", "urgentiste", A.DOSSIER_LOOKUP, "purged", NODOC, R.NOT_FOUND),
+    Case("insurer_finds_no_dossier", "insurer", A.DOSSIER_LOOKUP, ND, NODOC, R.NOT_FOUND),
+    Case("patient_finds_own_none", "patient_self", A.DOSSIER_LOOKUP, ND, NODOC, R.NOT_FOUND),
+    Case("stranger_finds_none", "other_patient", A.DOSSIER_LOOKUP, ND, NODOC, R.NOT_A_PARTY),
+    Case(
+        "lookup_without_subject",
+        "patient_self",
+        A.DOSSIER_LOOKUP,
+        ND,
+        NODOC,
+        R.NOT_A_PARTY,
+        ctx={"subject_patient_id": None},
+    ),
+    Case("mutuelle_finds_none", "mutuelle", A.DOSSIER_LOOKUP, ND, NODOC, R.FORBIDDEN_ACTOR),
+    Case(
+        "ineligible_finds_none",
+        "medecin_travail",
+        A.DOSSIER_LOOKUP,
+        ND,
+        NODOC,
+        R.NOT_AN_ELIGIBLE_PROFESSION,
+    ),
+    Case("unknown_id_as_unrelated", "urgentiste", A.DOCUMENT_LIST, ND, NODOC, R.NO_AUTHORISATION),
+    Case("patient_unknown_id", "patient_self", A.DOSSIER_READ, ND, NODOC, R.NOT_A_PARTY),
+    Case("patient_unknown_document", "patient_self", A.DOCUMENT_READ, AD, NODOC, R.NOT_FOUND),
+    Case(
+        "unrelated_unknown_document", "urgentiste", A.DOCUMENT_READ, AD, NODOC, R.NO_AUTHORISATION
+    ),
+    Case("author_unknown_document", "author", A.DOCUMENT_MASK, AD, NODOC, R.NO_AUTHORISATION),
+    Case(
+        "patient_blocks_unknown",
+        "patient_self",
+        A.ACCESS_BLOCK,
+        AD,
+        NODOC,
+        R.NOT_FOUND,
+        ctx={"unknown_target": True},
+    ),
+    Case(
+        "stranger_blocks_unknown",
+        "other_patient",
+        A.ACCESS_BLOCK,
+        AD,
+        NODOC,
+        R.NOT_A_PARTY,
+        ctx={"unknown_target": True},
+    ),
+    Case(
+        "mt_removes_unknown_member",
+        "mt",
+        A.CARE_TEAM_MANAGE,
+        AD,
+        NODOC,
+        R.NOT_FOUND,
+        ctx={"unknown_target": True},
+    ),
+    Case(
+        "care_team_removes_unknown_member",
+        "care_team",
+        A.CARE_TEAM_MANAGE,
+        AD,
+        NODOC,
+        R.DEFAULT_DENY,
+        ctx={"unknown_target": True},
+    ),
+    Case(
+        "create_naming_unknown_professional",
+        "admissions",
+        A.DOSSIER_CREATE,
+        ND,
+        NODOC,
+        R.NOT_FOUND,
+        ctx={"unknown_target": True},
+    ),
+    Case(
+        "stranger_creates_over_existing",
+        "other_patient",
+        A.DOSSIER_CREATE,
+        AD,
+        NODOC,
+        R.NOT_A_PARTY,
+    ),
+    # INVISIBLE_PATIENT never applies to what the patient deposited.
+    Case(
+        "mt_hides_patient_deposit_from_patient",
+        "mt",
+        A.DOCUMENT_PATIENT_VISIBILITY,
+        AD,
+        "patient_deposit",
+        R.PATIENT_DEPOSIT_VISIBLE,
+    ),
+    Case(
+        "mt_hides_rep_deposit_from_patient",
+        "blocked_mt",
+        A.DOCUMENT_PATIENT_VISIBILITY,
+        AM,
+        "patient_deposit",
+        R.PATIENT_DEPOSIT_VISIBLE,
+        document_changes={"author_patient_id": REP_OF_MINOR},
+    ),
+)
+# Acting on a document one may not read is refused as reading it is.
+HIDDEN_DOCUMENT_ACTS: tuple[Case, ...] = (
+    Case("care_team_masks_masked", "care_team", A.DOCUMENT_MASK, AD, "masked", R.DOCUMENT_MASKED),
+    Case(
+        "care_team_archives_masked",
+        "care_team",
+        A.DOCUMENT_ARCHIVE,
+        AD,
+        "masked",
+        R.DOCUMENT_MASKED,
+    ),
+    Case(
+        "pharmacist_deletes_report",
+        "pharmacien",
+        A.DOCUMENT_DELETE,
+        AD,
+        "compte_rendu",
+        R.CATEGORY_NOT_ALLOWED,
+    ),
+    Case(
+        "nurse_replaces_reimbursement",
+        "infirmier",
+        A.DOCUMENT_REPLACE,
+        AD,
+        "remboursement",
+        R.CATEGORY_NOT_ALLOWED,
+    ),
+    Case(
+        "care_team_unhides_deleted",
+        "care_team",
+        A.DOCUMENT_PATIENT_VISIBILITY,
+        AD,
+        "deleted",
+        R.DOCUMENT_DELETED,
+    ),
+)
+DENIED = DENIED + NON_PHYSICIAN_MT + NOT_FOUND_CASES + HIDDEN_DOCUMENT_ACTS
 
 SPECIAL_ALLOWED: tuple[Case, ...] = (
     Case(
@@ -1549,6 +1883,76 @@ SPECIAL_ALLOWED: tuple[Case, ...] = (
         dossier_changes={"care_team": frozenset({REGULATOR})},
     ),
     Case(
+        "patient_names_a_gp",
+        "patient_self",
+        A.MEDECIN_TRAITANT_SET,
+        AD,
+        NODOC,
+        R.PATIENT_OWN_DOSSIER,
+        Mode.PATIENT,
+        ctx={"target_professional_id": CARE_TEAM, "target_profession": "medecin_generaliste"},
+    ),
+    Case(
+        "rep_names_a_specialist",
+        "rep_of_minor",
+        A.MEDECIN_TRAITANT_SET,
+        AM,
+        NODOC,
+        R.REPRESENTATIVE_OF_MINOR,
+        Mode.REPRESENTATIVE,
+        ctx={"target_professional_id": CARE_TEAM, "target_profession": "medecin_specialiste"},
+    ),
+    Case(
+        "patient_clears_the_mt",
+        "patient_self",
+        A.MEDECIN_TRAITANT_SET,
+        AD,
+        NODOC,
+        R.PATIENT_OWN_DOSSIER,
+        Mode.PATIENT,
+        ctx={"target_professional_id": None},
+    ),
+    Case(
+        "desk_creates_naming_a_gp",
+        "admissions",
+        A.DOSSIER_CREATE,
+        ND,
+        NODOC,
+        R.CREATION_WITH_CONSENT,
+        Mode.ADMISSIONS,
+        ctx={"target_profession": "medecin_generaliste"},
+    ),
+    Case(
+        "patient_blocks_a_non_physician_named_mt",
+        "patient_self",
+        A.ACCESS_BLOCK,
+        AD,
+        NODOC,
+        R.PATIENT_OWN_DOSSIER,
+        Mode.PATIENT,
+        ctx={"target_professional_id": INFIRMIER},
+        dossier_changes=NAMED_MT["infirmier"],
+    ),
+    Case(
+        "nurse_named_mt_reads_as_care_team",
+        "infirmier",
+        A.DOCUMENT_READ,
+        AD,
+        "compte_rendu",
+        R.CARE_TEAM_MEMBER,
+        Mode.CARE_TEAM,
+        dossier_changes=NAMED_MT["infirmier"],
+    ),
+    Case(
+        "mt_clears_patient_visibility_of_a_report",
+        "mt",
+        A.DOCUMENT_PATIENT_VISIBILITY,
+        AD,
+        "invisible_patient",
+        R.MEDECIN_TRAITANT,
+        Mode.MEDECIN_TRAITANT,
+    ),
+    Case(
         "desk_in_care_team_deposits_admin_paper",
         "admissions",
         A.DOCUMENT_DEPOSIT,
@@ -1593,3 +1997,48 @@ def test_every_mode_is_specified() -> None:
     # NONE too: a professional's lookup by INS is allowed under no particular title.
     listed = {row.mode for row in ALLOWED}
     assert set(Mode) - listed == set()
+
+
+# --- listing and reading agree (issue 10) ----------------------------------------------
+
+
+def _list_and_read_disagreements(
+    who: Principal, dossier: DossierFacts | None, ctx: Context, where: str
+) -> list[str]:
+    listing = decide(who.actor, A.DOCUMENT_LIST, dossier, None, ctx, MATRIX)
+    found = []
+    for name, document in DOCUMENTS.items():
+        if document is None:
+            continue
+        read = decide(who.actor, A.DOCUMENT_READ, dossier, document, ctx, MATRIX)
+        shown = listed(listing, who.actor, dossier, document, ctx, MATRIX)
+        if shown != read.allowed:
+            found.append(f"{where}/{name}: list {listing.reason} shows={shown}, read {read.reason}")
+    return found
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+def test_the_list_shows_exactly_what_reading_by_id_allows(principal: str) -> None:
+    """Every principal x dossier of the walk, over every document: a document is in the
+    list if and only if reading it by id is allowed (a refused list means none is)."""
+    who = PRINCIPALS[principal]
+    mismatches = [
+        line
+        for name, dossier in DOSSIERS.items()
+        for line in _list_and_read_disagreements(who, dossier, who.ctx, name)
+    ]
+    assert not mismatches, "\n".join(mismatches)
+
+
+NAMED_CASES = (*DENIED, *SPECIAL_ALLOWED)
+
+
+@pytest.mark.parametrize("case", NAMED_CASES, ids=[case.name for case in NAMED_CASES])
+def test_the_list_agrees_with_reading_in_every_named_case(case: Case) -> None:
+    """The same, with each named case's changed facts and context."""
+    who = PRINCIPALS[case.principal]
+    dossier = DOSSIERS[case.dossier]
+    if dossier is not None and case.dossier_changes:
+        dossier = replace(dossier, **case.dossier_changes)
+    mismatches = _list_and_read_disagreements(who, dossier, replace(who.ctx, **case.ctx), case.name)
+    assert not mismatches, "\n".join(mismatches)

@@ -1,6 +1,6 @@
 """Kiosk replay records keyed on what was signed (the canonical request), not the signature
 
-Revision ID: 0005_forgery_request_replay
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-28
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_forgery_request_replay"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
