@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from server.api import PREFIX, api
+from server.api import PREFIX, api, boundary
 from server.api.registry import build_spec
 from server.api.runtime import Runtime
 from server.config import load_settings
@@ -37,6 +37,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["dmp"] = build_runtime(settings, clock)
+    boundary.install(app, api)
     app.register_blueprint(api.blueprint)
     spec = build_spec(api, PREFIX, version("dmp-kiosk"))
 
@@ -83,7 +84,12 @@ def _register_errors(app: Flask) -> None:
     def on_http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         reason = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, "http_error", reason, exc.description or "")
+        response = error_response(status, "http_error", reason, exc.description or "")
+        # A 405 names the methods the resource takes (RFC 9110 15.5.6).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def on_db_down(exc: OperationalError) -> Response:

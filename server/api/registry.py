@@ -10,6 +10,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from server.api.schemas import PATH_PARAMS, ROW_ID
+from server.validation import SAFE_PATTERN
+
 
 @dataclass
 class Operation:
@@ -23,6 +26,7 @@ class Operation:
     query: list[dict[str, Any]]
     content_type: str
     public: bool
+    endpoint: str = ""
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Registry:
                     query or [],
                     content_type,
                     public,
+                    f"{self.blueprint.name}.{endpoint}",
                 )
             )
             return view
@@ -75,7 +80,7 @@ def openapi_path(prefix: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer"} if conv == "int" else {"type": "string"},
+            "schema": ROW_ID if conv == "int" else PATH_PARAMS.get(name, {"type": "string"}),
         }
         for conv, name in _CONVERTER.findall(rule)
     ]
@@ -123,7 +128,7 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": op.body}},
+                "content": {"application/json": {"schema": request_schema(op.body)}},
             }
         if op.public:
             operation["security"] = []
@@ -145,10 +150,25 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
     }
 
 
+def request_schema(schema: Any) -> Any:
+    """A body schema as the server enforces it (server.api.boundary): every free string
+    (no pattern, enum or const of its own) also refuses the forbidden code points."""
+    if isinstance(schema, list):
+        return [request_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: request_schema(v) for k, v in schema.items()}
+    types = schema.get("type")
+    is_string = types == "string" or (isinstance(types, list) and "string" in types)
+    if is_string and not {"pattern", "enum", "const"} & set(schema):
+        out["pattern"] = SAFE_PATTERN
+    return out
+
+
 IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
     "description": "A retried write with the same key replays the first answer.",
-    "schema": {"type": "string", "maxLength": 100},
+    "schema": {"type": "string", "maxLength": 100, "pattern": "^[ -~]+$"},
 }
