@@ -61,7 +61,11 @@ def consent(dossier_id: int) -> Any:
     D + "/care-team",
     "Add a professional or a structure to the care team",
     tag=TAG,
-    body=obj({"national_id": NATIONAL_ID, "structure_finess": FINESS}),
+    body={
+        **obj({"national_id": NATIONAL_ID, "structure_finess": FINESS}),
+        "minProperties": 1,
+        "x-refusal": "member_required",
+    },
     status=201,
 )
 def add_member(dossier_id: int) -> Any:

@@ -171,6 +171,9 @@ def _refusal(error: ValidationError) -> DmpError:
         return MalformedRequest(f"{missing}_required", f"Le champ « {missing} » est obligatoire.")
     if error.validator == "additionalProperties":
         return InvalidInput("unknown_field", f"Champ(s) inconnu(s) : {error.message}")
+    hint = error.schema.get("x-refusal") if isinstance(error.schema, dict) else None
+    if hint:  # the route's own reason for a rule on the whole body
+        return InvalidInput(hint, "Le corps de la requête est incomplet.")
     if not path:
         return MalformedRequest("json_object_expected", "Un objet JSON est attendu.")
     name = REASON_NAMES.get(path[-1], path[-1])

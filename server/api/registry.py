@@ -24,7 +24,7 @@ class Operation:
     response: dict[str, Any]
     status: int
     query: list[dict[str, Any]]
-    content_type: str
+    content_type: str | tuple[str, ...]
     public: bool
     endpoint: str = ""
 
@@ -45,7 +45,7 @@ class Registry:
         response: dict[str, Any] | None = None,
         status: int = 200,
         query: list[dict[str, Any]] | None = None,
-        content_type: str = "application/json",
+        content_type: str | tuple[str, ...] = "application/json",
         public: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,7 +109,12 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": "OK",
-                "content": {op.content_type: {"schema": op.response}},
+                "content": {
+                    media: {"schema": op.response}
+                    for media in (
+                        (op.content_type,) if isinstance(op.content_type, str) else op.content_type
+                    )
+                },
             },
             "default": {
                 "description": "Error (4xx): machine reason and French message",

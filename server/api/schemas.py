@@ -7,7 +7,7 @@ from typing import Any
 from server.identifiers import INS_OIDS
 from server.labels import CATEGORIES
 from server.services.documents import MIME_TYPES
-from server.validation import ID_MAX, VISIBLE_PATTERN
+from server.validation import FORBIDDEN, ID_MAX, VISIBLE_PATTERN
 
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
@@ -48,10 +48,13 @@ def visible(max_len: int) -> dict[str, Any]:
     return {"type": "string", "maxLength": max_len, "pattern": VISIBLE_PATTERN}
 
 
+DATE = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+HOUR, MINUTE = "(?:[01][0-9]|2[0-3])", "[0-5][0-9]"
 INSTANT = {
     "type": "string",
-    "maxLength": 40,
     "description": "ISO 8601 date or date-time (UTC when no offset), years 1-9999 in UTC",
+    "pattern": f"^{DATE}(?:T{HOUR}:{MINUTE}(?::{MINUTE}(?:[.][0-9]{{1,6}})?)?"
+    f"(?:Z|[+-]{HOUR}:{MINUTE})?)?$",
 }
 
 
@@ -82,11 +85,7 @@ PATIENT_IDENTITY = obj(
         "ins_oid": {"type": "string", "enum": sorted(INS_OIDS.values())},
         "birth_name": visible(100),
         "first_names": visible(200),
-        "birth_date": {
-            "type": "string",
-            "format": "date",
-            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-        },
+        "birth_date": {"type": "string", "format": "date", "pattern": f"^{DATE}$"},
         "sex": {"type": "string", "enum": ["M", "F", "I"]},
         "birth_place": {
             "type": "string",
@@ -97,7 +96,7 @@ PATIENT_IDENTITY = obj(
         "email": {
             "type": "string",
             "maxLength": 254,
-            "pattern": r"^[^@\s]{1,64}@[^@\s]{1,189}\.[A-Za-z]{2,}$",
+            "pattern": f"^[^@\\s{FORBIDDEN}]{{1,64}}@[^@\\s{FORBIDDEN}]{{1,189}}\\.[A-Za-z]{{2,}}$",
         },
         "phone": {"type": "string", "pattern": r"^\+?[0-9]{6,15}$"},
         "notify_channel": {"type": "string", "enum": ["email", "sms", "none"]},
@@ -111,8 +110,10 @@ CREATE_DOSSIER = obj(
         "consent": obj(
             {
                 "given": {
+                    "type": ["boolean", "integer", "string", "null"],
+                    "maxLength": 10,
                     "description": "Consent is an explicit act: anything but the literal true "
-                    "is refused by the access policy (403 consent_missing, traced)."
+                    "is refused by the access policy (403 consent_missing, traced).",
                 },
                 "terminal": visible(100),
             },
