@@ -61,10 +61,13 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
     matrix_path = (
         Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
     )
-    keyring = Keyring(load_master_key(settings["MASTER_KEY"], settings["MASTER_KEY_FILE"]))
-    require_master_key(
-        engine, keyring, key_source(settings["MASTER_KEY"], settings["MASTER_KEY_FILE"])
-    )
+    key, key_file = settings["MASTER_KEY"], settings["MASTER_KEY_FILE"]
+    keyring = Keyring(load_master_key(key, key_file))
+    try:
+        require_master_key(engine, keyring, key_source(key, key_file))
+    except KeyMaterialError:
+        engine.dispose()
+        raise
     return Runtime(
         engine=engine,
         sessions=make_sessionmaker(engine),
