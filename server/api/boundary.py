@@ -91,11 +91,14 @@ def check(op: Operation) -> None:
         raw = request.args.get(param["name"])
         if raw is not None:
             _check_query(param["name"], raw, param["schema"])
-    if op.body is not None and request.get_data():
-        if request.mimetype != JSON_TYPE:
-            raise UnsupportedMediaType(
-                "content_type_unsupported", f"Cette route attend un corps {JSON_TYPE}."
-            )
+    if not request.get_data():
+        return
+    # The API speaks JSON only, also to routes that take no body (which ignore one).
+    if request.mimetype != JSON_TYPE:
+        raise UnsupportedMediaType(
+            "content_type_unsupported", f"Cette route attend un corps {JSON_TYPE}."
+        )
+    if op.body is not None:
         data = parse(request.get_data())
         _check_strings(data, "body")
         # Public sign-in routes answer every malformed credential with the one generic
