@@ -34,10 +34,17 @@ PROFESSIONS = frozenset(
     }
 )
 
-_INS_RE = re.compile(r"[12378]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}")
-_PLACE_RE = re.compile(r"(\d{2}|2A|2B)\d{3}")
-_ADELI_RE = re.compile(r"(\d{2}|2A|2B)\d{7}")
-_CPE_RE = re.compile(r"3(\d{9}|\d{2}[AB]\d{6})/[A-Za-z0-9]{1,20}")
+# Identifiers are ASCII: without re.ASCII, `\d` also matches other scripts' digits
+# ("١٢٣"), which int() then reads as the same number: a second identity for one person.
+_INS_RE = re.compile(r"[12378]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}", re.ASCII)
+_PLACE_RE = re.compile(r"(\d{2}|2A|2B)\d{3}", re.ASCII)
+_ADELI_RE = re.compile(r"(\d{2}|2A|2B)\d{7}", re.ASCII)
+_CPE_RE = re.compile(r"3(\d{9}|\d{2}[AB]\d{6})/[A-Za-z0-9]{1,20}", re.ASCII)
+
+
+def _digits(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes superscripts and other scripts."""
+    return value.isascii() and value.isdigit()
 
 
 class Sex(StrEnum):
@@ -51,7 +58,7 @@ def ins_key(first13: str) -> int:
         raise ValueError("an INS matricule without its key has 13 characters")
     department = first13[5:7]
     digits = first13[:5] + {"2A": "19", "2B": "18"}.get(department, department) + first13[7:]
-    if not digits.isdigit():
+    if not _digits(digits):
         raise ValueError("an INS matricule has only digits, 2A or 2B")
     return 97 - int(digits) % 97
 
@@ -63,7 +70,7 @@ def ins_valid(ins: str) -> bool:
 
 
 def luhn_valid(digits: str) -> bool:
-    if not digits.isdigit():
+    if not _digits(digits):
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -78,7 +85,7 @@ def rpps_valid(rpps: str) -> bool:
 
 def finess_valid(finess: str) -> bool:
     # Corsican FINESS numbers (2A/2B) have no published key: format check only.
-    if len(finess) == 9 and finess[:2] in ("2A", "2B") and finess[2:].isdigit():
+    if len(finess) == 9 and finess[:2] in ("2A", "2B") and _digits(finess[2:]):
         return True
     return len(finess) == 9 and luhn_valid(finess)
 

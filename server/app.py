@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server.api import PREFIX, api
+from server.api import PREFIX, api, boundary
 from server.api.registry import build_spec
 from server.api.runtime import Runtime
 from server.config import load_settings
-from server.crypto import Keyring, load_master_key
+from server.crypto import KeyMaterialError, Keyring, key_source, load_master_key
 from server.db import make_engine, make_sessionmaker
 from server.errors import DmpError, TooManyRequests
+from server.models import Dossier
 from server.policy import default_matrix_path, load_matrix
 
 log = logging.getLogger("dmp.server")
@@ -38,6 +40,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_JSON_BYTES"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["dmp"] = build_runtime(settings, clock)
+    boundary.install(app, api)
     app.register_blueprint(api.blueprint)
     spec = build_spec(api, PREFIX, version("dmp-kiosk"))
 
@@ -63,14 +66,45 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
     matrix_path = (
         Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
     )
+    key, key_file = settings["MASTER_KEY"], settings["MASTER_KEY_FILE"]
+    keyring = Keyring(load_master_key(key, key_file))
+    try:
+        require_master_key(engine, keyring, key_source(key, key_file))
+    except KeyMaterialError:
+        engine.dispose()
+        raise
     return Runtime(
         engine=engine,
         sessions=make_sessionmaker(engine),
-        keyring=Keyring(load_master_key(settings["MASTER_KEY"], settings["MASTER_KEY_FILE"])),
+        keyring=keyring,
         matrix=load_matrix(matrix_path),
         settings=settings,
         clock=clock,
     )
+
+
+def require_master_key(engine: Engine, keyring: Keyring, source: str) -> None:
+    """Refuses to start with a master key that did not wrap the database's dossier keys.
+
+    The key file is created on first use where the process runs (var/master.key): a
+    server started from another directory than the one that filled the database makes
+    a key of its own, and without this check would start and fail every deposit."""
+    try:
+        with engine.connect() as conn:
+            wrapped = conn.scalar(
+                select(Dossier.wrapped_key).where(Dossier.wrapped_key.is_not(None)).limit(1)
+            )
+    except (OperationalError, ProgrammingError) as exc:
+        # No schema yet (`dmp db upgrade` comes next) or no database yet: nothing to check.
+        log.warning("master key not checked: %s", type(exc.orig).__name__)
+        return
+    if wrapped is not None and not keyring.opens(wrapped):
+        raise KeyMaterialError(
+            f"The master key from {source} does not open this database's dossier keys. "
+            "Point DMP_MASTER_KEY_FILE (or DMP_MASTER_KEY) at the key the database was "
+            "filled with, e.g. the var/master.key of the directory where `dmp db "
+            "seed-demo` ran."
+        )
 
 
 def error_response(status: int, error: str, reason: str, message: str) -> Response:
@@ -91,7 +125,12 @@ def _register_errors(app: Flask) -> None:
     def on_http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         reason = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(status, "http_error", reason, exc.description or "")
+        response = error_response(status, "http_error", reason, exc.description or "")
+        # A 405 names the methods the resource takes (RFC 9110 15.5.6).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def on_db_down(exc: OperationalError) -> Response:

@@ -23,11 +23,15 @@ def _settings(db_url: str | None) -> dict[str, Any]:
 def server(db_url: str | None, host: str, port: int) -> None:
     """Run the records server (development server; see README for gunicorn)."""
     from server.app import create_app
+    from server.crypto import KeyMaterialError
     from server.migrate import require_current
 
     settings = _settings(db_url)
     require_current(settings["DATABASE_URL"])
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except KeyMaterialError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"dmp records server on http://{host}:{port}/ (API under /api/v1, spec at /openapi.json)"
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -62,8 +62,23 @@ class Keyring:
             key = self._derived[purpose] = hkdf.derive(self._master)
         return key
 
+    def opens(self, wrapped_key: bytes) -> bool:
+        """Whether this master key wrapped `wrapped_key` (RFC 3394's integrity check)."""
+        try:
+            self._unwrap(wrapped_key)
+        except (InvalidUnwrap, ValueError):
+            return False
+        return True
+
     def _unwrap(self, wrapped_key: bytes) -> bytes:
         return aes_key_unwrap(self._master, wrapped_key)
+
+
+def key_source(value: str, key_file: str) -> str:
+    """Where load_master_key takes the key from, for messages (never the key itself)."""
+    if value:
+        return "the MASTER_KEY setting (DMP_MASTER_KEY or the DMP_CONFIG file)"
+    return f"the key file {Path(key_file).resolve()} (setting MASTER_KEY_FILE)"
 
 
 def load_master_key(value: str, key_file: str) -> bytes:

@@ -30,7 +30,8 @@ INS_OIDS: dict[tuple[InsKind, bool], str] = {
     (InsKind.NIA, True): "1.2.250.1.213.1.4.11",
 }
 
-_INS_RE = re.compile(r"^[12378]\d{4}(\d{2}|2A|2B)\d{6}\d{2}$")
+# ASCII digits only: `\d` alone matches any script's digits (cardreader.identity).
+_INS_RE = re.compile(r"^[12378][0-9]{4}([0-9]{2}|2A|2B)[0-9]{8}$")
 # NIA numbers are allotted by INSEE with a leading 7 or 8, while the NIR's first digit
 # encodes sex (1/2) or a provisional registration (3/4).
 _NIA_PREFIXES = "78"

@@ -6,7 +6,7 @@ from typing import Any
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, NATIONAL_ID, PRO_REF, STR, obj
+from server.api.schemas import BOOL, FINESS, NATIONAL_ID, PRO_REF, obj
 from server.services import access
 
 TAG = "access"
@@ -61,7 +61,11 @@ def consent(dossier_id: int) -> Any:
     D + "/care-team",
     "Add a professional or a structure to the care team",
     tag=TAG,
-    body=obj({"national_id": NATIONAL_ID, "structure_finess": STR}),
+    body={
+        **obj({"national_id": NATIONAL_ID, "structure_finess": FINESS}),
+        "minProperties": 1,
+        "x-refusal": "member_required",
+    },
     status=201,
 )
 def add_member(dossier_id: int) -> Any:
@@ -90,7 +94,8 @@ def remove_member(dossier_id: int, member_id: int) -> Any:
     D + "/medecin-traitant",
     "Designate (or clear) the médecin traitant",
     tag=TAG,
-    body=obj({"national_id": {"type": ["string", "null"]}}, ["national_id"]),
+    # null clears it; a body without the field is refused, never read as "clear".
+    body=obj({"national_id": {**NATIONAL_ID, "type": ["string", "null"]}}, ["national_id"]),
 )
 def medecin_traitant(dossier_id: int) -> Any:
     body = json_body()
@@ -118,7 +123,10 @@ def emergency_settings(dossier_id: int) -> Any:
     "Break the glass, or centre 15 regulation",
     tag=TAG,
     body=obj(
-        {"mode": {"type": "string", "enum": ["bris_de_glace", "centre_15"]}, "reason": STR},
+        {
+            "mode": {"type": "string", "enum": ["bris_de_glace", "centre_15"]},
+            "reason": {"type": "string", "maxLength": 500},
+        },
         ["mode"],
     ),
     status=201,

@@ -73,7 +73,7 @@ def metadata(dossier_id: int, logical_id: str) -> Any:
     DOC + "/content",
     "Document content",
     tag=TAG,
-    content_type="application/octet-stream",
+    content_type=tuple(sorted(documents.MIME_TYPES)),
     response={"type": "string", "format": "binary"},
 )
 def content(dossier_id: int, logical_id: str) -> Any:

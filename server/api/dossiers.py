@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import request
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, CREATE_DOSSIER, HISTORY, STR, SUMMARY, obj
+from server.api.schemas import BOOL, CREATE_DOSSIER, HISTORY, INS, ROW_ID, STR, SUMMARY, obj
 from server.errors import InvalidInput
 from server.services import dossiers, history
+from server.validation import ascii_int
 
 TAG = "dossiers"
 
@@ -35,8 +35,8 @@ def create() -> Any:
     "/dossiers/lookup",
     "Find a dossier by INS (kept out of URLs and logs)",
     tag=TAG,
-    body=obj({"ins": STR}, ["ins"]),
-    response=obj({"dossier_id": {"type": "integer"}, "status": STR}),
+    body=obj({"ins": INS}, ["ins"]),
+    response=obj({"dossier_id": ROW_ID, "status": STR}),
 )
 def find() -> Any:
     body = json_body()
@@ -91,14 +91,13 @@ def reopen(dossier_id: int) -> Any:
             "name": "before",
             "in": "query",
             "required": False,
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": ROW_ID,
         }
     ],
 )
 def access_history(dossier_id: int) -> Any:
     raw = request.args.get("before")
-    # isdecimal() alone admits other scripts' digits and unbounded lengths.
-    if raw is not None and not re.fullmatch(r"[1-9][0-9]{0,9}", raw):
+    before = ascii_int(raw) if raw is not None else None
+    if raw is not None and before is None:
         raise InvalidInput("before_invalid", "« before » doit être un entier positif.")
-    before = int(raw) if raw else None
     return run(lambda ctx, who: history.history(ctx, who, dossier_id, before=before))

@@ -10,6 +10,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from server.api.schemas import PATH_PARAMS, ROW_ID
+from server.validation import SAFE_PATTERN
+
 
 @dataclass
 class Operation:
@@ -21,9 +24,10 @@ class Operation:
     response: dict[str, Any]
     status: int
     query: list[dict[str, Any]]
-    content_type: str
+    content_type: str | tuple[str, ...]
     public: bool
     secret_response: bool = False
+    endpoint: str = ""
 
 
 @dataclass
@@ -44,7 +48,7 @@ class Registry:
         response: dict[str, Any] | None = None,
         status: int = 200,
         query: list[dict[str, Any]] | None = None,
-        content_type: str = "application/json",
+        content_type: str | tuple[str, ...] = "application/json",
         public: bool = False,
         secret_response: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -70,6 +74,7 @@ class Registry:
                     content_type,
                     public,
                     secret_response,
+                    f"{self.blueprint.name}.{endpoint}",
                 )
             )
             return view
@@ -86,7 +91,7 @@ def openapi_path(prefix: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer"} if conv == "int" else {"type": "string"},
+            "schema": ROW_ID if conv == "int" else PATH_PARAMS.get(name, {"type": "string"}),
         }
         for conv, name in _CONVERTER.findall(rule)
     ]
@@ -115,7 +120,12 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": "OK",
-                "content": {op.content_type: {"schema": op.response}},
+                "content": {
+                    media: {"schema": op.response}
+                    for media in (
+                        (op.content_type,) if isinstance(op.content_type, str) else op.content_type
+                    )
+                },
             },
             "default": {
                 "description": "Error (4xx): machine reason and French message",
@@ -136,7 +146,7 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": op.body}},
+                "content": {"application/json": {"schema": request_schema(op.body)}},
             }
         if op.public:
             operation["security"] = []
@@ -158,10 +168,25 @@ def build_spec(registry: Registry, prefix: str, version: str) -> dict[str, Any]:
     }
 
 
+def request_schema(schema: Any) -> Any:
+    """A body schema as the server enforces it (server.api.boundary): every free string
+    (no pattern, enum or const of its own) also refuses the forbidden code points."""
+    if isinstance(schema, list):
+        return [request_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: request_schema(v) for k, v in schema.items()}
+    types = schema.get("type")
+    is_string = types == "string" or (isinstance(types, list) and "string" in types)
+    if is_string and not {"pattern", "enum", "const"} & set(schema):
+        out["pattern"] = SAFE_PATTERN
+    return out
+
+
 IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
     "description": "A retried write with the same key replays the first answer.",
-    "schema": {"type": "string", "maxLength": 100},
+    "schema": {"type": "string", "maxLength": 100, "pattern": "^[ -~]+$"},
 }

@@ -4,16 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.identifiers import INS_OIDS
 from server.labels import CATEGORIES
+from server.services.documents import MIME_TYPES
+from server.validation import FORBIDDEN, ID_MAX, VISIBLE_PATTERN
 
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 CATEGORY = {"type": "string", "enum": sorted(CATEGORIES)}
+ROW_ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+
+# Identifiers are ASCII: `\d` would also match other scripts' digits (server/identifiers.py).
+DEPARTMENT = "(?:[0-9]{2}|2A|2B)"
 NATIONAL_ID = {
     "type": "string",
-    "description": '"8" + RPPS, "0" + ADELI, or "3" + FINESS + "/" + staff id (CPE)',
-    "maxLength": 40,
+    "description": '"8" + RPPS (Luhn key), "0" + ADELI, or "3" + FINESS + "/" + staff id (CPE)',
+    "pattern": f"^(?:8[0-9]{{11}}|0{DEPARTMENT}[0-9]{{7}}|3(?:[0-9]{{9}}|[0-9]{{2}}[AB][0-9]{{6}})"
+    "/[A-Za-z0-9]{1,20})$",
+    "maxLength": 31,
+}
+INS = {
+    "type": "string",
+    "description": "INS matricule: 15 characters, 2A/2B for Corsica, key checked (mod 97)",
+    "pattern": f"^[12378][0-9]{{4}}{DEPARTMENT}[0-9]{{8}}$",
+}
+FINESS = {
+    "type": "string",
+    "description": "FINESS: 9 characters, Luhn key (numeric départements)",
+    "pattern": "^(?:[0-9]{9}|2[AB][0-9]{7})$",
+}
+LOGICAL_ID = {
+    "type": "string",
+    "format": "uuid",
+    "pattern": "^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$",
+}
+# Path parameters that are not row ids, by name.
+PATH_PARAMS: dict[str, dict[str, Any]] = {"logical_id": LOGICAL_ID, "national_id": NATIONAL_ID}
+
+
+def visible(max_len: int) -> dict[str, Any]:
+    """Free text that must show something: a title, a name."""
+    return {"type": "string", "maxLength": max_len, "pattern": VISIBLE_PATTERN}
+
+
+DATE = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+HOUR, MINUTE = "(?:[01][0-9]|2[0-3])", "[0-5][0-9]"
+INSTANT = {
+    "type": "string",
+    "description": "ISO 8601 date or date-time (UTC when no offset), years 1-9999 in UTC",
+    "pattern": f"^{DATE}(?:T{HOUR}:{MINUTE}(?::{MINUTE}(?:[.][0-9]{{1,6}})?)?"
+    f"(?:Z|[+-]{HOUR}:{MINUTE})?)?$",
 }
 
 
@@ -40,16 +81,24 @@ PRO_REF = {
 
 PATIENT_IDENTITY = obj(
     {
-        "ins": {"type": "string", "description": "INS matricule (15 characters, key checked)"},
-        "ins_oid": STR,
-        "birth_name": STR,
-        "first_names": STR,
-        "birth_date": {"type": "string", "format": "date"},
+        "ins": INS,
+        "ins_oid": {"type": "string", "enum": sorted(INS_OIDS.values())},
+        "birth_name": visible(100),
+        "first_names": visible(200),
+        "birth_date": {"type": "string", "format": "date", "pattern": f"^{DATE}$"},
         "sex": {"type": "string", "enum": ["M", "F", "I"]},
-        "birth_place": {"type": "string", "description": "INSEE code"},
-        "used_name": STR,
-        "email": STR,
-        "phone": STR,
+        "birth_place": {
+            "type": "string",
+            "description": "INSEE code",
+            "pattern": f"^{DEPARTMENT}[0-9]{{3}}$",
+        },
+        "used_name": visible(100),
+        "email": {
+            "type": "string",
+            "maxLength": 254,
+            "pattern": f"^[^@\\s{FORBIDDEN}]{{1,64}}@[^@\\s{FORBIDDEN}]{{1,189}}\\.[A-Za-z]{{2,}}$",
+        },
+        "phone": {"type": "string", "pattern": r"^\+?[0-9]{6,15}$"},
         "notify_channel": {"type": "string", "enum": ["email", "sms", "none"]},
     },
     ["ins", "birth_name", "first_names", "birth_date", "sex", "birth_place"],
@@ -58,17 +107,28 @@ PATIENT_IDENTITY = obj(
 CREATE_DOSSIER = obj(
     {
         "patient": PATIENT_IDENTITY,
-        "consent": obj({"given": {"const": True}, "terminal": STR}, ["given", "terminal"]),
+        "consent": obj(
+            {
+                "given": {
+                    "type": ["boolean", "integer", "string", "null"],
+                    "maxLength": 10,
+                    "description": "Consent is an explicit act: anything but the literal true "
+                    "is refused by the access policy (403 consent_missing, traced).",
+                },
+                "terminal": visible(100),
+            },
+            ["terminal"],
+        ),
         "emergency": obj({"bris_de_glace": BOOL, "centre_15": BOOL}),
         "medecin_traitant": NATIONAL_ID,
-        "representatives": {"type": "array", "items": STR, "maxItems": 4},
+        "representatives": {"type": "array", "items": INS, "maxItems": 4},
     },
     ["patient", "consent"],
 )
 
 SUMMARY = obj(
     {
-        "dossier_id": {"type": "integer"},
+        "dossier_id": ROW_ID,
         "status": {"type": "string", "enum": ["active", "closed", "purged"]},
         "patient": {"type": "object"},
         "medecin_traitant": PRO_REF,
@@ -110,15 +170,20 @@ DOCUMENT = obj(
 
 DEPOSIT = obj(
     {
-        "unique_id": STR,
+        "unique_id": {"type": "string", "pattern": "^[!-~]{1,128}$"},
         "category": CATEGORY,
-        "type_code": {"type": "string", "pattern": r"^\d{1,7}-\d$"},
-        "title": STR,
-        "mime_type": STR,
-        "content_base64": {"type": "string", "contentEncoding": "base64"},
-        "created_at": STR,
-        "service_start": STR,
-        "service_end": STR,
+        "type_code": {"type": "string", "pattern": "^[0-9]{1,7}-[0-9]$"},
+        "title": visible(300),
+        "mime_type": {"type": "string", "enum": sorted(MIME_TYPES)},
+        "content_base64": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+            "minLength": 4,
+        },
+        "created_at": INSTANT,
+        "service_start": INSTANT,
+        "service_end": INSTANT,
         "masked_ps": BOOL,
         "invisible_patient": BOOL,
         "invisible_rep": BOOL,
@@ -128,7 +193,7 @@ DEPOSIT = obj(
 
 DOCUMENT_LIST = obj(
     {
-        "dossier_id": {"type": "integer"},
+        "dossier_id": ROW_ID,
         "all": BOOL,
         "documents": {"type": "array", "items": DOCUMENT},
         "emergency_access": {"type": "object"},

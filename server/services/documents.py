@@ -18,7 +18,16 @@ from server.policy import Action, ActorKind, Category, DocumentFacts, listed
 from server.services import guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
-from server.validation import content, flag, instant, loinc, reject_unknown, require_object, text
+from server.validation import (
+    content,
+    flag,
+    instant,
+    loinc,
+    period,
+    reject_unknown,
+    require_object,
+    text,
+)
 
 # What the real service accepts from patients, plus CDA/XML for structured reports.
 MIME_TYPES = frozenset(
@@ -241,8 +250,7 @@ def _deposit_fields(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
         "title": text(data, "title", max_len=300),
         "mime_type": mime,
         "created_at": instant(data, "created_at"),
-        "service_start": instant(data, "service_start"),
-        "service_end": instant(data, "service_end"),
+        **period(data, "service_start", "service_end"),
         "flags": flags,
         "content": content(data, limit),
     }

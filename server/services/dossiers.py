@@ -199,7 +199,9 @@ def _patient_fields(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     if sex not in ("M", "F", "I"):
         raise InvalidInput("sex_invalid", "Sexe : M, F ou I.")
     place = text(data, "birth_place", max_len=5) or ""
-    if len(place) != 5 or not place.replace("A", "0").replace("B", "0").isdigit():
+    if len(place) != 5 or not (
+        place.isascii() and place.replace("A", "0").replace("B", "0").isdigit()
+    ):
         raise InvalidInput("birth_place_invalid", "Lieu de naissance : code INSEE à 5 caractères.")
     born = day(data, "birth_date")
     if born > ctx.now.date():

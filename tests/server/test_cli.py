@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cardreader.emulator import demo as demo_cards
+from server.app import create_app
 from server.cli import main
+from server.crypto import KeyMaterialError
 from server.models import AuditEntry, DocumentContent, Dossier, Patient
 from tests.server.conftest import World
 
@@ -83,3 +88,21 @@ def test_purge_keeps_dossiers_still_within_retention(
         dmp(settings, "db", "purge", "--db", settings["DATABASE_URL"]).output.strip()
         == "0 dossier(s) purged"
     )
+
+
+def test_a_server_refuses_to_start_with_a_key_that_does_not_open_its_database(
+    app: Any, settings: dict[str, Any], tmp_path: Path
+) -> None:
+    # `dmp db seed-demo` from one directory, `dmp server` from another: each makes its
+    # own var/master.key.
+    url = settings["DATABASE_URL"]
+    assert dmp(settings, "db", "seed-demo", "--db", url).exit_code == 0
+    other = tmp_path / "elsewhere" / "master.key"
+    env = {"DMP_MASTER_KEY_FILE": str(other), "DMP_MASTER_KEY": ""}
+    started = CliRunner().invoke(main, ["server", "--db", url, "--port", "0"], env=env)
+    assert started.exit_code == 1
+    assert f"key file {other}" in started.output
+    assert "DMP_MASTER_KEY_FILE" in started.output
+    with pytest.raises(KeyMaterialError, match="MASTER_KEY setting"):
+        create_app({**settings, "MASTER_KEY": base64.b64encode(bytes(32)).decode()})
+    create_app(settings).extensions["dmp"].engine.dispose()  # the right key starts

@@ -86,3 +86,24 @@ def test_card_profession_codes_are_the_matrix_professions_cards_may_carry() -> N
     matrix = load_matrix(default_matrix_path())
     eligible = {code for code, rules in matrix.professions.items() if rules.eligible}
     assert eligible == PROFESSIONS
+
+
+# Python's `\d`, str.isdigit() and int() take other scripts' digits: "٢٧٩..." would be
+# read as the INS 279... of an existing person, and become a second identity.
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, SUPERSCRIPT, FULLWIDTH])
+def test_identifiers_are_ascii(digits: dict[int, str]) -> None:
+    with pytest.raises(IdentifierError):
+        parse_ins("279035121518989".translate(digits))
+    with pytest.raises(IdentifierError):
+        parse_ins("27903512151898" + "9".translate(digits))
+    with pytest.raises(IdentifierError):
+        parse_national_id("8" + "10002813839".translate(digits))
+    with pytest.raises(IdentifierError):
+        parse_national_id("0" + "751234567".translate(digits))
+    with pytest.raises(IdentifierError):
+        parse_finess("750000010".translate(digits))

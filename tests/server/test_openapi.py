@@ -8,6 +8,7 @@ import jsonschema
 from openapi_spec_validator import validate
 
 from server.api.registry import openapi_path
+from tests.server.bodies import valid_bodies
 from tests.server.conftest import World
 
 
@@ -77,8 +78,23 @@ def test_no_documented_route_answers_without_a_session(world: World, marie_dossi
         for method, op in ops.items():
             # Public routes (card sign-in) have no session yet, but need a kiosk signature.
             reason = "authentication_failed" if op.get("security") == [] else "session_invalid"
+            # A body the route takes: a malformed one is refused before any caller is
+            # resolved (server.api.boundary).
+            body = valid_bodies().get((method.upper(), path), {})
             for headers in ({}, {"Authorization": "Bearer forged"}):
-                r = world.client.open(url, method=method.upper(), json={}, headers=headers)
+                r = world.client.open(url, method=method.upper(), json=body, headers=headers)
                 assert r.status_code == 401, (method, url)
                 assert r.get_json()["reason"] == reason
     assert len(world.trace("marie")) == before  # nothing happened, nothing to trace
+
+
+def test_every_body_route_has_a_valid_example_that_its_schema_accepts(world: World) -> None:
+    examples = valid_bodies()
+    with_body = set()
+    for path, ops in spec(world)["paths"].items():
+        for method, op in ops.items():
+            if "requestBody" in op:
+                with_body.add((method.upper(), path))
+                schema = op["requestBody"]["content"]["application/json"]["schema"]
+                jsonschema.validate(examples[method.upper(), path], schema)
+    assert with_body == set(examples)
