@@ -14,7 +14,7 @@ import pytest
 from cardreader import cardfile
 from cardreader.virtual import VirtualCard
 from cardreader.vpcd import VpcdBridge
-from kiosk import demo
+from dmp import demo
 from tests.cardreader.card_helpers import Pcscd, wait_for
 from tests.conftest import wipe
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cardreader import demo as demo_cards
-from server.cli import main
+from dmp.cli import main
 from server.models import AuditEntry, DocumentContent, Dossier, Patient
 from tests.server.conftest import World
 
