@@ -3,8 +3,9 @@
 A kiosk's pages are served on loopback to the browser on its screen. Any other local
 program could connect to the same port and, without this guard, read the signed-in
 patient's documents. So:
-- Host and Origin must name the kiosk itself (Flask's TRUSTED_HOSTS, plus an Origin
-  check): a page of another site, or a DNS name rebound to 127.0.0.1, gets nothing;
+- Host must name the kiosk itself (Flask's TRUSTED_HOSTS) and Origin or Fetch Metadata
+  must say that the request comes from the kiosk's own pages: a DNS name rebound to
+  127.0.0.1, a page of another site or of another local service gets nothing;
 - the session belongs to a browser secret held in an HttpOnly, SameSite=Strict cookie.
   A browser without the current secret gets one only while no session runs (the kiosk's
   browser reloading after a restart); when a session starts, the secret changes and only
@@ -19,11 +20,9 @@ from __future__ import annotations
 import hmac
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, request
 from werkzeug.exceptions import SecurityError
-from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.wrappers import Response
 
 from . import i18n
@@ -44,12 +43,12 @@ def allowed_hosts(settings: dict[str, Any]) -> list[str]:
     return [*LOOPBACK, *own, *extra]
 
 
-def _from_the_kiosk(hosts: list[str]) -> bool:
-    """Sent by a page of the kiosk (or typed in its address bar), not by another site.
+def _from_the_kiosk() -> bool:
+    """Sent by a page of the kiosk (or typed in its address bar), not by another site nor
+    by another service of this machine (another port of localhost is another origin).
 
     With the kiosk's `Referrer-Policy: no-referrer`, Chromium sends `Origin: null` on the
-    kiosk's own form posts; Fetch Metadata then says where the request comes from. Another
-    port of localhost is "same-site", not "same-origin": refused as well."""
+    kiosk's own form posts; Fetch Metadata then says where the request comes from."""
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
         return False
@@ -58,7 +57,7 @@ def _from_the_kiosk(hosts: list[str]) -> bool:
         return True
     if origin == "null":
         return site == "same-origin"
-    return host_is_trusted(urlsplit(origin).netloc, hosts)
+    return origin == request.host_url.rstrip("/")  # the Host was checked by then
 
 
 def init_app(app: Flask, terminal: Terminal, settings: dict[str, Any]) -> None:
@@ -67,10 +66,13 @@ def init_app(app: Flask, terminal: Terminal, settings: dict[str, Any]) -> None:
     secure = bool(settings["COOKIE_SECURE"])
 
     def refused() -> tuple[str, int]:
+        # A page of its own: nothing of the kiosk's state (who is signed in, the demo
+        # panel), and no URL building, which an untrusted Host makes impossible.
         message = i18n.gettext(
             "Cette borne ne répond qu'à son propre écran. Utilisez l'écran de la borne."
         )
-        return render_template("error.html", message=message), 403
+        page = app.jinja_env.get_template("refused.html")  # without the context processors
+        return page.render(message=message, lang=i18n.current(), _=i18n.gettext), 403
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> tuple[str, int]:
@@ -80,7 +82,7 @@ def init_app(app: Flask, terminal: Terminal, settings: dict[str, Any]) -> None:
 
     @app.before_request
     def guard() -> tuple[str, int] | None:
-        if not _from_the_kiosk(hosts):
+        if not _from_the_kiosk():
             log.warning("request refused: Origin not allowed")
             return refused()
         if request.path.startswith("/static/"):

@@ -426,11 +426,12 @@ class Terminal:
             return
         within = r.body.get("resign_within_seconds") if isinstance(r.body, dict) else None
         if isinstance(within, int) and within > 0:
-            with self.lock:  # follow the server's setting from now on
+            with self.lock:  # follow the server's setting from now on, this round included
                 if self.pro is not None:
                     self.pro.resign_every = within / 2
                 elif self.patient is not None:
                     self.patient.resign_every = within / 2
+                self._next_resign = min(self._next_resign, self.clock() + within / 2)
 
     def _certificate(self, reader: str, session: CardSession) -> bytes:
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -464,11 +465,16 @@ class Terminal:
             self.token() is not None or self.pro_reader is not None or self.patient_card is not None
         )
 
+    def tick(self) -> None:
+        """One round of housekeeping at `clock()`: the idle timeout, then the card's
+        re-signature when it is due."""
+        now = self.clock()
+        if self.signed_in() and now >= self.idle_deadline():
+            self.clear("idle", rearm=True)
+            return
+        if self.token() is not None and now >= self._next_resign:
+            self._resign()
+
     def _housekeeping(self) -> None:
         while not self._stop.wait(0.25):
-            now = self.clock()
-            if self.signed_in() and now >= self.idle_deadline():
-                self.clear("idle", rearm=True)
-                continue
-            if self.token() is not None and now >= self._next_resign:
-                self._resign()
+            self.tick()
