@@ -98,14 +98,6 @@ class Capabilities:
         )
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    """A session the server opened: its token and how often the card must re-sign."""
-
-    token: str
-    resign_within_seconds: float
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
