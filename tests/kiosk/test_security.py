@@ -133,11 +133,7 @@ def test_a_whole_patient_session_writes_no_file(at: Kiosk) -> None:
     assert at.running.terminal.receipts == {}
 
 
-@pytest.fixture
-def server_overrides() -> dict[str, Any]:
-    return {"RESIGN_SECONDS": 4}
-
-
+@pytest.mark.parametrize("server_overrides", [{"RESIGN_SECONDS": 4}])  # this test only
 def test_the_card_re_signs_in_the_background_and_keeps_the_session(at: Kiosk) -> None:
     page: Any = at.page
     at.sign_in_pro("pharmacien-moreau")
