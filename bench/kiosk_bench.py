@@ -7,7 +7,7 @@ Issue #5: "Time from card insertion to the signed-in home page, and from a tap t
 next page, measured in the browser: targets under 1 s and under 200 ms at the 95th
 percentile on this machine."
 
-In one process: the embedded demo (`kiosk.demo.start`: fresh PKI and demo cards, SQLite
+In one process: the embedded demo (`dmp.demo.start`: fresh PKI and demo cards, SQLite
 records server with the demo population, outbox worker, kiosk with two in-process
 readers; no pcscd), and Debian's Chromium (/usr/bin/chromium, headless, --no-sandbox)
 driven by Playwright's sync API. One browser page for the whole run, as on a kiosk.
@@ -79,7 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from cardreader.emulator.demo import DEMO_PIN
-from kiosk import demo
+from dmp import demo
 
 CHROMIUM = "/usr/bin/chromium"
 PRO_CARD = "pharmacien-moreau"

@@ -1,6 +1,8 @@
 """The kiosk's Flask app: pages rendered on the kiosk, for a touch screen, in French.
 
 Security that does not depend on the page being well behaved:
+- only the kiosk's own browser is served (kiosk/guard.py: Host and Origin allow-list,
+  a browser secret that the session is bound to);
 - a Content-Security-Policy with no inline script or style and frame-ancestors 'none';
 - CSRF tokens on every form (Flask-WTF), checked before any view runs;
 - the session cookie holds only the CSRF secret and the language (never patient data),
@@ -21,11 +23,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from server.labels import CATEGORIES
-
-from . import i18n
+from . import guard, i18n
 from .client import ServerUnavailable
-from .pages import SessionGone
+from .labels import CATEGORIES
+from .pages import SessionGone, common, patient, pro, unreachable_message
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -65,6 +66,7 @@ def create_kiosk_app(
     app.extensions["terminal"] = terminal
     app.extensions["kiosk_settings"] = settings
     app.extensions["demo"] = demo
+    guard.init_app(app, terminal, settings)  # before CSRF: a stranger learns nothing
     CSRFProtect(app)
 
     @app.before_request
@@ -82,10 +84,8 @@ def create_kiosk_app(
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
-        from .pages.common import pop_flash
-
         return {
-            "flash": pop_flash(),
+            "flash": common.pop_flash(),
             "_": i18n.gettext,
             "lang": i18n.current(),
             "csrf_token": generate_csrf,
@@ -146,8 +146,6 @@ def create_kiosk_app(
         )
         return render_template("error.html", message=message), 500
 
-    from .pages import common, patient, pro
-
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
@@ -156,10 +154,3 @@ def create_kiosk_app(
 
         app.register_blueprint(demo_panel.bp)
     return app
-
-
-def unreachable_message() -> str:
-    return i18n.gettext(
-        "Le serveur du dossier médical est injoignable pour le moment. Rien n'a été perdu : "
-        "réessayez dans un instant."
-    )

@@ -1,8 +1,13 @@
 """The kiosk's only way to the records server: every call goes through `ServerClient`.
 
-Each request is signed with the kiosk's key (see server/signin/kiosk_identity.py), so the
-server always knows which registered kiosk speaks. The kiosk decides nothing: it relays
-and shows the server's answer, including its French error message.
+Each request is signed with the kiosk's key (server/signin/request_signing.py, the one
+module the kiosk shares with the server), so the server always knows which registered
+kiosk speaks. The kiosk decides nothing: it relays and shows the server's answer,
+including its French error message.
+
+`ServerClient` holds the kiosk's own calls (card sign-in, one-time codes, session
+upkeep); `SessionClient` the calls made on behalf of whoever is signed in, one method
+per API operation, so that no URL of the API is written anywhere else in the kiosk.
 
 An unreachable or failing server raises `ServerUnavailable`, which the pages turn into
 a French message that keeps what the user typed (nothing is lost, the same
@@ -19,7 +24,8 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -54,6 +60,42 @@ class ApiResponse:
         if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
             return str(self.body["message"])
         return "Le serveur a refusé la demande."
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the server says a professional may do in general (`may` of GET /session).
+
+    The kiosk offers an action only when this allows it; the server still decides each
+    request on its dossier. Anything missing or malformed offers nothing."""
+
+    read_categories: frozenset[str] = frozenset()
+    deposit_categories: frozenset[str] = frozenset()
+    emergency: str | None = None  # "bris_de_glace" or "centre_15"
+    clinical_reading: bool = False
+    join_care_team: bool = False
+
+    @classmethod
+    def from_answer(cls, raw: Any) -> Capabilities:
+        if not isinstance(raw, dict):
+            return cls()
+
+        def names(key: str) -> frozenset[str]:
+            value = raw.get(key)
+            return (
+                frozenset(v for v in value if isinstance(v, str))
+                if isinstance(value, list)
+                else frozenset()
+            )
+
+        emergency = raw.get("emergency")
+        return cls(
+            read_categories=names("read_categories"),
+            deposit_categories=names("deposit_categories"),
+            emergency=emergency if emergency in ("bris_de_glace", "centre_15") else None,
+            clinical_reading=raw.get("clinical_reading") is True,
+            join_care_team=raw.get("join_care_team") is True,
+        )
 
 
 def _utc_now() -> datetime:
@@ -149,6 +191,184 @@ class ServerClient:
         if not content_type.startswith("application/json"):
             return ApiResponse(status, payload, content_type.split(";")[0])
         return ApiResponse(status, _decode(payload))
+
+    # ---- the kiosk's own calls (no session yet, or its upkeep) --------------------------
+
+    def card_challenge(self) -> ApiResponse:
+        """A fresh sign-in challenge for a card to sign."""
+        return self.call("POST", "/auth/card/challenge")
+
+    def card_sign_in(self, proof: dict[str, str]) -> ApiResponse:
+        """A card's signed challenge: 201 with a token (professional) or a pending token
+        (patient, who then types a one-time code)."""
+        return self.call("POST", "/auth/card/signin", proof)
+
+    def send_code(self, pending_token: str, channel: str) -> ApiResponse:
+        return self.call(
+            "POST", "/signin/code", {"pending_token": pending_token, "channel": channel}
+        )
+
+    def verify_code(self, pending_token: str, code: str, *, totp: bool) -> ApiResponse:
+        body = {"pending_token": pending_token, "code": code, "method": "totp" if totp else "code"}
+        return self.call("POST", "/signin/otp", body)
+
+    def session_challenge(self, token: str) -> ApiResponse:
+        """A challenge for the card of a running session to re-sign."""
+        return self.call("POST", "/session/card/challenge", token=token)
+
+    def resign(self, token: str, proof: dict[str, str]) -> ApiResponse:
+        return self.call("POST", "/session/card/resign", proof, token=token)
+
+    def card_removed(self, token: str) -> ApiResponse:
+        """The card left the reader: the server ends the session now."""
+        return self.call("POST", "/session/card/removed", token=token)
+
+    def whoami(self, token: str) -> ApiResponse:
+        return self.call("GET", "/session", token=token)
+
+    def capabilities(self, token: str) -> Capabilities:
+        """What the caller may do; nothing when the server does not say."""
+        r = self.whoami(token)
+        return Capabilities.from_answer(
+            r.body.get("may") if r.ok and isinstance(r.body, dict) else None
+        )
+
+    def session(self, token: str, on_expired: Callable[[], NoReturn]) -> SessionClient:
+        return SessionClient(self, token, on_expired)
+
+
+def _segment(value: str | int) -> str:
+    """One path segment: an id taken from a kiosk URL can never add a path of its own."""
+    return quote(str(value), safe="")
+
+
+class SessionClient:
+    """The API on behalf of one signed-in session. A 401 means the server ended the
+    session (idle, lifetime, card re-signature): `on_expired` is called, and raises."""
+
+    def __init__(
+        self, client: ServerClient, token: str, on_expired: Callable[[], NoReturn]
+    ) -> None:
+        self.client = client
+        self.token = token
+        self.on_expired = on_expired
+
+    def _call(
+        self, method: str, path: str, body: Any = None, *, idempotency_key: str | None = None
+    ) -> ApiResponse:
+        r = self.client.call(method, path, body, token=self.token, idempotency_key=idempotency_key)
+        if r.status == 401:
+            self.on_expired()
+        return r
+
+    def _dossier(self, dossier_id: int) -> str:
+        return f"/dossiers/{_segment(dossier_id)}"
+
+    def _document(self, dossier_id: int, logical_id: str) -> str:
+        return f"{self._dossier(dossier_id)}/documents/{_segment(logical_id)}"
+
+    # ---- who, and the dossier ---------------------------------------------------------
+
+    def whoami(self) -> ApiResponse:
+        return self._call("GET", "/session")
+
+    def lookup_dossier(self, ins: str) -> ApiResponse:
+        return self._call("POST", "/dossiers/lookup", {"ins": ins})
+
+    def open_dossier(self, body: dict[str, Any], *, submission: str) -> ApiResponse:
+        return self._call("POST", "/dossiers", body, idempotency_key=submission)
+
+    def dossier(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", self._dossier(dossier_id))
+
+    def close_dossier(self, dossier_id: int, *, delete: bool, submission: str) -> ApiResponse:
+        return self._call(
+            "POST",
+            f"{self._dossier(dossier_id)}/close",
+            {"confirm": True, "delete": delete},
+            idempotency_key=submission,
+        )
+
+    # ---- documents -----------------------------------------------------------------------
+
+    def list_documents(self, dossier_id: int, *, show_all: bool = False) -> ApiResponse:
+        query = "?all=true" if show_all else ""
+        return self._call("GET", f"{self._dossier(dossier_id)}/documents{query}")
+
+    def document(self, dossier_id: int, logical_id: str) -> ApiResponse:
+        return self._call("GET", self._document(dossier_id, logical_id))
+
+    def document_content(self, dossier_id: int, logical_id: str) -> ApiResponse:
+        return self._call("GET", f"{self._document(dossier_id, logical_id)}/content")
+
+    def deposit(self, dossier_id: int, body: dict[str, Any], *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/documents"
+        return self._call("POST", path, body, idempotency_key=submission)
+
+    def replace(
+        self, dossier_id: int, logical_id: str, body: dict[str, Any], *, submission: str
+    ) -> ApiResponse:
+        path = f"{self._document(dossier_id, logical_id)}/replace"
+        return self._call("POST", path, body, idempotency_key=submission)
+
+    def set_masked(
+        self, dossier_id: int, logical_id: str, masked: bool, *, submission: str
+    ) -> ApiResponse:
+        return self._call(
+            "PATCH",
+            f"{self._document(dossier_id, logical_id)}/visibility",
+            {"masked_ps": masked, "confirm": True},
+            idempotency_key=submission,
+        )
+
+    # ---- who has access ------------------------------------------------------------------
+
+    def access(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", f"{self._dossier(dossier_id)}/access")
+
+    def block(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
+        return self._call("PUT", path, idempotency_key=submission)
+
+    def unblock(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
+        return self._call("DELETE", path, idempotency_key=submission)
+
+    def set_emergency_settings(
+        self, dossier_id: int, *, bris_de_glace: bool, centre_15: bool, submission: str
+    ) -> ApiResponse:
+        return self._call(
+            "PUT",
+            f"{self._dossier(dossier_id)}/emergency-settings",
+            {"bris_de_glace": bris_de_glace, "centre_15": centre_15},
+            idempotency_key=submission,
+        )
+
+    def consent_in_person(self, dossier_id: int, presence: dict[str, str]) -> ApiResponse:
+        """The patient at the counter consents: `presence` is their card's signature."""
+        return self._call("POST", f"{self._dossier(dossier_id)}/consents/in-person", presence)
+
+    def join_care_team(self, dossier_id: int, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/care-team/join"
+        return self._call("POST", path, idempotency_key=submission)
+
+    def emergency_access(self, dossier_id: int, mode: str, reason: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/emergency-access"
+        return self._call("POST", path, {"mode": mode, "reason": reason})
+
+    def history(self, dossier_id: int, *, before: int | None = None) -> ApiResponse:
+        query = f"?before={before}" if before is not None else ""
+        return self._call("GET", f"{self._dossier(dossier_id)}/history{query}")
+
+    # ---- the patient's authenticator app ---------------------------------------------------
+
+    def enrol_totp(self) -> ApiResponse:
+        """A new TOTP secret and its QR code. No Idempotency-Key: the answer holds a
+        secret, which no replay record may keep."""
+        return self._call("POST", "/me/totp")
+
+    def confirm_totp(self, code: str) -> ApiResponse:
+        return self._call("POST", "/me/totp/confirm", {"code": code})
 
 
 def _is_json(payload: bytes) -> bool:

@@ -1,12 +1,16 @@
 """Kiosk settings: defaults here, overridden by a TOML file (DMP_KIOSK_CONFIG) or by
 DMP_KIOSK_<NAME> environment variables. `config/kiosk.example.toml` lists every one
-(a test keeps the two equal)."""
+(a test keeps the two equal).
+
+The kiosk reads its own settings: it shares no code with the records server but the
+request signing (a kiosk is installed without the server's database stack)."""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from pathlib import Path
 from typing import Any
-
-from server.config import load_layered
 
 DEFAULTS: dict[str, Any] = {
     # The records server (its API lives under /api/v1).
@@ -20,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     # Where the kiosk serves its pages: the kiosk's own browser, so loopback by default.
     "HOST": "127.0.0.1",
     "PORT": 8500,
+    # Host names (host or host:port) the kiosk answers to, comma-separated, besides the
+    # loopback names and the address it is bound to. A request naming another Host, or
+    # sent from a page of another Origin, gets no page (DNS rebinding, other local sites).
+    "ALLOWED_HOSTS": "",
     # A kiosk in a public place: 2 minutes without a touch ends the session, with a
     # warning 30 s before (the server's own idle limit, 15 min, is an upper bound).
     "IDLE_SECONDS": 120,
@@ -33,9 +41,34 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    settings = load_layered(
-        DEFAULTS, file_env="DMP_KIOSK_CONFIG", env_prefix="DMP_KIOSK_", overrides=overrides
-    )
+    """Defaults, then the TOML file DMP_KIOSK_CONFIG names, then DMP_KIOSK_<NAME>
+    variables (typed like the default), then `overrides`. Unknown file keys are refused:
+    a misspelt setting must not silently fall back to its default."""
+    settings = dict(DEFAULTS)
+    path = os.environ.get("DMP_KIOSK_CONFIG")
+    if path:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = set(data) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        settings.update(data)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(f"DMP_KIOSK_{key}")
+        if raw is not None:
+            settings[key] = _coerce(raw, default)
+    if overrides:
+        settings.update(overrides)
     if settings["READER"] not in ("pcsc", "demo"):
         raise ValueError("READER must be 'pcsc' or 'demo'")
     return settings
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw

@@ -8,12 +8,13 @@ has its English entry, so switching language never shows a half-translated scree
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import g, session
 
-from server.frenchtime import PARIS, fr_date, fr_datetime
-
 LANGS = ("fr", "en")
+# The users are in metropolitan France: dates read in Paris time, whatever the host's zone.
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def current() -> str:
@@ -36,9 +37,10 @@ def day(value: str | None, with_time: bool = False) -> str:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(PARIS)
     if current() == "en":
-        return moment.astimezone(PARIS).strftime("%d %b %Y, %H:%M" if with_time else "%d %b %Y")
-    return fr_datetime(moment) if with_time else fr_date(moment)
+        return local.strftime("%d %b %Y, %H:%M" if with_time else "%d %b %Y")
+    return local.strftime("%d/%m/%Y à %H:%M" if with_time else "%d/%m/%Y")
 
 
 EN: dict[str, str] = {}

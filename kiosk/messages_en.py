@@ -1,7 +1,7 @@
 """English translations of the kiosk's French texts, for `kiosk.i18n`.
 
 Keys are the French texts exactly as passed to `_()` in kiosk/templates and kiosk/**/*.py
-(plus the `FLASH` messages and the `DEPOSIT_KINDS` labels), sorted; values keep the same
+(plus the `FLASH` messages and the `DOCUMENT_TYPES` labels of kiosk/labels.py), sorted; values keep the same
 `{placeholders}`. tests/kiosk/test_i18n.py keeps this complete: it fails on a missing, stale
 or untranslated entry and on mismatched placeholders.
 """
@@ -19,6 +19,7 @@ MESSAGES: dict[str, str] = {
     "Accès en urgence (bris de glace) en cours. Motif : {reason}. Le patient en est informé.": "Emergency access (break the glass) in progress. Reason: {reason}. The patient is informed.",
     "Admission enregistrée : l'équipe de l'établissement rejoint l'équipe de soins.": "Admission recorded: the facility's team joins the care team.",
     "Afficher tout": "Show all",
+    "Ajouter mon application": "Add my app",
     "Aller au contenu": "Skip to content",
     "Annuler": "Cancel",
     "Application d'authentification": "Authenticator app",
@@ -38,6 +39,7 @@ MESSAGES: dict[str, str] = {
     "Ce patient n'a pas encore de dossier.": "This patient does not have a record yet.",
     "Cet accès est exceptionnel. Il est tracé, limité dans le temps, et le patient en est informé.": "This access is exceptional. It is logged, limited in time, and the patient is informed.",
     "Cette action n'est pas possible ici.": "This action is not possible here.",
+    "Cette borne ne répond qu'à son propre écran. Utilisez l'écran de la borne.": "This kiosk only answers its own screen. Please use the kiosk's screen.",
     "Cette carte n'est pas reconnue par la borne.": "This card is not recognised by the kiosk.",
     "Cette carte ne permet pas d'ouvrir une session. Reprenez-la ; si vous pensez que c'est une erreur, adressez-vous à l'accueil.": "This card cannot be used to start a session. Please take it back; if you think this is a mistake, ask at reception.",
     "Cette page n'existe pas.": "This page does not exist.",
@@ -180,6 +182,7 @@ MESSAGES: dict[str, str] = {
     "Téléphone mobile": "Mobile phone",
     "Un document ne peut pas être à la fois masqué aux professionnels et invisible pour le patient.": "A document cannot be both hidden from professionals and invisible to the patient.",
     "Un médecin urgentiste peut lire le dossier en cas d'urgence (bris de glace).": "An emergency doctor can read the record in an emergency (break the glass).",
+    "Une application d'authentification sur votre téléphone vous donne vos codes de connexion, sans attendre de SMS ni d'e-mail.": "An authenticator app on your phone gives you your sign-in codes, without waiting for a text message or an e-mail.",
     "Une erreur inattendue est survenue. Rien n'a été enregistré : recommencez.": "An unexpected error occurred. Nothing has been saved: please start again.",
     "Une fois fermé, plus aucun professionnel n'aura accès à votre dossier. Il est conservé 10 ans puis supprimé ; vous pouvez le rouvrir à tout moment.": "Once closed, no professional will have access to your record. It is kept for 10 years and then deleted; you can reopen it at any time.",
     "Valider": "Submit",

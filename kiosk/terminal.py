@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from cardreader.professional import (
 from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication, CardSession, card_kind
 
-from .client import ApiResponse, ServerClient, ServerUnavailable
+from .client import ApiResponse, Capabilities, ServerClient, ServerUnavailable
 from .readers import CardReaders, ReaderEvent
 
 log = logging.getLogger("dmp.kiosk.terminal")
@@ -60,6 +61,7 @@ class Professional:
     reader: str
     card: ProfessionalSession  # kept to re-sign without asking the PIN again
     resign_every: float
+    may: Capabilities = field(default_factory=Capabilities)  # the server's answer
 
     @property
     def profession(self) -> str:
@@ -117,6 +119,9 @@ class Terminal:
         # Bumped at each event; a page rendered before an event it missed (it was loading)
         # sees a newer version when its stream connects, and goes where it should.
         self.version = 0
+        # The secret of the browser this kiosk serves (kiosk/guard.py): replaced when a
+        # session starts, so that only the browser that started it holds the new one.
+        self.browser_key = secrets.token_urlsafe(32)
         self._reset_state()
 
     # ---- state -------------------------------------------------------------------
@@ -167,7 +172,7 @@ class Terminal:
     def _end_server_sessions(self, tokens: list[str]) -> None:
         for token in tokens:
             try:
-                self.client.call("POST", "/session/card/removed", token=token)
+                self.client.card_removed(token)
             except ServerUnavailable:
                 # The server ends it anyway when the re-signature does not come.
                 log.info("could not tell the server a session ended; it will expire")
@@ -181,6 +186,15 @@ class Terminal:
 
     def touch(self) -> None:
         self.last_activity = self.clock()
+
+    def in_session(self) -> bool:
+        """A server session, or a patient's sign-in under way, is held for someone."""
+        return self.token() is not None or self.patient is not None
+
+    def new_browser_key(self) -> str:
+        with self.lock:
+            self.browser_key = secrets.token_urlsafe(32)
+            return self.browser_key
 
     # ---- events ------------------------------------------------------------------
     def subscribe(self) -> queue.Queue[dict[str, Any]]:
@@ -261,8 +275,9 @@ class Terminal:
                 self.publish({"go": "/pro/"})
 
     # ---- card work ---------------------------------------------------------------
-    def _challenge(self, path: str = "/auth/card/challenge", token: str | None = None) -> bytes:
-        r = self.client.call("POST", path, token=token)
+    def _challenge(self, token: str | None = None) -> bytes:
+        """A sign-in challenge, or with `token` a re-signature challenge of that session."""
+        r = self.client.card_challenge() if token is None else self.client.session_challenge(token)
         if not r.ok:
             raise SignInFailed(r.message)
         return base64.b64decode(r.body["challenge"])
@@ -287,17 +302,24 @@ class Terminal:
 
         reading, session = self.readers.run(reader, job)
         body = {"kind": CardKind.PROFESSIONAL.value, **proof(reading.authentication)}
-        r = self.client.call("POST", "/auth/card/signin", body)
+        r = self.client.card_sign_in(body)
         if r.status != 201:
             return r
+        # What to offer this professional is the server's answer, asked once per session.
+        try:
+            may = self.client.capabilities(r.body["token"])
+        except ServerUnavailable:
+            self._spawn(self._end_server_sessions, [r.body["token"]])
+            raise
         with self.lock:
             if self.pro_reader != reader:
                 # The card left while the server answered: that session must not live.
                 self._spawn(self._end_server_sessions, [r.body["token"]])
                 raise SignInFailed("card_removed")
             every = float(r.body.get("resign_within_seconds", 120)) / 2
-            self.pro = Professional(r.body["token"], reading.identity, reader, session, every)
+            self.pro = Professional(r.body["token"], reading.identity, reader, session, every, may)
             self.pro_reader = None
+            self.new_browser_key()
             self._next_resign = self.clock() + every
             self.touch()
         return r
@@ -344,10 +366,8 @@ class Terminal:
         """Alone at the kiosk: the card signs, then a one-time code opens the session."""
         card = self._patient_card()
         reading, session = self._patient_signs(card)
-        r = self.client.call(
-            "POST",
-            "/auth/card/signin",
-            {"kind": CardKind.PATIENT.value, **proof(reading.authentication)},
+        r = self.client.card_sign_in(
+            {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
         )
         if r.status == 201:
             with self.lock:
@@ -356,6 +376,7 @@ class Terminal:
                 card.identity = reading.identity
                 card.card = session
                 self.patient = PatientSignIn(pending_token=r.body["pending_token"])
+                self.new_browser_key()
         return r
 
     def finish_patient_sign_in(self, token: str, resign_within: float) -> None:
@@ -384,7 +405,7 @@ class Terminal:
             return
         card_session: CardSession = session
         try:
-            challenge = self._challenge("/session/card/challenge", token)
+            challenge = self._challenge(token)
             signature = self.readers.run(reader, lambda _c: card_session.authenticate(challenge))
             body = {
                 "challenge": base64.b64encode(challenge).decode(),
@@ -392,7 +413,7 @@ class Terminal:
                 "certificate": base64.b64encode(self._certificate(reader, card_session)).decode(),
                 "signature": base64.b64encode(signature).decode(),
             }
-            r = self.client.call("POST", "/session/card/resign", body, token=token)
+            r = self.client.resign(token, body)
         except ServerUnavailable:
             with self.lock:
                 self._next_resign = self.clock() + 5.0  # try again soon
@@ -405,11 +426,12 @@ class Terminal:
             return
         within = r.body.get("resign_within_seconds") if isinstance(r.body, dict) else None
         if isinstance(within, int) and within > 0:
-            with self.lock:  # follow the server's setting from now on
+            with self.lock:  # follow the server's setting from now on, this round included
                 if self.pro is not None:
                     self.pro.resign_every = within / 2
                 elif self.patient is not None:
                     self.patient.resign_every = within / 2
+                self._next_resign = min(self._next_resign, self.clock() + within / 2)
 
     def _certificate(self, reader: str, session: CardSession) -> bytes:
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -443,11 +465,16 @@ class Terminal:
             self.token() is not None or self.pro_reader is not None or self.patient_card is not None
         )
 
+    def tick(self) -> None:
+        """One round of housekeeping at `clock()`: the idle timeout, then the card's
+        re-signature when it is due."""
+        now = self.clock()
+        if self.signed_in() and now >= self.idle_deadline():
+            self.clear("idle", rearm=True)
+            return
+        if self.token() is not None and now >= self._next_resign:
+            self._resign()
+
     def _housekeeping(self) -> None:
         while not self._stop.wait(0.25):
-            now = self.clock()
-            if self.signed_in() and now >= self.idle_deadline():
-                self.clear("idle", rearm=True)
-                continue
-            if self.token() is not None and now >= self._next_resign:
-                self._resign()
+            self.tick()

@@ -1,19 +1,16 @@
-"""The `dmp` command line: one root group, each package contributes its own groups."""
+"""The records server's own commands, gathered by the `dmp` command (dmp/cli.py)."""
 
 from __future__ import annotations
 
 import click
 
-from cardreader.emulator.cli import card, pki
-from kiosk.cli import demo, kiosk
 from server.cli_server import audit, db, kiosk_admin, server, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dmp-kiosk")
 def main() -> None:
-    """dmp-kiosk: records server, kiosk and card tools."""
+    """The records server: its database, trace, outbox worker and kiosk registry."""
 
 
-for command in (server, db, audit, pki, card, worker, kiosk_admin, kiosk, demo):
+for command in (server, db, audit, worker, kiosk_admin):
     main.add_command(command)

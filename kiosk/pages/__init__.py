@@ -1,14 +1,20 @@
-"""The kiosk's pages, one blueprint per audience, and what they share."""
+"""The kiosk's pages, one blueprint per audience, and what they share.
+
+The app factory (kiosk/app.py) imports the pages, never the other way round: what both
+need (the terminal of this kiosk, the session-ended signal, the unreachable message)
+lives here.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import NoReturn
 
 from flask import current_app, redirect, url_for
 from werkzeug.wrappers import Response
 
-from kiosk.client import ApiResponse
+from kiosk import i18n
+from kiosk.client import SessionClient
 from kiosk.terminal import Terminal
 
 
@@ -21,21 +27,27 @@ def terminal() -> Terminal:
     return t
 
 
-def api(
-    method: str, path: str, body: Any = None, *, idempotency_key: str | None = None
-) -> ApiResponse:
-    """A call on behalf of whoever is signed in at this kiosk; a 401 ends the kiosk
+def server() -> SessionClient:
+    """The API on behalf of whoever is signed in at this kiosk; a 401 ends the kiosk
     session too (the server ended it: idle, lifetime, card re-signature)."""
     t = terminal()
     token = t.token()
     if token is None:
         raise SessionGone
     t.touch()
-    r = t.client.call(method, path, body, token=token, idempotency_key=idempotency_key)
-    if r.status == 401:
+
+    def expired() -> NoReturn:
         t.clear("session_ended", notify=False)
         raise SessionGone
-    return r
+
+    return t.client.session(token, expired)
+
+
+def unreachable_message() -> str:
+    return i18n.gettext(
+        "Le serveur du dossier médical est injoignable pour le moment. Rien n'a été perdu : "
+        "réessayez dans un instant."
+    )
 
 
 def home() -> Response:

@@ -29,6 +29,7 @@ bp = Blueprint("common", __name__)
 PIN_RE = re.compile(r"^\d{4}$")
 PUK_RE = re.compile(r"^\d{8}$")
 CODE_RE = re.compile(r"^\d{6}$")
+KEEP_ALIVE_SECONDS = 15
 
 FLASH = {
     "card_removed": "Carte retirée : la session est terminée et l'écran a été effacé.",
@@ -68,15 +69,22 @@ def events() -> Response:
     """Card events for the page (server-sent events): where to go, at once."""
     t = terminal()
     q = t.subscribe()
+    key = t.browser_key
 
     def stream() -> Iterator[str]:
+        quiet = 0
         try:
             yield f"retry: 1000\ndata: {json.dumps({'version': t.version})}\n\n"
-            while True:
+            # A session started in another request: this stream belongs to the browser
+            # that held the previous secret; it ends, and the kiosk's browser reconnects.
+            while t.browser_key == key:
                 try:
-                    event = q.get(timeout=15)
+                    event = q.get(timeout=1)
                 except queue.Empty:
-                    yield ": keep-alive\n\n"
+                    quiet += 1
+                    if quiet >= KEEP_ALIVE_SECONDS:
+                        quiet = 0
+                        yield ": keep-alive\n\n"
                     continue
                 yield f"data: {json.dumps(event)}\n\n"
         finally:
@@ -194,6 +202,8 @@ def unblock() -> BaseResponse | str | tuple[str, int]:
 
 @bp.get("/patient-card")
 def patient_card() -> BaseResponse | str:
+    """Where a patient card's insertion leads: the code page (nothing is asked of the
+    server before the patient taps; a GET changes no state)."""
     t = terminal()
     if t.pro is not None:
         return redirect(url_for("pro.patient"))
@@ -201,61 +211,65 @@ def patient_card() -> BaseResponse | str:
         return redirect(url_for("common.pin"))
     if t.patient_card is None:
         return home()
-    if t.patient is not None and t.patient.pending_token:
-        return redirect(url_for("common.code"))
-    try:
-        r = t.start_patient_sign_in()
-    except (CardError, SignInFailed):
-        return home()
-    if r.status != 201:
-        return render_template(
-            "error.html",
-            message=_(
-                "Cette carte ne permet pas d'ouvrir une session. Reprenez-la ; si vous "
-                "pensez que c'est une erreur, adressez-vous à l'accueil."
-            ),
-        )
     return redirect(url_for("common.code"))
+
+
+def _card_refused() -> str:
+    return render_template(
+        "error.html",
+        message=_(
+            "Cette carte ne permet pas d'ouvrir une session. Reprenez-la ; si vous "
+            "pensez que c'est une erreur, adressez-vous à l'accueil."
+        ),
+    )
 
 
 @bp.route("/code", methods=["GET", "POST"])
 def code() -> BaseResponse | str | tuple[str, int]:
+    """The patient asks for a one-time code (the card signs the sign-in challenge at that
+    tap), then types it."""
     t = terminal()
-    if t.patient is None or not t.patient.pending_token:
+    if t.pro is not None or t.patient_card is None:
         return home()
-    pending = t.patient.pending_token
+    if t.patient is not None and t.patient.token:
+        return redirect(url_for("patient.home"))
+    destination = t.patient.destination if t.patient is not None else None
+    if request.method == "GET":
+        return render_template("code.html", error=None, destination=destination)
     error = None
-    if request.method == "POST":
-        action = request.form.get("action", "")
-        if action in ("sms", "email"):
-            r = t.client.call("POST", "/signin/code", {"pending_token": pending, "channel": action})
-            if r.ok:
-                t.patient.destination = r.body.get("destination")
-                t.touch()
-                return redirect(url_for("common.code"))
-            error = _code_error(r.status, r.message)
-        elif action == "verify":
-            value = request.form.get("code", "").strip()
-            method = request.form.get("method", "code")
-            if not CODE_RE.match(value):
-                error = _("Le code a 6 chiffres.")
-            else:
-                body = {
-                    "pending_token": pending,
-                    "code": value,
-                    "method": "totp" if method == "totp" else "code",
-                }
-                r = t.client.call("POST", "/signin/otp", body)
-                if r.ok:
-                    # The code step does not say the re-signature period: re-sign soon,
-                    # then follow what the re-signature answer says.
-                    t.finish_patient_sign_in(r.body["token"], 20.0)
-                    return redirect(url_for("patient.home"))
-                error = _code_error(r.status, r.message)
+    action = request.form.get("action", "")
+    if action in ("sms", "email", "verify"):
+        if t.patient is None or not t.patient.pending_token:
+            try:
+                started = t.start_patient_sign_in()
+            except (CardError, SignInFailed):
+                return home()
+            if started.status != 201:
+                return _card_refused()
+    pending = t.patient.pending_token if t.patient is not None else None
+    if action in ("sms", "email") and pending is not None:
+        r = t.client.send_code(pending, action)
+        if r.ok and t.patient is not None:
+            t.patient.destination = r.body.get("destination")
+            t.touch()
+            return redirect(url_for("common.code"))
+        error = _code_error(r.status, r.message)
+    elif action == "verify" and pending is not None:
+        value = request.form.get("code", "").strip()
+        if not CODE_RE.match(value):
+            error = _("Le code a 6 chiffres.")
         else:
-            error = _("Choisissez une action.")
-        return render_template("code.html", error=error, destination=t.patient.destination), 400
-    return render_template("code.html", error=None, destination=t.patient.destination)
+            r = t.client.verify_code(pending, value, totp=request.form.get("method") == "totp")
+            if r.ok:
+                # The code step does not say the re-signature period: re-sign soon,
+                # then follow what the re-signature answer says.
+                t.finish_patient_sign_in(r.body["token"], 20.0)
+                return redirect(url_for("patient.home"))
+            error = _code_error(r.status, r.message)
+    else:
+        error = _("Choisissez une action.")
+    destination = t.patient.destination if t.patient is not None else None
+    return render_template("code.html", error=error, destination=destination), 400
 
 
 def _code_error(status: int, message: str) -> str:

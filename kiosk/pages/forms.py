@@ -14,13 +14,12 @@ from flask import render_template, request
 from werkzeug.wrappers import Response
 
 from cardreader.identity import PatientIdentity
-from kiosk.app import unreachable_message
 from kiosk.client import ServerUnavailable
 from kiosk.i18n import gettext as _
 from kiosk.receipts import ConsentChange
 from kiosk.terminal import Dossier, Terminal
 
-from . import api, new_submission_id, valid_submission_id
+from . import new_submission_id, server, unreachable_message, valid_submission_id
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
@@ -128,7 +127,7 @@ def open_dossier_page(
         return (show(form, errors, submission), 400), submission, {}
     body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
     try:
-        r = api("POST", "/dossiers", body, idempotency_key=submission)
+        r = server().open_dossier(body, submission=submission)
     except ServerUnavailable:
         # Nothing lost: the form comes back as typed, with the same submission id.
         return (show(form, [unreachable_message()], submission), 503), submission, body

@@ -13,8 +13,8 @@ from kiosk.i18n import gettext as _
 from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
 from kiosk.terminal import Dossier, Terminal
 
-from . import api, new_submission_id, terminal, valid_submission_id
 from . import home as go_home
+from . import new_submission_id, server, terminal, valid_submission_id
 from .forms import emergency_changes, open_dossier_page, receipt_reference
 from .pro import document_page
 
@@ -34,7 +34,7 @@ def _dossier_id(t: Terminal) -> int | None:
     identity = t.patient_card.identity if t.patient_card else None
     if identity is None:
         return None
-    r = api("POST", "/dossiers/lookup", {"ins": identity.ins})
+    r = server().lookup_dossier(identity.ins)
     if not r.ok:
         return None
     t.dossier = Dossier(int(r.body["dossier_id"]))
@@ -71,7 +71,7 @@ def home() -> Response | str:
     d = _dossier_id(t)
     if d is None:
         return redirect(url_for("patient.create"))
-    summary = api("GET", f"/dossiers/{d}")
+    summary = server().dossier(d)
     if not summary.ok:
         return render_template("error.html", message=summary.message)
     t.dossier.summary = summary.body  # type: ignore[union-attr]
@@ -102,7 +102,7 @@ def documents() -> Response | str:
     if d is None:
         return redirect(url_for("patient.create"))
     show_all = request.args.get("all") == "1"
-    r = api("GET", f"/dossiers/{d}/documents" + ("?all=true" if show_all else ""))
+    r = server().list_documents(d, show_all=show_all)
     if not r.ok:
         return render_template("error.html", message=r.message)
     return render_template(
@@ -127,7 +127,9 @@ def visibility(logical_id: str) -> Response | str | tuple[str, int]:
     """Mask or unmask: a confirmation page, then the change and its receipt."""
     t = _signed_in()
     d = _dossier_id(t)
-    meta = api("GET", f"/dossiers/{d}/documents/{logical_id}")
+    if d is None:
+        return redirect(url_for("patient.create"))
+    meta = server().document(d, logical_id)
     if not meta.ok:
         return render_template("error.html", message=meta.message)
     masked = bool(meta.body.get("flags", {}).get("masked_ps"))
@@ -136,12 +138,7 @@ def visibility(logical_id: str) -> Response | str | tuple[str, int]:
             "confirm_mask.html", doc=meta.body, masked=masked, submission=new_submission_id()
         )
     submission = valid_submission_id(request.form.get("submission"))
-    r = api(
-        "PATCH",
-        f"/dossiers/{d}/documents/{logical_id}/visibility",
-        {"masked_ps": not masked, "confirm": True},
-        idempotency_key=submission,
-    )
+    r = server().set_masked(d, logical_id, not masked, submission=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
     when = i18n.day(meta.body.get("created_at") or meta.body.get("submitted_at"))
@@ -156,7 +153,9 @@ def visibility(logical_id: str) -> Response | str | tuple[str, int]:
 def access() -> Response | str:
     t = _signed_in()
     d = _dossier_id(t)
-    r = api("GET", f"/dossiers/{d}/access")
+    if d is None:
+        return redirect(url_for("patient.create"))
+    r = server().access(d)
     if not r.ok:
         return render_template("error.html", message=r.message)
     return render_template(
@@ -183,8 +182,12 @@ def block(national_id: str, op: str) -> Response | str | tuple[str, int]:
             submission=new_submission_id(),
         )
     submission = valid_submission_id(request.form.get("submission"))
-    method = "PUT" if op == "block" else "DELETE"
-    r = api(method, f"/dossiers/{d}/blocks/{national_id}", idempotency_key=submission)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    if op == "block":
+        r = server().block(d, national_id, submission=submission)
+    else:
+        r = server().unblock(d, national_id, submission=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
     reference = _receipt(
@@ -203,7 +206,9 @@ def block(national_id: str, op: str) -> Response | str | tuple[str, int]:
 def emergency() -> Response | str | tuple[str, int]:
     t = _signed_in()
     d = _dossier_id(t)
-    current = api("GET", f"/dossiers/{d}/access")
+    if d is None:
+        return redirect(url_for("patient.create"))
+    current = server().access(d)
     if not current.ok:
         return render_template("error.html", message=current.message)
     settings: dict[str, Any] = current.body.get("emergency", {})
@@ -216,7 +221,12 @@ def emergency() -> Response | str | tuple[str, int]:
         "bris_de_glace": request.form.get("bris_de_glace") == "on",
         "centre_15": request.form.get("centre_15") == "on",
     }
-    r = api("PUT", f"/dossiers/{d}/emergency-settings", wanted, idempotency_key=submission)
+    r = server().set_emergency_settings(
+        d,
+        bris_de_glace=wanted["bris_de_glace"],
+        centre_15=wanted["centre_15"],
+        submission=submission,
+    )
     if not r.ok:
         return render_template("error.html", message=r.message), 400
     reference = _receipt(t, emergency_changes(wanted), submission)
@@ -227,9 +237,11 @@ def emergency() -> Response | str | tuple[str, int]:
 def history() -> Response | str:
     t = _signed_in()
     d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
     before = request.args.get("before", "")
-    path = f"/dossiers/{d}/history" + (f"?before={int(before)}" if before.isdigit() else "")
-    r = api("GET", path)
+    # ASCII digits only: str.isdigit() also takes other scripts' digits, which int() reads.
+    r = server().history(d, before=int(before) if before.isascii() and before.isdigit() else None)
     if not r.ok:
         return render_template("error.html", message=r.message)
     return render_template(
@@ -241,20 +253,26 @@ def history() -> Response | str:
 
 @bp.route("/totp", methods=["GET", "POST"])
 def totp() -> Response | str | tuple[str, int]:
-    """Enrol an authenticator app: the QR code, then one code to confirm it."""
+    """Enrol an authenticator app: a tap starts it (a POST: a GET never makes a secret),
+    then the QR code, then one code to confirm it."""
     _signed_in()
     receipt = request.args.get("receipt") or request.form.get("receipt")
     if request.method == "GET":
-        r = api("POST", "/me/totp")
+        return render_template("patient_totp.html", enrol=None, started=False, receipt=receipt)
+    if request.form.get("action") == "start":
+        r = server().enrol_totp()
         if not r.ok:
             return render_template("error.html", message=r.message)
-        return render_template("patient_totp.html", enrol=r.body, error=None, receipt=receipt)
+        return render_template(
+            "patient_totp.html", enrol=r.body, started=True, error=None, receipt=receipt
+        )
     value = (request.form.get("code") or "").strip()
-    r = api("POST", "/me/totp/confirm", {"code": value})
+    r = server().confirm_totp(value)
     if not r.ok:
         return render_template(
             "patient_totp.html",
             enrol=None,
+            started=True,
             receipt=receipt,
             error=_("Code refusé : vérifiez l'heure de votre téléphone et réessayez."),
         ), 400
@@ -265,15 +283,12 @@ def totp() -> Response | str | tuple[str, int]:
 def close() -> Response | str | tuple[str, int]:
     t = _signed_in()
     d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
     if request.method == "GET":
         return render_template("confirm_close.html", submission=new_submission_id())
     submission = valid_submission_id(request.form.get("submission"))
-    r = api(
-        "POST",
-        f"/dossiers/{d}/close",
-        {"confirm": True, "delete": request.form.get("delete") == "on"},
-        idempotency_key=submission,
-    )
+    r = server().close_dossier(d, delete=request.form.get("delete") == "on", submission=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
     reference = _receipt(t, [ConsentChange("dossier_closed", "")], submission)

@@ -1,7 +1,9 @@
 """The professional at the counter: the patient's card, the dossier, documents, emergency.
 
 The pages show what the server answers; they never decide who may see what. A denial is
-shown with the server's own French message.
+shown with the server's own French message. Which actions to offer (deposit, break the
+glass, record an admission) also comes from the server (`Professional.may`, asked at
+sign-in): the kiosk keeps no copy of the profession rules.
 """
 
 from __future__ import annotations
@@ -13,32 +15,27 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cardreader.errors import CardError
-from kiosk.app import unreachable_message
-from kiosk.client import ApiResponse, ServerUnavailable
+from kiosk.client import ApiResponse, Capabilities, ServerUnavailable
 from kiosk.i18n import gettext as _
+from kiosk.labels import DOCUMENT_TYPES
 from kiosk.terminal import Dossier, SignInFailed
 
-from . import api, new_submission_id, terminal, valid_submission_id
 from . import home as go_home
+from . import new_submission_id, server, terminal, unreachable_message, valid_submission_id
 from .forms import open_dossier_page, receipt_reference
 
 bp = Blueprint("pro", __name__, url_prefix="/pro")
 
-# What each profession records at the kiosk (category, LOINC-like type code, label).
-DEPOSIT_KINDS: dict[str, list[tuple[str, str, str]]] = {
-    "pharmacien": [("dispensation", "60593-1", "Dispensation de médicaments")],
-    "medecin_specialiste": [
-        ("compte_rendu", "34112-3", "Compte rendu d'hospitalisation"),
-        ("synthese", "34133-9", "Synthèse"),
-    ],
-    "medecin_generaliste": [
-        ("compte_rendu", "11488-4", "Compte rendu de consultation"),
-        ("prescription", "57833-6", "Prescription"),
-    ],
-    "urgentiste": [("compte_rendu", "34111-5", "Compte rendu des urgences")],
-    "infirmier": [("traitement_administre", "29549-3", "Soins administrés")],
-}
-EMERGENCY_PROFESSIONS = {"urgentiste": "bris_de_glace", "regulateur_samu": "centre_15"}
+
+def deposit_kinds(may: Capabilities) -> list[tuple[str, str, str]]:
+    """(category, type code, label) the deposit form offers: the document types the kiosk
+    can name, in the categories the server says this professional may deposit."""
+    return [
+        (category, code, label)
+        for category, types in DOCUMENT_TYPES.items()
+        if category in may.deposit_categories
+        for code, label in types
+    ]
 
 
 @bp.get("/")
@@ -62,7 +59,7 @@ def patient() -> Response | str:
         identity = t.read_patient_card()
     except (CardError, SignInFailed):
         return redirect(url_for("pro.home_page"))
-    r = api("POST", "/dossiers/lookup", {"ins": identity.ins})
+    r = server().lookup_dossier(identity.ins)
     if r.ok:
         t.dossier = Dossier(int(r.body["dossier_id"]))
         return redirect(url_for("pro.dossier"))
@@ -101,17 +98,17 @@ def dossier() -> Response | str:
     if t.dossier is None:
         return redirect(url_for("pro.home_page"))
     d = t.dossier.dossier_id
-    summary = api("GET", f"/dossiers/{d}")
+    summary = server().dossier(d)
     if not summary.ok:
         return render_template(
             "pro_denied.html",
             message=summary.message,
             identity=t.patient_card and t.patient_card.identity,
-            emergency=EMERGENCY_PROFESSIONS.get(t.pro.profession),
+            emergency=t.pro.may.emergency,
             # Outside the care team, the patient present may consent with their card.
             can_consent=summary.reason == "no_authorisation" and t.patient_card is not None,
         )
-    docs = api("GET", f"/dossiers/{d}/documents")
+    docs = server().list_documents(d)
     t.dossier.summary = summary.body
     return render_template(
         "pro_dossier.html",
@@ -119,8 +116,10 @@ def dossier() -> Response | str:
         summary=summary.body,
         documents=docs.body.get("documents", []) if docs.ok else [],
         docs_error=None if docs.ok else docs.message,
-        can_deposit=t.pro.profession in DEPOSIT_KINDS,
-        is_admissions=t.pro.profession == "admissions",
+        can_deposit=bool(deposit_kinds(t.pro.may)),
+        clinical_reading=t.pro.may.clinical_reading,
+        join_care_team=t.pro.may.join_care_team,
+        submission=new_submission_id(),
         emergency=t.dossier.emergency,
     )
 
@@ -135,7 +134,7 @@ def consent() -> Response | str | tuple[str, int]:
         body = t.patient_presence()
     except (CardError, SignInFailed):
         return redirect(url_for("pro.home_page"))
-    r = api("POST", f"/dossiers/{t.dossier.dossier_id}/consents/in-person", body)
+    r = server().consent_in_person(t.dossier.dossier_id, body)
     if not r.ok:
         return render_template("error.html", message=r.message), 403
     return redirect(url_for("pro.dossier"))
@@ -150,17 +149,17 @@ def document(logical_id: str) -> Response | str:
         t.dossier.dossier_id,
         logical_id,
         back=url_for("pro.dossier"),
-        # Offered to any profession that deposits; the server decides (author only).
-        can_replace=t.pro.profession in DEPOSIT_KINDS,
+        # Offered to any professional who deposits; the server decides (author only).
+        can_replace=bool(deposit_kinds(t.pro.may)),
     )
 
 
 def document_page(dossier_id: int, logical_id: str, *, back: str, can_replace: bool) -> str:
     """One document: its metadata and, when it is plain text, its content on screen."""
-    meta = api("GET", f"/dossiers/{dossier_id}/documents/{logical_id}")
+    meta = server().document(dossier_id, logical_id)
     if not meta.ok:
         return render_template("error.html", message=meta.message)
-    content = api("GET", f"/dossiers/{dossier_id}/documents/{logical_id}/content")
+    content = server().document_content(dossier_id, logical_id)
     shown = terminal().dossier
     return render_template(
         "document.html",
@@ -200,10 +199,11 @@ def _document_form(replaces: str | None) -> Response | str | tuple[str, int]:
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
-    kinds = DEPOSIT_KINDS.get(t.pro.profession, [])
+    kinds = deposit_kinds(t.pro.may)
     if not kinds:
         abort(403)
-    clinician = t.pro.profession != "pharmacien"
+    # The visibility choices are for those who read clinical documents (not a desk).
+    clinician = t.pro.may.clinical_reading
     if request.method == "GET":
         return render_template(
             "deposit.html",
@@ -256,9 +256,11 @@ def _document_form(replaces: str | None) -> Response | str | tuple[str, int]:
         "invisible_rep": form.get("invisible_rep") == "on" and clinician,
     }
     d = t.dossier.dossier_id
-    path = f"/dossiers/{d}/documents" + (f"/{replaces}/replace" if replaces else "")
     try:
-        r = api("POST", path, body, idempotency_key=submission)
+        if replaces:
+            r = server().replace(d, replaces, body, submission=submission)
+        else:
+            r = server().deposit(d, body, submission=submission)
     except ServerUnavailable:
         # Nothing lost: the form comes back as typed, with the same submission id, so the
         # retry cannot write twice even if the first attempt did reach the server.
@@ -289,10 +291,8 @@ def admission() -> Response | str:
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
-    r = api(
-        "POST",
-        f"/dossiers/{t.dossier.dossier_id}/care-team/join",
-        idempotency_key=valid_submission_id(request.form.get("submission")),
+    r = server().join_care_team(
+        t.dossier.dossier_id, submission=valid_submission_id(request.form.get("submission"))
     )
     message = (
         _("Admission enregistrée : l'équipe de l'établissement rejoint l'équipe de soins.")
@@ -307,7 +307,7 @@ def emergency() -> Response | str | tuple[str, int]:
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
-    mode = EMERGENCY_PROFESSIONS.get(t.pro.profession)
+    mode = t.pro.may.emergency
     if mode is None:
         abort(403)
     if request.method == "GET":
@@ -320,11 +320,7 @@ def emergency() -> Response | str | tuple[str, int]:
             reason=reason,
             error=_("Indiquez le motif de l'accès en urgence (10 à 500 caractères)."),
         ), 400
-    r = api(
-        "POST",
-        f"/dossiers/{t.dossier.dossier_id}/emergency-access",
-        {"mode": mode, "reason": reason},
-    )
+    r = server().emergency_access(t.dossier.dossier_id, mode, reason)
     if not r.ok:
         return render_template("emergency.html", mode=mode, reason=reason, error=r.message), 400
     t.dossier.emergency = reason

@@ -6,29 +6,57 @@ from typing import Any
 
 from server.api import api
 from server.api.runtime import run
-from server.api.schemas import STR, obj
+from server.api.schemas import BOOL, CATEGORY, STR, obj
+from server.policy.capabilities import Capabilities, capabilities
 from server.services.context import Ctx, Principal
 from server.signin import sessions
 
+CATEGORIES = {"type": "array", "items": CATEGORY}
+MAY = obj(
+    {
+        "read_categories": CATEGORIES,
+        "deposit_categories": CATEGORIES,
+        "emergency": {"type": ["string", "null"], "enum": ["bris_de_glace", "centre_15", None]},
+        "clinical_reading": BOOL,
+        "join_care_team": BOOL,
+    },
+    ["read_categories", "deposit_categories", "emergency", "clinical_reading", "join_care_team"],
+)
 WHOAMI = obj(
     {
         "kind": STR,
         "name": STR,
         "profession": {"type": ["string", "null"]},
         "structure": {"type": ["string", "null"]},
+        # What a professional may do in general (the kiosk offers only that); each request
+        # is still decided on its own dossier. Null for other callers.
+        "may": {"anyOf": [MAY, {"type": "null"}]},
     },
-    ["kind", "name"],
+    ["kind", "name", "may"],
 )
+
+
+def _may(found: Capabilities | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "read_categories": sorted(found.read_categories),
+        "deposit_categories": sorted(found.deposit_categories),
+        "emergency": found.emergency.value if found.emergency is not None else None,
+        "clinical_reading": found.clinical_reading,
+        "join_care_team": found.join_care_team,
+    }
 
 
 @api.route("GET", "/session", "The caller of this session", tag="session", response=WHOAMI)
 def whoami() -> Any:
-    def work(_ctx: Ctx, who: Principal) -> dict[str, Any]:
+    def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
         return {
             "kind": who.actor.kind.value,
             "name": who.name,
             "profession": who.actor.profession,
             "structure": who.actor.structure,
+            "may": _may(capabilities(who.actor, ctx.matrix, ctx.now)),
         }
 
     return run(work)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kiosk import demo
+from dmp import demo
 from tests.conftest import wipe
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from server.cli import main
+from dmp.cli import main
 
 
 def test_dmp_demo_serves_the_kiosk_and_cleans_up(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from server.cli import main; main()", "demo", "--port", "0"],
+        [sys.executable, "-c", "from dmp.cli import main; main()", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

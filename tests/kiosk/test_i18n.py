@@ -17,9 +17,9 @@ import jinja2
 import pytest
 from jinja2 import nodes
 
+from kiosk.labels import DOCUMENT_TYPES
 from kiosk.messages_en import MESSAGES
 from kiosk.pages.common import FLASH
-from kiosk.pages.pro import DEPOSIT_KINDS
 
 KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
 TEMPLATES = KIOSK / "templates"
@@ -114,9 +114,9 @@ def data_texts() -> dict[str, set[str]]:
     texts: dict[str, set[str]] = {}
     for text in FLASH.values():
         texts.setdefault(text, set()).add("pages/common.py FLASH")
-    for kinds in DEPOSIT_KINDS.values():
-        for _category, _code, label in kinds:
-            texts.setdefault(label, set()).add("pages/pro.py DEPOSIT_KINDS")
+    for types in DOCUMENT_TYPES.values():
+        for _code, label in types:
+            texts.setdefault(label, set()).add("labels.py DOCUMENT_TYPES")
     return texts
 
 
@@ -141,7 +141,7 @@ def test_extraction_is_not_vacuous() -> None:
     assert len(template_texts()) > 50
     assert len(python_texts()) > 10
     assert "QR code d'enrôlement" in TEXTS  # escaped quote in a template
-    assert "Soins administrés" in TEXTS  # DEPOSIT_KINDS label
+    assert "Soins administrés" in TEXTS  # DOCUMENT_TYPES label
     assert "La demande n'a pas pu être traitée." in TEXTS  # gettext(messages.get(...))
 
 

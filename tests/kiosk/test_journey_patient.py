@@ -42,6 +42,7 @@ def test_patient_creates_a_dossier_with_explicit_consent_and_enrols_totp(at: Kio
     assert "288026912304513" not in text  # only the last four digits of the INS
     assert "bris de glace" in text
     assert "centre 15" in text
+    page.click("[data-testid=enrol]")  # a tap makes the secret: a GET never does
     secret = page.text_content("[data-testid=secret]").strip()
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("[data-testid=confirm]")

@@ -16,7 +16,7 @@ import pytest
 from cardreader.emulator import cardfile
 from cardreader.emulator.virtual import VirtualCard
 from cardreader.emulator.vpcd import VpcdBridge
-from kiosk import demo
+from dmp import demo
 from tests.conftest import wipe
 from tests.pcsc_stack import Pcscd, wait_for
 

@@ -133,11 +133,7 @@ def test_a_whole_patient_session_writes_no_file(at: Kiosk) -> None:
     assert at.running.terminal.receipts == {}
 
 
-@pytest.fixture
-def server_overrides() -> dict[str, Any]:
-    return {"RESIGN_SECONDS": 4}
-
-
+@pytest.mark.parametrize("server_overrides", [{"RESIGN_SECONDS": 4}])  # this test only
 def test_the_card_re_signs_in_the_background_and_keeps_the_session(at: Kiosk) -> None:
     page: Any = at.page
     at.sign_in_pro("pharmacien-moreau")
@@ -195,3 +191,115 @@ def test_the_language_switch_only_returns_to_a_kiosk_page(at: Kiosk) -> None:
         )
         assert r.status == 302
         assert r.headers["location"] == expected, target
+
+
+# ---- only the kiosk's own browser is served (issue 10, section 2) ----------------------
+
+
+def _stranger(
+    at: Kiosk, method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
+) -> tuple[int, str, dict[str, str]]:
+    """Another program on the kiosk's machine: plain HTTP on the kiosk's port."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(at.running.kiosk_url)
+    conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=10)
+    sent = {"Host": where.netloc, **(headers or {})}
+    if body:
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body or None, headers=sent)
+    r = conn.getresponse()
+    answer = (r.status, html.unescape(r.read().decode("utf-8", "replace")), dict(r.getheaders()))
+    conn.close()
+    return answer
+
+
+def _browser_cookie(at: Kiosk) -> str:
+    cookies = {c["name"]: c["value"] for c in at.page.context.cookies()}
+    return f"kiosk_browser={cookies['kiosk_browser']}"
+
+
+REFUSED = "Cette borne ne répond qu'à son propre écran"
+
+
+def test_a_second_client_gets_nothing_of_a_signed_in_patient(at: Kiosk) -> None:
+    page: Any = at.page
+    # Before anyone signs in, a stranger may load the welcome page (and gets a secret)...
+    status, _text, headers = _stranger(at, "GET", "/")
+    assert status == 200
+    stolen = headers["Set-Cookie"].split(";")[0]
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-documents]")
+    assert "Consultation du 3 mars" in page.inner_text("[data-testid=documents]")
+    # ...but the secret changed when the session started: with it or without any, nothing.
+    for cookie in (None, stolen, "kiosk_browser=forged"):
+        for path in ("/", "/patient/", "/patient/documents", "/patient/history", "/events"):
+            status, text, _h = _stranger(at, "GET", path, {"Cookie": cookie} if cookie else {})
+            assert status == 403, (cookie, path)
+            assert REFUSED in text
+            assert "Consultation du 3 mars" not in text
+            assert "DURAND" not in text  # not even the demo panel's card labels
+            assert "data-session" not in text  # nor whether a session runs
+        status, text, _h = _stranger(
+            at, "POST", "/patient/totp", {"Cookie": cookie} if cookie else {}, "action=start"
+        )
+        assert status == 403
+        assert "secret" not in text
+    # The kiosk's own browser still has its session.
+    page.reload()
+    assert "Consultation du 3 mars" in page.inner_text("[data-testid=documents]")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"Host": "evil.example"},  # a DNS name rebound to 127.0.0.1
+        {"Host": "evil.example:8500"},
+        {"Origin": "http://evil.example"},  # a page of another site posting here
+        {"Origin": "http://127.0.0.1:1"},  # another local service: another origin
+        {"Origin": "null"},  # a sandboxed frame, without Fetch Metadata to vouch for it
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_a_forged_host_or_origin_gets_the_french_refusal_even_with_the_secret(
+    at: Kiosk, forged: dict[str, str]
+) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    cookie = _browser_cookie(at)
+    assert _stranger(at, "GET", "/patient/documents", {"Cookie": cookie})[0] == 200
+    headers = {"Cookie": cookie, **forged}
+    status, text, _h = _stranger(at, "GET", "/patient/documents", headers)
+    assert status == 403
+    assert REFUSED in text
+    assert "Consultation du 3 mars" not in text
+
+
+def test_the_authenticator_enrolment_starts_with_a_post(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.goto(at.running.kiosk_url + "/patient/totp")  # a GET shows, and makes no secret
+    assert page.locator("[data-testid=secret]").count() == 0
+    assert page.locator("[data-testid=qr]").count() == 0
+    page.click("[data-testid=enrol]")
+    assert page.locator("[data-testid=qr]").count() == 1
+    assert len(page.text_content("[data-testid=secret]").strip()) >= 16
+
+
+def test_a_new_browser_is_served_again_once_the_session_is_over(at: Kiosk) -> None:
+    """The kiosk's browser restarted (a crash, a reboot): once no session runs, it is the
+    kiosk's browser again; the kiosk does not lock itself out."""
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    assert _stranger(at, "GET", "/")[0] == 403
+    at.pull(READER_PATIENT)
+    page.wait_for_selector("[data-testid=welcome]")
+    status, text, _h = _stranger(at, "GET", "/")
+    assert status == 200
+    assert "Bienvenue" in text

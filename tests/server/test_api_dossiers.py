@@ -274,3 +274,18 @@ def test_a_blocked_professional_cannot_even_find_the_dossier(
     world.call("PUT", "marie", f"/dossiers/{marie_dossier}/blocks/{world.nid('infirmier')}")
     r = world.call("POST", "infirmier", "/dossiers/lookup", {"ins": "279035121518989"})
     assert (r.status_code, r.get_json()["reason"]) == (403, "professional_blocked")
+
+
+def test_the_session_says_what_the_caller_may_do(world: World) -> None:
+    pharmacist = world.call("GET", "pharmacien", "/session").get_json()["may"]
+    assert "dispensation" in pharmacist["deposit_categories"]
+    assert "compte_rendu" not in pharmacist["read_categories"]
+    assert pharmacist["join_care_team"] is False
+    desk = world.call("GET", "admissions", "/session").get_json()["may"]
+    assert desk["read_categories"] == []
+    assert desk["clinical_reading"] is False
+    assert desk["join_care_team"] is True
+    assert world.call("GET", "regulateur", "/session").get_json()["may"]["emergency"] == (
+        "centre_15"
+    )
+    assert world.call("GET", "marie", "/session").get_json()["may"] is None

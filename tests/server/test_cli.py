@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cardreader.emulator import demo as demo_cards
+from dmp.cli import main
 from server.app import create_app
-from server.cli import main
 from server.crypto import KeyMaterialError
 from server.models import AuditEntry, DocumentContent, Dossier, Patient
 from tests.server.conftest import World

@@ -56,6 +56,8 @@ def test_answers_match_their_documented_schemas(world: World, marie_dossier: int
         world.call("GET", "marie", d + "/history"),
         "200",
     )
+    for who in ("gp", "pharmacien", "admissions", "marie"):
+        check("/api/v1/session", "get", world.call("GET", who, "/session"), "200")
     error = world.call("GET", "pharmacien", d)
     jsonschema.validate(error.get_json(), spec(world)["components"]["schemas"]["Error"])
 

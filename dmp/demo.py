@@ -4,6 +4,9 @@ It makes a fresh PKI and the demo cards (keys generated now, in a private tempor
 directory removed at exit), a SQLite records server with the demo population, a
 registered demo kiosk, the outbox worker delivering to an in-memory demo mailbox, and
 the kiosk with two in-process card readers and a panel to insert and pull the cards.
+
+It composes the server and the kiosk from above (dmp/): the kiosk itself never imports
+the server's database code, it only speaks to it over HTTP, as in production.
 """
 
 from __future__ import annotations
@@ -25,17 +28,16 @@ from cardreader.emulator.demo import make_demo_set
 from cardreader.emulator.pki import Pki
 from cardreader.emulator.virtual import VirtualCard
 from cardreader.identity import PatientIdentity
+from kiosk import config
+from kiosk.app import DemoKit, create_kiosk_app
+from kiosk.client import ServerClient
+from kiosk.inbox import DemoInbox
+from kiosk.readers import CardReaders, DemoReaders, PcscReaders
+from kiosk.terminal import Terminal
 from server.app import build_runtime, create_app
 from server.config import load_settings as server_settings
 from server.migrate import upgrade
 from server.signin import kiosk_identity
-
-from . import config
-from .app import DemoKit, create_kiosk_app
-from .client import ServerClient
-from .inbox import DemoInbox
-from .readers import CardReaders, DemoReaders, PcscReaders
-from .terminal import Terminal
 
 log = logging.getLogger("dmp.demo")
 KIOSK_NAME = "borne-demo"
