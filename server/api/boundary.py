@@ -66,14 +66,14 @@ class RowId(BaseConverter):
 def install(app: Flask, registry: Registry) -> None:
     """Registers the converter (before the API blueprint) and the request checks."""
     app.url_map.converters["int"] = RowId
-    operations = {op.endpoint: op for op in registry.operations}
+    operations = {op.endpoint: (op, path_schemas(op)) for op in registry.operations}
     prefix = registry.blueprint.url_prefix or ""
 
     @app.before_request
     def check_request() -> None:
-        op = operations.get(request.endpoint or "")
-        if op is not None:
-            check(op)
+        found = operations.get(request.endpoint or "")
+        if found is not None:
+            check(*found)
 
     @app.after_request
     def no_store(response: Response) -> Response:
@@ -83,12 +83,15 @@ def install(app: Flask, registry: Registry) -> None:
         return response
 
 
-def check(op: Operation) -> None:
+def path_schemas(op: Operation) -> dict[str, dict[str, Any]]:
     _, params = openapi_path("", op.rule)
-    path_schemas = {p["name"]: p["schema"] for p in params}
+    return {p["name"]: p["schema"] for p in params}
+
+
+def check(op: Operation, schemas: dict[str, dict[str, Any]]) -> None:
     for name, value in (request.view_args or {}).items():
         # A malformed path names nothing, like an out-of-range row id (RowId).
-        if isinstance(value, str) and not _valid(value, path_schemas.get(name, STRING)):
+        if isinstance(value, str) and not _valid(value, schemas.get(name, STRING)):
             raise NotFound(f"{name}_invalid", f"« {name} » ne désigne rien.")
     for param in op.query:
         raw = request.args.get(param["name"])
