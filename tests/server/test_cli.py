@@ -14,7 +14,7 @@ from cardreader.emulator import demo as demo_cards
 from dmp.cli import main
 from server.app import create_app
 from server.crypto import KeyMaterialError
-from server.models import AuditEntry, DocumentContent, Dossier, Patient
+from server.models import AuditEntry, Document, DocumentContent, Dossier, Patient
 from tests.server.conftest import World
 
 
@@ -68,13 +68,13 @@ def test_purge_destroys_the_key_and_contents_but_keeps_the_trace(
     entries = world.trace("marie")
     assert len(entries) == trace_before + 1
     assert entries[-1].action == "dossier:purge"
+    with world.rt.sessions() as s:  # metadata gone too
+        assert s.scalar(select(func.count()).select_from(Document)) == 0
     r = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents/{d['logical_id']}/content")
-    assert (r.status_code, r.get_json()["reason"]) == (
-        404,
-        "document_not_found",
-    )  # metadata gone too
-    r = world.call("GET", "gp", f"/dossiers/{marie_dossier}")
     assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_purged")
+    # To anyone but its patient a purged dossier is no dossier at all (issue 10).
+    r = world.call("GET", "gp", f"/dossiers/{marie_dossier}")
+    assert (r.status_code, r.get_json()["reason"]) == (403, "no_authorisation")
     # A purged dossier does not stop the patient from starting afresh.
     assert world.create("admissions", "marie") == marie_dossier
     assert world.titles("marie", marie_dossier, "?all=true") == []
