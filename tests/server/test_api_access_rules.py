@@ -23,6 +23,10 @@ from tests.server.conftest import World, doc
 
 ALL = "?all=true"
 
+# Well formed (a logical id is a UUID) and nobody's: a malformed one is refused at the
+# API boundary for what it is, before any lookup, which tells nothing of what exists.
+NO_SUCH_DOCUMENT = "1e3f2d5f-850a-4d67-8762-127f13043944"
+
 
 def _luhn_digit(body: str) -> str:
     total = 0
@@ -311,10 +315,10 @@ def test_an_unknown_document_is_decided_before_it_is_not_found(
     # Unrelated: the same refusal for an existing and an unknown document.
     for who in ("urgentiste", "jean"):
         known = world.call("GET", who, f"{d}/{theirs}")
-        unknown = world.call("GET", who, f"{d}/nope")
+        unknown = world.call("GET", who, f"{d}/{NO_SUCH_DOCUMENT}")
         assert (known.status_code, known.get_json()) == (unknown.status_code, unknown.get_json())
     # Related: not found, and traced on the patient's chain.
-    _denied(world.call("GET", "marie", f"{d}/nope"), 404, "document_not_found")
+    _denied(world.call("GET", "marie", f"{d}/{NO_SUCH_DOCUMENT}"), 404, "document_not_found")
     last = world.trace("marie")[-1]
     assert (last.action, last.reason) == ("document:read", "not_found")
 
@@ -348,7 +352,7 @@ def test_acting_on_a_hidden_document_answers_as_a_missing_one(
         ("PATCH", "/visibility", {"invisible_rep": True, "confirm": True}),
     ):
         hidden = world.call(method, "infirmier", f"{d}/{masked}{suffix}", body)
-        unknown = world.call(method, "infirmier", f"{d}/nope{suffix}", body)
+        unknown = world.call(method, "infirmier", f"{d}/{NO_SUCH_DOCUMENT}{suffix}", body)
         assert (hidden.status_code, hidden.get_json()) == (unknown.status_code, unknown.get_json())
         _denied(hidden, 404, "document_not_found")
     assert world.trace("marie")[-2].reason == "document_masked"  # the history knows why
