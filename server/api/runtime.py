@@ -231,6 +231,14 @@ def _execute(
         except SigninFailure as failure:
             _refuse(ctx, failure, kiosk.name if kiosk else None)
             raise refusal() from None
+        except DmpError as error:
+            if ctx.unfinished is not None:
+                # Allowed, then refused by a check on stored data (a unique id taken, a
+                # state): the request's writes are undone, its answer is traced.
+                session.rollback()
+                ctx.unfinished(error)
+                session.commit()
+            raise
         except IntegrityError:
             # A concurrent twin (same idempotency key or unique id) won the race: the
             # caller retries and gets the stored answer.

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.crypto import Keyring
+from server.errors import DmpError
 from server.policy import Actor, Matrix
 
 
@@ -36,6 +37,11 @@ class Ctx:
     clock: Callable[[], datetime]
     # Set once per request: every decision and row of the request shares one instant.
     _now: datetime | None = field(default=None)
+    # Traces the last allowed decision of this request again, as not carried out, should
+    # the request fail after it: its own entry is rolled back with the request, and the
+    # answer (a 409, a 422) must still be traced (guard.authorize sets it, the API runner
+    # calls it).
+    unfinished: Callable[[DmpError], None] | None = field(default=None)
 
     @property
     def now(self) -> datetime:

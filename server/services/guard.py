@@ -140,6 +140,12 @@ def authorize(
         record_denial(ctx, who, action, decision, patient, document, detail)
         raise refusal(who, action, decision.reason, missing)
     trace(ctx, who, action, decision, patient, document, detail, head=head)
+
+    def unfinished(error: DmpError) -> None:
+        failed = {**(detail or {}), "decided": decision.reason.value}
+        trace(ctx, who, action, decision, patient, document, failed, failure=error.reason)
+
+    ctx.unfinished = unfinished
     if dossier is not None and patient is not None:
         _fulfil(ctx, who, decision, dossier, patient)
     return Granted(decision, facts, decision_context, emergency)
@@ -190,6 +196,7 @@ def record_denial(
     had begun, so that a refused request leaves nothing behind but its trace entry.
     Identical denials repeated within a window count on that entry (services/denials)."""
     ctx.session.rollback()
+    ctx.unfinished = None  # what the request had begun is undone, its decisions with it
     target = f"document:{document.logical_id}" if document is not None else None
     denials.record(
         ctx,
@@ -217,7 +224,11 @@ def trace(
     detail: dict[str, Any] | None = None,
     *,
     head: audit.Head | None = None,
+    failure: str | None = None,
 ) -> None:
+    """`failure`: the allowed action could not be carried out (the request's error
+    reason); traced as denied with that reason."""
+    allowed = decision.allowed and failure is None
     audit.append(
         ctx.session,
         patient.id if patient is not None else None,
@@ -230,8 +241,8 @@ def trace(
             actor_structure=who.actor.structure,
             action=action,
             mode=decision.mode.value,
-            outcome="allowed" if decision.allowed else "denied",
-            reason=decision.reason.value,
+            outcome="allowed" if allowed else "denied",
+            reason=failure or decision.reason.value,
             target=f"document:{document.logical_id}" if document is not None else None,
             category=document.category if document is not None else None,
             detail=detail or {},

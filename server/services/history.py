@@ -146,6 +146,10 @@ REASONS_FR = {
     "pending_unknown": "connexion inconnue",
     "pending_wrong_kiosk": "code saisi sur une autre borne que celle où la carte a été lue",
     "unknown_ins": "INS inconnu",
+    # An allowed action that stored data then refused (the request's own reason).
+    "unique_id_exists": "un document porte déjà cet identifiant unique",
+    "identity_mismatch": "l'identité ne correspond pas à celle du dossier",
+    "content_unavailable": "contenu du document indisponible",
     "rate_limited": "trop de tentatives depuis la même adresse ou la même borne",
     "credentials_malformed": "informations de connexion incomplètes ou mal formées",
     # Sign-in successes, in the patient's words.
@@ -161,6 +165,9 @@ REASONS_FR = {
         "connexion en ligne avec le mot de passe et l'application d'authentification"
     ),
 }
+# An allowed action that could not be carried out (a unique id taken, a document's state):
+# the reason is the API's, not the policy's.
+UNFINISHED_FR = "la demande n'a pas pu aboutir"
 PAGE = 200
 
 
@@ -200,7 +207,7 @@ def render(
         sentence += f", motif déclaré : « {detail['reason']} »"
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
     if e.outcome == "denied":
-        sentence += f" ({REASONS_FR[e.reason]})"
+        sentence += f" ({REASONS_FR.get(e.reason, UNFINISHED_FR)})"
     if repeated is not None:
         count, last = repeated
         sentence += f", répété {count} fois jusqu'au {fr_datetime(last)}"

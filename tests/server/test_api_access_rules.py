@@ -435,3 +435,30 @@ def test_probing_unknown_dossiers_adds_one_system_entry(world: World) -> None:
     for dossier_id in range(900, 920):
         world.call("GET", "jean", f"/dossiers/{dossier_id}")
     assert len(_chain(world, "system")) == before + 1
+
+
+def test_an_allowed_action_refused_by_stored_data_is_still_traced(
+    world: World, marie_dossier: int
+) -> None:
+    """A 409 after an allowed decision undoes the request, not its trace: the answer is
+    traced as not carried out, with the request's reason, and the history explains it."""
+    world.deposit("gp", marie_dossier, unique_id="urn:oid:1.2.3.9")
+    before = len(world.trace("marie"))
+    r = world.call(
+        "POST", "gp", f"/dossiers/{marie_dossier}/documents", doc(unique_id="urn:oid:1.2.3.9")
+    )
+    _denied(r, 409, "unique_id_exists")
+    entries = world.trace("marie")
+    assert len(entries) == before + 1
+    last = entries[-1]
+    assert (last.action, last.outcome, last.reason) == (
+        "document:deposit",
+        "denied",
+        "unique_id_exists",
+    )
+    assert json.loads(last.detail)["decided"] == "medecin_traitant"
+    with world.rt.sessions() as s:
+        assert s.scalars(select(Document).where(Document.dossier_id == marie_dossier)).all()
+    history = world.call("GET", "marie", f"/dossiers/{marie_dossier}/history").get_json()
+    shown = next(e for e in history["entries"] if e["seq"] == last.seq)
+    assert "identifiant unique" in shown["text"]
