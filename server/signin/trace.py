@@ -17,7 +17,6 @@ from server.services import audit
 from server.services.context import Ctx
 from server.signin.events import Holder, SigninAction, SigninFailure, SigninReason
 
-UNKNOWN_KIOSK_NAME = "kiosque inconnu"
 UNIDENTIFIED = "personne non identifiée"
 
 
