@@ -30,6 +30,8 @@ import pyotp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.population import master_key_b64
+
 
 class _Clock:
     def __init__(self) -> None:
@@ -53,7 +55,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(rounds: int, db_url: str) -> dict[str, Any]:
+def run(rounds: int, db_url: str, master_key: str) -> dict[str, Any]:
     from server.app import build_runtime
     from server.config import load_settings
     from server.migrate import upgrade
@@ -64,7 +66,7 @@ def run(rounds: int, db_url: str) -> dict[str, Any]:
     settings = load_settings(
         {
             "DATABASE_URL": db_url,
-            "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "MASTER_KEY": master_key,
             "OTP_LOCK_FAILURES": 10**9,  # the bench never fails, but never locks either
         }
     )
@@ -152,7 +154,9 @@ def main() -> int:
     rounds = 20 if args.smoke else args.rounds
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'otp-bench.sqlite'}"
-        report = run(rounds, url)
+        # A --db given twice is bound to the bench key it was first opened with.
+        key = master_key_b64(create=True) if args.db else base64.b64encode(os.urandom(32)).decode()
+        report = run(rounds, url, key)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

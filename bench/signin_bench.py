@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import insert, select
 from werkzeug.test import EnvironBuilder
 
+from bench.population import master_key_b64
 from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS
 from cardreader.emulator.pki import Pki
 from cardreader.emulator.virtual import VirtualCard, VirtualConnection
@@ -98,7 +99,10 @@ class Bench:
         self.app = create_app(
             {
                 "DATABASE_URL": url,
-                "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                # A --db given twice is bound to the bench key it was first opened with.
+                "MASTER_KEY": master_key_b64(create=True)
+                if db_url
+                else base64.b64encode(os.urandom(32)).decode(),
                 "MASTER_KEY_FILE": str(workdir / "unused.key"),
                 "PKI_DIR": str(self.pki_dir),
                 # One kiosk signing in back to back, far past a counter's pace: the

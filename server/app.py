@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,7 +21,7 @@ from server.config import load_settings
 from server.crypto import KeyMaterialError, Keyring, key_source, load_master_key
 from server.db import make_engine, make_sessionmaker
 from server.errors import DmpError, TooManyRequests
-from server.models import Dossier
+from server.key_check import require_master_key
 from server.policy import default_matrix_path, load_matrix
 
 log = logging.getLogger("dmp.server")
@@ -69,7 +68,7 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
     key, key_file = settings["MASTER_KEY"], settings["MASTER_KEY_FILE"]
     keyring = Keyring(load_master_key(key, key_file))
     try:
-        require_master_key(engine, keyring, key_source(key, key_file))
+        require_master_key(engine, keyring, key_source(key, key_file), clock())
     except KeyMaterialError:
         engine.dispose()
         raise
@@ -81,30 +80,6 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
         settings=settings,
         clock=clock,
     )
-
-
-def require_master_key(engine: Engine, keyring: Keyring, source: str) -> None:
-    """Refuses to start with a master key that did not wrap the database's dossier keys.
-
-    The key file is created on first use where the process runs (var/master.key): a
-    server started from another directory than the one that filled the database makes
-    a key of its own, and without this check would start and fail every deposit."""
-    try:
-        with engine.connect() as conn:
-            wrapped = conn.scalar(
-                select(Dossier.wrapped_key).where(Dossier.wrapped_key.is_not(None)).limit(1)
-            )
-    except (OperationalError, ProgrammingError) as exc:
-        # No schema yet (`dmp db upgrade` comes next) or no database yet: nothing to check.
-        log.warning("master key not checked: %s", type(exc.orig).__name__)
-        return
-    if wrapped is not None and not keyring.opens(wrapped):
-        raise KeyMaterialError(
-            f"The master key from {source} does not open this database's dossier keys. "
-            "Point DMP_MASTER_KEY_FILE (or DMP_MASTER_KEY) at the key the database was "
-            "filled with, e.g. the var/master.key of the directory where `dmp db "
-            "seed-demo` ran."
-        )
 
 
 def error_response(status: int, error: str, reason: str, message: str) -> Response:

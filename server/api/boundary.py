@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from werkzeug.routing import BaseConverter
@@ -107,6 +107,7 @@ def check(op: Operation, schemas: dict[str, dict[str, Any]]) -> None:
         )
     data = parse(request.get_data())
     _check_strings(data, "body")
+    g.dmp_parsed_body = data  # runtime.json_body() answers this, without a second parse
     # Public sign-in routes answer every malformed credential with the one generic 401
     # (after their own checks: the kiosk signature first), never a schema error.
     if not op.public:

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,7 +77,13 @@ def runtime() -> Runtime:
     return rt
 
 
+_UNPARSED = object()
+
+
 def json_body() -> Any:
+    parsed = g.get("dmp_parsed_body", _UNPARSED)
+    if parsed is not _UNPARSED:
+        return parsed  # parsed and checked by the boundary (boundary.check)
     if not request.data:
         raise MalformedRequest("json_body_required", "Un corps JSON est attendu.")
     try:

@@ -14,6 +14,7 @@ from server.models.auth import (
 from server.models.base import Base, UTCDateTime, table_of
 from server.models.document import Document, DocumentContent, DocumentEntry
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
+from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
 from server.models.replay import KioskRequestSeen
 from server.models.session import (
@@ -25,6 +26,7 @@ from server.models.session import (
 )
 
 __all__ = [
+    "KEY_CHECK_ID",
     "ApiSession",
     "AuditEntry",
     "AuditHead",
@@ -45,6 +47,7 @@ __all__ = [
     "IdempotencyRecord",
     "Kiosk",
     "KioskRequestSeen",
+    "MasterKeyCheck",
     "OneTimeCode",
     "OutboxMessage",
     "Patient",

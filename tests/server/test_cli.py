@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from cardreader.emulator import demo as demo_cards
 from dmp.cli import main
 from server.app import create_app
 from server.crypto import KeyMaterialError
-from server.models import AuditEntry, Document, DocumentContent, Dossier, Patient
+from server.db import make_engine
+from server.models import (
+    AuditEntry,
+    Document,
+    DocumentContent,
+    Dossier,
+    MasterKeyCheck,
+    Patient,
+)
 from tests.server.conftest import World
 
 
@@ -106,3 +115,36 @@ def test_a_server_refuses_to_start_with_a_key_that_does_not_open_its_database(
     with pytest.raises(KeyMaterialError, match="MASTER_KEY setting"):
         create_app({**settings, "MASTER_KEY": base64.b64encode(bytes(32)).decode()})
     create_app(settings).extensions["dmp"].engine.dispose()  # the right key starts
+
+
+def test_an_empty_database_is_bound_to_the_key_of_its_first_start(
+    app: Any, settings: dict[str, Any], database_url: str
+) -> None:
+    # No dossier yet: the first start (the `app` fixture) recorded its key, and a
+    # server with another key is refused before it seals anything with it.
+    with make_engine(database_url).connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 1
+        assert conn.scalar(select(func.count()).select_from(Dossier)) == 0
+    other = {**settings, "MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    with pytest.raises(KeyMaterialError, match="first opened with"):
+        create_app(other)
+    create_app(settings).extensions["dmp"].engine.dispose()  # the same key starts again
+
+
+def test_a_database_filled_before_the_check_record_is_bound_to_its_dossiers_key(
+    marie_dossier: int, settings: dict[str, Any], database_url: str
+) -> None:
+    # A database filled before migration 0007: dossiers, no check record. A wrong key
+    # is refused and binds nothing; the right key then writes the record.
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(delete(MasterKeyCheck))
+    other = {**settings, "MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    with pytest.raises(KeyMaterialError):
+        create_app(other)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 0
+    create_app(settings).extensions["dmp"].engine.dispose()
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 1
+    engine.dispose()
