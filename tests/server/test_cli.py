@@ -122,9 +122,11 @@ def test_an_empty_database_is_bound_to_the_key_of_its_first_start(
 ) -> None:
     # No dossier yet: the first start (the `app` fixture) recorded its key, and a
     # server with another key is refused before it seals anything with it.
-    with make_engine(database_url).connect() as conn:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 1
         assert conn.scalar(select(func.count()).select_from(Dossier)) == 0
+    engine.dispose()
     other = {**settings, "MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
     with pytest.raises(KeyMaterialError, match="first opened with"):
         create_app(other)
