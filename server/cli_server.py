@@ -101,6 +101,25 @@ def verify(db_url: str | None) -> None:
     sys.exit(0 if ok else 1)
 
 
+@audit.command("log")
+@DB_OPTION
+@click.option("--catch-up", is_flag=True, help="Look at every trace entry, not the recent ones.")
+def log_sequence(db_url: str | None, catch_up: bool) -> None:
+    """Append the trace entries not yet in the verifiable log, sign its checkpoint."""
+    from server.app import build_runtime
+    from server.migrate import require_current
+    from server.services import trace_log
+
+    settings = _settings(db_url)
+    require_current(settings["DATABASE_URL"])
+    rt = build_runtime(settings)
+    try:
+        added, size = trace_log.run(rt, catch_up=catch_up)
+    finally:
+        rt.engine.dispose()
+    click.echo(f"{added} entr{'y' if added == 1 else 'ies'} added; the log holds {size}")
+
+
 @click.command()
 @DB_OPTION
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")

@@ -34,7 +34,10 @@ DEFAULTS: dict[str, Any] = {
     # Identical denials (same actor, dossier, action, reason, target) within this window
     # of the first are one trace entry and a count (services/denials.py).
     "DENIAL_WINDOW_SECONDS": 24 * 60 * 60,
-    "INS_TEST_OIDS": True,  # non-production deployments use the test INS OIDs
+    "INS_TEST_OIDS": True,
+    # The verifiable log over the trace (docs/transparency.md): its origin, the first
+    # line of every checkpoint and the name of its signing key.
+    "LOG_ORIGIN": "dmp-kiosk.invalid/trace",  # non-production deployments use the test INS OIDs
     "MAX_JSON_BYTES": 32 * 1024 * 1024,
     # --- sign-in (issue #4) ---
     # Directory of the trust anchors: the CA certificates and CRLs `dmp pki init` writes.

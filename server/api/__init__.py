@@ -17,4 +17,5 @@ from server.api import (  # noqa: E402, F401
     documents,
     dossiers,
     session,
+    tlog,
 )

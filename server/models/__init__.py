@@ -24,6 +24,7 @@ from server.models.session import (
     IdempotencyRecord,
     OutboxMessage,
 )
+from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
     "KEY_CHECK_ID",
@@ -47,6 +48,9 @@ __all__ = [
     "IdempotencyRecord",
     "Kiosk",
     "KioskRequestSeen",
+    "LogCheckpoint",
+    "LogLeaf",
+    "LogNode",
     "MasterKeyCheck",
     "OneTimeCode",
     "OutboxMessage",

@@ -14,7 +14,7 @@ it is small enough to own, on hashlib.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}) is the hash of the empty string
@@ -37,52 +37,68 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+# The hash of the subtree over leaves [start, end): from a list in memory, or from the
+# stored complete subtrees of a log (server/tlog/store.py).
+RangeHash = Callable[[int, int], bytes]
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH of the leaf hashes (not the entries: hash them with leaf_hash first)."""
     if not leaves:
         return EMPTY_ROOT
-    return _root(leaves, 0, len(leaves))
+    return list_ranges(leaves)(0, len(leaves))
 
 
-def _root(leaves: Sequence[bytes], start: int, end: int) -> bytes:
-    if end - start == 1:
-        return leaves[start]
-    k = _split(end - start)
-    return node_hash(_root(leaves, start, start + k), _root(leaves, start + k, end))
+def list_ranges(leaves: Sequence[bytes]) -> RangeHash:
+    def range_hash(start: int, end: int) -> bytes:
+        if end - start == 1:
+            return leaves[start]
+        k = _split(end - start)
+        return node_hash(range_hash(start, start + k), range_hash(start + k, end))
+
+    return range_hash
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(index, D[0:n]) of section 2.1.3.1, for the tree of these leaf hashes."""
-    if not 0 <= index < len(leaves):
-        raise ProofError(f"leaf {index} is not in a tree of {len(leaves)}")
-    return _path(leaves, index, 0, len(leaves))
+    return inclusion_path(list_ranges(leaves), len(leaves), index)
 
 
-def _path(leaves: Sequence[bytes], m: int, start: int, end: int) -> list[bytes]:
+def inclusion_path(range_hash: RangeHash, size: int, index: int) -> list[bytes]:
+    if not 0 <= index < size:
+        raise ProofError(f"leaf {index} is not in a tree of {size}")
+    return _path(range_hash, index, 0, size)
+
+
+def _path(range_hash: RangeHash, m: int, start: int, end: int) -> list[bytes]:
     if end - start == 1:
         return []
     k = _split(end - start)
     if m < k:
-        return [*_path(leaves, m, start, start + k), _root(leaves, start + k, end)]
-    return [*_path(leaves, m - k, start + k, end), _root(leaves, start, start + k)]
+        return [*_path(range_hash, m, start, start + k), range_hash(start + k, end)]
+    return [*_path(range_hash, m - k, start + k, end), range_hash(start, start + k)]
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     """PROOF(m, D[0:n]) of section 2.1.4.1: the tree of the first `old_size` leaves is a
     prefix of the tree of all of them."""
-    if not 0 < old_size <= len(leaves):
-        raise ProofError(f"no consistency proof from {old_size} to {len(leaves)}")
-    return _subproof(leaves, old_size, 0, len(leaves), True)
+    return consistency_path(list_ranges(leaves), len(leaves), old_size)
 
 
-def _subproof(leaves: Sequence[bytes], m: int, start: int, end: int, whole: bool) -> list[bytes]:
+def consistency_path(range_hash: RangeHash, size: int, old_size: int) -> list[bytes]:
+    if not 0 < old_size <= size:
+        raise ProofError(f"no consistency proof from {old_size} to {size}")
+    return _subproof(range_hash, old_size, 0, size, True)
+
+
+def _subproof(range_hash: RangeHash, m: int, start: int, end: int, whole: bool) -> list[bytes]:
     n = end - start
     if m == n:
-        return [] if whole else [_root(leaves, start, end)]
+        return [] if whole else [range_hash(start, end)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(leaves, m, start, start + k, whole), _root(leaves, start + k, end)]
-    return [*_subproof(leaves, m - k, start + k, end, False), _root(leaves, start, start + k)]
+        return [*_subproof(range_hash, m, start, start + k, whole), range_hash(start + k, end)]
+    return [*_subproof(range_hash, m - k, start + k, end, False), range_hash(start, start + k)]
 
 
 def verify_inclusion(

@@ -62,6 +62,8 @@ BEYOND_THE_SCHEMA = {
     "not_a_card_session",
     "structure_missing",
     "no_contact",
+    "index_invalid",  # a leaf index beyond the tree size asked for (log proofs)
+    "sizes_invalid",  # log consistency sizes out of order
 }
 
 
