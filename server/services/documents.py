@@ -42,6 +42,7 @@ MIME_TYPES = frozenset(
         "text/xml",
         "application/xml",
         "application/json",
+        "application/fhir+json",  # FHIR R4 documents (docs/documents.md)
     }
 )
 DEPOSIT_FIELDS = {
