@@ -82,6 +82,11 @@ def _document(bundle: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         full_url = _str(_dict(item).get("fullUrl"))
         if full_url:
             resources[full_url] = resource
+            named = _named_type(full_url)
+            if named is not None and named != kind:
+                # ".../MedicationRequest/rx1" holding an Observation: the bundle
+                # contradicts itself, and a reader would take one for the other.
+                raise ContentRefused("fhir_invalid")
         if rid:
             resources[f"{kind}/{rid}"] = resource
     return found[0], resources
@@ -98,12 +103,16 @@ def _resolve(reference: Any, resources: dict[str, dict[str, Any]]) -> dict[str, 
     resource = resources.get(ref)
     if resource is None:
         return None
-    parts = ref.split("/")
-    named = parts[-2] if len(parts) >= 2 and not ref.startswith("urn:") else None
+    named = _named_type(ref)
     if named is not None and named != resource.get("resourceType"):
-        # "MedicationRequest/1" naming an Observation: the bundle contradicts itself.
         raise ContentRefused("fhir_invalid")
     return resource
+
+
+def _named_type(reference: str) -> str | None:
+    """The resource type a RESTful reference or URL names (".../Type/id"), if any."""
+    parts = reference.split("/")
+    return parts[-2] if len(parts) >= 2 and not reference.startswith("urn:") else None
 
 
 def _entry(resource: dict[str, Any], resources: dict[str, dict[str, Any]]) -> Entry | None:
