@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from server.content.errors import REASONS
 from tests.server.conftest import World
 
 ACTORS = ["marie", "pharmacien", "gp", None]
@@ -62,6 +63,8 @@ BEYOND_THE_SCHEMA = {
     "not_a_card_session",
     "structure_missing",
     "no_contact",
+    # The deposited file itself: its bytes, its format, its content (server/content/).
+    *REASONS,
 }
 
 
