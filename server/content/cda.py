@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from server.content import narrative, pdf, plain, xml
+from server.content import images, narrative, pdf, plain, xml
 from server.content.errors import ContentRefused
 from server.content.limits import Budget, TextSink
 from server.content.reading import Entry, Reading, Section
@@ -86,7 +86,10 @@ def read(data: bytes, budget: Budget) -> Reading:
         return Reading(Kind.XML, data, _with_title(title, read_plain.text or ""), "plain")
     if kind is Kind.RTF:
         return Reading(Kind.XML, data)
-    return Reading(Kind.XML, data, ocr=True)  # an embedded scan
+    # An embedded scan, checked like a deposited one (pixels, truncation) for the OCR
+    # worker's sake; it stays inside its CDA as sent.
+    images.read(content, kind, budget)
+    return Reading(Kind.XML, data, ocr=True)
 
 
 def embedded(data: bytes, max_nesting: int = 64) -> tuple[bytes, Kind] | None:

@@ -234,6 +234,11 @@ def test_a_cda_with_embedded_text() -> None:
         (samples.cda_with_pdf(samples.photo("PNG")), "content_type_mismatch"),
         (samples.cda_with_pdf(samples.encrypted_pdf()), "pdf_encrypted"),
         (samples.cda_with_pdf(samples.bomb_pdf()), "content_bomb"),
+        (samples.cda_with_pdf(samples.pixel_bomb_png(), "image/jpeg"), "content_type_mismatch"),
+        (
+            samples.cda_with_pdf(samples.photo("JPEG", (400, 300))[:-600], "image/jpeg"),
+            "content_truncated",
+        ),
     ],
     ids=[
         "xxe",
@@ -247,6 +252,8 @@ def test_a_cda_with_embedded_text() -> None:
         "embedded-mismatch",
         "embedded-encrypted",
         "embedded-bomb",
+        "embedded-png-as-jpeg",
+        "embedded-truncated-jpeg",
     ],
 )
 def test_hostile_xml_is_refused_and_never_reaches_outside(data: bytes, reason: str) -> None:
