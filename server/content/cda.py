@@ -63,11 +63,11 @@ def read(data: bytes, budget: Budget) -> Reading:
     title = _clean(root.findtext("v3:title", namespaces=NS))
     structured = root.find("v3:component/v3:structuredBody", NS)
     if structured is not None:
-        sections, entries = _structured(root, structured)
+        sections, entries = _structured(root, structured, budget)
         return Reading(
             Kind.XML,
             data,
-            compose_text(title, sections, entries, budget.limits.max_text_chars),
+            compose_text(title, sections, entries, budget),
             "narrative",
             sections=sections,
             entries=entries,
@@ -121,13 +121,16 @@ def _embedded(root: etree._Element) -> tuple[bytes, Kind] | None:
 
 
 def compose_text(
-    title: str | None, sections: list[Section], entries: list[Entry], limit: int
+    title: str | None, sections: list[Section], entries: list[Entry], budget: Budget
 ) -> str:
     """The searchable text of a structured document: title, each section's title and
     narrative, then one line per entry (its values, in the contract's order)."""
-    sink = TextSink(limit)
+    sink = TextSink(budget.limits.max_text_chars)
     sink.add(title or "")
     for section in sections:
+        if sink.full:
+            break
+        budget.check()
         sink.add(section.get("title") or "")
         sink.add(narrative.text_of(section["html"]))
     for entry in entries:
@@ -141,11 +144,14 @@ def _with_title(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def _structured(root: etree._Element, body: etree._Element) -> tuple[list[Section], list[Entry]]:
+def _structured(
+    root: etree._Element, body: etree._Element, budget: Budget
+) -> tuple[list[Section], list[Entry]]:
     ids = {el.get("ID"): el for el in root.iter() if isinstance(el.tag, str) and el.get("ID")}
     sections: list[Section] = []
     entries: list[Entry] = []
     for section in body.iter(f"{{{V3}}}section"):
+        budget.check()
         index = len(sections)
         code = section.find("v3:code", NS)
         section_code = code.get("code") if code is not None else None

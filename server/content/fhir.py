@@ -15,16 +15,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from server.content import narrative
+from server.content import narrative, xml
 from server.content.cda import MAX_VALUE_CHARS, compose_text
 from server.content.errors import ContentRefused
-from server.content.limits import Limits
+from server.content.limits import Budget
 from server.content.reading import Entry, Reading, Section
 from server.content.sniff import Kind
 from server.validation import json_too_deep
 
 
-def read(data: bytes, limits: Limits) -> Reading:
+def read(data: bytes, budget: Budget) -> Reading:
+    limits = budget.limits
     if json_too_deep(data, limits.max_nesting):
         raise ContentRefused("content_too_deep")
     try:
@@ -38,16 +39,15 @@ def read(data: bytes, limits: Limits) -> Reading:
     used: set[int] = set()
     pending = list(reversed(_list(composition.get("section"))))
     while pending:  # depth first, in document order, without recursion
+        budget.check()
         section = _dict(pending.pop())
         index = len(sections)
-        narrative_text = _dict(section.get("text"))
+        div = _dict(section.get("text")).get("div")
         sections.append(
             {
                 "title": _str(section.get("title")),
                 "code": _first_code(section.get("code")),
-                "html": narrative.sanitise(
-                    div if isinstance(div := narrative_text.get("div"), str) else ""
-                ),
+                "html": _narrative(div, limits.max_nesting) if isinstance(div, str) else "",
             }
         )
         for reference in _list(section.get("entry")):
@@ -60,8 +60,21 @@ def read(data: bytes, limits: Limits) -> Reading:
         if id(resource) not in used and (entry := _entry(resource, resources)) is not None:
             entries.append({"kind": entry["kind"], "section": None, **entry})
     title = _str(composition.get("title"))
-    text = compose_text(title, sections, entries, limits.max_text_chars)
+    text = compose_text(title, sections, entries, budget)
     return Reading(Kind.JSON, data, text, "narrative", sections=sections, entries=entries)
+
+
+def _narrative(div: str, max_nesting: int) -> str:
+    """`text.div` is XHTML (FHIR's invariant txt-1: well-formed, XML entities only):
+    parsed as XML first, which bounds its nesting (an HTML sanitiser's time grows with
+    the square of the depth), then sanitised."""
+    try:
+        xml.parse(div.encode(), max_nesting)
+    except ContentRefused as refused:
+        if refused.reason == "content_corrupt":
+            raise ContentRefused("fhir_invalid") from None
+        raise
+    return narrative.sanitise(div)
 
 
 def _document(bundle: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

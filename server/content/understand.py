@@ -30,7 +30,7 @@ def understand(data: bytes, declared: str, limits: Limits) -> Reading:
     if found is Kind.XML:
         return cda.read(data, budget)
     if found is Kind.JSON:
-        return fhir.read(data, limits)
+        return fhir.read(data, budget)
     if found is Kind.RTF:
         # Accepted as before, stored as sent; its text is not extracted (no maintained
         # RTF reader among our dependencies), so it is found by its metadata only.

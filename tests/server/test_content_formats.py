@@ -307,6 +307,12 @@ def _bundle(**changes: Any) -> bytes:
     return json.dumps(bundle).encode()
 
 
+def _with_div(div: str) -> bytes:
+    bundle = json.loads(samples.FHIR)
+    bundle["entry"][0]["resource"]["section"][0]["text"]["div"] = div
+    return json.dumps(bundle).encode()
+
+
 def _composition_second() -> bytes:
     bundle = json.loads(samples.FHIR)
     bundle["entry"][0], bundle["entry"][1] = bundle["entry"][1], bundle["entry"][0]
@@ -332,6 +338,14 @@ def _mislabelled_reference() -> bytes:
         (b'{"resourceType": "Bundle", ', "content_corrupt"),
         (b"[1, 2]", "content_type_mismatch"),
         (samples.DEEP_JSON, "content_too_deep"),
+        # An HTML sanitiser takes minutes over 100,000 nested tags: the XHTML is parsed
+        # (and its depth bounded) first.
+        (_with_div("<div>" * 100_000 + "x" + "</div>" * 100_000), "content_too_deep"),
+        (_with_div("<div>&nbsp;non XHTML<br></div>"), "fhir_invalid"),
+        (
+            _with_div("<!DOCTYPE d [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><div>&e;</div>"),
+            "xml_doctype",
+        ),
     ],
     ids=[
         "not-a-bundle",
@@ -343,6 +357,9 @@ def _mislabelled_reference() -> bytes:
         "truncated",
         "array",
         "nesting",
+        "narrative-nesting",
+        "narrative-not-xhtml",
+        "narrative-xxe",
     ],
 )
 def test_hostile_json_is_refused(data: bytes, reason: str) -> None:
