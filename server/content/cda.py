@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,8 @@ EMBEDDED = {
     "text/rtf": Kind.RTF,
 }
 MAX_VALUE_CHARS = 1000
+# The date part of an HL7 TS, as precise as given (ASCII digits: `\d` takes any script's).
+_TS_DATE = re.compile(r"([0-9]{4})([0-9]{2})?([0-9]{2})?")
 
 # CDA narrative elements and the HTML that shows them; the rest lose their tag (nh3).
 _HTML_TAGS = {
@@ -402,10 +405,8 @@ def _time(element: etree._Element | None) -> str | None:
     if value is None:
         low = element.find("v3:low", NS)
         value = low.get("value") if low is not None else None
-    if not value or len(value) < 4 or not (value[:8].isascii() and value[:8].isdecimal()):
-        return None
-    digits = value[:8]
-    return "-".join(digits[i:j] for i, j in ((0, 4), (4, 6), (6, 8)) if len(digits) > i)
+    found = _TS_DATE.match(value or "")
+    return "-".join(part for part in found.groups() if part) if found else None
 
 
 def _clean(value: str | None) -> str | None:
