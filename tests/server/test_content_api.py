@@ -23,6 +23,7 @@ from server.models import (
     Dossier,
 )
 from server.purge import purge_due
+from server.services import document_text
 from tests.server import content_samples as samples
 from tests.server.conftest import World, doc
 
@@ -111,6 +112,12 @@ def test_each_format_is_stored_with_its_sealed_text_and_structure(
         dossier.wrapped_key, text_row.nonce, text_row.ciphertext, f"{logical_id}:text"
     )
     assert words in opened.decode()
+    with world.rt.sessions() as s:
+        document = s.scalars(select(Document).where(Document.logical_id == logical_id)).one()
+        assert document_text.text_of(world.rt.ctx(s), dossier, document) == (
+            "ready",
+            opened.decode(),
+        )
     # Bound to its document and part: the same ciphertext under another name fails.
     with pytest.raises(InvalidTag):
         keyring.decrypt(
@@ -163,6 +170,13 @@ def test_the_structure_answer_follows_the_contract(world: World, marie_dossier: 
         "quantity": "2 boîtes",
         "posology": "1 comprimé jusqu'à 3 fois par jour",
     }
+
+
+def test_the_structure_route_is_in_the_api_description(world: World) -> None:
+    paths = world.client.get("/openapi.json").get_json()["paths"]
+    route = paths["/api/v1/dossiers/{dossier_id}/documents/{logical_id}/structure"]
+    schema = route["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["text_status", "sections", "entries"]
 
 
 def test_reading_the_structure_is_decided_and_traced_as_a_read(
