@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import os
 import platform
@@ -54,6 +55,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
 from bench.app import BASELINE_ENV
@@ -537,8 +539,14 @@ class Preparer:
 
 
 def deposit_body() -> bytes:
-    """A compte rendu the médecin traitant may write, with a small PDF-like content."""
-    content = b"%PDF-1.7\n" + ("Compte rendu de consultation. " * 40).encode() + b"\n%%EOF\n"
+    """A compte rendu the médecin traitant may write: a one-page PDF with a text layer (the
+    server checks and reads it at the door)."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out)
+    for line in range(40):
+        pdf.drawString(72, 780 - 16 * line, f"Compte rendu de consultation, ligne {line}.")
+    pdf.save()
+    content = out.getvalue()
     return json.dumps(
         {
             "category": "compte_rendu",

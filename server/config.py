@@ -21,6 +21,17 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_MATRIX": "",  # empty: the matrix shipped in config/access-matrix.toml
     "MAX_PATIENT_UPLOAD_BYTES": 5 * 1024 * 1024,  # the real service's cap
     "MAX_PROFESSIONAL_UPLOAD_BYTES": 20 * 1024 * 1024,
+    # --- reading deposited contents (server/content/, docs/documents.md "Formats") ---
+    # Pixels of an image (all frames of a TIFF): beyond, refused before decoding. A 48 Mpx
+    # phone photograph passes; Pillow's own process-wide bound (89 Mpx) stays behind it.
+    "MAX_IMAGE_PIXELS": 50_000_000,
+    "MAX_DOCUMENT_PAGES": 1000,  # pages of a PDF, frames of a TIFF
+    # What one compressed stream of a PDF may inflate to ("zip bomb" streams).
+    "MAX_DECOMPRESSED_BYTES": 50 * 1024 * 1024,
+    # Text kept for search and diff; beyond, the rest of a long document is not read.
+    "MAX_EXTRACTED_TEXT_CHARS": 2_000_000,
+    "MAX_CONTENT_NESTING": 64,  # XML elements, JSON arrays and objects
+    "CONTENT_READ_SECONDS": 10.0,  # reading one deposit, checked between pages
     "SESSION_IDLE_SECONDS": 15 * 60,
     "SESSION_MAX_SECONDS": 10 * 60 * 60,
     # Bris de glace lasts long enough for an emergency admission, then must be renewed

@@ -35,6 +35,10 @@ VISIBLE_PATTERN = f"^[^{FORBIDDEN}]*[^{FORBIDDEN}{INVISIBLE}][^{FORBIDDEN}]*$"
 _SAFE = re.compile(SAFE_PATTERN)
 _VISIBLE = re.compile(VISIBLE_PATTERN)
 
+# Strings (whose brackets are text) and brackets. Possessive, and an unterminated string
+# runs to the end: a scan that backtracks or restarts inside strings is quadratic, and a
+# 40 kB body of escaped quotes then costs minutes.
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _LOINC = re.compile(r"^[0-9]{1,7}-[0-9]$")
@@ -60,6 +64,24 @@ def ascii_int(raw: str, *, low: int = 1, high: int = ID_MAX) -> int | None:
         return None
     value = int(raw)
     return value if low <= value <= high else None
+
+
+def json_too_deep(raw: bytes, limit: int) -> bool:
+    """Whether JSON text nests deeper than `limit`, counted on the bytes before parsing:
+    a 50,000-deep "[[[..." would make the parser recurse (a request body, a FHIR
+    document)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def require_object(data: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ read or written when one of these refuses: the caller is not even resolved yet.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -23,16 +22,12 @@ from werkzeug.routing import ValidationError as NoMatch
 
 from server.api.registry import Operation, Registry, openapi_path, request_schema
 from server.errors import DmpError, InvalidInput, MalformedRequest, NotFound
-from server.validation import ID_MAX, ascii_int, safe_text
+from server.validation import ID_MAX, ascii_int, json_too_deep, safe_text
 
 JSON_TYPE = "application/json"
 # Our bodies nest three levels; a depth bound far above that refuses the "[[[[..." bombs
 # that would make the parser recurse tens of thousands of times.
 MAX_DEPTH = 32
-# Strings (whose brackets are text) and brackets. Possessive, and an unterminated string
-# runs to the end: a scan that backtracks or restarts inside strings is quadratic, and a
-# 40 kB body of escaped quotes then costs minutes.
-_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
 
 
 STRING = {"type": "string"}
@@ -116,18 +111,10 @@ def check(op: Operation, schemas: dict[str, dict[str, Any]]) -> None:
 
 def parse(raw: bytes) -> Any:
     """JSON, refused before parsing when nested deeper than MAX_DEPTH."""
-    depth = 0
-    few = raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
-    for token in () if few else _TOKENS.finditer(raw):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise MalformedRequest(
-                    "json_too_deep", f"JSON imbriqué trop profondément (maximum {MAX_DEPTH})."
-                )
-        elif char in (b"]", b"}"):
-            depth -= 1
+    if json_too_deep(raw, MAX_DEPTH):
+        raise MalformedRequest(
+            "json_too_deep", f"JSON imbriqué trop profondément (maximum {MAX_DEPTH})."
+        )
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

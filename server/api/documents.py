@@ -8,7 +8,14 @@ from flask import Response, request
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import CATEGORY, DEPOSIT, DOCUMENT, DOCUMENT_LIST, VISIBILITY
+from server.api.schemas import (
+    CATEGORY,
+    DEPOSIT,
+    DOCUMENT,
+    DOCUMENT_LIST,
+    STRUCTURE,
+    VISIBILITY,
+)
 from server.errors import InvalidInput
 from server.services import documents
 from server.services.context import Ctx, Principal
@@ -85,6 +92,17 @@ def content(dossier_id: int, logical_id: str) -> Any:
         return response
 
     return run(work)
+
+
+@api.route(
+    "GET",
+    DOC + "/structure",
+    "Text status, sections and coded entries read from the document",
+    tag=TAG,
+    response=STRUCTURE,
+)
+def structure(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: documents.structure(ctx, who, dossier_id, logical_id))
 
 
 @api.route(

@@ -191,6 +191,37 @@ DEPOSIT = obj(
     ["category", "type_code", "title", "mime_type", "content_base64"],
 )
 
+NULLABLE_STR = {"type": ["string", "null"]}
+# docs/documents.md: sections with sanitised HTML, entries of five kinds (their fields
+# depend on the kind: the object stays open).
+STRUCTURE = obj(
+    {
+        "text_status": {"type": "string", "enum": ["ready", "pending", "failed", "none"]},
+        "sections": {
+            "type": "array",
+            "items": obj({"title": NULLABLE_STR, "code": NULLABLE_STR, "html": STR}),
+        },
+        "entries": {
+            "type": "array",
+            "items": obj(
+                {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["medication", "allergy", "problem", "vaccination", "lab_result"],
+                    },
+                    "section": {"type": ["integer", "null"]},
+                    "code": {"type": ["object", "null"]},
+                    "name": NULLABLE_STR,
+                },
+                ["kind"],
+                closed=False,
+            ),
+        },
+        "emergency_access": {"type": "object"},
+    },
+    ["text_status", "sections", "entries"],
+)
+
 DOCUMENT_LIST = obj(
     {
         "dossier_id": ROW_ID,

@@ -12,7 +12,13 @@ from server.models.auth import (
     TotpCredential,
 )
 from server.models.base import Base, UTCDateTime, table_of
-from server.models.document import Document, DocumentContent, DocumentEntry
+from server.models.document import (
+    Document,
+    DocumentContent,
+    DocumentEntry,
+    DocumentStructure,
+    DocumentText,
+)
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
 from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
@@ -42,6 +48,8 @@ __all__ = [
     "Document",
     "DocumentContent",
     "DocumentEntry",
+    "DocumentStructure",
+    "DocumentText",
     "Dossier",
     "EmergencyAccess",
     "FirstAccess",

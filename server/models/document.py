@@ -66,3 +66,39 @@ class DocumentContent(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DocumentText(Base):
+    """The text read from one document version (PDF text layer, CDA or FHIR narrative and
+    entries, plain text, or OCR), sealed like the content under the dossier's data key
+    (AAD: "<logical_id>:text"): search snippets and version diffs decrypt it, and
+    destroying the dossier key destroys it.
+
+    status: ready (text sealed here; may be empty), pending (OCR to do: the worker reads
+    it, `attempts` and `next_attempt_at` pace the retries), failed (OCR gave up after its
+    attempts; the document itself is untouched). source: layer, narrative, plain, ocr."""
+
+    __tablename__ = "document_texts"
+    __table_args__ = (Index("ix_document_texts_status_next", "status", "next_attempt_at"),)
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str | None] = mapped_column(String(10))
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DocumentStructure(Base):
+    """A document version's structure, sealed under the dossier's data key (AAD:
+    "<logical_id>:structure"): JSON {"sections": [...], "entries": [...]} as described in
+    docs/documents.md. Each entry belongs to exactly this row's document version, which
+    is what later summaries cite as its source."""
+
+    __tablename__ = "document_structures"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

@@ -10,12 +10,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from server.content.errors import ContentRefused
+from server.content.limits import Limits
+from server.content.reading import Reading
+from server.content.sniff import DECLARED
+from server.content.understand import patient_may_deposit, understand
 from server.db import core
 from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
 from server.policy import Action, ActorKind, Category, DocumentFacts, listed
-from server.services import guard, listing, lookup, views
+from server.services import document_text, guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
 from server.validation import (
@@ -29,21 +34,9 @@ from server.validation import (
     text,
 )
 
-# What the real service accepts from patients, plus CDA/XML for structured reports.
-MIME_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/jpeg",
-        "image/png",
-        "image/tiff",
-        "text/plain",
-        "text/rtf",
-        "application/rtf",
-        "text/xml",
-        "application/xml",
-        "application/json",
-    }
-)
+# What the real service accepts from patients, plus CDA (XML) and FHIR (JSON) documents
+# for structured reports: each with the format its bytes must have (server/content/).
+MIME_TYPES = frozenset(DECLARED)
 DEPOSIT_FIELDS = {
     "unique_id",
     "category",
@@ -140,14 +133,27 @@ def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> 
     return Content(body, doc.mime_type, doc.sha256)
 
 
+def structure(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    """The text status, sections and entries read from the document: a read of it."""
+    read, detail = Action.DOCUMENT_READ, {"part": "structure"}
+    row, patient = lookup.dossier(ctx, who, read, dossier_id)
+    doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
+    granted = guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
+    if row.wrapped_key is None:
+        raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
+    return views.with_banner(document_text.structure_view(ctx, row, doc), granted)
+
+
 def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = _deposit_fields(ctx, who, body)
     row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_DEPOSIT, dossier_id)
     doc = _new_document(ctx, who, row, data)
     guard.authorize(ctx, who, Action.DOCUMENT_DEPOSIT, row, patient, doc)
-    # After the decision: whether a unique id is taken is no business of a refused caller.
+    # After the decision: whether a unique id is taken is no business of a refused caller,
+    # and a refused caller's file is not worth reading.
     _check_unique_id(ctx, doc)
-    _store(ctx, who, row, doc, data["content"])
+    reading = _understand(ctx, data)
+    _store(ctx, who, row, doc, reading)
     return views.document(ctx, doc)
 
 
@@ -165,9 +171,10 @@ def replace(
         )
     doc = _new_document(ctx, who, row, data)
     _check_unique_id(ctx, doc)
+    reading = _understand(ctx, data)
     doc.version = old.version + 1
     doc.replaces_id = old.id
-    _store(ctx, who, row, doc, data["content"])
+    _store(ctx, who, row, doc, reading)
     old.replaced_by_id = doc.id
     _new_entry(ctx, who, old, status="superseded")
     return views.document(ctx, doc)
@@ -230,6 +237,8 @@ def _deposit_fields(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     mime = text(data, "mime_type", max_len=100)
     if mime not in MIME_TYPES:
         raise InvalidInput("mime_type_invalid", "Format de document non accepté.")
+    if who.actor.kind is ActorKind.PATIENT and not patient_may_deposit(mime):
+        raise ContentRefused("mime_type_not_allowed")
     flags = {name: flag(data, name, False) for name in FLAG_ACTIONS}
     _check_flags(flags)
     if who.actor.kind is not ActorKind.PROFESSIONAL and (
@@ -293,22 +302,29 @@ def _new_document(ctx: Ctx, who: Principal, row: Dossier, data: dict[str, Any]) 
         service_end=data["service_end"],
         submitted_at=ctx.now,
         mime_type=data["mime_type"],
-        size=len(data["content"]),
-        sha256=hashlib.sha256(data["content"]).hexdigest(),
         status="current",
         version=1,
         **data["flags"],
     )
 
 
-def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, body: bytes) -> None:
+def _understand(ctx: Ctx, data: dict[str, Any]) -> Reading:
+    """The content checked at the door and read (server/content/), before any write."""
+    return understand(data["content"], data["mime_type"], Limits.from_settings(ctx.settings))
+
+
+def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Reading) -> None:
     if row.wrapped_key is None:
         raise Conflict("dossier_key_destroyed", "Ce dossier n'accepte plus de documents.")
+    # What is stored (an image without its metadata) is what size and digest describe.
+    doc.size = len(reading.body)
+    doc.sha256 = hashlib.sha256(reading.body).hexdigest()
     ctx.session.add(doc)
     ctx.session.flush()
-    nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, body, doc.logical_id)
+    nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, reading.body, doc.logical_id)
     ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
     ctx.session.add(_entry(ctx, who, doc))
+    document_text.store_understood(ctx, row, doc, reading)
 
 
 def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.models import AuditEntry, Document, DocumentContent, DocumentEntry
+from tests.server import content_samples as samples
 from tests.server.conftest import World, doc
 
 
@@ -241,7 +242,13 @@ def test_only_the_author_deletes_and_deletion_is_logical(world: World, marie_dos
 def test_patients_deposit_their_own_documents_only_in_their_category(
     world: World, marie_dossier: int
 ) -> None:
-    mine = world.deposit("marie", marie_dossier, category="depose_patient", mime_type="image/png")
+    mine = world.deposit(
+        "marie",
+        marie_dossier,
+        category="depose_patient",
+        mime_type="image/png",
+        content=samples.photo("PNG"),
+    )
     assert mine["author"] == {"kind": "patient"}
     r = world.call("POST", "marie", f"/dossiers/{marie_dossier}/documents", doc("compte_rendu"))
     assert (r.status_code, r.get_json()["reason"]) == (403, "category_not_allowed")

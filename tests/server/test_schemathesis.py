@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from server.content.errors import REASONS
 from tests.server.conftest import World
 
 ACTORS = ["marie", "pharmacien", "gp", None]
@@ -64,6 +65,8 @@ BEYOND_THE_SCHEMA = {
     "no_contact",
     "index_invalid",  # a leaf index beyond the tree size asked for (log proofs)
     "sizes_invalid",  # log consistency sizes out of order
+    # The deposited file itself: its bytes, its format, its content (server/content/).
+    *REASONS,
 }
 
 

@@ -1,0 +1,108 @@
+"""The text and structure read from each document version, sealed per dossier.
+
+Both are health content: sealed like the content itself under the dossier's data key,
+each bound to its document and part by the associated data ("<logical_id>:text",
+"<logical_id>:structure"; docs/documents.md), so that a ciphertext moved to another row
+or part fails to open, and destroying the dossier key at purge destroys them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from server.content.reading import Reading
+from server.models import Document, DocumentStructure, DocumentText, Dossier
+from server.services.context import Ctx
+
+TEXT, STRUCTURE = "text", "structure"
+
+
+def seal(
+    ctx: Ctx, dossier_row: Dossier, doc: Document, part: str, plain: bytes
+) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) of `plain` under the dossier key, bound to `doc` and `part`."""
+    if dossier_row.wrapped_key is None:
+        raise ValueError("the dossier's key is destroyed")
+    return ctx.keyring.encrypt(dossier_row.wrapped_key, plain, f"{doc.logical_id}:{part}")
+
+
+def unseal(
+    ctx: Ctx, dossier_row: Dossier, doc: Document, part: str, nonce: bytes, sealed: bytes
+) -> bytes:
+    if dossier_row.wrapped_key is None:
+        raise ValueError("the dossier's key is destroyed")
+    return ctx.keyring.decrypt(dossier_row.wrapped_key, nonce, sealed, f"{doc.logical_id}:{part}")
+
+
+def store_understood(ctx: Ctx, dossier_row: Dossier, doc: Document, reading: Reading) -> None:
+    """The rows of a new version (flushed, so `doc.id` is set): its text, ready or left
+    for the OCR worker, and its structure when it has one."""
+    if reading.text is not None:
+        set_text(ctx, dossier_row, doc, reading.text, reading.source or "plain")
+    elif reading.ocr:
+        ctx.session.add(
+            DocumentText(
+                document_id=doc.id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=ctx.now,
+                updated_at=ctx.now,
+            )
+        )
+    if reading.sections or reading.entries:
+        structure = {"sections": reading.sections, "entries": reading.entries}
+        plain = json.dumps(structure, ensure_ascii=False, separators=(",", ":")).encode()
+        nonce, sealed = seal(ctx, dossier_row, doc, STRUCTURE, plain)
+        ctx.session.add(DocumentStructure(document_id=doc.id, nonce=nonce, ciphertext=sealed))
+
+
+def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: str) -> None:
+    """Seals `text` as the document's ready text (`source`: layer, narrative, plain, ocr),
+    over a pending row if there is one, then announces it (`text_ready`). The OCR worker
+    calls this too, once it has read a scan."""
+    row = ctx.session.get(DocumentText, doc.id)
+    if row is None:
+        row = DocumentText(document_id=doc.id, attempts=0)
+        ctx.session.add(row)
+    row.nonce, row.ciphertext = seal(ctx, dossier_row, doc, TEXT, text.encode())
+    row.status, row.source = "ready", source
+    row.next_attempt_at = None
+    row.updated_at = ctx.now
+    text_ready(ctx, dossier_row, doc, text)
+
+
+def text_ready(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str) -> None:
+    """Called whenever a document version's text becomes ready: at deposit (and replace)
+    for what is read there, and from `set_text` when the OCR worker has read a scan.
+
+    The search index hooks in here: `server/search/index.py`'s `index_document(...)`
+    (issue #11, search part) is called from this function, in the same transaction, so
+    that a document is searchable exactly when its text is stored. Until that part is
+    merged, a ready text is only stored (`set_text`)."""
+
+
+def text_of(ctx: Ctx, dossier_row: Dossier, doc: Document) -> tuple[str, str | None]:
+    """(status, text): status ready, pending, failed or none (no text row)."""
+    row = ctx.session.get(DocumentText, doc.id)
+    if row is None:
+        return "none", None
+    if row.status != "ready" or row.nonce is None or row.ciphertext is None:
+        return row.status, None
+    return "ready", unseal(ctx, dossier_row, doc, TEXT, row.nonce, row.ciphertext).decode()
+
+
+def structure_view(ctx: Ctx, dossier_row: Dossier, doc: Document) -> dict[str, Any]:
+    """The answer of GET .../structure (docs/documents.md)."""
+    text = ctx.session.get(DocumentText, doc.id)
+    out: dict[str, Any] = {
+        "text_status": text.status if text is not None else "none",
+        "sections": [],
+        "entries": [],
+    }
+    stored = ctx.session.get(DocumentStructure, doc.id)
+    if stored is not None:
+        plain = unseal(ctx, dossier_row, doc, STRUCTURE, stored.nonce, stored.ciphertext)
+        structure = json.loads(plain)
+        out["sections"], out["entries"] = structure["sections"], structure["entries"]
+    return out
