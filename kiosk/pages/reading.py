@@ -26,9 +26,11 @@ bp = Blueprint("reading", __name__, url_prefix="/view")
 
 @dataclass
 class Structure:
-    """What the document page shows of a structured document."""
+    """What the document page shows of a structured document: each section with its
+    medicines and vaccinations as tables (in place of its narrative, which says the same
+    thing less legibly), or with its narrative; entries tied to no section at the end."""
 
-    sections: list[dict[str, Any]] = field(default_factory=list)  # title, html (Markup)
+    sections: list[dict[str, Any]] = field(default_factory=list)
     medications: list[dict[str, str]] = field(default_factory=list)
     vaccinations: list[dict[str, str]] = field(default_factory=list)
 
@@ -46,22 +48,34 @@ def structure_of(raw: Any) -> Structure:
     out = Structure()
     if not isinstance(raw, dict):
         return out
-    for section in raw.get("sections") or []:
-        if isinstance(section, dict):
-            out.sections.append(
-                {
-                    "title": _text(section.get("title")),
-                    "html": Markup(viewer.safe_narrative(_text(section.get("html")))),  # noqa: S704 - sanitised by nh3 just now
-                }
-            )
-    for entry in raw.get("entries") or []:
-        if not isinstance(entry, dict):
+    for section in _list(raw.get("sections")):
+        html = _text(section.get("html")) if isinstance(section, dict) else ""
+        out.sections.append(
+            {
+                "title": _text(section.get("title")) if isinstance(section, dict) else "",
+                "html": Markup(viewer.safe_narrative(html)),  # noqa: S704 - sanitised by nh3 just now
+                "medications": [],
+                "vaccinations": [],
+            }
+        )
+    for entry in _list(raw.get("entries")):
+        if not isinstance(entry, dict) or entry.get("kind") not in ("medication", "vaccination"):
             continue
-        if entry.get("kind") == "medication":
-            out.medications.append({k: _text(entry.get(k)) for k in MEDICATION_FIELDS})
-        elif entry.get("kind") == "vaccination":
-            out.vaccinations.append({k: _text(entry.get(k)) for k in VACCINATION_FIELDS})
+        kind = entry["kind"]
+        names = MEDICATION_FIELDS if kind == "medication" else VACCINATION_FIELDS
+        line = {k: _text(entry.get(k)) for k in names}
+        index = entry.get("section")
+        place: dict[str, Any] = (
+            out.sections[index]
+            if isinstance(index, int) and 0 <= index < len(out.sections)
+            else {"medications": out.medications, "vaccinations": out.vaccinations}
+        )
+        place["medications" if kind == "medication" else "vaccinations"].append(line)
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str:

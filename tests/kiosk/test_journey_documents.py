@@ -182,6 +182,64 @@ def test_the_pharmacist_records_a_dispensation_as_structured_lines(at: Kiosk) ->
     div = bundle["entry"][0]["resource"]["section"][0]["text"]["div"]
     assert "&lt;vaseline&gt;" in div
     assert "<vaseline>" not in div
+    # Opened on the kiosk before the server serves its structure: its text, escaped.
+    page.click("[data-testid=documents] a.row >> text=Délivrance du 22 novembre")
+    shown = page.inner_text("[data-testid=content]")
+    assert "MedicationDispense" in shown
+    assert "<vaseline>" in shown  # as text on screen, never as markup
+    assert page.locator("vaseline").count() == 0
+
+
+STRUCTURE = {
+    "text_status": "pending",
+    "sections": [
+        {
+            "title": "Médicaments délivrés",
+            "html": (
+                "<table><tr><td>Amlodipine</td></tr></table><script>document.title='x'</script>"
+            ),
+        }
+    ],
+    "entries": [
+        {
+            "kind": "medication",
+            "name": "Amlodipine 5 mg, gélule",
+            "dose": "5 mg",
+            "form": "gélule",
+            "quantity": "1 boîte",
+            "posology": "1 gélule le matin",
+        }
+    ],
+}
+
+
+def test_a_structured_document_reads_as_sections_and_a_table_of_medicines(
+    at: Kiosk, monkeypatch: Any
+) -> None:
+    """The server's structure route (docs/documents.md) is another branch's: its answer
+    is played here, the kiosk's reading of it is real."""
+    from kiosk.client import ApiResponse, SessionClient
+
+    asked: list[str] = []
+
+    def structure(self: SessionClient, dossier: int, logical_id: str) -> ApiResponse:
+        asked.append(logical_id)
+        return ApiResponse(200, STRUCTURE)
+
+    monkeypatch.setattr(SessionClient, "document_structure", structure)
+    page: Any = at.page
+    at.at_counter(PHARMACIST, MARIE)
+    page.click('[data-testid=documents] a.row >> text="Délivrance"')
+    page.wait_for_selector("[data-testid=structure]")
+    assert asked
+    assert "Médicaments délivrés" in page.inner_text("[data-testid=structure] h2")
+    rows = page.locator("[data-testid=medications] tbody tr")
+    assert rows.count() == 1
+    assert "1 gélule le matin" in rows.inner_text()
+    assert page.title() != "x"  # the narrative's script was removed, never run
+    assert page.locator("[data-testid=structure] script").count() == 0
+    assert "Texte en cours de lecture" in page.inner_text("[data-testid=text-pending]")
+    at.shot("documents", "structure")
 
 
 def test_bad_lines_get_a_french_message_and_come_back_as_typed(at: Kiosk) -> None:

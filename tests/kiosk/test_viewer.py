@@ -123,9 +123,12 @@ STRUCTURE = {
         {
             "title": "Traitements",
             "code": "10160-0",
-            "html": "<table><tr><td>Amlodipine</td></tr></table><script>alert(1)</script>",
+            "html": "<table><tr><td>AMOX</td></tr></table>",
         },
-        {"title": "Allergies", "html": "<ul><li>Pénicilline</li></ul>"},
+        {
+            "title": "Allergies",
+            "html": "<ul><li>Pénicilline</li></ul><script>alert(1)</script><img src=x>",
+        },
     ],
     "entries": [
         {
@@ -137,9 +140,15 @@ STRUCTURE = {
             "quantity": "2 boîtes",
             "posology": "1 comprimé matin et soir pendant 7 jours",
         },
-        {"kind": "medication", "name": "<b>Hostile</b>", "dose": 5, "form": None},
-        {"kind": "vaccination", "name": "Vaccin grippe", "date": "2026-10-02", "lot": "X123"},
-        {"kind": "allergy", "name": "Pénicillines"},
+        {"kind": "medication", "section": 0, "name": "<b>Hostile</b>", "dose": 5, "form": None},
+        {
+            "kind": "vaccination",
+            "section": 7,
+            "name": "Vaccin grippe",
+            "date": "2026-10-02",
+            "lot": "X123",
+        },
+        {"kind": "allergy", "section": 1, "name": "Pénicillines"},
         "not an entry",
     ],
 }
@@ -162,30 +171,34 @@ def render(app: Any, raw: Any, lang: str = "fr") -> str:
         return render_template("_structure.html", structure=structure_of(raw))
 
 
-def test_sections_are_headings_with_their_narrative_and_medicines_a_table(app: Any) -> None:
+def test_sections_are_headings_and_medicines_a_table_in_their_section(app: Any) -> None:
     html = render(app, STRUCTURE)
-    assert "<h2>Traitements</h2>" in html
-    assert "<h2>Allergies</h2>" in html
-    assert "<td>Amlodipine</td>" in html
-    assert "<li>Pénicilline</li>" in html
-    assert "<script" not in html  # the kiosk sanitises the narrative again
-    table = html.split('data-testid="medications"')[1].split("</table>")[0]
+    traitements, rest = html.split("<h2>Traitements</h2>")[1].split("<h2>Allergies</h2>")
+    # The section's medicines as a table, in place of its narrative (the same lines).
+    assert "AMOX</td>" not in traitements
+    table = traitements.split('data-testid="medications"')[1].split("</table>")[0]
     assert table.count("<tr>") == 3  # the header and two medicines
     for value in ("AMOXICILLINE 1 g", "comprimé", "2 boîtes", "1 comprimé matin et soir"):
         assert value in table
     assert "&lt;b&gt;Hostile&lt;/b&gt;" in table  # an entry's text is text, never markup
     assert '<th scope="col">Posologie</th>' in table
-    vaccines = html.split('data-testid="vaccinations"')[1].split("</table>")[0]
+    # A section without such entries: its narrative, sanitised again by the kiosk.
+    assert "<li>Pénicilline</li>" in rest
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "Pénicillines" not in html  # an allergy entry is not a medicine
+    # An entry pointing to no section still shows, at the end.
+    assert "<h2>Vaccinations</h2>" in rest
+    vaccines = rest.split('data-testid="vaccinations"')[1].split("</table>")[0]
     assert "Vaccin grippe" in vaccines
     assert "02/10/2026" in vaccines
     assert "X123" in vaccines
-    assert "Pénicillines" not in html  # an allergy entry is not a medicine
 
 
 def test_the_structure_reads_in_english_too(app: Any) -> None:
     html = render(app, STRUCTURE, "en")
     assert '<th scope="col">Dosage instructions</th>' in html
-    assert "Medicines" in html
+    assert "Vaccine" in html
 
 
 @pytest.mark.parametrize("raw", [None, [], {"sections": "x", "entries": None}, {}])
