@@ -342,3 +342,69 @@ def test_a_text_document_is_replaced_from_its_current_text(at: Kiosk) -> None:
     assert page.input_value("#title") == "Consultation du 3 mars"
     assert page.input_value("#text").startswith("Consultation de suivi. Tension 12/8.")
     assert page.input_value("#type_code") == "11488-4"
+
+
+def test_structured_lines_survive_a_server_outage_and_are_saved_once(at: Kiosk) -> None:
+    page: Any = at.page
+    at.at_counter(PHARMACIST, MARIE)
+    page.click("[data-testid=deposit-dispensation]")
+    # Every control of the form is named for a screen reader (labels, button texts).
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll(
+                   'main input:not([type=hidden]), main select, main textarea, main button')]
+              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                           && !(e.innerText || '').trim())
+              .map(e => e.outerHTML)"""
+    )
+    assert unnamed == []
+    page.fill("#title", "Délivrance pendant la panne")
+    page.fill("#line-0-name", "Kardégic 75 mg, sachet")
+    page.fill("#line-0-posology", "1 sachet par jour")
+    before = len(api(at, "GET", f"/dossiers/{dossier_id(at)}/documents").body["documents"])
+    at.running.stop_server()
+    page.click("[data-testid=save]")
+    assert "injoignable" in page.inner_text("[data-testid=error]")
+    assert page.input_value("#line-0-name") == "Kardégic 75 mg, sachet"  # as typed
+    assert page.input_value("#line-0-posology") == "1 sachet par jour"
+    at.running.start_server()
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    after = api(at, "GET", f"/dossiers/{dossier_id(at)}/documents").body["documents"]
+    assert len(after) == before + 1
+    assert [d["title"] for d in after].count("Délivrance pendant la panne") == 1
+
+
+def test_replacing_a_structured_document_starts_from_its_lines(at: Kiosk, monkeypatch: Any) -> None:
+    """The lines come from the server's structure of the current version (played here:
+    the route is another branch's)."""
+    from kiosk.client import ApiResponse, SessionClient
+
+    entries = [
+        {"kind": "medication", "section": 0, "name": "Amlodipine 5 mg, gélule", "dose": "5 mg",
+         "form": "gélule", "quantity": "1 boîte", "posology": "1 gélule le matin"},
+        {"kind": "medication", "section": 0, "name": "Smecta 3 g, sachet", "quantity": "2"},
+    ]  # fmt: skip
+
+    def structure(self: SessionClient, dossier: int, logical_id: str) -> ApiResponse:
+        return ApiResponse(200, {"text_status": "ready", "sections": [], "entries": entries})
+
+    page: Any = at.page
+    at.at_counter(PHARMACIST, MARIE)
+    page.click("[data-testid=deposit-dispensation]")
+    page.fill("#title", "Délivrance à corriger")
+    page.fill("#line-0-name", "Amlodipine 5 mg, gélule")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    monkeypatch.setattr(SessionClient, "document_structure", structure)
+    page.click("[data-testid=documents] a.row >> text=Délivrance à corriger")
+    page.click("[data-testid=replace]")
+    assert page.input_value("#title") == "Délivrance à corriger"
+    assert page.input_value("#line-0-name") == "Amlodipine 5 mg, gélule"
+    assert page.input_value("#line-0-posology") == "1 gélule le matin"
+    assert page.input_value("#line-1-name") == "Smecta 3 g, sachet"
+    assert page.input_value("#line-1-quantity") == "2"
+    page.fill("#line-1-quantity", "3 sachets")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    listed = api(at, "GET", f"/dossiers/{dossier_id(at)}/documents").body["documents"]
+    assert next(d for d in listed if d["title"] == "Délivrance à corriger")["version"] == 2
