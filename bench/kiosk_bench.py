@@ -22,9 +22,9 @@ connected), in this order:
    script pipeline as every kiosk page, no server call), and one to `/static/kiosk.css`;
 2. professional (pharmacist card, reader 1): insert -> PIN page; PIN typed (not timed),
    tap "Valider" -> `/pro/`; then the patient's card in reader 2 -> dossier page
-   (reported, no target); taps "Déposer un document" -> form, and, the form filled (not
-   timed), "Enregistrer" -> dossier page (a real deposit: the dossier grows by one
-   document a round); cards pulled;
+   (reported, no target); taps "Enregistrer une dispensation" -> form, and, one
+   medication line filled (not timed), "Enregistrer" -> dossier page (a real deposit, a
+   FHIR document: the dossier grows by one document a round); cards pulled;
 3. patient (Marie Durand's card, reader 2): insert -> one-time code page (card
    signature, sign-in); tap "Recevoir un code par e-mail" -> code page; the code read from
    the demo inbox and typed (not timed), tap "Valider" -> `/patient/`; taps home ->
@@ -316,9 +316,14 @@ class KioskBench:
         self.samples.add("pro_total", pin + home, math.inf)
         page.wait_for_function(EVENTS_OPEN_JS, timeout=TIMEOUT_MS)
         self.card("pro_patient_card_dossier", READER_PATIENT, PATIENT_CARD, r"/pro/dossier$")
-        self.tap("tap_dossier_deposit", "[data-testid=deposit]", r"/pro/dossier/deposit$")
+        self.tap(
+            "tap_dossier_deposit",
+            "[data-testid=deposit-dispensation]",
+            r"/pro/dossier/deposit\?form=dispensation$",
+        )
         page.fill("#title", f"Délivrance banc d'essai {round_no}")
-        page.fill("#text", "Amoxicilline 1 g, 3 boîtes.")
+        page.fill("#line-0-name", "Amoxicilline 1 g, comprimé")
+        page.fill("#line-0-quantity", "3 boîtes")
         self.tap("tap_deposit_submit", "[data-testid=save]", r"/pro/dossier\?saved=")
         page.wait_for_selector("[data-testid=saved]", timeout=TIMEOUT_MS)
         page.wait_for_function(EVENTS_OPEN_JS, timeout=TIMEOUT_MS)

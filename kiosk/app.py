@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import guard, i18n
 from .client import ServerUnavailable
 from .labels import CATEGORIES
-from .pages import SessionGone, common, patient, pro, unreachable_message
+from .pages import SessionGone, common, deposit, patient, pro, reading, unreachable_message
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -86,6 +86,8 @@ def create_kiosk_app(
     def helpers() -> dict[str, Any]:
         return {
             "flash": common.pop_flash(),
+            # What a pulled card left unsaved, told once on the page after the pull.
+            "lost_draft": terminal.pop_lost(),
             "_": i18n.gettext,
             "lang": i18n.current(),
             "csrf_token": generate_csrf,
@@ -149,6 +151,8 @@ def create_kiosk_app(
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
+    app.register_blueprint(deposit.bp)
+    app.register_blueprint(reading.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

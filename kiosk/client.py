@@ -153,7 +153,10 @@ class ServerClient:
         *,
         token: str | None = None,
         idempotency_key: str | None = None,
+        raw: bool = False,
     ) -> ApiResponse:
+        """`raw`: a successful answer's body stays bytes whatever its type (a document's
+        content may itself be JSON, which is shown, not decoded)."""
         target = f"{self.prefix}{API}{path}"
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = sign_request(self.key, self.kiosk_name, method, target, data, self.clock())
@@ -169,9 +172,9 @@ class ServerClient:
             try:
                 conn = self._connection()
                 conn.request(method, target, body=data or None, headers=headers)
-                raw = conn.getresponse()
-                status, payload = raw.status, raw.read()
-                content_type = raw.getheader("Content-Type", "application/json")
+                answer = conn.getresponse()
+                status, payload = answer.status, answer.read()
+                content_type = answer.getheader("Content-Type", "application/json")
                 break
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self._drop_connection()
@@ -188,7 +191,7 @@ class ServerClient:
         if status >= 500:
             log.warning("records server answered %d to %s %s", status, method, path.split("?")[0])
             raise ServerUnavailable(f"HTTP {status}")
-        if not content_type.startswith("application/json"):
+        if (raw and 200 <= status < 300) or not content_type.startswith("application/json"):
             return ApiResponse(status, payload, content_type.split(";")[0])
         return ApiResponse(status, _decode(payload))
 
@@ -254,9 +257,17 @@ class SessionClient:
         self.on_expired = on_expired
 
     def _call(
-        self, method: str, path: str, body: Any = None, *, idempotency_key: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        raw: bool = False,
     ) -> ApiResponse:
-        r = self.client.call(method, path, body, token=self.token, idempotency_key=idempotency_key)
+        r = self.client.call(
+            method, path, body, token=self.token, idempotency_key=idempotency_key, raw=raw
+        )
         if r.status == 401:
             self.on_expired()
         return r
@@ -299,7 +310,13 @@ class SessionClient:
         return self._call("GET", self._document(dossier_id, logical_id))
 
     def document_content(self, dossier_id: int, logical_id: str) -> ApiResponse:
-        return self._call("GET", f"{self._document(dossier_id, logical_id)}/content")
+        """The document's bytes (`body`) and media type, never decoded."""
+        return self._call("GET", f"{self._document(dossier_id, logical_id)}/content", raw=True)
+
+    def document_structure(self, dossier_id: int, logical_id: str) -> ApiResponse:
+        """Sections, entries and text status of a document (docs/documents.md); a server
+        without the route answers 404, and the kiosk then shows the document's text."""
+        return self._call("GET", f"{self._document(dossier_id, logical_id)}/structure")
 
     def deposit(self, dossier_id: int, body: dict[str, Any], *, submission: str) -> ApiResponse:
         path = f"{self._dossier(dossier_id)}/documents"

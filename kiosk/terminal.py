@@ -41,6 +41,7 @@ from cardreader.session import CardAuthentication, CardSession, card_kind
 
 from .client import ApiResponse, Capabilities, ServerClient, ServerUnavailable
 from .readers import CardReaders, ReaderEvent
+from .viewer import Shelf
 
 log = logging.getLogger("dmp.kiosk.terminal")
 
@@ -88,6 +89,27 @@ class Dossier:
     dossier_id: int
     summary: dict[str, Any] = field(default_factory=dict)
     emergency: str | None = None  # the reason given, while bris de glace lasts
+    # The documents opened in this session, to show their pages and images from memory;
+    # they leave with the dossier (patient card pulled) or with the session.
+    viewed: Shelf = field(default_factory=Shelf)
+
+
+@dataclass(frozen=True)
+class DraftNote:
+    """A deposit being typed and not saved: only what tells its author what was lost
+    (never the text nor the lines themselves)."""
+
+    title: str
+    kind: str  # a category code
+    lines: int  # medication or vaccination lines typed
+
+
+# Reasons to end a session after which a professional is told what was not saved; signing
+# out is a choice, not a loss.
+LOSSES = frozenset({"card_removed", "idle", "session_ended"})
+# The note of what was lost is shown once, on the page after the pull, and not kept
+# longer than this (the next person must not read it).
+LOST_NOTE_SECONDS = 60.0
 
 
 class SignInFailed(Exception):
@@ -133,6 +155,9 @@ class Terminal:
         self.dossier: Dossier | None = None
         self.receipts: dict[str, bytes] = {}
         self.flash: str | None = None
+        self.draft: DraftNote | None = None
+        self.lost: DraftNote | None = None
+        self._lost_until = 0.0
         self.last_activity = self.clock()
         self._next_resign = self.clock() + 3600.0
 
@@ -147,9 +172,12 @@ class Terminal:
                 t for t in (self.pro and self.pro.token, self.patient and self.patient.token) if t
             ]
             card_readers = [r for r in (self.pro and self.pro.reader, self.pro_reader) if r]
+            draft = self.draft
             self._reset_state()
             if reason:
                 self.flash = reason
+            if draft is not None and reason in LOSSES:
+                self._note_lost(draft)
             if rearm:
                 for reader, kind in self.present.items():
                     if kind is CardKind.PROFESSIONAL:
@@ -176,6 +204,16 @@ class Terminal:
             except ServerUnavailable:
                 # The server ends it anyway when the re-signature does not come.
                 log.info("could not tell the server a session ended; it will expire")
+
+    def _note_lost(self, draft: DraftNote) -> None:
+        self.lost = draft
+        self._lost_until = self.clock() + LOST_NOTE_SECONDS
+
+    def pop_lost(self) -> DraftNote | None:
+        """What was not saved, for the page shown after the loss; then forgotten."""
+        with self.lock:
+            lost, self.lost = self.lost, None
+            return lost
 
     def token(self) -> str | None:
         if self.pro is not None:
@@ -243,6 +281,7 @@ class Terminal:
             return
         with self.lock:
             self.present[event.reader] = kind
+            self.lost = None  # someone else may be at the kiosk now
             self.touch()
             if kind is CardKind.PROFESSIONAL:
                 if self.pro is not None or self.pro_reader is not None:
@@ -272,6 +311,9 @@ class Terminal:
                 self.patient_card = None
                 self.dossier = None
                 self.flash = "patient_card_removed"
+                if self.draft is not None:
+                    self._note_lost(self.draft)
+                    self.draft = None
                 self.publish({"go": "/pro/"})
 
     # ---- card work ---------------------------------------------------------------
@@ -469,6 +511,8 @@ class Terminal:
         """One round of housekeeping at `clock()`: the idle timeout, then the card's
         re-signature when it is due."""
         now = self.clock()
+        if self.lost is not None and now >= self._lost_until:
+            self.lost = None
         if self.signed_in() and now >= self.idle_deadline():
             self.clear("idle", rearm=True)
             return

@@ -16,7 +16,7 @@ from kiosk.terminal import Dossier, Terminal
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
 from .forms import emergency_changes, open_dossier_page, receipt_reference
-from .pro import document_page
+from .reading import document_page
 
 bp = Blueprint("patient", __name__, url_prefix="/patient")
 
@@ -119,7 +119,7 @@ def document(logical_id: str) -> Response | str:
     d = _dossier_id(t)
     if d is None:
         return redirect(url_for("patient.create"))
-    return document_page(d, logical_id, back=url_for("patient.documents"), can_replace=False)
+    return document_page(d, logical_id, back=url_for("patient.documents"), audience="patient")
 
 
 @bp.route("/documents/<logical_id>/visibility", methods=["GET", "POST"])

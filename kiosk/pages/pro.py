@@ -8,34 +8,48 @@ sign-in): the kiosk keeps no copy of the profession rules.
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cardreader.errors import CardError
-from kiosk.client import ApiResponse, Capabilities, ServerUnavailable
+from kiosk.client import Capabilities
+from kiosk.fhir_documents import KINDS
 from kiosk.i18n import gettext as _
 from kiosk.labels import DOCUMENT_TYPES
 from kiosk.terminal import Dossier, SignInFailed
 
 from . import home as go_home
-from . import new_submission_id, server, terminal, unreachable_message, valid_submission_id
+from . import new_submission_id, server, terminal, valid_submission_id
 from .forms import open_dossier_page, receipt_reference
+from .reading import document_page
 
 bp = Blueprint("pro", __name__, url_prefix="/pro")
 
 
+# Document types recorded as structured lines (issue 11), never as a free-text box.
+STRUCTURED_TYPES = frozenset(kind.loinc for kind in KINDS.values())
+
+
 def deposit_kinds(may: Capabilities) -> list[tuple[str, str, str]]:
-    """(category, type code, label) the deposit form offers: the document types the kiosk
-    can name, in the categories the server says this professional may deposit."""
+    """(category, type code, label) the free-text deposit form offers: the document types
+    the kiosk can name, in the categories the server says this professional may deposit,
+    but those that have their structured form."""
     return [
         (category, code, label)
         for category, types in DOCUMENT_TYPES.items()
         if category in may.deposit_categories
         for code, label in types
+        if code not in STRUCTURED_TYPES
     ]
+
+
+def offered_forms(may: Capabilities) -> list[str]:
+    """The deposit forms to offer: the structured ones whose category the server lets this
+    professional deposit, and the free text one when any type can be named."""
+    forms = [name for name, kind in KINDS.items() if kind.category in may.deposit_categories]
+    return [*forms, "text"] if deposit_kinds(may) else forms
 
 
 @bp.get("/")
@@ -110,13 +124,14 @@ def dossier() -> Response | str:
         )
     docs = server().list_documents(d)
     t.dossier.summary = summary.body
+    t.draft = None  # back at the dossier: no deposit is being typed any more
     return render_template(
         "pro_dossier.html",
         pro=t.pro,
         summary=summary.body,
         documents=docs.body.get("documents", []) if docs.ok else [],
         docs_error=None if docs.ok else docs.message,
-        can_deposit=bool(deposit_kinds(t.pro.may)),
+        forms=offered_forms(t.pro.may),
         clinical_reading=t.pro.may.clinical_reading,
         join_care_team=t.pro.may.join_care_team,
         submission=new_submission_id(),
@@ -145,145 +160,10 @@ def document(logical_id: str) -> Response | str:
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
+    t.draft = None  # the professional left the deposit form: nothing typed is pending
     return document_page(
-        t.dossier.dossier_id,
-        logical_id,
-        back=url_for("pro.dossier"),
-        # Offered to any professional who deposits; the server decides (author only).
-        can_replace=bool(deposit_kinds(t.pro.may)),
+        t.dossier.dossier_id, logical_id, back=url_for("pro.dossier"), audience="pro"
     )
-
-
-def document_page(dossier_id: int, logical_id: str, *, back: str, can_replace: bool) -> str:
-    """One document: its metadata and, when it is plain text, its content on screen."""
-    meta = server().document(dossier_id, logical_id)
-    if not meta.ok:
-        return render_template("error.html", message=meta.message)
-    content = server().document_content(dossier_id, logical_id)
-    shown = terminal().dossier
-    return render_template(
-        "document.html",
-        doc=meta.body,
-        text=text_of(content),
-        back=back,
-        can_replace=can_replace and meta.body.get("status") == "current",
-        emergency=shown.emergency if shown is not None else None,
-    )
-
-
-def text_of(content: ApiResponse) -> str | None:
-    """A plain-text document shown on screen; anything else is not rendered on a kiosk."""
-    if (
-        not content.ok
-        or content.content_type != "text/plain"
-        or not isinstance(content.body, bytes)
-    ):
-        return None
-    try:
-        return content.body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-@bp.route("/dossier/deposit", methods=["GET", "POST"])
-def deposit() -> Response | str | tuple[str, int]:
-    return _document_form(replaces=None)
-
-
-@bp.route("/dossier/documents/<logical_id>/replace", methods=["GET", "POST"])
-def replace(logical_id: str) -> Response | str | tuple[str, int]:
-    return _document_form(replaces=logical_id)
-
-
-def _document_form(replaces: str | None) -> Response | str | tuple[str, int]:
-    t = terminal()
-    if t.pro is None or t.dossier is None:
-        return go_home()
-    kinds = deposit_kinds(t.pro.may)
-    if not kinds:
-        abort(403)
-    # The visibility choices are for those who read clinical documents (not a desk).
-    clinician = t.pro.may.clinical_reading
-    if request.method == "GET":
-        return render_template(
-            "deposit.html",
-            kinds=kinds,
-            form={},
-            errors=[],
-            submission=new_submission_id(),
-            replaces=replaces,
-            clinician=clinician,
-        )
-    form = request.form
-    submission = valid_submission_id(form.get("submission"))
-    errors: list[str] = []
-    kind = next((k for k in kinds if k[1] == form.get("type_code")), None)
-    title = (form.get("title") or "").strip()
-    text = (form.get("text") or "").strip()
-    if kind is None:
-        errors.append(_("Choisissez le type de document."))
-    if not title or len(title) > 200:
-        errors.append(_("Donnez un titre (200 caractères au plus)."))
-    if not text or len(text) > 20000:
-        errors.append(_("Le contenu est vide ou trop long (20 000 caractères au plus)."))
-    masked = form.get("masked_ps") == "on"
-    invisible = form.get("invisible_patient") == "on"
-    if masked and invisible:
-        errors.append(
-            _(
-                "Un document ne peut pas être à la fois masqué aux professionnels et invisible "
-                "pour le patient."
-            )
-        )
-    if errors or kind is None:
-        return render_template(
-            "deposit.html",
-            kinds=kinds,
-            form=form,
-            errors=errors,
-            submission=submission,
-            replaces=replaces,
-            clinician=clinician,
-        ), 400
-    body = {
-        "category": kind[0],
-        "type_code": kind[1],
-        "title": title,
-        "mime_type": "text/plain",
-        "content_base64": base64.b64encode(text.encode()).decode(),
-        "masked_ps": masked and clinician,
-        "invisible_patient": invisible and clinician,
-        "invisible_rep": form.get("invisible_rep") == "on" and clinician,
-    }
-    d = t.dossier.dossier_id
-    try:
-        if replaces:
-            r = server().replace(d, replaces, body, submission=submission)
-        else:
-            r = server().deposit(d, body, submission=submission)
-    except ServerUnavailable:
-        # Nothing lost: the form comes back as typed, with the same submission id, so the
-        # retry cannot write twice even if the first attempt did reach the server.
-        return render_template(
-            "deposit.html",
-            kinds=kinds,
-            form=form,
-            errors=[unreachable_message()],
-            submission=submission,
-            replaces=replaces,
-            clinician=clinician,
-        ), 503
-    if not r.ok:
-        return render_template(
-            "deposit.html",
-            kinds=kinds,
-            form=form,
-            errors=[r.message],
-            submission=submission,
-            replaces=replaces,
-            clinician=clinician,
-        ), 400
-    return redirect(url_for("pro.dossier", saved=r.body.get("logical_id", "")))
 
 
 @bp.post("/dossier/admission")

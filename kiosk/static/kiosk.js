@@ -53,7 +53,35 @@
     });
   }
 
+  // A deposit being typed: the kiosk is told what it is (title, category, how many
+  // lines), never its text, so that a pulled card can say what was not saved.
+  function drafts() {
+    var form = document.querySelector("form[data-draft]");
+    if (!form) { return; }
+    var timer = null;
+    function report() {
+      var type = form.elements.type_code;
+      var option = type ? type.options[type.selectedIndex] : null;
+      var typed = 0;
+      form.querySelectorAll("input[data-line-name]").forEach(function (input) {
+        if (input.value.trim()) { typed += 1; }
+      });
+      if (form.elements.vaccine && form.elements.vaccine.value.trim()) { typed = 1; }
+      var data = new URLSearchParams();
+      data.set("title", form.elements.title ? form.elements.title.value : "");
+      data.set("category", option ? option.dataset.category : form.dataset.category);
+      data.set("lines_typed", String(typed));
+      fetch(form.dataset.draft, {method: "POST", body: data, credentials: "same-origin",
+                                 headers: {"X-CSRFToken": body.dataset.csrf}});
+    }
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(report, 250);
+    });
+  }
+
   listen();
   idle();
   once();
+  drafts();
 }());

@@ -163,6 +163,7 @@ DOCUMENT = obj(
         "labels": {"type": "array", "items": STR},
         "replaces": {"type": ["string", "null"]},
         "replaced_by": {"type": ["string", "null"]},
+        "may_replace": BOOL,  # metadata only: whether the caller may replace this version
         "emergency_access": {"type": "object"},
     },
     ["logical_id", "unique_id", "entry_uuid", "category", "status", "flags", "labels"],

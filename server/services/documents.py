@@ -19,7 +19,7 @@ from server.db import core
 from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
-from server.policy import Action, ActorKind, Category, DocumentFacts, listed
+from server.policy import Action, ActorKind, Category, DocumentFacts, decide, listed
 from server.services import document_text, guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
@@ -111,7 +111,19 @@ def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict
     row, patient = lookup.dossier(ctx, who, read, dossier_id)
     doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
     granted = guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
-    return views.with_banner(views.document(ctx, doc), granted)
+    out = views.document(ctx, doc)
+    # Whether this caller may replace this version, asked of the same `decide` on the
+    # same facts (not traced: nothing is done), so that the kiosk offers the replacement
+    # only to those the rules let do it (issue 11) and keeps no copy of the rules.
+    out["may_replace"] = decide(
+        who.actor,
+        Action.DOCUMENT_REPLACE,
+        granted.facts,
+        document_facts(doc),
+        granted.context,
+        ctx.matrix,
+    ).allowed
+    return views.with_banner(out, granted)
 
 
 @dataclass(frozen=True, slots=True)

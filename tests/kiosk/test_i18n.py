@@ -32,9 +32,13 @@ TEMPLATE_CALL = re.compile(r"""\b_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""",
 
 # French texts whose English translation is legitimately the same.
 SAME_IN_ENGLISH = {
+    "Date",
     "Notifications",
     "Prescription",
     "SMS",
+    "Vaccinations",
+    "document",
+    "{n} page(s).",
 }
 
 

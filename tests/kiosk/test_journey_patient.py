@@ -60,13 +60,17 @@ def test_patient_masks_blocks_changes_emergency_and_reads_history(at: Kiosk) -> 
     docs = page.inner_text("[data-testid=documents]")
     assert "Consultation du 3 mars" in docs
     at.shot("patient", "documents")
-    # Mask the first document, with a confirmation, and get a receipt.
-    page.click("[data-testid=mask-1]")
+    # Mask the first document from its page (a tap on its row), with a confirmation, and
+    # get a receipt; the list itself holds no action (touch-first: the row opens it).
+    assert page.locator("[data-testid=documents] .button").count() == 0
+    page.click("[data-testid=doc-1]")
+    page.click("[data-testid=mask]")
     assert "Masquer" in page.inner_text("[data-testid=confirm-text]")
     page.click("[data-testid=confirm]")
     page.wait_for_selector("[data-testid=receipt-ready]")
     assert "Masqué aux professionnels" in page.inner_text("[data-testid=documents]")
-    page.click("[data-testid=mask-1]")
+    page.click("[data-testid=doc-1]")
+    page.click("[data-testid=mask]")
     assert "à nouveau visible" in page.inner_text("[data-testid=confirm-text]")
     page.click("[data-testid=confirm]")
     page.wait_for_selector("[data-testid=receipt-ready]")

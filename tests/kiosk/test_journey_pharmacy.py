@@ -23,9 +23,15 @@ def test_pharmacist_sees_what_the_matrix_allows_and_records_a_dispensation(at: K
     assert "Compte rendu" not in matrix  # the pharmacist's profession does not read reports
     listed = page.inner_text("[data-testid=documents]")
     assert "Consultation du 3 mars" not in listed
+    # A dispensation is recorded as medication lines, not as a free-text box (issue 11).
     page.click("[data-testid=deposit]")
+    assert "Dispensation" not in page.inner_text("#type_code")
+    assert "Soins administrés" in page.inner_text("#type_code")
+    page.click("a.button >> text=Annuler")
+    page.click("[data-testid=deposit-dispensation]")
     page.fill("#title", "Délivrance du 22 novembre")
-    page.fill("#text", "Amoxicilline 1 g, 3 boîtes.")
+    page.fill("#line-0-name", "Amoxicilline 1 g, comprimé")
+    page.fill("#line-0-quantity", "3 boîtes")
     page.click("[data-testid=save]")
     page.wait_for_selector("[data-testid=saved]")
     assert "Délivrance du 22 novembre" in page.inner_text("[data-testid=documents]")

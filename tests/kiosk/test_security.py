@@ -117,8 +117,20 @@ def test_a_whole_patient_session_writes_no_file(at: Kiosk) -> None:
     try:
         at.sign_in_patient("patient-marie-durand")
         page.wait_for_url("**/patient/")
+        # A PDF of the patient's own, deposited meanwhile by the server (not recorded).
+        _recording = False
+        _deposit_pdf(at)
+        _recording = True
         page.click("[data-testid=tile-documents]")
-        page.click("[data-testid=mask-1]")
+        # Reading it renders its pages in memory (kiosk/viewer.py): no file either.
+        page.click("[data-testid=documents] a.row >> text=Scan")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('[data-testid=page-1]');"
+            " return i && i.complete && i.naturalWidth > 0; }"
+        )
+        page.click("[data-testid=back]")
+        page.click("[data-testid=doc-1]")
+        page.click("[data-testid=mask]")
         page.click("[data-testid=confirm]")
         page.wait_for_selector("[data-testid=receipt-ready]")
         href = page.get_attribute("[data-testid=receipt]", "href")
@@ -131,6 +143,33 @@ def test_a_whole_patient_session_writes_no_file(at: Kiosk) -> None:
     assert _writes == []
     # And the receipt left with the session.
     assert at.running.terminal.receipts == {}
+
+
+def _deposit_pdf(at: Kiosk) -> None:
+    import base64
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out)
+    c.drawString(72, 720, "Scan")
+    c.save()
+    t = at.running.terminal
+    assert t.dossier is not None
+    r = t.client.call(
+        "POST",
+        f"/dossiers/{t.dossier.dossier_id}/documents",
+        {
+            "category": "depose_patient",
+            "type_code": "51855-5",
+            "title": "Scan",
+            "mime_type": "application/pdf",
+            "content_base64": base64.b64encode(out.getvalue()).decode(),
+        },
+        token=t.token(),
+    )
+    assert r.status == 201, r.body
 
 
 @pytest.mark.parametrize("server_overrides", [{"RESIGN_SECONDS": 4}])  # this test only

@@ -17,7 +17,8 @@ from cardreader.emulator.virtual import VirtualCard
 from dmp.demo import PreparedPki
 from kiosk.client import ApiResponse, Capabilities, ServerUnavailable
 from kiosk.readers import DemoReaders
-from kiosk.terminal import Dossier, Terminal
+from kiosk.terminal import LOST_NOTE_SECONDS, Dossier, DraftNote, Terminal
+from kiosk.viewer import Fetched
 
 PRO, PATIENT = DemoReaders.NAMES
 PRO_CARD, PATIENT_CARD = "pharmacien-moreau", "patient-marie-durand"
@@ -302,3 +303,77 @@ def test_an_unknown_card_is_told_and_ignored(rig: Rig) -> None:
     assert rig.terminal.flash == "unknown_card"
     assert rig.terminal.patient_card is None
     assert rig.went_to() == ["/"]
+
+
+def test_a_pulled_card_leaves_a_note_of_what_was_not_saved_shown_once(rig: Rig) -> None:
+    """Issue 11: an unsaved deposit is not lost silently; only its title, category and
+    number of lines are noted, told once, and the next person sees nothing of it."""
+    rig.pro_signs_in()
+    t = rig.terminal
+    t.dossier = Dossier(7)
+    t.draft = DraftNote("Délivrance du 22 novembre", "dispensation", 2)
+    fetched = Fetched("image/png", b"\x89PNG photo", image=(b"\x89PNG photo", "image/png"))
+    t.dossier.viewed.put("doc-1", fetched)
+    assert _reaches(t, fetched)  # the check below can fail
+    rig.pull(PRO)
+    assert t.draft is None
+    assert t.pop_lost() == DraftNote("Délivrance du 22 novembre", "dispensation", 2)
+    assert t.pop_lost() is None  # told once
+    assert not _reaches(t, fetched)
+    # Not told after a sign-out (a choice), and forgotten when someone else comes.
+    rig.pro_signs_in()
+    t.draft = DraftNote("Ordonnance", "prescription", 1)
+    t.clear("signed_out", notify=False)
+    assert t.pop_lost() is None
+    rig.pull(PRO)
+    rig.pro_signs_in()
+    t.draft = DraftNote("Ordonnance", "prescription", 1)
+    rig.pull(PRO)
+    rig.insert(PRO, PRO_CARD)  # the next card, before anyone read the note
+    assert t.pop_lost() is None
+
+
+def test_the_note_of_what_was_lost_expires_on_its_own(rig: Rig) -> None:
+    rig.pro_signs_in()
+    t = rig.terminal
+    t.draft = DraftNote("Ordonnance", "prescription", 3)
+    rig.pull(PRO)
+    rig.clock.advance(LOST_NOTE_SECONDS + 1)
+    t.tick()
+    assert t.pop_lost() is None
+
+
+def test_the_patients_card_leaving_the_counter_takes_the_opened_documents(rig: Rig) -> None:
+    rig.pro_signs_in()
+    t = rig.terminal
+    rig.insert(PATIENT, PATIENT_CARD)
+    t.dossier = Dossier(7)
+    fetched = Fetched("application/pdf", b"%PDF-1.7 secret", pages=1)
+    t.dossier.viewed.put("doc-1", fetched)
+    t.draft = DraftNote("Dispensation", "dispensation", 1)
+    rig.pull(PATIENT)
+    assert t.dossier is None
+    assert t.draft is None
+    assert t.pop_lost() == DraftNote("Dispensation", "dispensation", 1)
+    assert t.token() == "pro-token"
+    # Nothing the terminal still holds leads to the document's bytes.
+    assert not _reaches(t, fetched)
+
+
+def _reaches(root: object, target: object, limit: int = 200_000) -> bool:
+    """Whether `target` can be reached from `root` by following references (not through
+    classes, modules and functions, which hold no session state)."""
+    import gc
+    import types
+
+    opaque = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)
+    seen, todo = {id(root)}, [root]
+    while todo:
+        for ref in gc.get_referents(todo.pop()):
+            if ref is target:
+                return True
+            if id(ref) not in seen and not isinstance(ref, opaque):
+                seen.add(id(ref))
+                todo.append(ref)
+        assert len(seen) < limit, "the walk did not finish: the answer would mean nothing"
+    return False

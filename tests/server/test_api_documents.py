@@ -221,6 +221,38 @@ def test_replace_keeps_the_old_version_linked_both_ways(world: World, marie_doss
     assert (other.status_code, other.get_json()["reason"]) == (422, "category_mismatch")
 
 
+def test_the_metadata_says_whether_the_caller_may_replace_this_version(
+    world: World, marie_dossier: int
+) -> None:
+    """The kiosk offers a replacement only where the rules allow it (issue 11): the
+    author of a current version, not the médecin traitant who reads it, not the patient,
+    not once it is superseded; asking is not a traced replacement."""
+    grant(world, marie_dossier, "specialist")
+    mine = world.deposit("specialist", marie_dossier, title="v1")
+    path = f"/dossiers/{marie_dossier}/documents/{mine['logical_id']}"
+
+    def may_replace(who: str, at: str = path) -> Any:
+        r = world.call("GET", who, at)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["may_replace"]
+
+    before = len(world.trace("marie"))
+    assert may_replace("specialist") is True
+    assert [e.action for e in world.trace("marie")[before:]] == ["document:read"]
+    assert may_replace("gp") is False  # the médecin traitant reads it, only the author replaces
+    assert may_replace("marie") is False
+    r = world.call("POST", "specialist", path + "/replace", doc(title="v2"))
+    assert r.status_code == 201
+    assert may_replace("specialist") is False  # superseded: the new version is replaced instead
+    newer = f"/dossiers/{marie_dossier}/documents/{r.get_json()['logical_id']}"
+    assert may_replace("specialist", newer) is True
+    own = world.deposit("marie", marie_dossier, category="depose_patient", title="photo")
+    assert may_replace("marie", f"/dossiers/{marie_dossier}/documents/{own['logical_id']}") is True
+    # The listing is unchanged: the capability is a property of one reading, not of a list.
+    listed = world.call("GET", "specialist", f"/dossiers/{marie_dossier}/documents").get_json()
+    assert all("may_replace" not in d for d in listed["documents"])
+
+
 def test_only_the_author_deletes_and_deletion_is_logical(world: World, marie_dossier: int) -> None:
     world.call(
         "POST",

@@ -1,0 +1,176 @@
+"""Documents made readable on the kiosk's screen, in memory only (issue 11).
+
+Pure functions over the bytes the server sent: PDF pages rendered to PNG with pdfium,
+images checked and scaled to something a browser shows, text decoded, a structured
+document's narrative sanitised again. Nothing here reads or writes a file, nor reaches
+the network; the bytes live in the session's memory (`Dossier.viewed`, dropped with the
+session) and every answer built from them is `no-store`.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import nh3
+import pypdfium2 as pdfium
+from PIL import Image
+
+# A kiosk shows a document, it is not a PDF reader: beyond this the page says so.
+MAX_PAGES = 30
+# Width in pixels of a rendered page: sharp on a 1080 px wide kiosk screen.
+PAGE_WIDTH = 1100
+# A page larger than this (in points, 1/72 inch) is not a document page: refused.
+MAX_PAGE_POINTS = 14400
+# Images beyond this many pixels are not shown (a decompression bomb, or a poster).
+MAX_IMAGE_PIXELS = 40_000_000
+# How many documents a session keeps fetched (the last ones opened): bounded memory.
+KEPT_DOCUMENTS = 3
+
+STRUCTURED = frozenset({"application/fhir+json", "application/json", "text/xml", "application/xml"})
+IMAGES = frozenset({"image/jpeg", "image/png", "image/tiff"})
+# What a browser shows as it is; TIFF is converted to PNG.
+BROWSER_IMAGES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+# The narrative the server sends is already sanitised (nh3, docs/documents.md); the
+# kiosk renders it in its own pages, so it checks again with the same allow-list rather
+# than trust another process: no script, style, link, image or attribute beyond spans.
+NARRATIVE_TAGS = {
+    "p", "br", "div", "span", "b", "strong", "i", "em", "u", "sub", "sup", "h3", "h4",
+    "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+}  # fmt: skip
+NARRATIVE_ATTRIBUTES = {"td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+
+# pdfium is not thread-safe; the kiosk's server answers page images in parallel.
+_PDFIUM = threading.Lock()
+
+
+class Unreadable(Exception):
+    """The document cannot be shown on the kiosk (corrupt, encrypted, too large)."""
+
+
+def kind_of(mime_type: str) -> str:
+    """How the document page shows a type: pdf, image, text, structured or none."""
+    if mime_type == "application/pdf":
+        return "pdf"
+    if mime_type in IMAGES:
+        return "image"
+    if mime_type == "text/plain":
+        return "text"
+    if mime_type in STRUCTURED:
+        return "structured"
+    return "none"
+
+
+@dataclass
+class Fetched:
+    """One document's content, fetched for this session and shown from memory."""
+
+    mime_type: str
+    body: bytes
+    pages: int = 0  # PDF: how many pages there are (only MAX_PAGES are shown)
+    image: tuple[bytes, str] | None = None  # an image ready for the browser, and its type
+    rendered: dict[int, bytes] = field(default_factory=dict)
+
+
+class Shelf:
+    """The documents a session has opened, the most recent last, at most KEPT_DOCUMENTS."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, Fetched] = OrderedDict()
+
+    def put(self, logical_id: str, fetched: Fetched) -> None:
+        self._items[logical_id] = fetched
+        self._items.move_to_end(logical_id)
+        while len(self._items) > KEPT_DOCUMENTS:
+            self._items.popitem(last=False)
+
+    def get(self, logical_id: str) -> Fetched | None:
+        return self._items.get(logical_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def text_of(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def pdf_page_count(body: bytes) -> int:
+    with _PDFIUM:
+        pdf = _open_pdf(body)
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+
+
+def render_pdf_page(body: bytes, index: int, width: int = PAGE_WIDTH) -> bytes:
+    """Page `index` (from 0) as a PNG `width` pixels wide, built in memory."""
+    if not 0 <= index < MAX_PAGES:
+        raise Unreadable("page out of range")
+    with _PDFIUM:
+        pdf = _open_pdf(body)
+        try:
+            if index >= len(pdf):
+                raise Unreadable("page out of range")
+            page = pdf[index]
+            try:
+                page_width, page_height = page.get_size()
+                if not (0 < page_width <= MAX_PAGE_POINTS and 0 < page_height <= MAX_PAGE_POINTS):
+                    raise Unreadable("page size")
+                bitmap = page.render(scale=width / page_width)
+                picture = bitmap.to_pil()
+            finally:
+                page.close()
+        except pdfium.PdfiumError as exc:
+            raise Unreadable("render") from exc
+        finally:
+            pdf.close()
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _open_pdf(body: bytes) -> pdfium.PdfDocument:
+    try:
+        # Bytes, never a path: pdfium reads from memory and the kiosk writes no file.
+        return pdfium.PdfDocument(body)
+    except pdfium.PdfiumError as exc:  # corrupt, or encrypted with a password
+        raise Unreadable("open") from exc
+
+
+def image_for_screen(body: bytes) -> tuple[bytes, str]:
+    """The image as a browser shows it: JPEG and PNG as they are, once checked to be one;
+    TIFF (scans) converted to PNG, first page."""
+    try:
+        with Image.open(io.BytesIO(body)) as picture:
+            width, height = picture.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise Unreadable("too many pixels")
+            kind = picture.format or ""
+            if kind in BROWSER_IMAGES:
+                picture.verify()
+                return body, BROWSER_IMAGES[kind]
+            if kind != "TIFF":
+                raise Unreadable("not an image the kiosk shows")
+            out = io.BytesIO()
+            picture.convert("RGB").save(out, format="PNG")
+            return out.getvalue(), "image/png"
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise Unreadable("image") from exc
+
+
+def safe_narrative(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=NARRATIVE_TAGS,
+        attributes=NARRATIVE_ATTRIBUTES,
+        url_schemes=set(),
+        strip_comments=True,
+    )
