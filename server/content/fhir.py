@@ -133,6 +133,20 @@ def _entry(resource: dict[str, Any], resources: dict[str, dict[str, Any]]) -> En
     return reader(resource, resources) if reader else None
 
 
+# Where the kiosk puts a line's strength and form, which R4 has no field for beside a
+# coded Medication (kiosk/fhir_documents.py, docs/documents.md).
+DOSE_EXTENSION = "https://dmp-kiosk.fr/fhir/StructureDefinition/medication-dose"
+FORM_EXTENSION = "https://dmp-kiosk.fr/fhir/StructureDefinition/medication-form"
+
+
+def _extension(resource: dict[str, Any], url: str) -> str | None:
+    for item in _list(resource.get("extension")):
+        found = _dict(item)
+        if found.get("url") == url:
+            return _str(found.get("valueString"))
+    return None
+
+
 def _medication(resource: dict[str, Any], resources: dict[str, dict[str, Any]]) -> Entry:
     concept = _dict(resource.get("medicationCodeableConcept"))
     medication = _resolve(_dict(resource.get("medicationReference")).get("reference"), resources)
@@ -149,8 +163,9 @@ def _medication(resource: dict[str, Any], resources: dict[str, dict[str, Any]]) 
         "kind": "medication",
         "code": _coding(concept),
         "name": _concept_text(concept),
-        "dose": _quantity(_dict(dose_and_rate.get("doseQuantity"))),
-        "form": form,
+        "dose": _quantity(_dict(dose_and_rate.get("doseQuantity")))
+        or _extension(resource, DOSE_EXTENSION),
+        "form": form or _extension(resource, FORM_EXTENSION),
         "quantity": _quantity(quantity),
         "posology": _str(dosage.get("text")),
     }

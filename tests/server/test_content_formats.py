@@ -394,3 +394,37 @@ def test_rtf_is_accepted_as_sent_without_text() -> None:
     data = b"{\\rtf1\\ansi Compte rendu}"
     reading = understand(data, "application/rtf", LIMITS)
     assert (reading.body, reading.text, reading.text_status) == (data, None, "none")
+
+
+def test_the_kiosks_structured_dispensation_is_read_line_by_line() -> None:
+    # The bundle exactly as the kiosk builds it (kiosk/fhir_documents.py), read by the
+    # server: each line keeps its name, strength, form, quantity and posology.
+    import uuid
+    from datetime import UTC, datetime
+
+    from kiosk import fhir_documents as fd
+
+    lines = [
+        fd.MedicationLine(
+            "AMOXICILLINE", "1 g", "comprimé", 2, "boîte", "1 matin et soir, 7 jours"
+        ),
+        fd.MedicationLine("Sirop maison <b>", posology="3 cuillères par jour"),
+    ]
+    bundle = fd.medication_bundle(
+        fd.DISPENSATION,
+        "Délivrance",
+        lines,
+        fd.Subject("279035121518989", "1.2.250.1.213.1.4.10", "DURAND", ("Marie",)),
+        fd.Author("810003456786", "Paul", "Martin"),
+        now=datetime(2026, 11, 28, 10, tzinfo=UTC),
+        new_id=lambda: str(uuid.uuid4()),
+    )
+    reading = understand(json.dumps(bundle).encode(), "application/fhir+json", LIMITS)
+    medications = [e for e in reading.entries if e["kind"] == "medication"]
+    assert [(m["name"], m["dose"], m["form"], m["posology"]) for m in medications] == [
+        ("AMOXICILLINE", "1 g", "comprimé", "1 matin et soir, 7 jours"),
+        ("Sirop maison <b>", None, None, "3 cuillères par jour"),
+    ]
+    assert medications[0]["quantity"] == "2 boîte"
+    assert reading.text is not None
+    assert "AMOXICILLINE" in reading.text
