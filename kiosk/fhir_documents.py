@@ -229,7 +229,9 @@ def _medication(line: MedicationLine) -> dict[str, Any]:
 def _quantity(line: MedicationLine) -> dict[str, Any] | None:
     if line.quantity is None:
         return None
-    quantity: dict[str, Any] = {"value": line.quantity}
+    # 2, not 2.0: a whole number of boxes reads as one everywhere the bundle goes.
+    value = int(line.quantity) if float(line.quantity).is_integer() else line.quantity
+    quantity: dict[str, Any] = {"value": value}
     if line.unit:
         quantity["unit"] = line.unit
     return quantity
