@@ -1,0 +1,1 @@
+"""What is inside a document: formats, text and structure (docs/documents.md)."""
