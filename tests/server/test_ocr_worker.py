@@ -35,13 +35,15 @@ def deposit_scan(
 ) -> str:
     """A deposit as the formats work will make it: the document, and its text pending."""
     meta = world.deposit(who, dossier_id, content=body, mime_type=mime, title="Scan")
-    with world.rt.sessions() as s:
-        doc = s.scalars(select(Document).where(Document.logical_id == meta["logical_id"])).one()
-        s.add(
-            DocumentText(document_id=doc.id, status="pending", attempts=0, updated_at=world.clock())
-        )
-        s.commit()
+    add_text_row(world, meta["logical_id"])
     return str(meta["logical_id"])
+
+
+def add_text_row(world: World, logical_id: str, status: str = "pending") -> None:
+    with world.rt.sessions() as s:
+        doc = s.scalars(select(Document).where(Document.logical_id == logical_id)).one()
+        s.add(DocumentText(document_id=doc.id, status=status, attempts=0, updated_at=world.clock()))
+        s.commit()
 
 
 def text_row(world: World, logical_id: str) -> tuple[DocumentText, Document, Dossier]:
