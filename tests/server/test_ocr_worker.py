@@ -289,3 +289,17 @@ def test_dmp_worker_stops_on_sigterm_in_the_middle_of_a_scan(
     assert "amlodipine" not in out.lower()
     row, _, _ = text_row(world, logical_id)
     assert (row.status, row.attempts) == ("pending", 0)  # left for the next start
+
+
+def test_without_tesseract_the_worker_leaves_scans_pending(
+    world: World,
+    marie_dossier: int,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logical_id = deposit_scan(world, marie_dossier, scans.photo())
+    monkeypatch.setattr(ocr_worker.ocr, "tesseract_binary", lambda: None)
+    assert ocr_worker.run(world.rt, threading.Event(), poll_seconds=30) == 0  # returns at once
+    row, _, _ = text_row(world, logical_id)
+    assert (row.status, row.attempts) == ("pending", 0)  # no attempt burnt on a missing tool
+    assert "tesseract not found" in caplog.text
