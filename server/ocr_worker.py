@@ -179,7 +179,10 @@ def _still_mine(ctx: Ctx, claimed: Claimed) -> DocumentText | None:
         .with_for_update()
     ).first()
     if row is None:
-        log.warning("document %d: OCR claim lost (lease too short?)", claimed.document_id)
+        log.warning(
+            "document %d: OCR claim lost (taken over after its lease, or purged)",
+            claimed.document_id,
+        )
     return row
 
 

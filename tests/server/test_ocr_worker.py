@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
+from dmp.cli import main
 from server import ocr_worker, worker
 from server.app import build_runtime
 from server.models import Document, DocumentText, Dossier
@@ -303,3 +305,25 @@ def test_without_tesseract_the_worker_leaves_scans_pending(
     row, _, _ = text_row(world, logical_id)
     assert (row.status, row.attempts) == ("pending", 0)  # no attempt burnt on a missing tool
     assert "tesseract not found" in caplog.text
+
+
+def test_a_purge_takes_texts_waiting_or_read_and_the_worker_lets_go(
+    world: World, marie_dossier: int, settings: dict[str, Any]
+) -> None:
+    read = deposit_scan(world, marie_dossier, scans.photo())
+    ocr_worker.run_once(world.rt)
+    assert text_row(world, read)[0].status == "ready"
+    waiting = deposit_scan(world, marie_dossier, scans.photo(["Deuxième scan"]))
+    with ocr_worker.transaction(world.rt) as ctx:  # a worker is reading it when the purge runs
+        [claimed] = ocr_worker.claim(ctx)
+    close = {"confirm": True, "delete": True}
+    assert world.call("POST", "marie", f"/dossiers/{marie_dossier}/close", close).status_code == 200
+    env = {"DMP_MASTER_KEY": settings["MASTER_KEY"]}
+    out = CliRunner().invoke(main, ["db", "purge", "--db", settings["DATABASE_URL"]], env=env)
+    assert out.output.strip() == "1 dossier(s) purged", out.output
+    with world.rt.sessions() as s:
+        assert s.scalars(select(DocumentText)).all() == []
+    assert ocr_worker.read_one(world.rt, claimed).status == "lost"  # nothing left to write
+    with world.rt.sessions() as s:
+        assert s.scalars(select(Document).where(Document.logical_id == waiting)).all() == []
+        assert s.scalars(select(DocumentText)).all() == []
