@@ -118,7 +118,7 @@ def test_the_deadline_stops_tesseract() -> None:
     with pytest.raises(ocr.OcrError) as caught:
         ocr.read_text(body, "application/pdf", ocr.Limits(10, 40_000_000, 0.3))
     assert caught.value.reason == "timeout"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
 
 
 def test_a_stop_request_cuts_tesseract_short() -> None:
@@ -129,4 +129,4 @@ def test_a_stop_request_cuts_tesseract_short() -> None:
         ocr.read_text(
             scans.scanned_pdf([scans.REPORT] * 10), "application/pdf", LIMITS, cancel=cancel
         )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5
