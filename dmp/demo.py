@@ -2,8 +2,9 @@
 
 It makes a fresh PKI and the demo cards (keys generated now, in a private temporary
 directory removed at exit), a SQLite records server with the demo population, a
-registered demo kiosk, the outbox worker delivering to an in-memory demo mailbox, and
-the kiosk with two in-process card readers and a panel to insert and pull the cards.
+registered demo kiosk, the outbox worker delivering to an in-memory demo mailbox, the
+OCR worker reading scans, and the kiosk with two in-process card readers and a panel to
+insert and pull the cards.
 
 It composes the server and the kiosk from above (dmp/): the kiosk itself never imports
 the server's database code, it only speaks to it over HTTP, as in production.
@@ -165,6 +166,17 @@ def start(
         daemon=True,
     )
     worker_thread.start()
+    from server import ocr_worker
+
+    # Scans and photographs deposited in the demo get their text as in production.
+    ocr_thread = threading.Thread(
+        target=ocr_worker.run,
+        args=(rt, stop_worker),
+        kwargs={"poll_seconds": 0.5},
+        name="dmp-ocr",
+        daemon=True,
+    )
+    ocr_thread.start()
 
     progress("borne et lecteurs de démonstration")
     key = serialization.load_pem_private_key(prepared.kiosk_key.read_bytes(), password=None)
@@ -217,6 +229,7 @@ def start(
     def stop_worker_thread() -> None:
         stop_worker.set()
         worker_thread.join(10)
+        ocr_thread.join(10)
 
     # Run in reverse: the kiosk first (it still talks to the server as it clears), then
     # the server and its worker, then the pools, once nothing holds a connection.

@@ -122,10 +122,10 @@ def log_sequence(db_url: str | None, catch_up: bool) -> None:
 
 @click.command()
 @DB_OPTION
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Deliver and read what is due now, then exit.")
 @click.option("--poll", "poll_seconds", default=2.0, show_default=True, type=float)
 def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
-    """Deliver the outbox (e-mail, SMS); stops cleanly on SIGTERM."""
+    """Deliver the outbox (e-mail, SMS) and read scans (OCR); stops cleanly on SIGTERM."""
     import logging
 
     from server.app import build_runtime
@@ -138,10 +138,10 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
     require_current(settings["DATABASE_URL"])
     rt = build_runtime(settings)
     try:
-        sent = serve(rt, senders_from_settings(settings), poll_seconds=poll_seconds, once=once)
+        done = serve(rt, senders_from_settings(settings), poll_seconds=poll_seconds, once=once)
     finally:
         rt.engine.dispose()
-    click.echo(f"{sent} message(s) delivered")
+    click.echo(f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR")
 
 
 @click.group("kiosk-admin")

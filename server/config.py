@@ -84,6 +84,15 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": "Mon dossier médical <noreply@dmp-kiosk.invalid>",
     "SMS_GATEWAY_URL": "",  # HTTP gateway; empty: SMS messages wait in the outbox
     "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
+    # --- OCR of scans and photographs in `dmp worker` (issue #11, server/ocr_worker.py) ---
+    # Attempts before a document's text is given up (`failed`; the document stays whole).
+    "OCR_MAX_ATTEMPTS": 5,
+    "OCR_MAX_BACKOFF_SECONDS": 3600,
+    # Bounds of one document's reading: pages read (the first ones), pixels of one image
+    # or page (a PDF page is rendered smaller instead), seconds for the whole document.
+    "OCR_MAX_PAGES": 50,
+    "OCR_MAX_PIXELS": 40_000_000,
+    "OCR_SECONDS": 300,
 }
 
 

@@ -68,6 +68,8 @@ def _erase(session: Session, row: Dossier) -> None:
     """Everything but the patient's identity and the trace: titles and metadata are health
     data too, and a dossier opened again later must start blank."""
     docs = select(Document.id).where(Document.dossier_id == row.id)
+    # Text and structure are sealed like the content, and must go before their documents
+    # (a pending OCR row included: a worker holding it then finds its claim lost).
     for sealed in (DocumentContent, DocumentText, DocumentStructure):
         session.execute(delete(sealed).where(sealed.document_id.in_(docs)))
     session.execute(delete(DocumentEntry).where(DocumentEntry.document_id.in_(docs)))

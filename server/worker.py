@@ -1,7 +1,10 @@
-"""`dmp worker`: delivers the outbox (e-mail, SMS) until told to stop.
+"""`dmp worker`: delivers the outbox (e-mail, SMS) and reads scans (OCR) until told to stop.
 
-Several workers may run against one database (see server.services.outbox for why each
-message is still sent once). SIGTERM or SIGINT ends the loop after the current batch.
+The two run side by side in one process, each in its own thread: a one-time code must not
+wait behind a thirty-page scan. Several workers may run against one database (see
+server.services.outbox and server.ocr_worker for why each message is sent, and each
+document read, once). SIGTERM or SIGINT ends both loops after the current batch; a
+Tesseract run in progress is cut short and its document left for the next start.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from server import ocr_worker
 from server.delivery import Sender
 from server.services import outbox
 
@@ -51,7 +56,13 @@ def run(
     return sent
 
 
-def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class Done:
+    sent: int  # messages delivered
+    read: int  # document texts made ready by OCR
+
+
+def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -60,7 +71,39 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return run(rt, senders, stop, poll_seconds=poll_seconds, once=once)
+        reader = _Background(
+            lambda: ocr_worker.run(rt, stop, poll_seconds=poll_seconds, once=once), "dmp-ocr"
+        )
+        try:
+            sent = run(rt, senders, stop, poll_seconds=poll_seconds, once=once)
+        finally:
+            if not once:
+                stop.set()  # the outbox loop ended on an error: the OCR loop ends too
+            read = reader.join()
+        return Done(sent, read)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class _Background:
+    """A loop in a thread whose result, or exception, `join` hands back."""
+
+    def __init__(self, target: Callable[[], int], name: str) -> None:
+        self._target = target
+        self._result = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=name)
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self._result = self._target()
+        except BaseException as exc:
+            self._error = exc
+
+    def join(self) -> int:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result

@@ -11,13 +11,17 @@ from server.api.runtime import json_body, run
 from server.api.schemas import (
     CATEGORY,
     DEPOSIT,
+    DIFF,
     DOCUMENT,
     DOCUMENT_LIST,
+    LOGICAL_ID,
+    REPLACE,
     STRUCTURE,
+    VERSIONS,
     VISIBILITY,
 )
 from server.errors import InvalidInput
-from server.services import documents
+from server.services import documents, versions
 from server.services.context import Ctx, Principal
 
 TAG = "documents"
@@ -110,7 +114,7 @@ def structure(dossier_id: int, logical_id: str) -> Any:
     DOC + "/replace",
     "Replace with a new version (the old one is kept)",
     tag=TAG,
-    body=DEPOSIT,
+    body=REPLACE,
     response=DOCUMENT,
     status=201,
 )
@@ -121,6 +125,38 @@ def replace(dossier_id: int, logical_id: str) -> Any:
         status=201,
         write=True,
     )
+
+
+@api.route(
+    "GET",
+    DOC + "/versions",
+    "Every version of the document the caller may read, oldest first",
+    tag=TAG,
+    response=VERSIONS,
+)
+def version_history(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: versions.history(ctx, who, dossier_id, logical_id))
+
+
+@api.route(
+    "GET",
+    DOC + "/diff",
+    "Line diff of the texts of two versions of the document",
+    tag=TAG,
+    response=DIFF,
+    query=[
+        {
+            "name": "against",
+            "in": "query",
+            "required": True,
+            "schema": LOGICAL_ID,
+            "description": "logical id of another version of the same document",
+        }
+    ],
+)
+def version_diff(dossier_id: int, logical_id: str) -> Any:
+    against = request.args.get("against")
+    return run(lambda ctx, who: versions.diff(ctx, who, dossier_id, logical_id, against))
 
 
 @api.route("POST", DOC + "/archive", "Archive (not delete)", tag=TAG, response=DOCUMENT)

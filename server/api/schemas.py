@@ -223,6 +223,66 @@ STRUCTURE = obj(
     ["text_status", "sections", "entries"],
 )
 
+# A replacement is a deposit that may say why the old version is replaced.
+REPLACE = obj(
+    {**DEPOSIT["properties"], "replace_reason": visible(500)},
+    DEPOSIT["required"],
+)
+
+_AUTHOR = {"type": ["object", "null"]}
+VERSIONS = obj(
+    {
+        "logical_id": STR,
+        "versions": {
+            "type": "array",
+            "items": obj(
+                {
+                    "logical_id": STR,
+                    "version": {"type": "integer"},
+                    "title": STR,
+                    "category": CATEGORY,
+                    "mime_type": STR,
+                    "created_at": DATETIME,
+                    "submitted_at": DATETIME,
+                    "author": _AUTHOR,
+                    "author_institution": {"type": ["string", "null"]},
+                    "status": {
+                        "type": "string",
+                        "enum": ["current", "superseded", "archived", "deleted"],
+                    },
+                    "labels": {"type": "array", "items": STR},
+                    "replace_reason": {"type": ["string", "null"]},
+                    "text_status": {
+                        "type": "string",
+                        "enum": ["ready", "pending", "failed", "none"],
+                    },
+                },
+                ["logical_id", "version", "status", "replace_reason", "text_status"],
+            ),
+        },
+        "emergency_access": {"type": "object"},
+    },
+    ["logical_id", "versions"],
+)
+
+_VERSION_REF = obj({"logical_id": STR, "version": {"type": "integer"}}, ["logical_id", "version"])
+DIFF = obj(
+    {
+        "from": _VERSION_REF,
+        "to": _VERSION_REF,
+        "lines": {
+            "type": "array",
+            "items": obj(
+                {"op": {"type": "string", "enum": ["same", "added", "removed"]}, "text": STR},
+                ["op", "text"],
+            ),
+        },
+        "truncated": BOOL,
+        "emergency_access": {"type": "object"},
+    },
+    ["from", "to", "lines", "truncated"],
+)
+
 DOCUMENT_LIST = obj(
     {
         "dossier_id": ROW_ID,

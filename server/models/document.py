@@ -40,6 +40,11 @@ class Document(Base):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Why this version was replaced, as its replacer wrote it (set on the OLD version when
+    # the new one is deposited; shown in the version history). Free text a clinician types
+    # ("posologie corrigée : ...") is health content: sealed under the dossier key like
+    # the content (nonce || AES-GCM ciphertext, AAD "<logical_id>:replace_reason").
+    replace_reason: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class DocumentEntry(Base):

@@ -51,6 +51,9 @@ DEPOSIT_FIELDS = {
     "invisible_patient",
     "invisible_rep",
 }
+# A replacement may say why the old version was replaced (shown in the version history).
+REPLACE_FIELDS = {*DEPOSIT_FIELDS, "replace_reason"}
+REPLACE_REASON_MAX = 500
 FLAG_ACTIONS = {
     "masked_ps": Action.DOCUMENT_MASK,
     "invisible_patient": Action.DOCUMENT_PATIENT_VISIBILITY,
@@ -172,7 +175,10 @@ def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, A
 def replace(
     ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, body: Any
 ) -> dict[str, Any]:
-    data = _deposit_fields(ctx, who, body)
+    data = _deposit_fields(ctx, who, body, REPLACE_FIELDS)
+    reason = text(
+        require_object(body), "replace_reason", max_len=REPLACE_REASON_MAX, required=False
+    )
     row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_REPLACE, dossier_id)
     old = lookup.document(ctx, who, Action.DOCUMENT_REPLACE, row, patient, logical_id)
     guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
@@ -188,6 +194,8 @@ def replace(
     doc.replaces_id = old.id
     _store(ctx, who, row, doc, reading)
     old.replaced_by_id = doc.id
+    if reason and row.wrapped_key is not None:  # _store refused a destroyed key already
+        old.replace_reason = seal_replace_reason(ctx, row.wrapped_key, old, reason)
     _new_entry(ctx, who, old, status="superseded")
     return views.document(ctx, doc)
 
@@ -240,9 +248,18 @@ def _set_status(
     return views.document(ctx, doc)
 
 
-def _deposit_fields(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
+def seal_replace_reason(ctx: Ctx, wrapped_key: bytes, old: Document, reason: str) -> bytes:
+    nonce, sealed = ctx.keyring.encrypt(
+        wrapped_key, reason.encode(), f"{old.logical_id}:replace_reason"
+    )
+    return nonce + sealed
+
+
+def _deposit_fields(
+    ctx: Ctx, who: Principal, body: Any, allowed: set[str] = DEPOSIT_FIELDS
+) -> dict[str, Any]:
     data = require_object(body)
-    reject_unknown(data, DEPOSIT_FIELDS)
+    reject_unknown(data, allowed)
     category = text(data, "category", max_len=32)
     if category not in CATEGORIES:
         raise InvalidInput("category_invalid", "Catégorie de document inconnue.")
