@@ -34,6 +34,7 @@ from sqlalchemy import or_, select
 
 from server.content import ocr
 from server.models import Document, DocumentContent, DocumentText, Dossier
+from server.services import document_text
 from server.services.context import Ctx
 
 if TYPE_CHECKING:
@@ -194,10 +195,8 @@ def _ready(ctx: Ctx, claimed: Claimed, read: ocr.Read) -> Outcome:
         return Outcome(claimed.document_id, "lost")
     if dossier.wrapped_key is None:
         return _give_up(ctx, claimed, "dossier_key_destroyed")
-    row.nonce, row.ciphertext = seal_text(ctx, dossier, doc, read.text)
-    row.status, row.source = "ready", "ocr"
-    row.next_attempt_at, row.updated_at = None, ctx.now
-    text_ready(ctx, dossier, doc, read.text)
+    # Sealed over the claimed row, and announced to the search index, like any text.
+    document_text.set_text(ctx, dossier, doc, read.text, "ocr")
     log.info(
         "document %d: OCR text ready (%d page(s)%s)",
         claimed.document_id,
@@ -248,21 +247,6 @@ def _release(ctx: Ctx, claimed: Claimed) -> Outcome:
     row.attempts -= 1
     row.next_attempt_at, row.updated_at = ctx.now, ctx.now
     return Outcome(claimed.document_id, "released")
-
-
-def seal_text(ctx: Ctx, dossier: Dossier, doc: Document, text: str) -> tuple[bytes, bytes]:
-    """A version's text sealed as docs/documents.md says: the dossier key, AAD
-    "<logical_id>:text". (server/services/document_text.py holds the shared helper at
-    merge.)"""
-    if dossier.wrapped_key is None:
-        raise ValueError("the dossier key is destroyed")
-    return ctx.keyring.encrypt(dossier.wrapped_key, text.encode(), f"{doc.logical_id}:text")
-
-
-def text_ready(ctx: Ctx, dossier: Dossier, doc: Document, text: str) -> None:
-    """Called once a version's text is sealed, in the same transaction."""
-    # the search index hooks in here (server/services/document_text.py at merge)
-    return None
 
 
 def run(

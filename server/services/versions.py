@@ -17,7 +17,7 @@ from typing import Any
 from server.errors import Conflict, InvalidInput
 from server.models import Document, DocumentContent, DocumentText, Dossier
 from server.policy import Action, decide
-from server.services import guard, lookup, views
+from server.services import document_text, guard, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
 
@@ -195,9 +195,8 @@ def _text(ctx: Ctx, row: Dossier, version: Document) -> str:
             TEXT_MISSING.get(text.status if text is not None else None) or (TEXT_MISSING[None])
         )
         raise Conflict(reason, f"Version {version.version} : {message}")
-    # The shared opener is server/services/document_text.py at merge.
-    opened = ctx.keyring.decrypt(
-        row.wrapped_key, text.nonce, text.ciphertext, f"{version.logical_id}:text"
+    opened = document_text.unseal(
+        ctx, row, version, document_text.TEXT, text.nonce, text.ciphertext
     )
     return opened.decode()
 
