@@ -48,15 +48,23 @@ COLUMNS = {
 TEXT_W = PAGE_W - 2 * MARGIN
 
 
-def _table_line(cells: Sequence[str], font: str) -> list[Run]:
+def _table_lines(cells: Sequence[str], font: str) -> list[list[Run]]:
+    """A table row as one or more lines: a long cell wraps within its column."""
     starts = COLUMNS.get(len(cells)) or tuple(i / len(cells) for i in range(len(cells)))
-    runs = []
+    columns = []
     for i, cell in enumerate(cells):
         end = starts[i + 1] if i + 1 < len(starts) else 1.0
-        chars = int((end - starts[i]) * TEXT_W / 4.6) - 1  # 9 pt Helvetica: ~4.6 pt a char
-        text = cell if len(cell) <= chars else cell[: max(chars - 1, 1)] + "…"
-        runs.append(Run(MARGIN + starts[i] * TEXT_W, font, 9, text))
-    return runs
+        # 9 pt Helvetica: about 5 pt a character, capitals included, and a gap.
+        chars = max(int((end - starts[i]) * TEXT_W / 5.0) - 2, 4)
+        columns.append(wrap(cell, chars))
+    return [
+        [
+            Run(MARGIN + starts[i] * TEXT_W, font, 9, parts[k])
+            for i, parts in enumerate(columns)
+            if k < len(parts)
+        ]
+        for k in range(max(len(parts) for parts in columns))
+    ]
 
 
 def layout(report: Report) -> list[Line]:
@@ -78,9 +86,11 @@ def layout(report: Report) -> list[Line]:
             for k, part in enumerate(wrap(para, WRAP)):
                 lines.append((16 if k == 0 else 12.5, [Run(MARGIN, "F1", 10, part)]))
         if section.header:
-            lines.append((16, _table_line(section.header, "F2")))
+            for k, runs in enumerate(_table_lines(section.header, "F2")):
+                lines.append((16 if k == 0 else 11, runs))
             for row in section.rows:
-                lines.append((12, _table_line(row, "F1")))
+                for k, runs in enumerate(_table_lines(row, "F1")):
+                    lines.append((12 if k == 0 else 10.5, runs))
     if report.signature:
         lines.append((30, [Run(PAGE_W - MARGIN - 180, "F2", 10, report.signature)]))
     return lines

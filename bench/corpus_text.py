@@ -206,8 +206,14 @@ def _e(person: Person) -> str:
     return "e" if person.sex == "F" else ""
 
 
+def dispensing_unit(form: str) -> str:
+    """What a pharmacist counts: a bottle for liquids and sprays, a box for the rest."""
+    liquid = form.startswith(("solution buvable", "suspension", "collyre"))
+    return "flacon" if liquid and "sachet" not in form and "ampoule" not in form else "boîte"
+
+
 def medication_line(rng: random.Random, medicine: Medicine) -> MedicationLine:
-    unit = "flacon" if "solution" in medicine.form or "suspension" in medicine.form else "boîte"
+    unit = dispensing_unit(medicine.form)
     return MedicationLine(
         medicine, rng.choice((1, 1, 1, 2, 3)), unit, pick(rng, medicine.posologies)
     )
