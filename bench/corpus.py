@@ -219,7 +219,10 @@ class Corpus:
         title = pick(rng, kind.titles).format(service=pick(rng, voc.services))
         if fmt in IMAGE_FORMATS:
             return self._image(rng, fmt, category, code, title, ctx.when)
-        report = build(rng, kind.kind, category, code, title, ctx, pages if fmt == "pdf" else 1)
+        # Only PDFs (alone or inside a CDA) grow to several pages; structured documents
+        # keep the kind's own sections.
+        long = fmt in ("pdf", "cda_pdf")
+        report = build(rng, kind.kind, category, code, title, ctx, pages if long else 1)
         if kind.kind == "imaging":
             report.title = report.sections[0].paragraphs[0].rstrip(".")
         content, pages = self._render(rng, fmt, report)

@@ -73,19 +73,23 @@ def header(rng: random.Random, report: Report) -> str:
             f'extension="{x(p.ins)}"/></assignedAuthor></author>'
         )
     else:
-        person_id = (
-            f'<id root="{RPPS}" extension="{x(a.rpps)}"/>' if a.rpps else '<id nullFlavor="UNK"/>'
-        )
         org_id = f'<id root="{FINESS}" extension="1{x(a.finess)}"/>' if a.finess else ""
+        if a.rpps:
+            person = (
+                f'<id root="{RPPS}" extension="{x(a.rpps)}"/><assignedPerson><name>'
+                f"<given>{x(a.given)}</given><family>{x(a.family)}</family></name></assignedPerson>"
+            )
+        else:  # an organisation writes it (the insurer): no person to name
+            person = '<id nullFlavor="UNK"/>'
         author = (
-            f'<author><time value="{_ts(ctx.when)}"/><assignedAuthor>{person_id}'
-            f"<assignedPerson><name><given>{x(a.given)}</given><family>{x(a.family)}</family></name>"
-            f"</assignedPerson><representedOrganization>{org_id}<name>{x(a.organisation)}</name>"
+            f'<author><time value="{_ts(ctx.when)}"/><assignedAuthor>{person}'
+            f"<representedOrganization>{org_id}<name>{x(a.organisation)}</name>"
             "</representedOrganization></assignedAuthor></author>"
         )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        '<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:pharm="urn:ihe:pharm" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
         '<realmCode code="FR"/><typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>'
         '<templateId root="2.16.840.1.113883.2.8.2.1"/><templateId root="1.2.250.1.213.1.1.1.1"/>\n'
         f'<id root="1.2.250.1.999.2" extension="{doc_id}"/>'
@@ -111,11 +115,19 @@ def header(rng: random.Random, report: Report) -> str:
 
 
 def _narrative(section: Section, sid: str) -> str:
+    """Paragraphs and a table; row i (entry i's) has ID `{sid}r{i}`, and its posology
+    cell, when the table has one, `{sid}r{i}p`: a medication's text points there."""
     parts = [f"<paragraph>{x(p)}</paragraph>" for p in section.paragraphs]
     if section.header:
         head = "".join(f"<th>{x(h)}</th>" for h in section.header)
+        posology = section.header.index("Posologie") if "Posologie" in section.header else -1
         rows = "".join(
-            f'<tr ID="{sid}r{i}">' + "".join(f"<td>{x(c)}</td>" for c in row) + "</tr>"
+            f'<tr ID="{sid}r{i}">'
+            + "".join(
+                f'<td ID="{sid}r{i}p">{x(c)}</td>' if k == posology else f"<td>{x(c)}</td>"
+                for k, c in enumerate(row)
+            )
+            + "</tr>"
             for i, row in enumerate(section.rows)
         )
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
@@ -139,7 +151,8 @@ def _medication(
         "<consumable><manufacturedProduct><manufacturedMaterial>"
         f'<code code="{m.atc}" codeSystem="{ATC}" codeSystemName="ATC" displayName="{x(m.dci)}">'
         f'<translation code="{m.cis}" codeSystem="{CIS}" codeSystemName="CIS"/></code>'
-        f"<name>{x(m.name)}</name></manufacturedMaterial></manufacturedProduct></consumable>"
+        f'<name>{x(m.name)}</name><pharm:formCode nullFlavor="OTH" displayName="{x(m.form)}"/>'
+        "</manufacturedMaterial></manufacturedProduct></consumable>"
         f'<entryRelationship typeCode="COMP"><supply classCode="SPLY" moodCode="{mood}">'
         f'<quantity value="{line.quantity}" unit="{{{_ucum_unit(line.unit)}}}"/>'
         "</supply></entryRelationship>"
@@ -197,7 +210,11 @@ def _allergy(rng: random.Random, item: AllergyItem, ref: str) -> str:
         '<entryRelationship typeCode="MFST" inversionInd="true">'
         '<observation classCode="OBS" moodCode="EVN">'
         '<code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>'
-        f'<value xsi:type="ST">{x(item.reaction)} ({x(item.severity)})</value></observation>'
+        f'<value xsi:type="CD" nullFlavor="OTH" displayName="{x(item.reaction)}"/></observation>'
+        '</entryRelationship><entryRelationship typeCode="SUBJ" inversionInd="true">'
+        '<observation classCode="OBS" moodCode="EVN">'
+        '<code code="SEV" codeSystem="2.16.840.1.113883.5.4"/>'
+        f'<value xsi:type="CD" nullFlavor="OTH" displayName="{x(item.severity)}"/></observation>'
         "</entryRelationship></observation>"
     )
 
@@ -217,10 +234,11 @@ def _vaccination(rng: random.Random, v: VaccinationItem, ref: str) -> str:
     )
 
 
-def _entry(rng: random.Random, entry: Entry, report: Report, ref: str) -> str:
+def _entry(rng: random.Random, entry: Entry, report: Report, section: Section, ref: str) -> str:
     when = report.ctx.when
     if isinstance(entry, MedicationLine):
-        body = _medication(rng, entry, report.medication_mood, when, ref)
+        posology = f"{ref}p" if "Posologie" in section.header else ref
+        body = _medication(rng, entry, report.medication_mood, when, posology)
     elif isinstance(entry, LabResult):
         body = _lab(rng, entry, when, ref)
     elif isinstance(entry, Problem):
@@ -237,7 +255,7 @@ def structured(rng: random.Random, report: Report) -> bytes:
     for n, section in enumerate(report.sections):
         sid = f"s{n}"
         entries = "".join(
-            _entry(rng, e, report, f"{sid}r{i}") for i, e in enumerate(section.entries)
+            _entry(rng, e, report, section, f"{sid}r{i}") for i, e in enumerate(section.entries)
         )
         parts.append(
             f'<component><section ID="{sid}"><code code="{section.code}" codeSystem="{LOINC}" '

@@ -55,6 +55,11 @@ def _medication(line: MedicationLine) -> dict[str, Any]:
     }
 
 
+def _plural(line: MedicationLine) -> str:
+    """ "2 boîtes", as the kiosk writes it (docs/documents.md)."""
+    return line.quantity_text.split(" ", 1)[1]
+
+
 def _resource(
     line: Any, report: Report, patient: str, author: str, kind: str
 ) -> dict[str, Any] | None:
@@ -66,7 +71,7 @@ def _resource(
             "medicationCodeableConcept": _medication(line),
             "subject": {"reference": patient},
             "performer": [{"actor": {"reference": author}}],
-            "quantity": {"value": line.quantity, "unit": line.unit},
+            "quantity": {"value": line.quantity, "unit": _plural(line)},
             "whenHandedOver": when,
             "dosageInstruction": [{"text": line.posology}],
         }
@@ -80,7 +85,7 @@ def _resource(
             "authoredOn": when,
             "requester": {"reference": author},
             "dosageInstruction": [{"text": line.posology}],
-            "dispenseRequest": {"quantity": {"value": line.quantity, "unit": line.unit}},
+            "dispenseRequest": {"quantity": {"value": line.quantity, "unit": _plural(line)}},
         }
     if isinstance(line, VaccinationItem):
         v = line.vaccine

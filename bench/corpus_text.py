@@ -379,6 +379,14 @@ def evolution_paragraph(rng: random.Random, voc: Vocabulary, day: int) -> str:
     return text
 
 
+NOT_DOCTORS = ("Infirmier", "Sage-femme", "Masseur", "Bureau", "Organisme")
+
+
+def honorific(author: Author) -> str:
+    """ "Dr " for physicians, pharmacists, dentists and biologists; nothing for the others."""
+    return "" if author.profession.startswith(NOT_DOCTORS) else "Dr "
+
+
 def letterhead(ctx: Context) -> list[str]:
     a = ctx.author
     if a is None:
@@ -386,7 +394,7 @@ def letterhead(ctx: Context) -> list[str]:
         return [f"{civility(p)} {full_name(p.given, p.family)}", "Document transmis par le patient"]
     if not a.rpps:  # an organisation (the insurer), not a person
         return [a.organisation, a.profession]
-    lines = [a.organisation, f"Dr {full_name(a.given, a.family)} - {a.profession}"]
+    lines = [a.organisation, f"{honorific(a)}{full_name(a.given, a.family)} - {a.profession}"]
     lines.append(f"RPPS {a.rpps[1:]}" + (f" - FINESS {a.finess}" if a.finess else ""))
     return lines
 
@@ -403,7 +411,7 @@ def signature(ctx: Context) -> str:
     a = ctx.author
     if a is None:
         return ""
-    return f"Dr {full_name(a.given, a.family)}" if a.rpps else a.organisation
+    return f"{honorific(a)}{full_name(a.given, a.family)}" if a.rpps else a.organisation
 
 
 # --- builders, one per kind of document --------------------------------------------------
@@ -690,7 +698,7 @@ def certificate(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
         )
     )
     text = (
-        f"Je soussigné, {signature(ctx)}, certifie avoir examiné ce jour {civility(p)} "
+        f"Je soussigné(e), {signature(ctx)}, certifie avoir examiné ce jour {civility(p)} "
         f"{full_name(p.given, p.family)}, né{_e(p)} le {fr_date(p.birth_date)}, qui {reason}."
     )
     return [

@@ -19,7 +19,14 @@ from PIL import Image
 from pypdf import PdfReader
 
 from bench.corpus import IMAGE_FORMATS, MIME, Corpus, GeneratedDocument, measure, random_context
-from bench.corpus_text import LabResult, MedicationLine, VaccinationItem, plain_text
+from bench.corpus_text import (
+    Author,
+    Context,
+    LabResult,
+    MedicationLine,
+    VaccinationItem,
+    plain_text,
+)
 
 HL7 = "{urn:hl7-org:v3}"
 NS = {"h": "urn:hl7-org:v3"}
@@ -162,11 +169,16 @@ def test_structured_cda_prescription_has_coded_medications(corpus: Corpus) -> No
         assert code.get("code") == line.medicine.atc
         assert code.get("codeSystem") == "2.16.840.1.113883.6.73"
         assert code.find("h:translation", NS).get("code") == line.medicine.cis
-        # The entry points to its narrative row, which names the medicine.
+        # The entry's text points to its posology cell in the narrative, whose row names
+        # the medicine; the form and quantity are coded beside it.
         ref = med.find("h:text/h:reference", NS).get("value").lstrip("#")
-        row = root.find(f".//h:tr[@ID='{ref}']", NS)
-        assert row is not None
-        assert row.find("h:td", NS).text == line.medicine.name
+        cell = root.find(f".//h:td[@ID='{ref}']", NS)
+        assert cell is not None
+        assert cell.text == line.posology
+        assert cell.getparent().find("h:td", NS).text == line.medicine.name
+        form = med.find(".//{urn:ihe:pharm}formCode")
+        assert form.get("displayName") == line.medicine.form
+        assert med.find(".//h:supply/h:quantity", NS).get("value") == str(line.quantity)
 
 
 def test_structured_cda_lab_results_have_loinc_codes_units_and_ranges(corpus: Corpus) -> None:
@@ -199,6 +211,19 @@ def test_structured_cda_synthesis_has_problems_allergies_treatments_vaccinations
     problems = root.findall(".//h:observation/h:value[@codeSystem='2.16.840.1.113883.6.3']", NS)
     assert problems  # CIM-10 coded problems
     assert "hypertension" in etree.tostring(root, encoding="unicode") or problems
+
+
+def test_reimbursements_are_written_by_an_organisation_not_a_person(corpus: Corpus) -> None:
+    rng = random.Random("insurer")
+    ctx = random_context(rng)
+    insurer = Author("", "", "", "Organisme d'assurance maladie", "Assurance Maladie", None)
+    ctx = Context(ctx.patient, insurer, ctx.when)
+    doc = corpus.document(rng, "remboursement", ctx, type_code="96173-0", fmt="cda")
+    root = parse_xml(doc.content)
+    author = root.find("h:author/h:assignedAuthor", NS)
+    assert author.find("h:assignedPerson", NS) is None
+    assert author.find("h:representedOrganization/h:name", NS).text == "Assurance Maladie"
+    assert root.findall(".//h:substanceAdministration", NS)  # reimbursed medicines, coded
 
 
 def test_non_structured_cda_embeds_a_readable_pdf_or_text(corpus: Corpus) -> None:
