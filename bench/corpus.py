@@ -36,7 +36,17 @@ from pathlib import Path
 from bench import corpus_cda, corpus_fhir
 from bench.corpus_images import ScanPool
 from bench.corpus_pdf import image_pdf, report_pdf, reportlab_pdf
-from bench.corpus_text import Author, Context, Person, Report, build, pick, place, plain_text
+from bench.corpus_text import (
+    Author,
+    Context,
+    Person,
+    Report,
+    as_letter,
+    build,
+    pick,
+    place,
+    plain_text,
+)
 from bench.corpus_vocab import vocabulary
 
 MIME = {
@@ -225,6 +235,8 @@ class Corpus:
         report = build(rng, kind.kind, category, code, title, ctx, pages if long else 1)
         if kind.kind == "imaging":
             report.title = report.sections[0].paragraphs[0].rstrip(".")
+        if title.startswith(("Courrier", "Lettre")):
+            as_letter(rng, report)
         content, pages = self._render(rng, fmt, report)
         return GeneratedDocument(
             MIME[fmt], content, category, code, report.title, fmt, pages, report

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,36 @@ def render_page(seed: int, slot: int) -> Any:
     return img.rotate(rng.uniform(-1.5, 1.5), resample=Image.Resampling.NEAREST, fillcolor=paper)
 
 
+PHONES = (
+    ("Apple", "iPhone 13"),
+    ("samsung", "SM-A536B"),
+    ("Google", "Pixel 7"),
+    ("Xiaomi", "M2101K9AG"),
+)
+
+
+def _phone_exif(rng: random.Random) -> bytes:
+    """What a phone writes into a photo, GPS position included (in France): the server
+    must strip it before storage, so the population's photos carry it like real ones."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    make, model = rng.choice(PHONES)
+    exif[0x010F], exif[0x0110] = make, model
+    taken = datetime(2018, 1, 1) + timedelta(seconds=rng.randint(0, 8 * 365 * 86400))
+    exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    gps = exif.get_ifd(0x8825)
+    lat, lon = rng.uniform(43.0, 50.5), rng.uniform(-1.5, 7.5)
+    gps[1], gps[2] = "N", _dms(lat)
+    gps[3], gps[4] = ("E", _dms(lon)) if lon >= 0 else ("W", _dms(-lon))
+    return exif.tobytes()
+
+
+def _dms(degrees: float) -> tuple[float, float, float]:
+    minutes = (degrees % 1) * 60
+    return (float(int(degrees)), float(int(minutes)), round((minutes % 1) * 60, 2))
+
+
 @dataclass
 class ScanPool:
     """Lazily rendered page images and their encodings, shared by a whole run."""
@@ -156,7 +186,7 @@ class ScanPool:
                 ),
             )
             buf = io.BytesIO()
-            canvas.save(buf, "JPEG", quality=60)
+            canvas.save(buf, "JPEG", quality=60, exif=_phone_exif(rng))
             return buf.getvalue()
 
         result: bytes = self._memo("photo", slot, make)

@@ -306,12 +306,13 @@ DURATIONS = (
     "évoluant depuis plusieurs mois",
     "d'apparition brutale ce matin",
 )
+# Written after a colon, so that they agree with any disease's gender.
 QUALIFIERS = (
-    "équilibrée sous traitement",
-    "récemment diagnostiquée",
-    "en cours d'exploration",
-    "stable",
-    "insuffisamment contrôlée",
+    "équilibre satisfaisant sous traitement",
+    "diagnostic récent",
+    "exploration en cours",
+    "évolution stable",
+    "contrôle insuffisant, traitement adapté",
 )
 PLANS = (
     "Poursuite du traitement habituel.",
@@ -420,8 +421,11 @@ def signature(ctx: Context) -> str:
 Builder = Callable[[random.Random, Context, int], list[Section]]
 
 
-def _diseases(rng: random.Random, voc: Vocabulary, k: int) -> list[Disease]:
-    return sample(rng, voc.diseases, k)
+def _diseases(rng: random.Random, ctx: Context, k: int) -> list[Disease]:
+    """k conditions this patient may have (no Alzheimer's disease at nine, no prostate
+    for a woman)."""
+    found = vocabulary().diseases_for_patient(age(ctx.patient, ctx.when), ctx.patient.sex)
+    return sample(rng, found, k)
 
 
 def _treatment(
@@ -438,7 +442,7 @@ def _treatment(
 def consultation(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
     voc = vocabulary()
     p = ctx.patient
-    diseases = _diseases(rng, voc, rng.randint(1, 3))
+    diseases = _diseases(rng, ctx, rng.randint(1, 3))
     main = diseases[0]
     motive = (
         f"{civility(p)} {p.family.replace('_', ' ').title()}, {age(p, ctx.when)} ans, "
@@ -453,7 +457,7 @@ def consultation(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
         Section(
             "Conclusion",
             SECTION_CODES["conclusion"],
-            [f"Au total, {main.label} {pick(rng, QUALIFIERS)}."],
+            [f"Au total, {main.label} : {pick(rng, QUALIFIERS)}."],
         ),
         medication_section(
             SECTION_CODES["traitements"], "Traitement", _treatment(rng, voc, diseases)
@@ -466,7 +470,7 @@ def consultation(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
 def hospitalisation(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
     voc = vocabulary()
     p = ctx.patient
-    diseases = _diseases(rng, voc, rng.randint(2, 4))
+    diseases = _diseases(rng, ctx, rng.randint(2, 4))
     days = rng.randint(2, 12)
     service = pick(rng, voc.services)
     start = ctx.when - timedelta(days=days)
@@ -496,7 +500,7 @@ def hospitalisation(rng: random.Random, ctx: Context, pages: int) -> list[Sectio
         Section(
             "Conclusion",
             SECTION_CODES["conclusion"],
-            [f"{diseases[0].label.capitalize()} {pick(rng, QUALIFIERS)}. Retour à domicile."],
+            [f"{diseases[0].label.capitalize()} : {pick(rng, QUALIFIERS)}. Retour à domicile."],
         ),
         medication_section(
             SECTION_CODES["traitements"], "Traitement de sortie", _treatment(rng, voc, diseases)
@@ -516,7 +520,9 @@ def operative(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
             [f"{proc.label.capitalize()} (CCAM {proc.ccam}) sous {proc.anaesthesia}."],
         ),
         Section(
-            "Indication", SECTION_CODES["motif"], [f"{pick(rng, voc.diseases).label.capitalize()}."]
+            "Indication",
+            SECTION_CODES["motif"],
+            [f"{_diseases(rng, ctx, 1)[0].label.capitalize()}."],
         ),
         Section("Compte rendu", SECTION_CODES["technique"], list(proc.steps)),
         Section(
@@ -561,7 +567,7 @@ def lab_report(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
 
 def synthesis(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
     voc = vocabulary()
-    diseases = _diseases(rng, voc, rng.randint(2, 5))
+    diseases = _diseases(rng, ctx, rng.randint(2, 5))
     problems = [
         Problem(d, f"{ctx.when.year - rng.randint(0, 15)}-{rng.randint(1, 12):02d}")
         for d in diseases
@@ -618,7 +624,7 @@ def _exam_for(rng: random.Random, voc: Vocabulary, ctx: Context) -> Exam:
 
 def prescription(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
     voc = vocabulary()
-    diseases = _diseases(rng, voc, rng.randint(1, 3))
+    diseases = _diseases(rng, ctx, rng.randint(1, 3))
     lines = _treatment(rng, voc, diseases)
     renew = rng.choice(("", "", "À renouveler 2 fois.", "À renouveler pendant 3 mois."))
     sections = [medication_section(SECTION_CODES["prescription"], "Prescription", lines)]
@@ -648,8 +654,7 @@ def dispensation(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
 
 
 def care_plan(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
-    voc = vocabulary()
-    disease = pick(rng, voc.diseases)
+    disease = _diseases(rng, ctx, 1)[0]
     return [
         Section(
             "Objectifs",
@@ -754,7 +759,7 @@ def personal(rng: random.Random, ctx: Context, pages: int) -> list[Section]:
             "Note personnelle",
             SECTION_CODES["texte"],
             [
-                f"Mes antécédents : {', '.join(d.label for d in sample(rng, voc.diseases, 2))}.",
+                f"Mes antécédents : {', '.join(d.label for d in _diseases(rng, ctx, 2))}.",
                 f"Je signale une {pick(rng, voc.allergies).label}."
                 if rng.random() < 0.5
                 else "Pas d'allergie connue.",
@@ -835,6 +840,24 @@ def build(
             lines += len(para) // WRAP + 2
             day += 1
     return report
+
+
+def as_letter(rng: random.Random, report: Report) -> None:
+    """A report sent as a letter to a colleague: a salutation first, a closing last."""
+    p = report.ctx.patient
+    opening = (
+        f"{rng.choice(('Cher confrère', 'Chère consœur', 'Cher ami'))}, je vous remercie de "
+        f"m'avoir adressé {civility(p)} {full_name(p.given, p.family)}, "
+        f"que j'ai vu{_e(p)} le {fr_date(report.ctx.when)}."
+    )
+    closing = rng.choice(
+        (
+            "Je vous prie de croire, cher confrère, à l'assurance de mes sentiments confraternels.",
+            "Je reste à votre disposition. Bien confraternellement.",
+        )
+    )
+    report.sections[-1].paragraphs.append(closing)
+    report.sections.insert(0, Section("Courrier", SECTION_CODES["texte"], [opening]))
 
 
 WRAP = 95  # characters per line of a 10 pt Helvetica A4 page with 2 cm margins

@@ -42,6 +42,8 @@ class Disease:
     label: str
     icd10: str
     atc: tuple[str, ...]
+    min_age: int = 0
+    sex: str = ""  # "M" or "F" when only one can have it
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,9 @@ class Vocabulary:
     surnames: tuple[str, ...]
     first_f: tuple[str, ...]
     first_m: tuple[str, ...]
+
+    def diseases_for_patient(self, years: int, sex: str) -> tuple[Disease, ...]:
+        return tuple(d for d in self.diseases if d.min_age <= years and d.sex in ("", sex))
 
     def medicines_for(self, disease: Disease) -> tuple[Medicine, ...]:
         """Medicines whose ATC code starts with one of the disease's prefixes (all if none)."""

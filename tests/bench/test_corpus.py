@@ -8,6 +8,7 @@ without its Composition first fails here and not in a benchmark run.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import random
@@ -147,6 +148,15 @@ def test_photos_and_scans_are_images_of_their_type(
     assert image.height >= 1000
     image.verify()
     assert fmt in IMAGE_FORMATS
+
+
+def test_phone_photos_carry_the_metadata_the_server_must_strip(corpus: Corpus) -> None:
+    doc = make(corpus, "depose_patient", "jpeg", patient_author=True)
+    exif = Image.open(io.BytesIO(doc.content)).getexif()
+    assert exif[0x010F]  # camera maker
+    gps = exif.get_ifd(0x8825)
+    assert gps[1] == "N"
+    assert 43 <= gps[2][0] <= 50  # somewhere in France
 
 
 # --- CDA ---------------------------------------------------------------------------------
@@ -349,6 +359,20 @@ def test_the_vocabulary_speaks_french_with_accents() -> None:
         assert expected in syntheses, expected
     labs = make(corpus, "compte_rendu", "text", type_code="11502-2").content.decode()
     assert "µmol/L" in labs or "mmol/L" in labs
+
+
+def test_children_are_not_given_diseases_of_old_age(corpus: Corpus) -> None:
+    for seed in range(30):
+        rng = random.Random(f"child:{seed}")
+        adult = random_context(rng)
+        born = adult.when.date().replace(year=adult.when.year - 7)
+        child = Context(
+            dataclasses.replace(adult.patient, birth_date=born), adult.author, adult.when
+        )
+        doc = corpus.document(rng, "synthese", child, type_code="60591-5", fmt="text")
+        text = doc.content.decode().lower()
+        for disease in ("alzheimer", "parkinson", "ostéoporose", "prostate"):
+            assert disease not in text
 
 
 # --- determinism -------------------------------------------------------------------------
