@@ -35,14 +35,18 @@ from pathlib import Path
 
 from bench import corpus_cda, corpus_fhir
 from bench.corpus_images import ScanPool
-from bench.corpus_pdf import image_pdf, report_pdf, reportlab_pdf
+from bench.corpus_pdf import image_pdf, layout, paginate, report_pdf, reportlab_pdf
 from bench.corpus_text import (
+    EXTRA_NOTES,
+    SECTION_CODES,
     Author,
     Context,
     Person,
     Report,
+    Section,
     as_letter,
     build,
+    evolution_paragraph,
     pick,
     place,
     plain_text,
@@ -217,14 +221,17 @@ class Corpus:
         *,
         type_code: str | None = None,
         fmt: str | None = None,
+        pages: int | None = None,
     ) -> GeneratedDocument:
-        """A document of this category; of this LOINC type and format when given."""
+        """A document of this category; of this LOINC type, format and (for a PDF, alone
+        or in a CDA) number of pages when given (the deposit bench's 10-page PDF): at
+        least what the kind's own content takes (a hospital stay does not fit one page)."""
         kind = find_kind(category, type_code, rng)
         fmt = fmt or str(_weighted(rng, kind.formats))
         code = type_code or kind.codes[0]
         if kind.kind == "vaccination" and fmt == "fhir":
             code = FHIR_VACCINATION_CODE
-        pages = int(_weighted(rng, kind.pages))  # type: ignore[call-overload]
+        drawn = int(_weighted(rng, kind.pages))  # type: ignore[call-overload]
         voc = vocabulary()
         title = pick(rng, kind.titles).format(service=pick(rng, voc.services))
         if fmt in IMAGE_FORMATS:
@@ -232,17 +239,53 @@ class Corpus:
         # Only PDFs (alone or inside a CDA) grow to several pages; structured documents
         # keep the kind's own sections.
         long = fmt in ("pdf", "cda_pdf")
-        report = build(rng, kind.kind, category, code, title, ctx, pages if long else 1)
+        report = build(rng, kind.kind, category, code, title, ctx, (pages or drawn) if long else 1)
         if kind.kind == "imaging":
             report.title = report.sections[0].paragraphs[0].rstrip(".")
         if title.startswith(("Courrier", "Lettre")):
             as_letter(rng, report)
-        content, pages = self._render(rng, fmt, report)
+        # A non-structured CDA embeds plain text rather than a PDF now and then (never
+        # when a number of pages is asked for).
+        embed_text = fmt == "cda_pdf" and rng.random() < 0.15 and pages is None
+        content, made = self._render(fmt, report, rng, embed_text)
+        if pages is not None and long:
+            content, made = self._fit(rng, fmt, report, pages, content, made)
         return GeneratedDocument(
-            MIME[fmt], content, category, code, report.title, fmt, pages, report
+            MIME[fmt], content, category, code, report.title, fmt, made, report
         )
 
-    def _render(self, rng: random.Random, fmt: str, report: Report) -> tuple[bytes, int]:
+    def _fit(
+        self, rng: random.Random, fmt: str, report: Report, pages: int, content: bytes, made: int
+    ) -> tuple[bytes, int]:
+        """Adds or removes follow-up notes until the PDF has exactly `pages` pages (the
+        line estimate of `build` is close, not exact). Counts pages by layout alone and
+        renders once at the end."""
+        if made == pages:
+            return content, made
+        extra = report.sections[-1]
+        if extra.title != EXTRA_NOTES:
+            if made > pages:
+                return content, made  # the kind's own content needs more pages
+            extra = Section(EXTRA_NOTES, SECTION_CODES["evolution"])
+            report.sections.append(extra)
+        day = len(extra.paragraphs) + 1
+        count = made
+        for _ in range(400):
+            if count < pages:
+                # About 18 notes fill a page: close the gap quickly, then one by one.
+                for _ in range(max(1, (pages - count - 1) * 18)):
+                    extra.paragraphs.append(evolution_paragraph(rng, vocabulary(), day))
+                    day += 1
+            elif count > pages and extra.paragraphs:
+                extra.paragraphs.pop()
+            else:
+                break
+            count = len(paginate(layout(report)))
+        return self._render(fmt, report, rng)
+
+    def _render(
+        self, fmt: str, report: Report, rng: random.Random, embed_text: bool = False
+    ) -> tuple[bytes, int]:
         if fmt == "pdf":
             return report_pdf(report)
         if fmt == "pdf_reportlab":
@@ -250,7 +293,7 @@ class Corpus:
         if fmt == "cda":
             return corpus_cda.structured(rng, report), 1
         if fmt == "cda_pdf":
-            if rng.random() < 0.15:
+            if embed_text:
                 return corpus_cda.non_structured(
                     rng, report, plain_text(report).encode(), "text/plain"
                 ), 1

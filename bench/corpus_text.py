@@ -829,7 +829,7 @@ def build(
     )
     if pages > 1:
         voc = vocabulary()
-        extra = Section("Observations complémentaires", SECTION_CODES["evolution"])
+        extra = Section(EXTRA_NOTES, SECTION_CODES["evolution"])
         report.sections.append(extra)
         day = 1
         target = pages * LINES_PER_PAGE
@@ -860,6 +860,7 @@ def as_letter(rng: random.Random, report: Report) -> None:
     report.sections.insert(0, Section("Courrier", SECTION_CODES["texte"], [opening]))
 
 
+EXTRA_NOTES = "Observations complémentaires"  # the section that makes a report longer
 WRAP = 95  # characters per line of a 10 pt Helvetica A4 page with 2 cm margins
 
 

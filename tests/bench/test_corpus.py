@@ -108,6 +108,28 @@ def test_long_reports_span_several_pages_up_to_ten(corpus: Corpus) -> None:
     assert len(counts) >= 3
 
 
+@pytest.mark.parametrize(
+    ("fmt", "type_code", "pages"),
+    [("pdf", "34133-9", 10), ("pdf", "11488-4", 1), ("cda_pdf", "34133-9", 3)],
+)
+def test_a_number_of_pages_can_be_asked_for(
+    corpus: Corpus, fmt: str, type_code: str, pages: int
+) -> None:
+    """The deposit bench's 10-page PDF with a text layer (issue #11)."""
+    rng = random.Random(f"pages:{fmt}:{pages}")
+    doc = corpus.document(
+        rng, "compte_rendu", random_context(rng), type_code=type_code, fmt=fmt, pages=pages
+    )
+    content = doc.content
+    if fmt == "cda_pdf":
+        body = parse_xml(content).find("h:component/h:nonXMLBody/h:text", NS)
+        assert body.get("mediaType") == "application/pdf"
+        content = base64.b64decode(body.text)
+    count, text = pdf_text(content)
+    assert count == doc.pages == pages
+    assert len(text) > 1500 * pages * 0.5
+
+
 def test_reportlab_ordonnance_lists_its_medicines(corpus: Corpus) -> None:
     doc = make(corpus, "prescription", "pdf_reportlab", type_code="57833-6")
     _, text = pdf_text(doc.content)
