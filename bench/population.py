@@ -296,6 +296,16 @@ TABLE_ORDER = (
 CONTENTS = ("realistic", "minimal")
 
 
+def max_large_docs(large_share: float, large_docs: int) -> int:
+    return large_docs * 3 // 2 if large_share > 0 else 0
+
+
+def doc_slot(docs_per_dossier: int, large_share: float, large_docs: int) -> int:
+    # Document ids are dossier_id * slot + k: stable across runs, so chunks resume.
+    most = max(2, 2 * docs_per_dossier, max_large_docs(large_share, large_docs))
+    return 1 << math.ceil(math.log2(most + 8))
+
+
 @dataclass
 class Params:
     seed: int
@@ -311,8 +321,7 @@ class Params:
 
     @property
     def doc_slot(self) -> int:
-        # Document ids are dossier_id * slot + k: stable across runs, so chunks resume.
-        return 1 << math.ceil(math.log2(max(self.max_docs, self.max_large_docs) + 8))
+        return doc_slot(self.docs_per_dossier, self.large_share, self.large_docs)
 
     @property
     def max_docs(self) -> int:
@@ -320,7 +329,7 @@ class Params:
 
     @property
     def max_large_docs(self) -> int:
-        return self.large_docs * 3 // 2 if self.large_share > 0 else 0
+        return max_large_docs(self.large_share, self.large_docs)
 
     @property
     def corpus(self) -> Corpus:
@@ -1053,9 +1062,7 @@ def populate(
         raise SystemExit("at most 998,001 dossiers (INS matricules are derived from numbers)")
     if contents not in CONTENTS:
         raise SystemExit(f"--contents: one of {', '.join(CONTENTS)}")
-    slot = Params(seed, docs_per_dossier, datetime.now(UTC), None,  # type: ignore[arg-type]
-                  contents, large_share, large_docs).doc_slot  # fmt: skip
-    if (dossiers + 1) * slot >= 2**31:
+    if (dossiers + 1) * doc_slot(docs_per_dossier, large_share, large_docs) >= 2**31:
         raise SystemExit("document ids (dossier * slot) would overflow 32 bits: fewer documents")
     started = time.monotonic()
     upgrade(url)
