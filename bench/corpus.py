@@ -29,9 +29,11 @@ import json
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from bench import corpus_cda, corpus_fhir
 from bench.corpus_images import ScanPool
@@ -68,6 +70,7 @@ MIME = {
 # Formats whose bytes hold no text: the server reads them by OCR.
 IMAGE_FORMATS = frozenset({"pdf_scan", "jpeg", "png", "tiff"})
 
+T = TypeVar("T")
 Weighted = tuple[tuple[str, int], ...]
 ONE_PAGE: tuple[tuple[int, int], ...] = ((1, 1),)
 
@@ -183,9 +186,8 @@ class GeneratedDocument:
         return self.fmt not in IMAGE_FORMATS
 
 
-def _weighted(
-    rng: random.Random, items: tuple[tuple[str, int], ...] | tuple[tuple[int, int], ...]
-) -> object:
+def _weighted(rng: random.Random, items: Sequence[tuple[T, int]]) -> T:
+    """One value, drawn with its weight (one random number: cheaper than rng.choices)."""
     total = sum(w for _, w in items)
     roll = rng.random() * total
     for value, weight in items:
@@ -202,7 +204,7 @@ def find_kind(category: str, type_code: str | None, rng: random.Random) -> Kind:
             if type_code in kind.codes:
                 return kind
         return kinds[0]
-    return kinds[int(_weighted(rng, tuple((str(i), k.weight) for i, k in enumerate(kinds))))]  # type: ignore[call-overload]
+    return _weighted(rng, [(k, k.weight) for k in kinds])
 
 
 class Corpus:
@@ -227,11 +229,11 @@ class Corpus:
         or in a CDA) number of pages when given (the deposit bench's 10-page PDF): at
         least what the kind's own content takes (a hospital stay does not fit one page)."""
         kind = find_kind(category, type_code, rng)
-        fmt = fmt or str(_weighted(rng, kind.formats))
+        fmt = fmt or _weighted(rng, kind.formats)
         code = type_code or kind.codes[0]
         if kind.kind == "vaccination" and fmt == "fhir":
             code = FHIR_VACCINATION_CODE
-        drawn = int(_weighted(rng, kind.pages))  # type: ignore[call-overload]
+        drawn = _weighted(rng, kind.pages)
         voc = vocabulary()
         title = pick(rng, kind.titles).format(service=pick(rng, voc.services))
         if fmt in IMAGE_FORMATS:
@@ -380,7 +382,7 @@ def measure(count: int, seed: int, out: Path | None = None) -> dict[str, object]
     size = 0
     started = time.perf_counter()
     for i in range(count):
-        category = str(_weighted(rng, CATEGORY_WEIGHTS))
+        category = _weighted(rng, CATEGORY_WEIGHTS)
         ctx = random_context(rng, patient_author=category == "depose_patient")
         t0 = time.perf_counter()
         doc = corpus.document(rng, category, ctx)
