@@ -182,8 +182,10 @@ def fr_date(d: date | datetime) -> str:
 
 
 def age(person: Person, when: datetime) -> int:
+    """Whole years at `when`; 0 before birth (the population dates some documents of a
+    newborn's dossier before the birth, as a pregnancy follow-up would be)."""
     b = person.birth_date
-    return when.year - b.year - ((when.month, when.day) < (b.month, b.day))
+    return max(0, when.year - b.year - ((when.month, when.day) < (b.month, b.day)))
 
 
 def civility(person: Person) -> str:

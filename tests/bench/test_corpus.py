@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,15 @@ from lxml import etree
 from PIL import Image
 from pypdf import PdfReader
 
-from bench.corpus import IMAGE_FORMATS, MIME, Corpus, GeneratedDocument, measure, random_context
+from bench.corpus import (
+    CATALOGUE,
+    IMAGE_FORMATS,
+    MIME,
+    Corpus,
+    GeneratedDocument,
+    measure,
+    random_context,
+)
 from bench.corpus_text import (
     Author,
     Context,
@@ -395,6 +404,23 @@ def test_children_are_not_given_diseases_of_old_age(corpus: Corpus) -> None:
         text = doc.content.decode().lower()
         for disease in ("alzheimer", "parkinson", "ostéoporose", "prostate"):
             assert disease not in text
+
+
+@pytest.mark.parametrize("category", sorted(CATALOGUE))
+def test_documents_dated_before_the_birth_of_the_patient_still_make_sense(
+    corpus: Corpus, category: str
+) -> None:
+    """The population dates some of a newborn's documents before birth (pregnancy)."""
+    rng = random.Random(f"unborn:{category}")
+    ctx = random_context(rng, patient_author=category == "depose_patient")
+    unborn = dataclasses.replace(ctx.patient, birth_date=ctx.when.date() + timedelta(days=90))
+    for kind in CATALOGUE[category]:
+        for fmt, _ in kind.formats:
+            doc = corpus.document(
+                rng, category, Context(unborn, ctx.author, ctx.when), type_code=kind.codes[0],
+                fmt=fmt,
+            )  # fmt: skip
+            assert b"-1 ans" not in doc.content
 
 
 # --- determinism -------------------------------------------------------------------------
