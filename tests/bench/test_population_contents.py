@@ -22,6 +22,7 @@ from pypdf import PdfReader
 from sqlalchemy import create_engine, func, select
 
 from bench.population import Params, check_sample, fixed_part, generate_chunk, populate
+from cardreader.identity import finess_valid
 from server.crypto import Keyring
 from server.models import Document
 
@@ -181,3 +182,10 @@ def test_an_interrupted_or_parallel_realistic_population_has_the_same_documents(
     populate(database_url, dossiers=30, resume=True, **options)
     assert _shas(database_url) == whole
     assert len(whole) > 100
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_every_seed_makes_valid_structures_corsica_included(seed: int) -> None:
+    fixed = fixed_part(seed)
+    structures = {p.structure for p in fixed.pros if p.structure}
+    assert all(finess_valid(f) for f in structures)
