@@ -1,13 +1,16 @@
 """A realistic, seeded population for the records server benchmarks.
 
     python -m bench.population --db URL [--dossiers 100000] [--docs-per-dossier 20] [--seed 1]
+        [--contents realistic|minimal] [--large-share 0.01] [--large-docs 500] [--workers 1]
 
 Professionals of every profession of the access matrix, patients with valid INS, one
 dossier each (médecin traitant, care team, consents, blocks, representatives of minors),
-about 20 documents per dossier across the 11 categories with realistic metadata, their
-metadata versions, AES-GCM contents under the dossier's wrapped key (the real Keyring,
-so that the server decrypts them), and a few trace entries per dossier chained with the
-real hash function (so that `dmp audit verify` passes) with their head rows.
+about 20 documents per dossier across the 11 categories with realistic metadata (and
+--large-share of dossiers with --large-docs or more), their metadata versions, AES-GCM
+contents under the dossier's wrapped key (the real Keyring, so that the server decrypts
+them): realistic documents from bench.corpus (PDF, scans and photos, CDA, FHIR, text) or
+small placeholders with --contents minimal, and a few trace entries per dossier chained
+with the real hash function (so that `dmp audit verify` passes) with their head rows.
 
 Speed: rows are produced by chunks of dossiers and loaded with COPY on PostgreSQL (Core
 executemany on SQLite), one transaction per chunk. Every id is derived from the dossier
@@ -40,6 +43,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
+from bench.corpus import Corpus
+from bench.corpus_text import Author, Context, Person, place
+from bench.corpus_vocab import vocabulary
 from cardreader.identity import ins_key, luhn_valid
 from server.crypto import Keyring, load_master_key
 from server.identifiers import INS_OIDS, InsKind, parse_ins
@@ -110,31 +116,11 @@ CATEGORY_SPECS: dict[str, tuple[int, list[tuple[str, str]]]] = {
 }
 MIME_TYPES = (("application/pdf", 60), ("text/xml", 30), ("text/plain", 10))
 
-SURNAMES = (
-    "MARTIN BERNARD THOMAS PETIT ROBERT RICHARD DURAND DUBOIS MOREAU LAURENT SIMON MICHEL "
-    "LEFEBVRE LEROY ROUX DAVID BERTRAND MOREL FOURNIER GIRARD BONNET DUPONT LAMBERT FONTAINE "
-    "ROUSSEAU VINCENT MULLER LEFEVRE FAURE ANDRE MERCIER BLANC GUERIN BOYER GARNIER CHEVALIER "
-    "FRANCOIS LEGRAND GAUTHIER GARCIA PERRIN ROBIN CLEMENT MORIN NICOLAS HENRY ROUSSEL MATHIEU "
-    "GAUTIER MASSON MARCHAND DUVAL DENIS DUMONT MARIE LEMAIRE NOEL MEYER DUFOUR MEUNIER BRUN "
-    "BLANCHARD GIRAUD JOLY RIVIERE LUCAS BRUNET GAILLARD BARBIER ARNAUD MARTINEZ GERARD ROCHE "
-    "RENARD SCHMITT ROY LEROUX COLIN VIDAL CARON PICARD ROGER FABRE AUBERT LEMOINE RENAUD "
-    "DUMAS LACROIX OLIVIER PHILIPPE BOURGEOIS PIERRE BENOIT REY LECLERC PAYET ROLLAND LECLERCQ "
-    "GUILLAUME LECOMTE LOPEZ JEAN DUPUY GUILLOT HUBERT BERGER CARPENTIER SANCHEZ DUPUIS MOULIN "
-    "LOUIS DESCHAMPS HUET VASSEUR PEREZ BOUCHER FLEURY ROYER KLEIN JACQUET ADAM PARIS POIRIER "
-    "MARTY AUBRY GUYOT CARRE CHARLES RENAULT CHARPENTIER MENARD MAILLARD BARON BERTIN BAILLY "
-    "HERVE SCHNEIDER FERNANDEZ LE_GALL COLLET LEGER BOUVIER JULIEN PREVOST MILLET PERROT DANIEL "
-    "ALBERTINI HADDAD BENALI NGUYEN"
-).split()
-FIRST_F = (
-    "Marie Nathalie Isabelle Sylvie Catherine Françoise Martine Christine Monique Valérie "
-    "Sandrine Stéphanie Sophie Céline Julie Aurélie Camille Léa Manon Chloé Emma Inès Jade "
-    "Louise Alice Lina Rose Anna Zoé Mila Léna Ambre Lucie Hélène Anne Claire Nadia Lucia"
-).split()
-FIRST_M = (
-    "Jean Pierre Michel André Philippe Alain Nicolas Christophe Patrick Daniel Laurent Éric "
-    "Frédéric Sébastien Julien David Thomas Maxime Alexandre Lucas Hugo Louis Gabriel Léo "
-    "Raphaël Arthur Jules Adam Nathan Paul Karim Luc Marc Antoine Mathis Noah Sacha Tom"
-).split()
+# French names, shared with the document corpus (bench/data/names.json).
+_NAMES = json.loads((Path(__file__).resolve().parent / "data" / "names.json").read_text("utf-8"))
+SURNAMES: list[str] = _NAMES["surnames"]
+FIRST_F: list[str] = _NAMES["first_f"]
+FIRST_M: list[str] = _NAMES["first_m"]
 DEPARTMENTS = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
 LOREM = (
     "Patient vu ce jour en consultation de suivi. Examen clinique sans particularité. "
@@ -161,6 +147,10 @@ def national_id(index: int) -> str:
 
 
 def finess(index: int, dept: str) -> str:
+    if dept in ("2A", "2B"):
+        # Corsican FINESS numbers have no published key (cardreader.identity checks
+        # their format only); Luhn cannot take the letters.
+        return f"{dept}0{index:05d}0"
     return _luhn_complete(f"{dept}0{index:05d}")
 
 
@@ -204,6 +194,7 @@ class Fixed:
     by_profession: dict[str, list[Pro]]
     writers: dict[str, list[Pro]]  # category -> professionals who may deposit it
     hospitals: list[str]
+    authors: dict[int, Author] = field(default_factory=dict)  # letterheads, built when needed
     insurer_id: int = 1
     third_party_id: int = 2
 
@@ -306,21 +297,49 @@ TABLE_ORDER = (
 )
 
 
+CONTENTS = ("realistic", "minimal")
+
+
+def max_large_docs(large_share: float, large_docs: int) -> int:
+    return large_docs * 3 // 2 if large_share > 0 else 0
+
+
+def doc_slot(docs_per_dossier: int, large_share: float, large_docs: int) -> int:
+    # Document ids are dossier_id * slot + k: stable across runs, so chunks resume.
+    most = max(2, 2 * docs_per_dossier, max_large_docs(large_share, large_docs))
+    return 1 << math.ceil(math.log2(most + 8))
+
+
 @dataclass
 class Params:
     seed: int
     docs_per_dossier: int
     now: datetime
     keyring: Keyring
+    # realistic: bench.corpus documents (PDF, scans, photos, CDA, FHIR, text);
+    # minimal: small placeholder contents, for fast runs.
+    contents: str = "realistic"
+    large_share: float = 0.0  # share of dossiers holding `large_docs` documents or more
+    large_docs: int = 500
+    _corpus: Corpus | None = field(default=None, repr=False)
 
     @property
     def doc_slot(self) -> int:
-        # Document ids are dossier_id * slot + k: stable across runs, so chunks resume.
-        return 1 << math.ceil(math.log2(self.max_docs + 8))
+        return doc_slot(self.docs_per_dossier, self.large_share, self.large_docs)
 
     @property
     def max_docs(self) -> int:
         return max(2, 2 * self.docs_per_dossier)
+
+    @property
+    def max_large_docs(self) -> int:
+        return max_large_docs(self.large_share, self.large_docs)
+
+    @property
+    def corpus(self) -> Corpus:
+        if self._corpus is None:  # one per process: it holds the rendered scan pool
+            self._corpus = Corpus(self.seed)
+        return self._corpus
 
 
 @dataclass
@@ -501,7 +520,8 @@ def _dossier(
             }
         )
 
-    docs = _documents(rng, number, mt, fixed, params, chunk, created, wrapped)
+    person = Person(first_names.split()[0], birth_name, sex, born, ins)
+    docs = _documents(rng, number, mt, fixed, params, chunk, created, wrapped, person)
     _trace(
         rng, number, birth_name, first_names, mt, desk if by_desk else None, terminal, docs,
         fixed, params, chunk, created, consent_at, blocked,
@@ -517,10 +537,17 @@ def _documents(
     chunk: Chunk,
     created: datetime,
     wrapped: bytes,
+    person: Person,
 ) -> list[dict[str, Any]]:
     now = params.now
     mean = params.docs_per_dossier
     count = min(params.max_docs, max(1, round(rng.gauss(mean, mean * 0.3))))
+    # Large dossiers (years of chronic care) are drawn from a stream of their own, so
+    # that --large-share changes nothing else in the population.
+    sizer = random.Random(f"{params.seed}:size:{number}")
+    if sizer.random() < params.large_share:
+        count = sizer.randint(params.large_docs, params.max_large_docs)
+    formats: dict[int, str] = {}  # document id -> corpus format (a new version keeps it)
     times = sorted(_between(rng, created, now - timedelta(hours=1)) for _ in range(count))
     docs: list[dict[str, Any]] = []
     for k, submitted in enumerate(times):
@@ -553,7 +580,21 @@ def _documents(
                 author = author or rng.choice(fixed.writers[category])
                 author_pro, institution = author.id, author.structure
         mime = _weighted(rng, list(MIME_TYPES))
-        body = _content(rng, mime, title, submitted)
+        if params.contents == "realistic":
+            rng.randint(200, 1400)  # what _content draws: the metadata stream stays the same
+            # Each document has its own content stream: its bytes depend on its id only.
+            crng = random.Random(f"{params.seed}:content:{doc_id}")
+            ctx = Context(person, _author(fixed, author_pro, author_service), submitted)
+            fmt = formats.get(replaced["id"]) if replaced is not None else None
+            generated = params.corpus.document(crng, category, ctx, type_code=type_code, fmt=fmt)
+            body, mime, type_code = generated.content, generated.mime_type, generated.type_code
+            formats[doc_id] = generated.fmt
+            if replaced is None:
+                title = generated.title
+                if category == "remboursement":
+                    title = f"{title} {submitted.year}"
+        else:
+            body = _content(rng, mime, title, submitted)
         logical = seeded_uuid(rng)
         entry = seeded_uuid(rng)
         flags = {"masked_ps": False, "invisible_patient": False, "invisible_rep": False}
@@ -653,6 +694,57 @@ def _change(
     version = chunk.entry_versions[doc["id"]]
     flags = {name: doc[name] for name in ("masked_ps", "invisible_patient", "invisible_rep")}
     _entry(chunk, doc["entry_uuid"], doc, version + 1, at, by, flags, doc["status"])
+
+
+# Profession labels for letterheads; specialists get a specialty from their id.
+PROFESSION_LABELS = {
+    "medecin_generaliste": "Médecin généraliste",
+    "urgentiste": "Médecin urgentiste",
+    "regulateur_samu": "Médecin régulateur",
+    "pharmacien": "Pharmacien",
+    "infirmier": "Infirmier diplômé d'État",
+    "sage_femme": "Sage-femme",
+    "chirurgien_dentiste": "Chirurgien-dentiste",
+    "masseur_kinesitherapeute": "Masseur-kinésithérapeute",
+    "biologiste": "Biologiste médical",
+    "admissions": "Bureau des admissions",
+    "medecin_travail": "Médecin du travail",
+}
+SPECIALTIES = ("Cardiologue", "Pneumologue", "Gastro-entérologue", "Rhumatologue", "Radiologue",
+               "Chirurgien orthopédiste", "Endocrinologue", "Neurologue")  # fmt: skip
+INSURER_AUTHOR = Author("", "", "", "Organisme d'assurance maladie", INSURER_NAME, None)
+
+
+def _author(fixed: Fixed, pro_id: int | None, service_id: int | None) -> Author | None:
+    """The document's author as its letterhead shows it (None: the patient)."""
+    if service_id is not None:
+        return INSURER_AUTHOR
+    if pro_id is None:
+        return None
+    author = fixed.authors.get(pro_id)
+    if author is None:
+        pro = fixed.pros[pro_id - 1]
+        if pro.profession == "medecin_specialiste":
+            label = SPECIALTIES[pro.id % len(SPECIALTIES)]
+        else:
+            label = PROFESSION_LABELS.get(pro.profession, pro.profession)
+        # The letterhead's establishment is a function of the FINESS: one name per place.
+        where = random.Random(f"finess:{pro.structure}")
+        voc = vocabulary()
+        pattern = voc.cabinets if pro.profession in CABINET_PROFESSIONS else voc.establishments
+        if pro.profession == "pharmacien":
+            pattern = voc.pharmacies
+        elif pro.profession == "biologiste":
+            pattern = voc.labs
+        name = place(where.choice(pattern), where.choice(voc.cities))
+        author = Author(pro.first_name, pro.last_name, pro.national_id, label, name, pro.structure)
+        fixed.authors[pro_id] = author
+    return author
+
+
+CABINET_PROFESSIONS = frozenset(
+    {"medecin_generaliste", "chirurgien_dentiste", "masseur_kinesitherapeute", "medecin_travail"}
+)
 
 
 def _content(rng: random.Random, mime: str, title: str, when: datetime) -> bytes:
@@ -914,10 +1006,10 @@ class Report:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(seed: int, docs_per_dossier: int, now: datetime, key_b64: str) -> None:
-    keyring = Keyring(base64.b64decode(key_b64))
-    _WORKER["fixed"] = fixed_part(seed)
-    _WORKER["params"] = Params(seed, docs_per_dossier, now, keyring)
+def _init_worker(params: Params, key_b64: str) -> None:
+    params.keyring = Keyring(base64.b64decode(key_b64))
+    _WORKER["fixed"] = fixed_part(params.seed)
+    _WORKER["params"] = params
 
 
 def _generate(first: int, last: int) -> dict[str, list[dict[str, Any]]]:
@@ -925,23 +1017,27 @@ def _generate(first: int, last: int) -> dict[str, list[dict[str, Any]]]:
 
 
 def _chunks(
-    first_number: int, dossiers: int, size: int, params: Params, key_b64: str
+    first_number: int, dossiers: int, size: int, params: Params, key_b64: str, workers: int = 1
 ) -> Iterator[tuple[int, int, dict[str, list[dict[str, Any]]]]]:
+    """Chunks generated by `workers` processes, yielded in order (so --resume holds)."""
     ranges = iter(
         (first, min(dossiers, first + size - 1))
         for first in range(first_number, dossiers + 1, size)
     )
     spawn = multiprocessing.get_context("spawn")
-    init = (params.seed, params.docs_per_dossier, params.now, key_b64)
-    with spawn.Pool(1, initializer=_init_worker, initargs=init) as pool:
+    # The child gets the options, not the keyring (rebuilt there from the key).
+    options = Params(params.seed, params.docs_per_dossier, params.now, None,  # type: ignore[arg-type]
+                     params.contents, params.large_share, params.large_docs)  # fmt: skip
+    init = (options, key_b64)
+    with spawn.Pool(workers, initializer=_init_worker, initargs=init) as pool:
         pending: deque[tuple[int, int, Any]] = deque()
 
         def submit() -> None:
             for first, last in itertools.islice(ranges, 1):
                 pending.append((first, last, pool.apply_async(_generate, (first, last))))
 
-        submit()
-        submit()  # one chunk ahead of the loader: bounded memory
+        for _ in range(workers + 1):
+            submit()  # one chunk ahead of the loader per worker: bounded memory
         while pending:
             first, last, result = pending.popleft()
             rows = result.get()
@@ -960,9 +1056,18 @@ def populate(
     key_file: str | None = None,
     chunk_size: int = CHUNK,
     quiet: bool = False,
+    contents: str = "realistic",
+    large_share: float = 0.01,
+    large_docs: int = 500,
+    workers: int = 1,
 ) -> Report:
+    """Generates the population; --resume must be given the same options as the first run."""
     if dossiers > 998_001:
         raise SystemExit("at most 998,001 dossiers (INS matricules are derived from numbers)")
+    if contents not in CONTENTS:
+        raise SystemExit(f"--contents: one of {', '.join(CONTENTS)}")
+    if (dossiers + 1) * doc_slot(docs_per_dossier, large_share, large_docs) >= 2**31:
+        raise SystemExit("document ids (dossier * slot) would overflow 32 bits: fewer documents")
     started = time.monotonic()
     upgrade(url)
     loader = Loader(url)
@@ -995,13 +1100,14 @@ def populate(
         # Anchor every date on one instant so that a chunk is identical whenever it runs
         # for a given day; the listing's two-year window is relative to it.
         now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        params = Params(seed, docs_per_dossier, now, keyring)
+        params = Params(seed, docs_per_dossier, now, keyring, contents, large_share, large_docs)
         if first_number == 1:
             loader.write(fixed_rows(fixed))
         totals: dict[str, int] = {}
         loaded_rows = 0
         load_started = time.monotonic()
-        for _first, last, rows in _chunks(first_number, dossiers, chunk_size, params, key_b64):
+        chunks = _chunks(first_number, dossiers, chunk_size, params, key_b64, workers)
+        for _first, last, rows in chunks:
             loader.write(rows)
             for name, items in rows.items():
                 totals[name] = totals.get(name, 0) + len(items)
@@ -1072,6 +1178,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs-per-dossier", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=CHUNK, help="dossiers per transaction")
+    parser.add_argument(
+        "--contents",
+        choices=CONTENTS,
+        default="realistic",
+        help="realistic documents (bench.corpus) or small placeholders for fast runs",
+    )
+    parser.add_argument(
+        "--large-share", type=float, default=0.01, help="share of dossiers with many documents"
+    )
+    parser.add_argument(
+        "--large-docs", type=int, default=500, help="documents of a large dossier, at least"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="generating processes (realistic contents are CPU-bound; the loader is one more)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--force", action="store_true", help="wipe a non-empty database first")
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -1091,6 +1215,10 @@ def main(argv: list[str] | None = None) -> int:
         resume=args.resume,
         key_file=args.master_key_file,
         chunk_size=args.chunk,
+        contents=args.contents,
+        large_share=args.large_share,
+        large_docs=args.large_docs,
+        workers=args.workers,
     )
     check_sample(args.db, master_key_b64(args.master_key_file))
     if args.json:
