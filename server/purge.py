@@ -20,10 +20,13 @@ from server.models import (
     Document,
     DocumentContent,
     DocumentEntry,
+    DocumentStructure,
+    DocumentText,
     Dossier,
     EmergencyAccess,
     FirstAccess,
     RepresentativeLink,
+    SearchPosting,
 )
 from server.services import audit
 
@@ -66,7 +69,11 @@ def _erase(session: Session, row: Dossier) -> None:
     """Everything but the patient's identity and the trace: titles and metadata are health
     data too, and a dossier opened again later must start blank."""
     docs = select(Document.id).where(Document.dossier_id == row.id)
-    session.execute(delete(DocumentContent).where(DocumentContent.document_id.in_(docs)))
+    # The search index: its tokens are keyed by the dossier key destroyed below, so they
+    # would mean nothing even if kept; they go with the rest (docs/documents.md, Search).
+    session.execute(delete(SearchPosting).where(SearchPosting.dossier_id == row.id))
+    for sealed in (DocumentContent, DocumentText, DocumentStructure):
+        session.execute(delete(sealed).where(sealed.document_id.in_(docs)))
     session.execute(delete(DocumentEntry).where(DocumentEntry.document_id.in_(docs)))
     session.execute(
         update(Document)

@@ -16,5 +16,6 @@ from server.api import (  # noqa: E402, F401
     auth_codes,
     documents,
     dossiers,
+    search,
     session,
 )

@@ -15,6 +15,7 @@ from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
 from server.policy import Action, ActorKind, Category, DocumentFacts, listed
+from server.search import index as search_index
 from server.services import guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
@@ -180,7 +181,10 @@ def archive(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[
 
 def delete(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
     # Logical deletion: the row and its content stay, for the trace and legal retention.
-    return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
+    out = _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
+    # No search shows a deleted document: its postings would only be leakage.
+    search_index.forget_logical(ctx, dossier_id, logical_id)
+    return out
 
 
 def set_visibility(
@@ -310,6 +314,17 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, body: bytes) -
     nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, body, doc.logical_id)
     ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
     ctx.session.add(_entry(ctx, who, doc))
+    # --- search (issue #11), until extraction lands: MERGE moves this call into
+    # services/document_text.text_ready(ctx, row, doc, text), which then indexes every
+    # text once it is read (at deposit, or after OCR). Until then: metadata for every
+    # document, and the text of text/plain ones.
+    search_index.index_document(ctx, row, doc, _plain_text(doc, body))
+
+
+def _plain_text(doc: Document, body: bytes) -> str | None:
+    if doc.mime_type != "text/plain":
+        return None
+    return body.decode("utf-8", "replace")
 
 
 def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:
