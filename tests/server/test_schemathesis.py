@@ -62,6 +62,13 @@ BEYOND_THE_SCHEMA = {
     "not_a_card_session",
     "structure_missing",
     "no_contact",
+    # Search (issue #11): a query of stop words or punctuation only, more words than a
+    # search takes, a calendar date that does not exist, a period that runs backwards.
+    "q_empty",
+    "q_too_many_words",
+    "from_invalid",
+    "to_invalid",
+    "period_invalid",
 }
 
 

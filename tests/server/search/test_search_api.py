@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from dmp.cli import main
@@ -329,3 +331,27 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
         fresh = set(s.scalars(select(SearchPosting.token)))
     assert fresh
     assert not fresh & {t for t, _ in kept}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["q", "category", "author", "institution", "from", "to", "status"]),
+        st.text(max_size=30),
+        max_size=4,
+    )
+)
+def test_any_search_query_string_is_answered_cleanly(
+    world: World, filled: int, query: dict[str, str]
+) -> None:
+    r = world.client.get(
+        f"/api/v1/dossiers/{filled}/search", query_string=query, headers=world.h("marie")
+    )
+    assert r.status_code in (200, 422), r.get_data(as_text=True)
+    body = r.get_json()
+    if r.status_code == 422:
+        assert set(body) == {"error", "reason", "message"}
+    else:
+        assert body["count"] == len(body["documents"])
