@@ -10,13 +10,14 @@ from server.api import api
 from server.api.runtime import run
 from server.api.schemas import CATEGORY, DATE_PARAM, FINESS, SEARCH_RESULT
 from server.search import query
+from server.validation import SAFE_PATTERN
 
 SEARCH_QUERY = [
     {
         "name": "q",
         "in": "query",
         "required": True,
-        "schema": {"type": "string", "maxLength": query.Q_MAX},
+        "schema": {"type": "string", "maxLength": query.Q_MAX, "pattern": SAFE_PATTERN},
         "description": "words, all required (AND); case and accents are ignored, a word "
         "also finds its French stem variants and the words it begins (3 letters or more); "
         f'a "quoted" word finds that word only; at most {query.MAX_TERMS} words',
@@ -26,7 +27,7 @@ SEARCH_QUERY = [
         "name": "author",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "maxLength": query.AUTHOR_MAX},
+        "schema": {"type": "string", "maxLength": query.AUTHOR_MAX, "pattern": SAFE_PATTERN},
         "description": "words that begin words of the author's name or profession",
     },
     {

@@ -9,21 +9,29 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from itertools import islice
 
 from server.search import normalise
 
 BEFORE = 60  # characters of context before the first match
 LENGTH = 200  # at most, before the ellipses
-_WORD = re.compile(r"[^\W_]+")
+_WORD = normalise.WORD
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BRACKETS = str.maketrans("[]", "()")
 
 
-def passage(text: str, hit: Callable[[str], bool]) -> str | None:
+def passage(text: str, hit: Callable[[str], bool], rank: int | None = None) -> str | None:
     """The passage of `text` around its first word for which `hit(folded word)` holds,
-    or None when no word of it does."""
+    or None when no word of it does. `rank`: that word's rank when the caller found it in
+    the folded text (folding may merge or split a rare word: then the words are scanned)."""
     text = unicodedata.normalize("NFC", text)
-    first = next((m for m in _WORD.finditer(text) if _hits(hit, m.group())), None)
+    first = None
+    if rank is not None:
+        first = next(islice(_WORD.finditer(text), rank, None), None)
+        if first is not None and not _hits(hit, first.group()):
+            first = None
+    if first is None:
+        first = next((m for m in _WORD.finditer(text) if _hits(hit, m.group())), None)
     if first is None:
         return None
     start = max(0, first.start() - BEFORE)
@@ -36,9 +44,17 @@ def passage(text: str, hit: Callable[[str], bool]) -> str | None:
         space = text.rfind(" ", first.end(), end)
         end = space if space >= 0 else end
     window = text[start:end]
+    originals = list(_WORD.finditer(window))
+    folded = normalise.WORD.findall(normalise.fold(window))
+    # Folding the window at once and pairing the words costs a tenth of folding each
+    # word; a rare character that folding splits or merges breaks the pairing.
+    if len(folded) == len(originals):
+        hits = [hit(word) for word in folded]
+    else:
+        hits = [_hits(hit, m.group()) for m in originals]
     out, pos = [], 0
-    for m in _WORD.finditer(window):
-        if _hits(hit, m.group()):
+    for m, matched in zip(originals, hits, strict=True):
+        if matched:
             out += [_clean(window[pos : m.start()]), "[[", m.group(), "]]"]
             pos = m.end()
     out.append(_clean(window[pos:]))

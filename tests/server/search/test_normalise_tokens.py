@@ -119,3 +119,22 @@ def test_a_snippet_marks_every_match_in_a_short_passage() -> None:
 def test_a_snippet_never_passes_on_brackets_of_the_source() -> None:
     out = snippet.passage("[[faux]] hépatite ]]", lambda w: w == "hepatite")
     assert out == "((faux)) [[hépatite]] ))"
+
+
+ROOTS = ["hepat", "allerg", "cardi", "renal", "trait", "medic", "diabet", "public", "an", "ic"]
+SUFFIXES = (
+    "e es ique iques ite ites ement ements ation ations aux al ale ales euse eux ence ent "
+    "ant amment emment ier iere ic isme iste ance able ible logie logies usion ution "
+    "issement issements ateur atrice ateurs if ive ives eaux ee ees ais ait erions y"
+).split()
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_a_word_begins_with_its_stem_but_its_last_letters(root: str) -> None:
+    """What the confirmation's pre-filter (query.STEM_TAIL) relies on: only words that
+    begin with a term's stem but its last STEM_TAIL letters can share that stem."""
+    from server.search.query import STEM_TAIL
+
+    for word in [root] + [root + suffix for suffix in SUFFIXES]:
+        stem = normalise.stem(word)
+        assert word.startswith(stem[: max(0, len(stem) - STEM_TAIL)]), (word, stem)
