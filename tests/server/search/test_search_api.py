@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -355,3 +356,20 @@ def test_any_search_query_string_is_answered_cleanly(
         assert set(body) == {"error", "reason", "message"}
     else:
         assert body["count"] == len(body["documents"])
+
+
+def test_the_answer_is_the_documented_one(world: World, filled: int) -> None:
+    spec = world.client.get("/openapi.json").get_json()
+    op = spec["paths"]["/api/v1/dossiers/{dossier_id}/search"]["get"]
+    assert {p["name"] for p in op["parameters"] if p["in"] == "query"} == {
+        "q",
+        "category",
+        "author",
+        "institution",
+        "from",
+        "to",
+        "status",
+    }
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    for q in ("hypert", "cancer"):
+        jsonschema.validate(search(world, "gp", filled, q).get_json(), schema)
