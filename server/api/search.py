@@ -59,6 +59,14 @@ SEARCH_QUERY = [
         "description": "only documents in this state (default: all but deleted, as the "
         "listing with all=true)",
     },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT},
+        "description": f"documents answered (default {query.DEFAULT_LIMIT}); `count` counts "
+        "every match",
+    },
 ]
 
 

@@ -11,7 +11,6 @@ never what was searched for: the words are health information.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -38,6 +37,11 @@ from server.services.context import Ctx, Principal
 from server.services.facts import DocumentRow, document_facts
 
 Q_MAX = 200  # characters; also the route's declared maxLength
+# Documents answered with their snippet; `count` still counts every match. A frequent
+# word can match most of a 500-document dossier: confirming a match is cheap, cutting
+# and marking its passage and shaping its metadata is what costs.
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
 MAX_TERMS = 8
 AUTHOR_MAX = 100
 STATUSES = ("current", "superseded", "archived")
@@ -82,6 +86,7 @@ class Request:
     since: datetime | None = None
     until: datetime | None = None  # exclusive
     status: str | None = None
+    limit: int = DEFAULT_LIMIT
 
     def filters(self) -> list[str]:
         """Which filters were used (their names, not their values), for the trace."""
@@ -139,6 +144,11 @@ def parse(args: Mapping[str, str]) -> Request:
         if status not in STATUSES:
             raise InvalidInput("status_invalid", "Statut : current, superseded ou archived.")
         request.status = status
+    limit = args.get("limit")
+    if limit is not None:
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
+            raise InvalidInput("limit_invalid", f"« limit » : un entier de 1 à {MAX_LIMIT}.")
+        request.limit = int(limit)
     return request
 
 
@@ -187,6 +197,7 @@ class Matcher:
     def __init__(self, terms: list[Term]) -> None:
         self.terms = terms
         self._stems: dict[str, str] = {}
+        self._hits: dict[str, bool] = {}
 
     def stem_of(self, word: str) -> str:
         found = self._stems.get(word)
@@ -225,7 +236,14 @@ class Matcher:
         return len(normalise.WORD.findall(folded, 0, min(found)))
 
     def hit(self, word: str) -> bool:
-        """Whether one folded word answers a term (the snippet's highlighting)."""
+        """Whether one folded word answers a term (the snippet's highlighting). The
+        same words come back in every passage: each is decided once per search."""
+        known = self._hits.get(word)
+        if known is None:
+            known = self._hits[word] = self._hit(word)
+        return known
+
+    def _hit(self, word: str) -> bool:
         if word in normalise.STOP_WORDS:
             return False
         for term in self.terms:
@@ -254,27 +272,28 @@ def search(ctx: Ctx, who: Principal, dossier_id: int, args: Mapping[str, str]) -
         head=subject.head,
         defer_trace=True,
     )
-    found = _matching(ctx, who, granted, dossier_id, request)
+    count, found = _matching(ctx, who, granted, dossier_id, request)
     guard.trace(
         ctx,
         who,
         Action.DOCUMENT_LIST,
         granted.decision,
         subject.patient,
-        detail={**detail, "returned": len(found)},
+        detail={**detail, "matched": count, "returned": len(found)},
         head=subject.head,
     )
-    out = {"dossier_id": dossier_id, "count": len(found), "documents": found}
+    out = {"dossier_id": dossier_id, "count": count, "documents": found}
     return views.with_banner(out, granted)
 
 
 def _matching(
     ctx: Ctx, who: Principal, granted: guard.Granted, dossier_id: int, request: Request
-) -> list[dict[str, Any]]:
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many documents match, and the first `request.limit` of them as listed."""
     conn = core(ctx.session)
     wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
     if wrapped is None:
-        return []  # a purged dossier: its postings, if any, mean nothing
+        return 0, []  # a purged dossier: its postings, if any, mean nothing
     keyed = tokens.for_dossier(ctx.keyring, wrapped)
     wanted = [keyed.for_term(t.word, exact=t.exact) for t in request.terms]
     postings: dict[int, set[int]] = {}
@@ -286,7 +305,7 @@ def _matching(
         docs = set().union(*(postings.get(t, set()) for t in term_tokens))
         candidates = docs if candidates is None else candidates & docs
         if not candidates:
-            return []
+            return 0, []
     assert candidates is not None  # noqa: S101 - a request has at least one term
     params = {"dossier_id": dossier_id, "ids": sorted(candidates)}
     rows = list(conn.execute(_filtered(request), params))
@@ -296,18 +315,23 @@ def _matching(
     shown_rows = [row for row in rows if row.row_id in described]
     texts = _texts(ctx, wrapped, shown_rows)
     matcher = Matcher(request.terms)
-    out = []
+    out: list[dict[str, Any]] = []
+    count = 0
     for row in shown_rows:
         about = described[row.row_id]
-        text = unicodedata.normalize("NFC", texts.get(row.row_id, ""))
-        folded_text = normalise.fold(text)
+        text = texts.get(row.row_id, "")
         line = about.line()
+        # Folding decomposes anyway: no composition needed to confirm, only to cut.
         folded_meta = normalise.fold(f"{about.title}\n{line}")
+        folded_text = normalise.fold(text)
         if not all(
             matcher.find(i, folded_text) is not None or matcher.find(i, folded_meta) is not None
             for i in range(len(request.terms))
         ):
             continue  # a truncated token's collision, not the words asked for
+        count += 1
+        if len(out) == request.limit:
+            continue
         shown = listing.document(row)
         first = matcher.first_word(folded_text)
         passage = snippet.passage(text, matcher.hit, first) if first is not None else None
@@ -315,7 +339,7 @@ def _matching(
             passage = passage or snippet.passage(source, matcher.hit)
         shown["snippet"] = passage or ""
         out.append(shown)
-    return out
+    return count, out
 
 
 def _filtered(request: Request) -> Select[Any]:

@@ -20,11 +20,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BRACKETS = str.maketrans("[]", "()")
 
 
-def passage(text: str, hit: Callable[[str], bool], rank: int | None = None) -> str | None:
+def passage(
+    text: str, hit: Callable[[str], bool], rank: int | None = None, *, nfc: bool = False
+) -> str | None:
     """The passage of `text` around its first word for which `hit(folded word)` holds,
     or None when no word of it does. `rank`: that word's rank when the caller found it in
-    the folded text (folding may merge or split a rare word: then the words are scanned)."""
-    text = unicodedata.normalize("NFC", text)
+    the folded text (folding may merge or split a rare word: then the words are scanned).
+    `nfc`: the caller already put `text` in Unicode normal form C."""
+    if not nfc:
+        text = unicodedata.normalize("NFC", text)
     first = None
     if rank is not None:
         first = next(islice(_WORD.finditer(text), rank, None), None)

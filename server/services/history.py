@@ -54,7 +54,7 @@ VERBS = {
     "auth:signin": "s'est connecté à son dossier",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
-# with how many documents it returned and never the words (server/search/query.py).
+# with how many documents matched and never the words (server/search/query.py).
 SEARCH_VERB = "a fait une recherche dans les documents"
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
 # Every reason, in the patient's words (a test checks none is missing).
@@ -212,8 +212,8 @@ def render(
     if detail.get("reason"):
         sentence += f", motif déclaré : « {detail['reason']} »"
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
-    if "returned" in detail:
-        n = detail["returned"]
+    if "matched" in detail:
+        n = detail["matched"]
         sentence += f", {n} document{'s' if n > 1 else ''} trouvé{'s' if n > 1 else ''}"
     if e.outcome == "denied":
         sentence += f" ({REASONS_FR.get(e.reason, UNFINISHED_FR)})"

@@ -106,6 +106,14 @@ def test_a_hit_is_a_listed_document_plus_its_snippet(world: World, filled: int) 
         assert hit == by_id[hit["logical_id"]]
 
 
+def test_limit_bounds_the_documents_not_the_count(world: World, filled: int) -> None:
+    everything = search(world, "gp", filled, "hypert").get_json()
+    assert everything["count"] == len(everything["documents"]) == 2
+    first = search(world, "gp", filled, "hypert", limit="1").get_json()
+    assert first["count"] == 2
+    assert first["documents"] == everything["documents"][:1]  # the listing's order
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
@@ -237,6 +245,8 @@ def test_a_truncated_token_collision_is_dropped_by_confirmation(world: World, fi
         ("?q=x&institution=12", "institution_invalid"),
         ("?q=x&author=" + "a" * 101, "author_invalid"),
         ("?q=x%00", "q_invalid"),
+        ("?q=x&limit=0", "limit_invalid"),
+        ("?q=x&limit=501", "limit_invalid"),
     ],
 )
 def test_bad_queries_are_refused_with_a_reason_and_write_nothing(
@@ -265,6 +275,7 @@ def test_every_search_is_traced_with_its_count_and_without_its_words(
     ]
     assert json.loads(added[0].detail) == {
         "search": True,
+        "matched": 1,
         "returned": 1,
         "filters": ["category"],
     }
@@ -369,6 +380,7 @@ def test_the_answer_is_the_documented_one(world: World, filled: int) -> None:
         "from",
         "to",
         "status",
+        "limit",
     }
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     for q in ("hypert", "cancer"):
