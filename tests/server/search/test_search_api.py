@@ -350,7 +350,9 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
 )
 @given(
     query=st.dictionaries(
-        st.sampled_from(["q", "category", "author", "institution", "from", "to", "status"]),
+        st.sampled_from(
+            ["q", "category", "author", "institution", "from", "to", "status", "limit"]
+        ),
         st.text(max_size=30),
         max_size=4,
     )
