@@ -25,6 +25,10 @@ TOKEN_BITS = 32
 # confirmation keeps only the words that really begin with all of it.
 PREFIX_MIN = 3
 PREFIX_MAX = 6
+# Distinct words indexed per document, in order of first appearance: a clinical report
+# has a few hundred; a 5 MB upload of random text would otherwise cost a million HMACs
+# and postings (a deposit must stay cheap whatever the patient uploads).
+MAX_WORDS_PER_DOCUMENT = 20_000
 SEARCH_PURPOSE = "search-index-v1"
 KINDS = ("word", "stem", "prefix")
 
@@ -51,7 +55,8 @@ class DossierTokens:
 
     def for_document(self, found: Iterable[str]) -> set[int]:
         """Every token a document's words give: each word, its stem, its prefixes."""
-        distinct = normalise.terms(found)
+        distinct = list(dict.fromkeys(w for w in found if w not in normalise.STOP_WORDS))
+        distinct = distinct[:MAX_WORDS_PER_DOCUMENT]
         stems = normalise.stems(distinct)
         out: set[int] = set()
         for word in distinct:

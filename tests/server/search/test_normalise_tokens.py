@@ -138,3 +138,12 @@ def test_a_word_begins_with_its_stem_but_its_last_letters(root: str) -> None:
     for word in [root] + [root + suffix for suffix in SUFFIXES]:
         stem = normalise.stem(word)
         assert word.startswith(stem[: max(0, len(stem) - STEM_TAIL)]), (word, stem)
+
+
+def test_a_huge_upload_indexes_a_bounded_number_of_words() -> None:
+    t = _tokens()
+    found = [f"w{i}" for i in range(tokens.MAX_WORDS_PER_DOCUMENT + 5000)]
+    indexed = t.for_document(found)
+    assert t.word("w0") in indexed
+    assert t.word(f"w{tokens.MAX_WORDS_PER_DOCUMENT + 10}") not in indexed
+    assert len(indexed) <= tokens.MAX_WORDS_PER_DOCUMENT * (2 + tokens.PREFIX_MAX)
