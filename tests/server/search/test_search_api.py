@@ -323,6 +323,12 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
 ) -> None:
     with world.rt.sessions() as s:
         kept = s.execute(select(SearchPosting.token, SearchPosting.document_id)).all()
+        first = s.scalars(select(Document.id)).first()
+        assert first is not None
+        s.add(
+            DocumentText(document_id=first, status="pending", attempts=0, updated_at=world.clock())
+        )
+        s.commit()
     assert kept
     world.call("POST", "marie", f"/dossiers/{filled}/close", {"confirm": True, "delete": True})
     out = CliRunner().invoke(
@@ -333,6 +339,7 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
     assert out.output.strip() == "1 dossier(s) purged"
     with world.rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(SearchPosting)) == 0
+        assert s.scalar(select(func.count()).select_from(DocumentText)) == 0
     r = search(world, "marie", filled, "hépatite")
     assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_purged")
     # Had the postings survived, the dossier's next key would not give their tokens: the
