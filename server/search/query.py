@@ -322,13 +322,12 @@ def _matching(
         text = texts.get(row.row_id, "")
         line = about.line()
         # Folding decomposes anyway: no composition needed to confirm, only to cut.
-        folded_meta = normalise.fold(f"{about.title}\n{line}")
         folded_text = normalise.fold(text)
-        if not all(
-            matcher.find(i, folded_text) is not None or matcher.find(i, folded_meta) is not None
-            for i in range(len(request.terms))
-        ):
-            continue  # a truncated token's collision, not the words asked for
+        missing = [i for i in range(len(request.terms)) if matcher.find(i, folded_text) is None]
+        if missing:
+            folded_meta = normalise.fold(f"{about.title}\n{line}")
+            if any(matcher.find(i, folded_meta) is None for i in missing):
+                continue  # a truncated token's collision, not the words asked for
         count += 1
         if len(out) == request.limit:
             continue
