@@ -13,7 +13,8 @@ cycling over a rare word, a frequent word, a typed prefix and two words. Each re
 timed from the WSGI call to the last byte, on an environ built beforehand (building a
 request is client work), as bench/signin_bench.py does. Reported: median, p95, p99 of
 both and the ratio of the p99s (the issue's target: search p99 at most 1.5 x the
-listing's), the documents each search returned, and the index size per document.
+listing's), the documents each search returned, the index size per document, and text
+deposits of the same run with and without the index.
 Any answer other than 200 is an error and the run exits 1.
 """
 
@@ -213,6 +214,41 @@ class Bench:
             if r.status_code != 201:
                 raise RuntimeError(f"deposit: {r.status_code} {r.get_data(as_text=True)}")
         self.documents = documents
+        self.rng = rng
+        self.client = client
+
+    def deposits_with_and_without_index(self, pairs: int) -> dict[str, list[float]]:
+        """Seconds of text deposits into the same dossier, alternately with the search
+        index and with `index_document` replaced by a no-op (the same run, the same
+        dossier growing): what the index adds to a deposit. Called after the measured
+        loop: these documents change nothing that was measured."""
+        from server.search import index
+
+        real = index.index_document
+        out: dict[str, list[float]] = {"with_index": [], "without_index": []}
+        for i in range(2 * pairs):
+            without = i % 2 == 1
+            body = {
+                "category": "compte_rendu",
+                "type_code": "11488-4",
+                "title": f"Contrôle {i}",
+                "mime_type": "text/plain",
+                "content_base64": base64.b64encode(french_text(self.rng).encode()).decode(),
+            }
+            if without:
+                index.index_document = lambda *_args, **_kw: 0  # type: ignore[assignment]
+            try:
+                start = time.perf_counter()
+                r = self.client.post(
+                    f"/api/v1/dossiers/{self.dossier_id}/documents", json=body, headers=self.headers
+                )
+                took = time.perf_counter() - start
+            finally:
+                index.index_document = real  # type: ignore[assignment]
+            if r.status_code != 201:
+                raise RuntimeError(f"deposit: {r.status_code} {r.get_data(as_text=True)}")
+            out["without_index" if without else "with_index"].append(took)
+        return out
 
     def _free_ins(self) -> str:
         """The test INS the first time, then other valid ones (a --db reused)."""
@@ -299,6 +335,8 @@ def run(documents: int, iterations: int, warmup: int, db_url: str | None) -> dic
                     per_query[name].append(took_search)
             size = bench.index_size()
             deposits = summary(bench.deposit_s)
+            # After the searches: these extra documents do not change what was measured.
+            compared = bench.deposits_with_and_without_index(10 if documents < 100 else 100)
         finally:
             bench.close()
     stats = {name: summary(values) for name, values in samples.items()}
@@ -321,6 +359,7 @@ def run(documents: int, iterations: int, warmup: int, db_url: str | None) -> dic
         "target_met": ratio <= TARGET_RATIO,
         "index": size,
         "deposit_with_indexing": deposits,
+        "deposit_same_run": {name: summary(values) for name, values in compared.items()},
     }
 
 
@@ -358,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {stats['returned']}" for name, stats in report["per_query"].items())
     )
     print(f"index: {report['index']}")
+    same = report["deposit_same_run"]
+    print(
+        "deposit, same run, with / without the index: "
+        f"{same['with_index']['median_ms']:.2f} / {same['without_index']['median_ms']:.2f} ms "
+        f"median, {same['with_index']['p95_ms']:.2f} / {same['without_index']['p95_ms']:.2f} ms p95"
+    )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))
     return 0

@@ -22,4 +22,7 @@ def test_search_bench_smoke_runs_clean(tmp_path: Path) -> None:
     # documents, two words in fewer, and every search answers within the listing.
     assert 0 < returned["two words"] <= returned["frequent word"] <= 40
     assert report["index"]["postings_per_document"] > 100
+    same = report["deposit_same_run"]
+    assert same["with_index"]["median_ms"] > 0
+    assert same["without_index"]["median_ms"] > 0
     assert "search p99 / listing p99" in stdout
