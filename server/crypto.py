@@ -62,6 +62,18 @@ class Keyring:
             key = self._derived[purpose] = hkdf.derive(self._master)
         return key
 
+    def dossier_key(self, wrapped_key: bytes, purpose: str) -> bytes:
+        """A 32-byte key for one purpose within one dossier (HKDF-SHA256 of the dossier's
+        data key, RFC 5869). It exists only as long as the data key: what is keyed by it
+        (the search index) loses its meaning when a purge destroys the wrapped key."""
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"dmp:dossier:" + purpose.encode(),
+        )
+        return hkdf.derive(self._unwrap(wrapped_key))
+
     def opens(self, wrapped_key: bytes) -> bool:
         """Whether this master key wrapped `wrapped_key` (RFC 3394's integrity check)."""
         try:

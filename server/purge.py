@@ -26,6 +26,7 @@ from server.models import (
     EmergencyAccess,
     FirstAccess,
     RepresentativeLink,
+    SearchPosting,
 )
 from server.services import audit
 
@@ -68,6 +69,9 @@ def _erase(session: Session, row: Dossier) -> None:
     """Everything but the patient's identity and the trace: titles and metadata are health
     data too, and a dossier opened again later must start blank."""
     docs = select(Document.id).where(Document.dossier_id == row.id)
+    # The search index: its tokens are keyed by the dossier key destroyed below, so they
+    # would mean nothing even if kept; they go with the rest (docs/documents.md, Search).
+    session.execute(delete(SearchPosting).where(SearchPosting.dossier_id == row.id))
     # Text and structure are sealed like the content, and must go before their documents
     # (a pending OCR row included: a worker holding it then finds its claim lost).
     for sealed in (DocumentContent, DocumentText, DocumentStructure):

@@ -169,6 +169,23 @@ DOCUMENT = obj(
     ["logical_id", "unique_id", "entry_uuid", "category", "status", "flags", "labels"],
 )
 
+# A search hit: a listed document and the passage that matched (docs/documents.md).
+SEARCH_HIT = {
+    **DOCUMENT,
+    "properties": {**DOCUMENT["properties"], "snippet": STR},
+    "required": [*DOCUMENT["required"], "snippet"],
+}
+SEARCH_RESULT = obj(
+    {
+        "dossier_id": ROW_ID,
+        "count": {"type": "integer", "minimum": 0},
+        "documents": {"type": "array", "items": SEARCH_HIT},
+        "emergency_access": {"type": "object"},
+    },
+    ["dossier_id", "count", "documents"],
+)
+DATE_PARAM = {"type": "string", "format": "date", "pattern": f"^{DATE}$"}
+
 DEPOSIT = obj(
     {
         "unique_id": {"type": "string", "pattern": "^[!-~]{1,128}$"},

@@ -13,6 +13,7 @@ from typing import Any
 
 from server.content.reading import Reading
 from server.models import Document, DocumentStructure, DocumentText, Dossier
+from server.search import index as search_index
 from server.services.context import Ctx
 
 TEXT, STRUCTURE = "text", "structure"
@@ -74,12 +75,10 @@ def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: s
 
 def text_ready(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str) -> None:
     """Called whenever a document version's text becomes ready: at deposit (and replace)
-    for what is read there, and from `set_text` when the OCR worker has read a scan.
-
-    The search index hooks in here: `server/search/index.py`'s `index_document(...)`
-    (issue #11, search part) is called from this function, in the same transaction, so
-    that a document is searchable exactly when its text is stored. Until that part is
-    merged, a ready text is only stored (`set_text`)."""
+    for what is read there, and from `set_text` when the OCR worker has read a scan. The
+    search index is rebuilt with it in the same transaction, so that a document is
+    searchable by its words exactly when its text is stored."""
+    search_index.index_document(ctx, dossier_row, doc, text)
 
 
 def text_of(ctx: Ctx, dossier_row: Dossier, doc: Document) -> tuple[str, str | None]:

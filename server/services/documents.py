@@ -20,6 +20,7 @@ from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
 from server.policy import Action, ActorKind, Category, DocumentFacts, decide, listed
+from server.search import index as search_index
 from server.services import document_text, guard, listing, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
@@ -206,7 +207,10 @@ def archive(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[
 
 def delete(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
     # Logical deletion: the row and its content stay, for the trace and legal retention.
-    return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
+    out = _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")
+    # No search shows a deleted document: its postings would only be leakage.
+    search_index.forget_logical(ctx, dossier_id, logical_id)
+    return out
 
 
 def set_visibility(
@@ -354,6 +358,10 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Readi
     ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
     ctx.session.add(_entry(ctx, who, doc))
     document_text.store_understood(ctx, row, doc, reading)
+    if reading.text is None:
+        # No text yet (a scan waiting for the OCR, or none to read): searchable by its
+        # metadata now; `document_text.text_ready` indexes it again with its text.
+        search_index.index_document(ctx, row, doc, None)
 
 
 def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:

@@ -103,6 +103,7 @@ def authorize(
     loaded: Loaded | None = None,
     head: audit.Head | None = None,
     missing: NotFound | None = None,
+    defer_trace: bool = False,
     **context: Any,
 ) -> Granted:
     """Decides, traces the decision and fulfils its obligations; raises on a denial.
@@ -111,7 +112,10 @@ def authorize(
     with them: its facts for `who` at ctx.now, and the patient's trace head read under its
     lock in this transaction. The head serves only an allowed decision: a denial is traced
     after a rollback, which releases the lock. `missing` is the answer to a NOT_FOUND
-    decision (what the request named does not exist, and the caller may know it)."""
+    decision (what the request named does not exist, and the caller may know it).
+    `defer_trace`: the caller traces an allowed decision itself (`trace`), in this
+    transaction, once it knows what the entry must say of the outcome (a search: how
+    many documents it returned); a denial is traced here as always."""
     facts, emergency = None, None
     if dossier is not None and patient is not None:
         professional = who.actor.kind is ActorKind.PROFESSIONAL
@@ -139,7 +143,8 @@ def authorize(
     if not decision.allowed:
         record_denial(ctx, who, action, decision, patient, document, detail)
         raise refusal(who, action, decision.reason, missing)
-    trace(ctx, who, action, decision, patient, document, detail, head=head)
+    if not defer_trace:
+        trace(ctx, who, action, decision, patient, document, detail, head=head)
 
     def unfinished(error: DmpError) -> None:
         failed = {**(detail or {}), "decided": decision.reason.value}

@@ -53,6 +53,9 @@ VERBS = {
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
 }
+# A search is decided as a listing (the same rule) and traced as one, marked `search`,
+# with how many documents matched and never the words (server/search/query.py).
+SEARCH_VERB = "a fait une recherche dans les documents"
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
 # Every reason, in the patient's words (a test checks none is missing).
 REASONS_FR = {
@@ -198,7 +201,10 @@ def render(
         rules = matrix.rules_for(e.actor_profession)
         who += f" ({rules.label_fr.lower() if rules else e.actor_profession}"
         who += f", structure {e.actor_structure})" if e.actor_structure else ")"
-    sentence = f"Le {fr_datetime(e.at)}, {who} {VERBS.get(e.action, e.action)}"
+    verb = VERBS.get(e.action, e.action)
+    if e.action == Action.DOCUMENT_LIST and detail.get("search"):
+        verb = SEARCH_VERB
+    sentence = f"Le {fr_datetime(e.at)}, {who} {verb}"
     if e.category:
         sentence += f" de la catégorie « {CATEGORIES[e.category][0]} »"
     if e.outcome == "allowed" and e.mode not in ("none", "patient"):
@@ -206,6 +212,9 @@ def render(
     if detail.get("reason"):
         sentence += f", motif déclaré : « {detail['reason']} »"
     sentence += f". Résultat : {OUTCOMES[e.outcome]}"
+    if "matched" in detail:
+        n = detail["matched"]
+        sentence += f", {n} document{'s' if n > 1 else ''} trouvé{'s' if n > 1 else ''}"
     if e.outcome == "denied":
         sentence += f" ({REASONS_FR.get(e.reason, UNFINISHED_FR)})"
     if repeated is not None:

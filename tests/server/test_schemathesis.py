@@ -67,6 +67,13 @@ BEYOND_THE_SCHEMA = {
     "sizes_invalid",  # log consistency sizes out of order
     # The deposited file itself: its bytes, its format, its content (server/content/).
     *REASONS,
+    # Search (issue #11): a query of stop words or punctuation only, more words than a
+    # search takes, a calendar date that does not exist, a period that runs backwards.
+    "q_empty",
+    "q_too_many_words",
+    "from_invalid",
+    "to_invalid",
+    "period_invalid",
 }
 
 

@@ -1,7 +1,7 @@
 """The verifiable log over the trace: leaves, subtree hashes, checkpoints (issue 14)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import server.models.base
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,75 @@
+"""Keeping a document's postings: built from its metadata and text, dropped on demand.
+
+`index_document` is called when a document is stored and whenever its text becomes known
+(at deposit, or after OCR: `services/document_text.text_ready`); it replaces whatever the
+document had. Visibility is no part of the index: masking changes no posting, because
+every query applies the policy's current answer to each candidate.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, delete, insert, select
+
+from server.db import core
+from server.models import Document, Dossier, Professional, SearchPosting, table_of
+from server.search import fields, normalise, tokens
+from server.services.context import Ctx
+
+_POSTINGS = table_of(SearchPosting)
+_INSERT = insert(_POSTINGS)
+_FORGET = delete(_POSTINGS).where(_POSTINGS.c.document_id == bindparam("document_id"))
+
+
+def describe(ctx: Ctx, doc: Document) -> fields.Described:
+    pro = (
+        ctx.session.get(Professional, doc.author_professional_id)
+        if doc.author_professional_id is not None
+        else None
+    )
+    return fields.Described(
+        doc.title,
+        doc.category,
+        fields.author_text(
+            ctx.matrix,
+            pro.first_name if pro else None,
+            pro.last_name if pro else None,
+            pro.profession if pro else None,
+            patient=doc.author_patient_id is not None,
+            insurer=doc.author_service_id is not None,
+        ),
+        doc.author_institution,
+        (doc.created_at, doc.service_start, doc.service_end),
+    )
+
+
+def index_document(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str | None) -> int:
+    """(Re)builds `doc`'s postings from its metadata and `text` (None: no text known yet).
+    Returns how many postings it holds. Nothing is indexed for a dossier whose key is
+    destroyed: there is nothing left to search."""
+    forget_document(ctx, doc.id)
+    if dossier_row.wrapped_key is None:
+        return 0
+    described = describe(ctx, doc)
+    found = normalise.words(f"{described.title}\n{described.line()}\n{text or ''}")
+    keyed = tokens.for_dossier(ctx.keyring, dossier_row.wrapped_key).for_document(found)
+    if keyed:
+        core(ctx.session).execute(
+            _INSERT,
+            [{"dossier_id": dossier_row.id, "token": t, "document_id": doc.id} for t in keyed],
+        )
+    return len(keyed)
+
+
+def forget_document(ctx: Ctx, document_id: int) -> None:
+    core(ctx.session).execute(_FORGET, {"document_id": document_id})
+
+
+def forget_logical(ctx: Ctx, dossier_id: int, logical_id: str) -> None:
+    """Drops the postings of a document named by its logical id (a logical deletion)."""
+    found = ctx.session.scalar(
+        select(Document.id).where(
+            Document.dossier_id == dossier_id, Document.logical_id == logical_id
+        )
+    )
+    if found is not None:
+        forget_document(ctx, found)

@@ -1,0 +1,87 @@
+"""Keyed token hashes: what the index stores instead of words.
+
+Per dossier, a search key is derived (HKDF) from the dossier's data key, and from it one
+HMAC-SHA256 key per kind of token, so that a word, a stem and a prefix that happen to be
+the same letters never give the same token. A token is the HMAC truncated to
+TOKEN_BITS bits (a signed 32-bit integer column): truncation makes distinct words
+collide now and then, which the query's confirmation against the decrypted text undoes
+(false positives, never false negatives). docs/documents.md gives the sizing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+from server.crypto import Keyring
+from server.search import normalise
+
+TOKEN_BITS = 32
+# Prefixes from PREFIX_MIN letters (fewer would match half the dictionary) up to
+# PREFIX_MAX: a longer typed prefix looks up its first PREFIX_MAX letters and the
+# confirmation keeps only the words that really begin with all of it.
+PREFIX_MIN = 3
+PREFIX_MAX = 6
+# Distinct words indexed per document, in order of first appearance: a clinical report
+# has a few hundred; a 5 MB upload of random text would otherwise cost a million HMACs
+# and postings (a deposit must stay cheap whatever the patient uploads).
+MAX_WORDS_PER_DOCUMENT = 20_000
+SEARCH_PURPOSE = "search-index-v1"
+KINDS = ("word", "stem", "prefix")
+
+
+class _Keyed:
+    """HMAC-SHA256 under one key, truncated to a signed TOKEN_BITS integer."""
+
+    def __init__(self, key: bytes) -> None:
+        self._base = hmac.HMAC(key, hashes.SHA256())
+
+    def __call__(self, value: str) -> int:
+        mac = self._base.copy()  # the key schedule is done once, not per token
+        mac.update(value.encode())
+        return int.from_bytes(mac.finalize()[: TOKEN_BITS // 8], "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DossierTokens:
+    """The three token functions of one dossier."""
+
+    word: _Keyed
+    stem: _Keyed
+    prefix: _Keyed
+
+    def for_document(self, found: Iterable[str]) -> set[int]:
+        """Every token a document's words give: each word, its stem, its prefixes."""
+        distinct = list(dict.fromkeys(w for w in found if w not in normalise.STOP_WORDS))
+        distinct = distinct[:MAX_WORDS_PER_DOCUMENT]
+        stems = normalise.stems(distinct)
+        out: set[int] = set()
+        for word in distinct:
+            out.add(self.word(word))
+            out.add(self.stem(stems[word]))
+            # Shorter than the word itself: the whole word is found through its stem.
+            for n in range(PREFIX_MIN, min(len(word) - 1, PREFIX_MAX) + 1):
+                out.add(self.prefix(word[:n]))
+        return out
+
+    def for_term(self, term: str, *, exact: bool) -> set[int]:
+        """The tokens a query term looks up: any of them makes a candidate. `exact`: the
+        word itself only (a quoted word), no stem nor prefix."""
+        if exact:
+            return {self.word(term)}
+        found = {self.stem(normalise.stem(term))}
+        if len(term) >= PREFIX_MIN:
+            found.add(self.prefix(term[:PREFIX_MAX]))
+        return found
+
+
+def for_dossier(keyring: Keyring, wrapped_key: bytes) -> DossierTokens:
+    search_key = keyring.dossier_key(wrapped_key, SEARCH_PURPOSE)
+    keys = {
+        kind: HKDFExpand(hashes.SHA256(), 32, info=kind.encode()).derive(search_key)
+        for kind in KINDS
+    }
+    return DossierTokens(_Keyed(keys["word"]), _Keyed(keys["stem"]), _Keyed(keys["prefix"]))
