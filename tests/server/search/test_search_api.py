@@ -22,7 +22,7 @@ from server.models import (
     Dossier,
     SearchPosting,
 )
-from server.search import index, tokens
+from server.search import tokens
 from tests.server.conftest import World
 
 REPORT = (
@@ -168,40 +168,26 @@ def test_a_deleted_document_is_never_found_and_leaves_no_postings(
     assert {doc: n > 0 for doc, n in counted} == {ids["archive"]: True}
 
 
-def test_text_read_later_is_found_and_snipped_from_the_sealed_text(
+def test_a_scan_is_found_by_its_words_once_the_worker_has_read_it(
     world: World, marie_dossier: int
 ) -> None:
-    """What the extraction branch calls (`text_ready` -> `index.index_document`) for a
-    scanned PDF: the sealed text in document_texts, not the content, is searched."""
-    pdf = world.deposit(
-        "gp", marie_dossier, title="Scan", mime_type="application/pdf", content=b"%PDF-1.7 ..."
-    )
+    """Deposit, OCR and search together: a scan is found by its metadata at once, by
+    its words once the worker has read it, snipped from the sealed text."""
+    from server import ocr_worker
+    from tests.server import scans
+
+    lines = ["Compte rendu d'endoscopie", "Gastrite chronique"]
+    world.deposit(
+        "gp", marie_dossier, title="Scan", mime_type="application/pdf",
+        content=scans.scanned_pdf([lines]),
+    )  # fmt: skip
+    assert titles(world, "gp", marie_dossier, "scan") == ["Scan"]
     assert titles(world, "gp", marie_dossier, "endoscopie") == []
-    text = "Compte rendu d'endoscopie : gastrite chronique."
-    with world.rt.sessions() as s:
-        ctx = world.rt.ctx(s)
-        doc = s.scalars(select(Document).where(Document.logical_id == pdf["logical_id"])).one()
-        dossier = s.get(Dossier, marie_dossier)
-        assert dossier is not None
-        assert dossier.wrapped_key is not None
-        nonce, sealed = ctx.keyring.encrypt(
-            dossier.wrapped_key, text.encode(), f"{doc.logical_id}:text"
-        )
-        s.add(
-            DocumentText(
-                document_id=doc.id,
-                status="ready",
-                source="ocr",
-                nonce=nonce,
-                ciphertext=sealed,
-                attempts=1,
-                updated_at=world.clock(),
-            )
-        )
-        index.index_document(ctx, dossier, doc, text)
-        s.commit()
+    [outcome] = ocr_worker.run_once(world.rt)
+    assert outcome.status == "ready"
     (hit,) = search(world, "gp", marie_dossier, "endoscopies").get_json()["documents"]
-    assert hit["snippet"] == "Compte rendu d'[[endoscopie]] : gastrite chronique."
+    assert hit["title"] == "Scan"
+    assert "[[endoscopie]]" in hit["snippet"].lower()
 
 
 def test_a_truncated_token_collision_is_dropped_by_confirmation(world: World, filled: int) -> None:
@@ -323,12 +309,8 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
 ) -> None:
     with world.rt.sessions() as s:
         kept = s.execute(select(SearchPosting.token, SearchPosting.document_id)).all()
-        first = s.scalars(select(Document.id)).first()
-        assert first is not None
-        s.add(
-            DocumentText(document_id=first, status="pending", attempts=0, updated_at=world.clock())
-        )
-        s.commit()
+        # The deposits left their texts (ready ones; a scan would leave one pending).
+        assert s.scalar(select(func.count()).select_from(DocumentText)) > 0
     assert kept
     world.call("POST", "marie", f"/dossiers/{filled}/close", {"confirm": True, "delete": True})
     out = CliRunner().invoke(
