@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -317,6 +317,21 @@ class SessionClient:
         """Sections, entries and text status of a document (docs/documents.md); a server
         without the route answers 404, and the kiosk then shows the document's text."""
         return self._call("GET", f"{self._document(dossier_id, logical_id)}/structure")
+
+    def search_documents(
+        self, dossier_id: int, q: str, *, category: str | None = None
+    ) -> ApiResponse:
+        """The documents of the dossier this caller may read that hold these words, each
+        with a snippet whose matched words are between [[ and ]] (docs/documents.md)."""
+        query = urlencode({"q": q, **({"category": category} if category else {})})
+        return self._call("GET", f"{self._dossier(dossier_id)}/search?{query}")
+
+    def document_versions(self, dossier_id: int, logical_id: str) -> ApiResponse:
+        return self._call("GET", f"{self._document(dossier_id, logical_id)}/versions")
+
+    def document_diff(self, dossier_id: int, logical_id: str, against: str) -> ApiResponse:
+        query = urlencode({"against": against})
+        return self._call("GET", f"{self._document(dossier_id, logical_id)}/diff?{query}")
 
     def deposit(self, dossier_id: int, body: dict[str, Any], *, submission: str) -> ApiResponse:
         path = f"{self._dossier(dossier_id)}/documents"

@@ -101,6 +101,9 @@ def _form(replaces: str | None) -> Page:
     d = t.dossier.dossier_id
     try:
         if replaces:
+            reason = clean(form.get("replace_reason"))[:500]
+            if reason:
+                body = {**body, "replace_reason": reason}  # kept with the old version
             r = server().replace(d, replaces, body, submission=submission)
         else:
             r = server().deposit(d, body, submission=submission)

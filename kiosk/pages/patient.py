@@ -15,6 +15,7 @@ from kiosk.terminal import Dossier, Terminal
 
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
+from .finding import search_page, versions_page
 from .forms import emergency_changes, open_dossier_page, receipt_reference
 from .reading import document_page
 
@@ -111,6 +112,25 @@ def documents() -> Response | str:
         show_all=show_all,
         receipt=request.args.get("receipt"),
     )
+
+
+@bp.get("/documents/search")
+def search() -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    return search_page(d, audience="patient", back=url_for("patient.documents"))
+
+
+@bp.get("/documents/<logical_id>/versions")
+def versions(logical_id: str) -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    back = url_for("patient.document", logical_id=logical_id)
+    return versions_page(d, logical_id, audience="patient", back=back)
 
 
 @bp.get("/documents/<logical_id>")

@@ -22,6 +22,7 @@ from kiosk.terminal import Dossier, SignInFailed
 
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
+from .finding import search_page, versions_page
 from .forms import open_dossier_page, receipt_reference
 from .reading import document_page
 
@@ -153,6 +154,23 @@ def consent() -> Response | str | tuple[str, int]:
     if not r.ok:
         return render_template("error.html", message=r.message), 403
     return redirect(url_for("pro.dossier"))
+
+
+@bp.get("/dossier/search")
+def search() -> Response | str:
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    return search_page(t.dossier.dossier_id, audience="pro", back=url_for("pro.dossier"))
+
+
+@bp.get("/dossier/documents/<logical_id>/versions")
+def versions(logical_id: str) -> Response | str:
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    back = url_for("pro.document", logical_id=logical_id)
+    return versions_page(t.dossier.dossier_id, logical_id, audience="pro", back=back)
 
 
 @bp.get("/dossier/documents/<logical_id>")

@@ -39,6 +39,7 @@ SAME_IN_ENGLISH = {
     "Vaccinations",
     "document",
     "{n} page(s).",
+    "Version {n}",
 }
 
 
