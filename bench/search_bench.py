@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 from sqlalchemy import func, select, text
 from werkzeug.test import EnvironBuilder
 
+from bench.population import master_key_b64
 from bench.signin_bench import summary
 from server.app import create_app
 from server.migrate import upgrade
@@ -152,7 +153,10 @@ class Bench:
         self.app = create_app(
             {
                 "DATABASE_URL": url,
-                "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+                # A --db given twice is bound to the bench key it was first opened with.
+                "MASTER_KEY": master_key_b64(create=True)
+                if db_url
+                else base64.b64encode(os.urandom(32)).decode(),
                 "MASTER_KEY_FILE": str(workdir / "unused.key"),
             }
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer
+from sqlalchemy import Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base
@@ -14,7 +14,13 @@ class SearchPosting(Base):
 
     The primary key leads with the dossier and the token, so that a query token is one
     index range scan that never leaves the dossier; on SQLite the table is that index
-    (WITHOUT ROWID). The document index serves re-indexing and deletion."""
+    (WITHOUT ROWID). The document index serves re-indexing and deletion.
+
+    No foreign keys: PostgreSQL checks them row by row with a trigger, which for the few
+    hundred postings of one deposit cost about 8 ms, most of what indexing added to a
+    deposit (bench/search_bench.py). Nothing needs them: a query reads a posting's
+    document from `documents` (a posting without one finds nothing), and the purge and
+    the logical deletion remove postings with their documents."""
 
     __tablename__ = "search_postings"
     __table_args__ = (
@@ -22,6 +28,6 @@ class SearchPosting(Base):
         {"sqlite_with_rowid": False},
     )
 
-    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     token: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -8,7 +8,8 @@ every query applies the policy's current answer to each candidate.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Integer, bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.db import core
 from server.models import Document, Dossier, Professional, SearchPosting, table_of
@@ -17,6 +18,16 @@ from server.services.context import Ctx
 
 _POSTINGS = table_of(SearchPosting)
 _INSERT = insert(_POSTINGS)
+# PostgreSQL: one statement with the tokens as one array parameter. An executemany of a
+# few hundred rows took 12-15 ms, this 3-5 ms: the deposit pays for it (bench/search).
+_INSERT_PG = insert(_POSTINGS).from_select(
+    ["dossier_id", "token", "document_id"],
+    select(
+        bindparam("dossier_id", type_=Integer),
+        func.unnest(bindparam("tokens", type_=ARRAY(Integer))),
+        bindparam("document_id", type_=Integer),
+    ),
+)
 _FORGET = delete(_POSTINGS).where(_POSTINGS.c.document_id == bindparam("document_id"))
 
 
@@ -52,8 +63,12 @@ def index_document(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str | No
     described = describe(ctx, doc)
     found = normalise.words(f"{described.title}\n{described.line()}\n{text or ''}")
     keyed = tokens.for_dossier(ctx.keyring, dossier_row.wrapped_key).for_document(found)
-    if keyed:
-        core(ctx.session).execute(
+    conn = core(ctx.session)
+    if keyed and conn.dialect.name == "postgresql":
+        params = {"dossier_id": dossier_row.id, "tokens": sorted(keyed), "document_id": doc.id}
+        conn.execute(_INSERT_PG, params)
+    elif keyed:
+        conn.execute(
             _INSERT,
             [{"dossier_id": dossier_row.id, "token": t, "document_id": doc.id} for t in keyed],
         )

@@ -19,17 +19,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "search_postings",
-        sa.Column("dossier_id", sa.Integer(), nullable=False),
+        sa.Column("dossier_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("token", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("document_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["dossier_id"], ["dossiers.id"], name=op.f("fk_search_postings_dossier_id_dossiers")
-        ),
-        sa.ForeignKeyConstraint(
-            ["document_id"],
-            ["documents.id"],
-            name=op.f("fk_search_postings_document_id_documents"),
-        ),
+        # No foreign keys, on purpose: see server/models/search.py.
+        sa.Column("document_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.PrimaryKeyConstraint(
             "dossier_id", "token", "document_id", name=op.f("pk_search_postings")
         ),
