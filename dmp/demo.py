@@ -177,6 +177,17 @@ def start(
         daemon=True,
     )
     ocr_thread.start()
+    from server.services import trace_log
+
+    # The trace reaches its verifiable log within a second, as with `dmp worker`.
+    log_thread = threading.Thread(
+        target=trace_log.loop,
+        args=(rt, stop_worker),
+        kwargs={"poll_seconds": float(rt.settings["LOG_SEQUENCE_SECONDS"])},
+        name="dmp-log",
+        daemon=True,
+    )
+    log_thread.start()
 
     progress("borne et lecteurs de démonstration")
     key = serialization.load_pem_private_key(prepared.kiosk_key.read_bytes(), password=None)
@@ -230,6 +241,7 @@ def start(
         stop_worker.set()
         worker_thread.join(10)
         ocr_thread.join(10)
+        log_thread.join(10)
 
     # Run in reverse: the kiosk first (it still talks to the server as it clears), then
     # the server and its worker, then the pools, once nothing holds a connection.

@@ -141,7 +141,10 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
         done = serve(rt, senders_from_settings(settings), poll_seconds=poll_seconds, once=once)
     finally:
         rt.engine.dispose()
-    click.echo(f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR")
+    click.echo(
+        f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR, "
+        f"{done.logged} trace entr{'y' if done.logged == 1 else 'ies'} logged"
+    )
 
 
 @click.group("kiosk-admin")

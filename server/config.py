@@ -48,7 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "INS_TEST_OIDS": True,
     # The verifiable log over the trace (docs/transparency.md): its origin, the first
     # line of every checkpoint and the name of its signing key.
-    "LOG_ORIGIN": "dmp-kiosk.invalid/trace",  # non-production deployments use the test INS OIDs
+    "LOG_ORIGIN": "dmp-kiosk.invalid/trace",
+    # The worker appends new trace entries to the log this often: the stated delay
+    # within which an entry reaches the log (docs/transparency.md).
+    "LOG_SEQUENCE_SECONDS": 1.0,  # non-production deployments use the test INS OIDs
     "MAX_JSON_BYTES": 32 * 1024 * 1024,
     # --- sign-in (issue #4) ---
     # Directory of the trust anchors: the CA certificates and CRLs `dmp pki init` writes.

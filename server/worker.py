@@ -1,9 +1,11 @@
-"""`dmp worker`: delivers the outbox (e-mail, SMS) and reads scans (OCR) until told to stop.
+"""`dmp worker`: delivers the outbox (e-mail, SMS), reads scans (OCR) and appends the trace
+to its verifiable log, until told to stop.
 
-The two run side by side in one process, each in its own thread: a one-time code must not
-wait behind a thirty-page scan. Several workers may run against one database (see
-server.services.outbox and server.ocr_worker for why each message is sent, and each
-document read, once). SIGTERM or SIGINT ends both loops after the current batch; a
+The three run side by side in one process, each in its own thread: a one-time code must
+not wait behind a thirty-page scan, nor a trace entry's log proof behind either. Several
+workers may run against one database (see server.services.outbox and server.ocr_worker for
+why each message is sent, and each document read, once; the log's sequencer takes a lock).
+SIGTERM or SIGINT ends the loops after the current batch; a
 Tesseract run in progress is cut short and its document left for the next start.
 """
 
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from server import ocr_worker
 from server.delivery import Sender
-from server.services import outbox
+from server.services import outbox, trace_log
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime
@@ -60,6 +62,7 @@ def run(
 class Done:
     sent: int  # messages delivered
     read: int  # document texts made ready by OCR
+    logged: int = 0  # trace entries appended to the verifiable log
 
 
 def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
@@ -74,13 +77,18 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
         reader = _Background(
             lambda: ocr_worker.run(rt, stop, poll_seconds=poll_seconds, once=once), "dmp-ocr"
         )
+        every = float(rt.settings["LOG_SEQUENCE_SECONDS"])
+        sequencer = _Background(
+            lambda: trace_log.loop(rt, stop, poll_seconds=every, once=once), "dmp-log"
+        )
         try:
             sent = run(rt, senders, stop, poll_seconds=poll_seconds, once=once)
         finally:
             if not once:
-                stop.set()  # the outbox loop ended on an error: the OCR loop ends too
+                stop.set()  # the outbox loop ended on an error: the others end too
             read = reader.join()
-        return Done(sent, read)
+            logged = sequencer.join()
+        return Done(sent, read, logged)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -21,6 +21,8 @@ Proofs read only the complete subtree hashes they need, in one query.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +40,8 @@ from server.tlog.checkpoint import Checkpoint
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime
+
+log = logging.getLogger("dmp.trace_log")
 
 LEAF_FORMAT = "dmp-trace/1"
 SIGNING_PURPOSE = "tlog-checkpoint-ed25519"
@@ -116,6 +120,25 @@ def run(rt: Runtime, *, catch_up: bool = False, batch: int = 1000) -> tuple[int,
         added += done.added
         if done.added < batch:
             return added, done.size
+
+
+def loop(rt: Runtime, stop: threading.Event, *, poll_seconds: float, once: bool = False) -> int:
+    """Sequences every `poll_seconds` until `stop` is set (with once: one pass); returns
+    how many entries it added. An entry reaches the log within about `poll_seconds` of
+    its commit (LOG_SEQUENCE_SECONDS), plus one batch's time under load."""
+    added = 0
+    while not stop.is_set():
+        try:
+            added += run(rt)[0]
+        except Exception:
+            # The database may be away for a moment: the entries wait in the trace.
+            log.exception("trace log pass failed")
+            if once:
+                raise
+        if once:
+            break
+        stop.wait(poll_seconds)
+    return added
 
 
 def _size(conn: Connection) -> int:

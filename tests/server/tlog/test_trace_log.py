@@ -200,3 +200,13 @@ def test_the_open_routes_are_the_log_routes_and_read_only(world: World) -> None:
         ("get", "/api/v1/log/proof/inclusion"),
         ("get", "/api/v1/log/proof/consistency"),
     }
+
+
+def test_the_worker_appends_new_entries_to_the_log(world: World, marie_dossier: int) -> None:
+    from server import worker
+
+    done = worker.serve(world.rt, {}, poll_seconds=0.1, once=True)
+    entries = _entries(world)
+    assert done.logged == len(entries) > 0
+    head, _ = _published(world)
+    assert head.size == len(entries)
