@@ -39,6 +39,7 @@ from werkzeug.test import EnvironBuilder
 
 from bench.population import master_key_b64
 from bench.signin_bench import summary
+from bench.wsgi_timing import timed_call
 from server.app import create_app
 from server.migrate import upgrade
 from server.models import Patient, Professional, SearchPosting
@@ -269,20 +270,7 @@ class Bench:
         return EnvironBuilder(path=path, method="GET", headers=self.headers).get_environ()
 
     def serve(self, environ: dict[str, Any]) -> tuple[float, int, bytes]:
-        status: list[str] = []
-
-        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
-            status.append(line)
-
-        start = time.perf_counter()
-        answer = self.app(environ, start_response)
-        try:
-            body = b"".join(answer)
-        finally:
-            close = getattr(answer, "close", None)
-            if close is not None:
-                close()
-        return time.perf_counter() - start, int(status[0].split()[0]), body
+        return timed_call(self.app, environ)
 
     def index_size(self) -> dict[str, Any]:
         with self.rt.sessions() as s:

@@ -45,6 +45,7 @@ from sqlalchemy import insert, select
 from werkzeug.test import EnvironBuilder
 
 from bench.population import master_key_b64
+from bench.wsgi_timing import timed_call
 from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK, PROFESSIONALS
 from cardreader.emulator.pki import Pki
 from cardreader.emulator.virtual import VirtualCard, VirtualConnection
@@ -168,22 +169,7 @@ class Bench:
         return EnvironBuilder(path=target, method="POST", data=body, headers=headers).get_environ()
 
     def _serve(self, environ: dict[str, Any]) -> tuple[float, int, bytes]:
-        """Seconds the server spends on one request, from the WSGI call to the last byte
-        of the answer (what gunicorn would time), with the status and body."""
-        status: list[str] = []
-
-        def start_response(line: str, _headers: Any, _exc: Any = None) -> None:
-            status.append(line)
-
-        start = time.perf_counter()
-        answer = self.app(environ, start_response)
-        try:
-            body = b"".join(answer)
-        finally:
-            close = getattr(answer, "close", None)
-            if close is not None:
-                close()
-        return time.perf_counter() - start, int(status[0].split()[0]), body
+        return timed_call(self.app, environ)
 
     def one(self) -> dict[str, float]:
         """Seconds of: the server's challenge and sign-in requests, the bare signature
