@@ -62,6 +62,11 @@ class Keyring:
             key = self._derived[purpose] = hkdf.derive(self._master)
         return key
 
+    def opener(self, wrapped_key: bytes) -> AESGCM:
+        """The dossier's AEAD, unwrapped once, for reading many of its documents in one
+        request (a search): `opener(w).decrypt(nonce, ciphertext, aad)` is `decrypt`."""
+        return AESGCM(self._unwrap(wrapped_key))
+
     def dossier_key(self, wrapped_key: bytes, purpose: str) -> bytes:
         """A 32-byte key for one purpose within one dossier (HKDF-SHA256 of the dossier's
         data key, RFC 5869). It exists only as long as the data key: what is keyed by it

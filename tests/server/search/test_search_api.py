@@ -376,3 +376,20 @@ def test_the_answer_is_the_documented_one(world: World, filled: int) -> None:
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     for q in ("hypert", "cancer"):
         jsonschema.validate(search(world, "gp", filled, q).get_json(), schema)
+
+
+@pytest.mark.parametrize(
+    ("text", "q", "found"),
+    [
+        ("Suivi du traitement.", "traitement", True),  # as typed: the quick confirmation
+        ("TRAITEMENT ARRÊTÉ", "traitement", True),
+        ("Hépatite B.", "hepatite", True),  # accents: through the fold
+        ("Le contre\u0301traitement est noté.", "traitement", False),  # a decomposed accent
+        ("pré-traitement", "traitement", True),
+    ],
+)
+def test_a_word_is_confirmed_where_the_fold_would_find_it(
+    world: World, marie_dossier: int, text: str, q: str, found: bool
+) -> None:
+    world.deposit("gp", marie_dossier, title="Note", content=text.encode())
+    assert (titles(world, "gp", marie_dossier, q) == ["Note"]) is found
