@@ -626,6 +626,7 @@ def _documents(
             **flags,
             "replaces_id": replaced["id"] if replaced else None,
             "replaced_by_id": None,
+            "replace_reason": None,  # sealed when a replacement gives one; none here
             "version": replaced["version"] + 1 if replaced else 1,
         }
         author_ref = (
