@@ -58,13 +58,18 @@ class DossierTokens:
         distinct = list(dict.fromkeys(w for w in found if w not in normalise.STOP_WORDS))
         distinct = distinct[:MAX_WORDS_PER_DOCUMENT]
         stems = normalise.stems(distinct)
-        out: set[int] = set()
-        for word in distinct:
-            out.add(self.word(word))
-            out.add(self.stem(stems[word]))
+        # Each distinct stem and prefix is hashed once: many words share them ("hyp",
+        # "hype", "hyper" for a whole family), and the HMACs are most of a deposit's
+        # indexing time.
+        prefixes = {
             # Shorter than the word itself: the whole word is found through its stem.
-            for n in range(PREFIX_MIN, min(len(word) - 1, PREFIX_MAX) + 1):
-                out.add(self.prefix(word[:n]))
+            word[:n]
+            for word in distinct
+            for n in range(PREFIX_MIN, min(len(word) - 1, PREFIX_MAX) + 1)
+        }
+        out = {self.word(word) for word in distinct}
+        out.update(self.stem(stem) for stem in set(stems.values()))
+        out.update(self.prefix(prefix) for prefix in prefixes)
         return out
 
     def for_term(self, term: str, *, exact: bool) -> set[int]:
