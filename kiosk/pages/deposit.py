@@ -191,7 +191,8 @@ def _replace_page(t: Terminal, forms: list[str], logical_id: str) -> Page:
         message = _("Seul l'auteur d'un document en vigueur peut le remplacer.")
         return render_template("error.html", message=message), 403
     # A structured type is replaced through its structured form, even a version that was
-    # typed as free text before the kiosk had one (its lines then start empty).
+    # typed as free text before the kiosk had one (its lines then start empty, and its
+    # text is shown above them, to be typed again as lines).
     kind = next(
         (
             k
@@ -207,11 +208,12 @@ def _replace_page(t: Terminal, forms: list[str], logical_id: str) -> Page:
         if (old.get("flags") or {}).get(flag):
             values[flag] = "on"
     lines: list[dict[str, str]] = [{}]
-    if name == "text":
+    if old.get("mime_type") == "text/plain":
         content = server().document_content(d, logical_id)
         if content.ok and content.content_type == "text/plain" and isinstance(content.body, bytes):
-            values["text"] = content.body.decode("utf-8", errors="replace")
-    elif old.get("mime_type") == FHIR_MIME_TYPE:
+            text = content.body.decode("utf-8", errors="replace")
+            values["text" if name == "text" else "previous_text"] = text
+    elif name != "text" and old.get("mime_type") == FHIR_MIME_TYPE:
         lines = _lines_of_structure(d, logical_id, values) or [{}]
     return _render(t, name, values, lines, new_submission_id(), logical_id, [])
 
