@@ -129,11 +129,16 @@ def _render(
 ) -> str:
     assert t.pro is not None  # noqa: S101 - the callers checked it
     kind = KINDS.get(name)
+    kinds = deposit_kinds(t.pro.may)
+    # A new version keeps its category (the server refuses another): offer only its types.
+    keep = values.get("replace_category") if replaces else None
+    if keep:
+        kinds = [k for k in kinds if k[0] == keep] or kinds
     return render_template(
         "deposit.html",
         form_name=name,
         kind=kind,
-        kinds=deposit_kinds(t.pro.may),
+        kinds=kinds,
         form=values,
         lines=lines,
         max_lines=MAX_LINES,
@@ -204,6 +209,7 @@ def _replace_page(t: Terminal, forms: list[str], logical_id: str) -> Page:
     name = kind.name if kind is not None and kind.name in forms else "text"
     values: dict[str, str] = {"title": str(old.get("title", "")), "date": ""}
     values["type_code"] = str(old.get("type_code", ""))
+    values["replace_category"] = str(old.get("category", ""))
     for flag in FLAGS:
         if (old.get("flags") or {}).get(flag):
             values[flag] = "on"
