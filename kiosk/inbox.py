@@ -24,11 +24,24 @@ class DemoInbox:
         self._messages: deque[DemoMessage] = deque(maxlen=keep)
         self._lock = threading.Lock()
         self.arrived = threading.Condition(self._lock)
+        self._count = 0
 
     def send(self, recipient: str, subject: str, body: str) -> None:
         with self._lock:
             self._messages.appendleft(DemoMessage(recipient, subject, body))
+            self._count += 1
             self.arrived.notify_all()
+
+    def sent(self) -> int:
+        """How many messages arrived so far (for `wait_after`)."""
+        with self._lock:
+            return self._count
+
+    def wait_after(self, count: int, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until a message arrives after the `count`th, so
+        that the page shown next lists it: the outbox worker delivers in the background."""
+        with self._lock:
+            self.arrived.wait_for(lambda: self._count > count, timeout)
 
     def latest(self) -> list[DemoMessage]:
         with self._lock:

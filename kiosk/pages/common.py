@@ -7,7 +7,16 @@ import queue
 import re
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from cardreader.errors import (
@@ -20,6 +29,7 @@ from cardreader.errors import (
 )
 from kiosk.i18n import LANGS
 from kiosk.i18n import gettext as _
+from kiosk.inbox import DemoInbox
 from kiosk.terminal import SignInFailed
 
 from . import home, terminal
@@ -40,6 +50,32 @@ FLASH = {
     "signed_out": "Vous êtes déconnecté. Pensez à reprendre votre carte.",
     "unblocked": "Carte débloquée. Entrez votre nouveau code PIN.",
 }
+
+
+# The state labels the server puts on a document (server/labels.py STATES, in French),
+# shown in the visitor's language; a label the kiosk does not know is shown as it came.
+STATE_LABELS = {
+    "masked_ps": "Masqué aux professionnels",
+    "invisible_patient": "Non visible par le patient",
+    "invisible_rep": "Non visible par les représentants légaux",
+    "archived": "Archivé",
+    "superseded": "Remplacé par une version plus récente",
+    "deleted": "Supprimé",
+}
+
+
+@bp.app_template_filter("state_label")
+def state_label(label: str) -> str:
+    for key, french in STATE_LABELS.items():
+        if label == french:
+            return _(STATE_LABELS[key])
+    return label
+
+
+def _demo_inbox() -> DemoInbox | None:
+    kit = current_app.extensions.get("demo")
+    inbox = getattr(kit, "inbox", None)
+    return inbox if isinstance(inbox, DemoInbox) else None
 
 
 def pop_flash() -> str | None:
@@ -248,10 +284,14 @@ def code() -> BaseResponse | str | tuple[str, int]:
                 return _card_refused()
     pending = t.patient.pending_token if t.patient is not None else None
     if action in ("sms", "email") and pending is not None:
+        inbox = _demo_inbox()
+        before = inbox.sent() if inbox is not None else 0
         r = t.client.send_code(pending, action)
         if r.ok and t.patient is not None:
             t.patient.destination = r.body.get("destination")
             t.touch()
+            if inbox is not None:  # the demo panel shows the new code, not the last one
+                inbox.wait_after(before, 3.0)
             return redirect(url_for("common.code"))
         error = _code_error(r.status, r.message)
     elif action == "verify" and pending is not None:

@@ -129,11 +129,16 @@ def _render(
 ) -> str:
     assert t.pro is not None  # noqa: S101 - the callers checked it
     kind = KINDS.get(name)
+    kinds = deposit_kinds(t.pro.may)
+    # A new version keeps its category (the server refuses another): offer only its types.
+    keep = values.get("replace_category") if replaces else None
+    if keep:
+        kinds = [k for k in kinds if k[0] == keep] or kinds
     return render_template(
         "deposit.html",
         form_name=name,
         kind=kind,
-        kinds=deposit_kinds(t.pro.may),
+        kinds=kinds,
         form=values,
         lines=lines,
         max_lines=MAX_LINES,
@@ -191,7 +196,8 @@ def _replace_page(t: Terminal, forms: list[str], logical_id: str) -> Page:
         message = _("Seul l'auteur d'un document en vigueur peut le remplacer.")
         return render_template("error.html", message=message), 403
     # A structured type is replaced through its structured form, even a version that was
-    # typed as free text before the kiosk had one (its lines then start empty).
+    # typed as free text before the kiosk had one (its lines then start empty, and its
+    # text is shown above them, to be typed again as lines).
     kind = next(
         (
             k
@@ -203,15 +209,17 @@ def _replace_page(t: Terminal, forms: list[str], logical_id: str) -> Page:
     name = kind.name if kind is not None and kind.name in forms else "text"
     values: dict[str, str] = {"title": str(old.get("title", "")), "date": ""}
     values["type_code"] = str(old.get("type_code", ""))
+    values["replace_category"] = str(old.get("category", ""))
     for flag in FLAGS:
         if (old.get("flags") or {}).get(flag):
             values[flag] = "on"
     lines: list[dict[str, str]] = [{}]
-    if name == "text":
+    if old.get("mime_type") == "text/plain":
         content = server().document_content(d, logical_id)
         if content.ok and content.content_type == "text/plain" and isinstance(content.body, bytes):
-            values["text"] = content.body.decode("utf-8", errors="replace")
-    elif old.get("mime_type") == FHIR_MIME_TYPE:
+            text = content.body.decode("utf-8", errors="replace")
+            values["text" if name == "text" else "previous_text"] = text
+    elif name != "text" and old.get("mime_type") == FHIR_MIME_TYPE:
         lines = _lines_of_structure(d, logical_id, values) or [{}]
     return _render(t, name, values, lines, new_submission_id(), logical_id, [])
 

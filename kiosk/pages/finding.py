@@ -33,6 +33,15 @@ def highlighted(snippet: str) -> Markup:
     return Markup("").join(out)
 
 
+def _no_word() -> str:
+    """The server's answer to a search of only common words (reason "q_empty"), said by
+    the kiosk so that it reads in the visitor's language; an empty field gets it too."""
+    return i18n.gettext(
+        "Saisissez au moins un mot à rechercher (les mots courants comme « de » ou « la » "
+        "ne comptent pas)."
+    )
+
+
 def search_page(dossier_id: int, *, audience: str, back: str) -> str:
     """`audience` is the blueprint whose document pages the results open ("pro" or
     "patient")."""
@@ -40,10 +49,14 @@ def search_page(dossier_id: int, *, audience: str, back: str) -> str:
     category = request.args.get("category") or None
     results: list[dict[str, Any]] | None = None
     error = None
-    if q:
+    if not q:
+        error = _no_word()
+    else:
         r = server().search_documents(dossier_id, q, category=category)
         if r.ok and isinstance(r.body, dict):
             results = [d for d in r.body.get("documents", []) if isinstance(d, dict)]
+        elif r.reason == "q_empty":
+            error = _no_word()
         else:
             error = r.message or i18n.gettext("La recherche n'a pas pu aboutir.")
     return render_template(

@@ -328,6 +328,8 @@ def test_replace_is_offered_only_when_the_server_allows_and_starts_from_the_curr
     page.click('[data-testid=documents] a.row >> text="Délivrance"')
     page.click("[data-testid=replace]")
     assert page.input_value("#title") == "Délivrance"  # starts from the current version
+    # Its text is shown above the empty lines, to be typed again as lines.
+    assert page.inner_text("[data-testid=previous-text]") == "Amlodipine 5 mg, 1 boîte."
     page.fill("#line-0-name", "Amlodipine 5 mg, gélule")
     page.fill("#line-0-quantity", "1 boîte")
     page.click("[data-testid=save]")

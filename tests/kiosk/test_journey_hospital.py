@@ -60,6 +60,22 @@ def test_hospital_physician_deposits_then_replaces_a_report(at: Kiosk) -> None:
     assert "Sortie J3" in page.inner_text("[data-testid=content]")
 
 
+def test_the_demo_report_is_replaced_within_its_category(at: Kiosk) -> None:
+    """The demo's own report (README): replacing it offers only the types of its category,
+    so that the server's rule (a new version keeps its category) cannot be tripped."""
+    page: Any = at.page
+    at.at_counter("medecin_specialiste-girard", "patient-paul-bernard")
+    page.click("[data-testid=documents] a.row >> text=Compte rendu d'hospitalisation")
+    page.click("[data-testid=replace]")
+    offered = page.eval_on_selector_all("#type_code option", "os => os.map(o => o.value)")
+    assert "34133-9" not in offered  # Synthèse: another category
+    page.select_option("#type_code", "34112-3")
+    page.fill("#text", "Séjour en cardiologie du 2 au 5 novembre.")
+    page.fill("[data-testid=replace-reason]", "Dates du séjour")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+
+
 def test_emergency_break_glass_banner_notice_and_history(at: Kiosk) -> None:
     page: Any = at.page
     at.at_counter("urgentiste-roux", "patient-marie-durand")

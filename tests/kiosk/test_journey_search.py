@@ -30,6 +30,10 @@ def test_the_patient_finds_a_word_whatever_its_accents_and_case(at: Kiosk) -> No
     # A word in no document: a plain French answer, not an error.
     page.goto(page.url.split("/patient/")[0] + "/patient/documents/search?q=zygomatique")
     assert "Aucun document ne contient ces mots" in page.inner_text("[data-testid=no-hit]")
+    assert page.locator("[data-testid=search-count]").count() == 0  # no "0 document(s)"
+    # Only common words: said by the kiosk, in the visitor's language.
+    page.goto(page.url.split("/patient/")[0] + "/patient/documents/search?q=de+la")
+    assert "au moins un mot" in page.inner_text("[data-testid=search-error]")
 
 
 def test_the_professional_searches_by_the_start_of_a_word_and_opens_the_hit(
@@ -57,9 +61,11 @@ def test_the_professional_searches_by_the_start_of_a_word_and_opens_the_hit(
     page.go_back()
     page.fill("[data-testid=search-q]", "<b>amlodipine</b>")
     page.click("[data-testid=search-go]")
-    page.wait_for_selector("[data-testid=search-count]")
+    page.wait_for_selector("[data-testid=search-count], [data-testid=no-hit]")
     assert page.locator("main b").count() == 0
-    assert "<b>amlodipine</b>" in page.inner_text("[data-testid=search-count]")
+    assert page.input_value("[data-testid=search-q]") == "<b>amlodipine</b>"
+    if page.locator("[data-testid=search-count]").count():
+        assert "<b>amlodipine</b>" in page.inner_text("[data-testid=search-count]")
 
 
 def test_a_replaced_document_shows_its_versions_and_what_changed(at: Kiosk) -> None:
