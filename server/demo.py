@@ -250,7 +250,7 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
         paul,
         _doc(
             "compte_rendu",
-            "34133-9",
+            "34112-3",
             "Compte rendu d'hospitalisation",
             "Séjour en cardiologie.",
             invisible_patient=True,
