@@ -86,7 +86,7 @@ def create_kiosk_app(
     def helpers() -> dict[str, Any]:
         return {
             "flash": common.pop_flash(),
-            # What a pulled card left unsaved, told once on the page after the pull.
+            # What a pulled card left unsaved, told on the page(s) right after the pull.
             "lost_draft": terminal.pop_lost(),
             "_": i18n.gettext,
             "lang": i18n.current(),

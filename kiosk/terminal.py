@@ -107,9 +107,12 @@ class DraftNote:
 # Reasons to end a session after which a professional is told what was not saved; signing
 # out is a choice, not a loss.
 LOSSES = frozenset({"card_removed", "idle", "session_ended"})
-# The note of what was lost is shown once, on the page after the pull, and not kept
-# longer than this (the next person must not read it).
+# The note of what was lost is shown on the page after the pull, and not kept longer than
+# this (the next person must not read it).
 LOST_NOTE_SECONDS = 60.0
+# That page may load twice in a row (the card event and the demo panel's redirect both
+# reload it): the note stays this long after it was first shown, then goes.
+LOST_NOTE_SHOWN_SECONDS = 5.0
 
 
 class SignInFailed(Exception):
@@ -210,10 +213,18 @@ class Terminal:
         self._lost_until = self.clock() + LOST_NOTE_SECONDS
 
     def pop_lost(self) -> DraftNote | None:
-        """What was not saved, for the page shown after the loss; then forgotten."""
+        """What was not saved, for the page(s) shown right after the loss; forgotten
+        LOST_NOTE_SHOWN_SECONDS after it was first shown."""
         with self.lock:
-            lost, self.lost = self.lost, None
-            return lost
+            if self.lost is None:
+                return None
+            now = self.clock()
+            shown_until = now + LOST_NOTE_SHOWN_SECONDS
+            if self._lost_until > shown_until:
+                self._lost_until = shown_until  # first shown now: a few seconds more
+            elif now >= self._lost_until:
+                self.lost = None
+            return self.lost
 
     def token(self) -> str | None:
         if self.pro is not None:
