@@ -7,6 +7,7 @@ and denials leave genuine traces that `dmp audit verify` checks.
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 from sqlalchemy import func, select
@@ -136,6 +137,71 @@ def _doc(category: str, type_code: str, title: str, text: str, **flags: bool) ->
     }
 
 
+def _file(
+    category: str, type_code: str, title: str, mime_type: str, content: bytes
+) -> dict[str, Any]:
+    return {
+        "category": category,
+        "type_code": type_code,
+        "title": title,
+        "mime_type": mime_type,
+        "content_base64": base64.b64encode(content).decode(),
+    }
+
+
+def _lab_report_pdf() -> bytes:
+    """A one-page laboratory report with a text layer: read in the kiosk page as an
+    image of its page, and found by its words (issue 11)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    page.setTitle("Résultats d'analyses")
+    page.setFont("Helvetica-Bold", 15)
+    page.drawString(60, 780, "Laboratoire de biologie médicale - Résultats d'analyses")
+    page.setFont("Helvetica", 11)
+    lines = [
+        "Patiente : Marie DURAND",
+        "Prélèvement du 12 octobre 2026",
+        "",
+        "Créatinine : 82 µmol/L (45 - 104)",
+        "Potassium : 4,1 mmol/L (3,5 - 5,0)",
+        "Glycémie à jeun : 5,2 mmol/L (4,1 - 5,9)",
+        "Sérologie hépatite B : anticorps anti-HBs positifs (vaccinée)",
+        "",
+        "Conclusion : bilan rénal normal sous amlodipine.",
+    ]
+    for n, line in enumerate(lines):
+        page.drawString(60, 740 - 18 * n, line)
+    page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def _photographed_letter() -> bytes:
+    """A paper letter the patient photographed: no text but in its pixels, so the
+    demo's OCR worker reads it a few seconds after start (issue 11)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    lines = [
+        "Centre de vaccination",
+        "Rappel du vaccin contre le tétanos",
+        "prévu en mars 2029.",
+    ]
+    image = Image.new("L", (1400, 120 + 90 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    try:
+        font: Any = ImageFont.truetype("DejaVuSans.ttf", 56)
+    except OSError:  # no DejaVu on this machine: Pillow's own font, still readable
+        font = ImageFont.load_default(size=56)
+    for n, line in enumerate(lines):
+        draw.text((60, 60 + 90 * n), line, fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, ServiceAccount]) -> None:
     def step(fn: Any, *args: Any) -> Any:
         # Denials are part of the story (they show in the history); they commit themselves.
@@ -229,6 +295,32 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
         patient,
         marie,
         _doc("depose_patient", "51855-5", "Carnet de vaccination", "DTP 2019, grippe 2025."),
+    )
+    step(
+        documents.deposit,
+        ctx,
+        patient,
+        marie,
+        _file(
+            "depose_patient",
+            "51855-5",
+            "Courrier du centre de vaccination (photo)",
+            "image/png",
+            _photographed_letter(),
+        ),
+    )
+    step(
+        documents.deposit,
+        ctx,
+        gp,
+        marie,
+        _file(
+            "compte_rendu",
+            "11502-2",
+            "Résultats d'analyses du 12 octobre",
+            "application/pdf",
+            _lab_report_pdf(),
+        ),
     )
     pharmacien = pro("pharmacien")
     step(access.grant_consent, ctx, patient, marie, {"national_id": pros["pharmacien"].national_id})
