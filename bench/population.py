@@ -986,7 +986,10 @@ class Loader:
                         cols = [c.name for c in tables[name].columns]
                         with cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
                             for item in items:
-                                copy.write_row([item[c] for c in cols])
+                                # A column the generator does not fill is NULL, as with
+                                # SQLite's executemany (documents.replace_reason came
+                                # after the generator and is only set by a replacement).
+                                copy.write_row([item.get(c) for c in cols])
                 pg.commit()
             finally:
                 raw.close()
@@ -1172,7 +1175,8 @@ def populate(
     try:
         existing = loader.scalar(select(func.count()).select_from(Patient)) or 0
         first_number = 1
-        if existing and force:
+        if force:
+            # Whatever is there, even the professionals of a run that failed early.
             log(f"--force: wiping {existing} patients and everything they own")
             loader.wipe()
         elif existing and resume:
