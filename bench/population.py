@@ -657,7 +657,7 @@ def _documents(
         )
         _entry(chunk, entry, doc, 1, submitted, author_ref, flags, "current")
         if params.indexed:
-            understood = population_index.read(params.keyring, wrapped, doc, body, limits)
+            understood = population_index.read(params.keyring, wrapped, doc, generated, limits)
             body = understood.body  # what a deposit stores (an image loses its EXIF)
             doc["size"], doc["sha256"] = len(body), hashlib.sha256(body).hexdigest()
             texts[doc_id] = understood.text

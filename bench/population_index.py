@@ -6,6 +6,10 @@ call a deposit makes), sealed like `services/document_text` seals them (same AAD
 JSON), and indexed with `server.search` (the same words, `index.document_words`, and the
 dossier's own keyed tokens). Only the writing differs: rows for COPY instead of the ORM.
 
+The text of the corpus's own PDFs is taken from the lines the corpus wrote when that is
+exactly what the reader would find (bench/population_text.py, tested against the reader);
+everything else is read by the reader itself.
+
 Scans and photos get a `pending` text row, as the deposit leaves them for the OCR worker
 (attempts 0, due at the deposit): searchable by their metadata only, like a fresh
 deposit. A deleted document has no postings (the deletion drops them).
@@ -18,8 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bench.corpus import GeneratedDocument
+from bench.population_text import layer_text
 from server.content.limits import Limits
 from server.content.reading import Reading
+from server.content.sniff import Kind
 from server.content.understand import understand
 from server.crypto import Keyring
 from server.policy import Matrix
@@ -38,10 +45,22 @@ class Understood:
 
 
 def read(
-    keyring: Keyring, wrapped: bytes, doc: dict[str, Any], content: bytes, limits: Limits
+    keyring: Keyring,
+    wrapped: bytes,
+    doc: dict[str, Any],
+    generated: GeneratedDocument,
+    limits: Limits,
 ) -> Understood:
-    """Reads `content` as the deposit of `doc` (a `documents` row being built) would."""
-    reading: Reading = understand(content, doc["mime_type"], limits)
+    """Reads `generated` as the deposit of `doc` (a `documents` row being built) would:
+    with the server's reader, except the corpus's own PDFs whose text layer is known
+    (population_text: the same text, 20 times faster)."""
+    known = layer_text(generated, limits)
+    reading: Reading
+    if known is not None:
+        # What server.content.pdf.read answers for a PDF with a text layer.
+        reading = Reading(Kind.PDF, generated.content, known, "layer")
+    else:
+        reading = understand(generated.content, doc["mime_type"], limits)
     at: datetime = doc["submitted_at"]
     rows: dict[str, dict[str, Any]] = {}
     base = {"document_id": doc["id"], "attempts": 0, "updated_at": at}
