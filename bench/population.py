@@ -2,6 +2,7 @@
 
     python -m bench.population --db URL [--dossiers 100000] [--docs-per-dossier 20] [--seed 1]
         [--contents realistic|minimal] [--large-share 0.01] [--large-docs 500] [--workers 1]
+        [--no-index]
 
 Professionals of every profession of the access matrix, patients with valid INS, one
 dossier each (médecin traitant, care team, consents, blocks, representatives of minors),
@@ -9,8 +10,11 @@ about 20 documents per dossier across the 11 categories with realistic metadata 
 --large-share of dossiers with --large-docs or more), their metadata versions, AES-GCM
 contents under the dossier's wrapped key (the real Keyring, so that the server decrypts
 them): realistic documents from bench.corpus (PDF, scans and photos, CDA, FHIR, text) or
-small placeholders with --contents minimal, and a few trace entries per dossier chained
-with the real hash function (so that `dmp audit verify` passes) with their head rows.
+small placeholders with --contents minimal; for realistic ones (unless --no-index) what
+their deposit would have stored beside them, their sealed text (or the pending row of a
+scan), structure and search postings (bench/population_index.py); and a few trace
+entries per dossier chained with the real hash function (so that `dmp audit verify`
+passes) with their head rows.
 
 Speed: rows are produced by chunks of dossiers and loaded with COPY on PostgreSQL (Core
 executemany on SQLite), one transaction per chunk. Every id is derived from the dossier
