@@ -2,6 +2,7 @@
 
     python -m bench.population --db URL [--dossiers 100000] [--docs-per-dossier 20] [--seed 1]
         [--contents realistic|minimal] [--large-share 0.01] [--large-docs 500] [--workers 1]
+        [--no-index]
 
 Professionals of every profession of the access matrix, patients with valid INS, one
 dossier each (médecin traitant, care team, consents, blocks, representatives of minors),
@@ -9,8 +10,11 @@ about 20 documents per dossier across the 11 categories with realistic metadata 
 --large-share of dossiers with --large-docs or more), their metadata versions, AES-GCM
 contents under the dossier's wrapped key (the real Keyring, so that the server decrypts
 them): realistic documents from bench.corpus (PDF, scans and photos, CDA, FHIR, text) or
-small placeholders with --contents minimal, and a few trace entries per dossier chained
-with the real hash function (so that `dmp audit verify` passes) with their head rows.
+small placeholders with --contents minimal; for realistic ones (unless --no-index) what
+their deposit would have stored beside them, their sealed text (or the pending row of a
+scan), structure and search postings (bench/population_index.py); and a few trace
+entries per dossier chained with the real hash function (so that `dmp audit verify`
+passes) with their head rows.
 
 Speed: rows are produced by chunks of dossiers and loaded with COPY on PostgreSQL (Core
 executemany on SQLite), one transaction per chunk. Every id is derived from the dossier
@@ -43,15 +47,18 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
+from bench import population_index
 from bench.corpus import Corpus
 from bench.corpus_text import Author, Context, Person, place
 from bench.corpus_vocab import vocabulary
 from cardreader.identity import ins_key, luhn_valid
+from server.content.limits import Limits
 from server.crypto import Keyring, load_master_key
 from server.identifiers import INS_OIDS, InsKind, parse_ins
 from server.migrate import upgrade
 from server.models import Base, Patient, Professional
-from server.policy import default_matrix_path, load_matrix
+from server.policy import Matrix, default_matrix_path, load_matrix
+from server.search import tokens as search_tokens
 from server.services import audit
 
 # Outside the repository on purpose: var/ is wiped by demos and tests, and a population
@@ -194,6 +201,7 @@ class Fixed:
     by_profession: dict[str, list[Pro]]
     writers: dict[str, list[Pro]]  # category -> professionals who may deposit it
     hospitals: list[str]
+    matrix: Matrix  # the profession labels the index reads an author by
     authors: dict[int, Author] = field(default_factory=dict)  # letterheads, built when needed
     insurer_id: int = 1
     third_party_id: int = 2
@@ -248,7 +256,7 @@ def fixed_part(seed: int) -> Fixed:
         category: [p for p in pros if category in {c.value for c in _writes(matrix, p)}]
         for category in CATEGORY_SPECS
     }
-    return Fixed(pros, by_profession, writers, hospitals)
+    return Fixed(pros, by_profession, writers, hospitals, matrix)
 
 
 def _writes(matrix: Any, pro: Pro) -> Iterable[Any]:
@@ -291,6 +299,9 @@ TABLE_ORDER = (
     "documents",
     "document_entries",
     "document_contents",
+    "document_texts",
+    "document_structures",
+    "search_postings",
     "audit_heads",
     "audit_entries",
     "first_accesses",
@@ -321,6 +332,9 @@ class Params:
     contents: str = "realistic"
     large_share: float = 0.0  # share of dossiers holding `large_docs` documents or more
     large_docs: int = 500
+    # realistic contents only: each document's text, structure and search postings, as
+    # its deposit would have stored them (bench/population_index.py)
+    index: bool = True
     _corpus: Corpus | None = field(default=None, repr=False)
 
     @property
@@ -334,6 +348,10 @@ class Params:
     @property
     def max_large_docs(self) -> int:
         return max_large_docs(self.large_share, self.large_docs)
+
+    @property
+    def indexed(self) -> bool:
+        return self.index and self.contents == "realistic"
 
     @property
     def corpus(self) -> Corpus:
@@ -390,6 +408,10 @@ def generate_chunk(first: int, last: int, fixed: Fixed, params: Params) -> Chunk
     # instead of sitting on one or two pages (which would flatter the listing).
     for name in ("documents", "document_entries", "document_contents", "audit_entries"):
         rng.shuffle(chunk.rows[name])
+    # Their own stream: the rows above stay those of a population without the index.
+    extra = random.Random(f"{params.seed}:chunk-index:{first}")
+    for name in ("document_texts", "document_structures", "search_postings"):
+        extra.shuffle(chunk.rows[name])
     return chunk
 
 
@@ -548,6 +570,8 @@ def _documents(
     if sizer.random() < params.large_share:
         count = sizer.randint(params.large_docs, params.max_large_docs)
     formats: dict[int, str] = {}  # document id -> corpus format (a new version keeps it)
+    texts: dict[int, str | None] = {}  # document id -> its ready text (indexed below)
+    limits = Limits()  # the server's defaults: what a deposit is read with
     times = sorted(_between(rng, created, now - timedelta(hours=1)) for _ in range(count))
     docs: list[dict[str, Any]] = []
     for k, submitted in enumerate(times):
@@ -637,6 +661,13 @@ def _documents(
             else f"insurer:{author_service}"
         )
         _entry(chunk, entry, doc, 1, submitted, author_ref, flags, "current")
+        if params.indexed:
+            understood = population_index.read(params.keyring, wrapped, doc, generated, limits)
+            body = understood.body  # what a deposit stores (an image loses its EXIF)
+            doc["size"], doc["sha256"] = len(body), hashlib.sha256(body).hexdigest()
+            texts[doc_id] = understood.text
+            for name, row in understood.rows.items():
+                chunk.rows[name].append(row)
         nonce, sealed = params.keyring.encrypt(wrapped, body, logical)
         chunk.rows["document_contents"].append(
             {"document_id": doc_id, "nonce": nonce, "ciphertext": sealed}
@@ -658,6 +689,18 @@ def _documents(
         elif roll < 0.045 and doc["author_professional_id"]:
             by = f"professional:{doc['author_professional_id']}"
             _change(rng, chunk, doc, later, by, status="deleted")
+    if params.indexed:
+        keyed = search_tokens.for_dossier(params.keyring, wrapped)
+        for doc in docs:
+            if doc["status"] == "deleted":
+                continue  # a logical deletion drops the document's postings
+            pro = doc["author_professional_id"]
+            about = population_index.described(
+                fixed.matrix, doc, fixed.pros[pro - 1] if pro else None
+            )
+            chunk.rows["search_postings"].append(
+                population_index.postings(keyed, about, texts[doc["id"]], doc)
+            )
     chunk.rows["documents"].extend(docs)
     return docs
 
@@ -876,6 +919,36 @@ def _trace(
 # --- loading -----------------------------------------------------------------------------
 
 
+POSTINGS = "search_postings"
+POSTING_COLUMNS = ("dossier_id", "token", "document_id")
+
+
+def _posting_lines(items: list[dict[str, Any]]) -> Iterator[bytes]:
+    """COPY text for the compact postings (one array of tokens per document): one block
+    per document, formatted here rather than row by row through write_row (several
+    times faster for the tens of millions of postings of a chunk)."""
+    for item in items:
+        head, tail = f"{item['dossier_id']}\t", f"\t{item['document_id']}\n"
+        yield "".join(f"{head}{t}{tail}" for t in item["tokens"]).encode()
+
+
+def _posting_rows(
+    items: list[dict[str, Any]], size: int = 50_000
+) -> Iterator[list[dict[str, int]]]:
+    """Executemany batches of posting rows (SQLite), bounded in memory."""
+    batch: list[dict[str, int]] = []
+    for item in items:
+        dossier, document = item["dossier_id"], item["document_id"]
+        batch.extend(
+            {"dossier_id": dossier, "token": t, "document_id": document} for t in item["tokens"]
+        )
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class Loader:
     """Writes rows: COPY on PostgreSQL, executemany on SQLite; one transaction per call."""
 
@@ -908,17 +981,30 @@ class Loader:
                     for name, items in rows.items():
                         if not items:
                             continue
+                        if name == POSTINGS:
+                            with cur.copy(
+                                f"COPY {name} ({', '.join(POSTING_COLUMNS)}) FROM STDIN"
+                            ) as copy:
+                                for block in _posting_lines(items):
+                                    copy.write(block)
+                            continue
                         cols = [c.name for c in tables[name].columns]
                         with cur.copy(f"COPY {name} ({', '.join(cols)}) FROM STDIN") as copy:
                             for item in items:
-                                copy.write_row([item[c] for c in cols])
+                                # A column the generator does not fill is NULL, as with
+                                # SQLite's executemany (documents.replace_reason came
+                                # after the generator and is only set by a replacement).
+                                copy.write_row([item.get(c) for c in cols])
                 pg.commit()
             finally:
                 raw.close()
         else:
             with self.engine.begin() as conn:
                 for name, items in rows.items():
-                    if items:
+                    if name == POSTINGS:
+                        for batch in _posting_rows(items):
+                            conn.execute(tables[name].insert(), batch)
+                    elif items:
                         conn.execute(tables[name].insert(), items)
 
     def scalar(self, query: Any) -> Any:
@@ -964,6 +1050,12 @@ class Loader:
         path = Path(make_url(self.url).database or "")
         return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
+    def table_bytes(self, name: str) -> int | None:
+        """A table with its indexes (PostgreSQL; None on SQLite, whose file is shared)."""
+        if not self.postgres:
+            return None
+        return int(self.scalar(text(f"SELECT pg_total_relation_size('{name}')")))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -991,6 +1083,8 @@ class Report:
     rows: dict[str, int]
     seconds: float
     size_bytes: int
+    # search_postings with its indexes, and the texts and structures (PostgreSQL only)
+    index_bytes: dict[str, int | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -998,6 +1092,7 @@ class Report:
             "rows": self.rows,
             "seconds": round(self.seconds, 1),
             "size_bytes": self.size_bytes,
+            "index_bytes": self.index_bytes,
         }
 
 
@@ -1028,7 +1123,8 @@ def _chunks(
     spawn = multiprocessing.get_context("spawn")
     # The child gets the options, not the keyring (rebuilt there from the key).
     options = Params(params.seed, params.docs_per_dossier, params.now, None,  # type: ignore[arg-type]
-                     params.contents, params.large_share, params.large_docs)  # fmt: skip
+                     params.contents, params.large_share, params.large_docs,
+                     params.index)  # fmt: skip
     init = (options, key_b64)
     with spawn.Pool(workers, initializer=_init_worker, initargs=init) as pool:
         pending: deque[tuple[int, int, Any]] = deque()
@@ -1061,6 +1157,7 @@ def populate(
     large_share: float = 0.01,
     large_docs: int = 500,
     workers: int = 1,
+    index: bool = True,
 ) -> Report:
     """Generates the population; --resume must be given the same options as the first run."""
     if dossiers > 998_001:
@@ -1083,7 +1180,8 @@ def populate(
     try:
         existing = loader.scalar(select(func.count()).select_from(Patient)) or 0
         first_number = 1
-        if existing and force:
+        if force:
+            # Whatever is there, even the professionals of a run that failed early.
             log(f"--force: wiping {existing} patients and everything they own")
             loader.wipe()
         elif existing and resume:
@@ -1101,7 +1199,9 @@ def populate(
         # Anchor every date on one instant so that a chunk is identical whenever it runs
         # for a given day; the listing's two-year window is relative to it.
         now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        params = Params(seed, docs_per_dossier, now, keyring, contents, large_share, large_docs)
+        params = Params(
+            seed, docs_per_dossier, now, keyring, contents, large_share, large_docs, index
+        )
         if first_number == 1:
             loader.write(fixed_rows(fixed))
         totals: dict[str, int] = {}
@@ -1111,19 +1211,25 @@ def populate(
         for _first, last, rows in chunks:
             loader.write(rows)
             for name, items in rows.items():
-                totals[name] = totals.get(name, 0) + len(items)
-                loaded_rows += len(items)
+                # postings travel as one array per document: count the rows they make
+                count = sum(len(i["tokens"]) for i in items) if name == POSTINGS else len(items)
+                totals[name] = totals.get(name, 0) + count
+                loaded_rows += count
             elapsed = time.monotonic() - load_started
             done = last - first_number + 1
             eta = elapsed / done * (dossiers - last)
+            documents = totals.get("documents", 0)
             log(
                 f"[{last:>7}/{dossiers}] {loaded_rows:>9} rows, {loaded_rows / elapsed:,.0f} "
-                f"rows/s, {totals.get('documents', 0):,} documents, ETA {_fmt_duration(eta)}"
+                f"rows/s, {documents:,} documents ({documents / elapsed:,.0f}/s), "
+                f"ETA {_fmt_duration(eta)}"
             )
         log("all chunks loaded; sequences and statistics (VACUUM ANALYZE) ...")
         loader.finish()
         size = loader.size_bytes()
-        report = Report(dossiers, totals, time.monotonic() - started, size)
+        parts = {n: loader.table_bytes(n) for n in ("search_postings", "document_texts",
+                                                     "document_structures")}  # fmt: skip
+        report = Report(dossiers, totals, time.monotonic() - started, size, parts)
         log(
             f"done: {dossiers} dossiers, {sum(totals.values()):,} rows in "
             f"{_fmt_duration(report.seconds)}; database {size / 2**20:,.0f} MiB"
@@ -1205,6 +1311,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_KEY_FILE,
         help="used when DMP_MASTER_KEY is not set; created on first use (mode 0600)",
     )
+    parser.add_argument(
+        "--no-index",
+        action="store_true",
+        help="realistic contents without their texts, structures and search postings",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     report = populate(
@@ -1220,6 +1331,7 @@ def main(argv: list[str] | None = None) -> int:
         large_share=args.large_share,
         large_docs=args.large_docs,
         workers=args.workers,
+        index=not args.no_index,
     )
     check_sample(args.db, master_key_b64(args.master_key_file))
     if args.json:

@@ -12,6 +12,12 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
                      (the matrix drops the categories a pharmacist may not read)
     read_document    GET .../documents/<id>/content as the médecin traitant (decrypts)
     deposit          POST .../documents as the médecin traitant (encrypts, notifies)
+    deposit_text     the same with a generated plain-text report (read, indexed)
+    deposit_pdf10    the same with a generated 10-page PDF report: its text layer is
+                     extracted and indexed in the request (issue #11's deposit bench,
+                     reported against deposit_text of the same run: `deposit_ratio`)
+    deposit_text10   that 10-page report's text as a plain-text document: the same words
+                     to index, so deposit_pdf10 / deposit_text10 is the PDF reading alone
     history          GET .../history as the patient (renders the trace in French)
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
@@ -59,6 +65,8 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
 from bench.app import BASELINE_ENV
+from bench.corpus import Corpus, GeneratedDocument, random_context
+from bench.corpus_text import plain_text
 from bench.population import DEFAULT_KEY_FILE, check_sample, master_key_b64, populate
 from server.api.runtime import Runtime
 from server.app import build_runtime
@@ -78,8 +86,14 @@ SCENARIOS = (
     "list_pharmacist",
     "read_document",
     "deposit",
+    "deposit_text",
+    "deposit_pdf10",
+    "deposit_text10",
     "history",
 )
+# The issue's deposit comparison: a 10-page PDF with extraction against a text document
+# (a typical one; and one holding the same words, which leaves the PDF reading alone).
+DEPOSIT_PAIRS = (("deposit_pdf10", "deposit_text"), ("deposit_pdf10", "deposit_text10"))
 LISTINGS = ("list_mt", "list_pharmacist")
 # The issue's targets, on PostgreSQL at 100,000 dossiers and 8 clients.
 TARGET_RATIO = 0.5
@@ -433,7 +447,7 @@ class Preparer:
             s.commit()
         return out
 
-    def targets(self, scenario: str, deposit_body: bytes) -> list[list[Target]]:
+    def targets(self, scenario: str, bodies: dict[str, bytes]) -> list[list[Target]]:
         if scenario == "baseline":
             return [[Target("GET", "/bench/baseline", None, 200)] for _ in range(self.clients)]
         shares = self.shares(scenario)
@@ -444,17 +458,18 @@ class Preparer:
                 [Target("GET", f"/bench/floor/{p}", tk[mt], 200) for _, p, mt in sh]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
-        if scenario in ("list_mt", "read_document", "deposit"):
+        if scenario in ("list_mt", "read_document", *bodies):
             toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
             if scenario == "list_mt":
                 return [
                     [Target("GET", f"{API}/dossiers/{d}/documents", tk[mt], 200) for d, _, mt in sh]
                     for sh, tk in zip(shares, toks, strict=True)
                 ]
-            if scenario == "deposit":
+            if scenario in bodies:
+                body = bodies[scenario]
                 return [
                     [
-                        Target("POST", f"{API}/dossiers/{d}/documents", tk[mt], 201, deposit_body)
+                        Target("POST", f"{API}/dossiers/{d}/documents", tk[mt], 201, body)
                         for d, _, mt in sh
                     ]
                     for sh, tk in zip(shares, toks, strict=True)
@@ -556,6 +571,59 @@ def deposit_body() -> bytes:
             "content_base64": base64.b64encode(content).decode(),
         }
     ).encode()
+
+
+def corpus_report(seed: int, fmt: str, pages: int | None = None) -> GeneratedDocument:
+    """A generated consultation report (bench.corpus), seeded: the same bytes every run.
+    `fmt="pdf", pages=10` has a text layer on each of its ten pages."""
+    rng = random.Random(f"{seed}:deposit:{fmt}:{pages}")
+    return Corpus(seed).document(
+        rng, "compte_rendu", random_context(rng), type_code="11488-4", fmt=fmt, pages=pages
+    )
+
+
+def _body(doc: GeneratedDocument, content: bytes, mime_type: str) -> bytes:
+    return json.dumps(
+        {
+            "category": doc.category,
+            "type_code": doc.type_code,
+            "title": doc.title,
+            "mime_type": mime_type,
+            "content_base64": base64.b64encode(content).decode(),
+        }
+    ).encode()
+
+
+def deposit_bodies(seed: int) -> dict[str, bytes]:
+    """Each deposit scenario's request body, as the médecin traitant sends it."""
+    plain, pdf10 = corpus_report(seed, "text"), corpus_report(seed, "pdf", pages=10)
+    if pdf10.pages != 10 or pdf10.report is None:
+        raise SystemExit("the corpus did not make the 10-page PDF with a text layer")
+    return {
+        "deposit": deposit_body(),
+        "deposit_text": _body(plain, plain.content, plain.mime_type),
+        "deposit_pdf10": _body(pdf10, pdf10.content, pdf10.mime_type),
+        "deposit_text10": _body(pdf10, plain_text(pdf10.report).encode(), "text/plain"),
+    }
+
+
+def deposit_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The 10-page PDF's deposit against each text document's, same run: the ratio of
+    each percentile (latency) and of the throughputs."""
+    by_name = {r["scenario"]: r for r in results}
+    out: list[dict[str, Any]] = []
+    for slow, fast in DEPOSIT_PAIRS:
+        a, b = by_name.get(slow), by_name.get(fast)
+        if a is None or b is None:
+            continue
+        pair: dict[str, Any] = {"pair": [slow, fast]}
+        for q in ("p50", "p95", "p99"):
+            pair[f"{q}_ratio"] = a[f"{q}_ms"] / b[f"{q}_ms"] if b[f"{q}_ms"] else None
+        pair["throughput_ratio"] = (
+            a["throughput_rps"] / b["throughput_rps"] if b["throughput_rps"] else None
+        )
+        out.append(pair)
+    return out
 
 
 # --- running one scenario ----------------------------------------------------------------
@@ -686,13 +754,13 @@ def run(opts: Options) -> dict[str, Any]:
         env.pop("DMP_CONFIG", None)  # the bench's settings are exactly these
         log_path = workdir / "gunicorn.log"
         results: list[dict[str, Any]] = []
-        body = deposit_body()
+        bodies = deposit_bodies(opts.seed)
         with gunicorn(opts.server, env, log_path) as (port, master):
             for name in opts.scenarios:
                 rt = build_runtime(settings)
                 try:
                     per_client = Preparer(rt, pop, opts.clients, opts.pool, opts.seed).targets(
-                        name, body
+                        name, bodies
                     )
                 finally:
                     rt.engine.dispose()
@@ -730,6 +798,8 @@ def run(opts: Options) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": opts.note,
         "results": results,
+        "deposit_ratios": deposit_ratios(results),
+        "deposit_request_bytes": {name: len(b) for name, b in bodies.items()},
         "server_log_tail": server_log if any(r["errors"] for r in results) else "",
     }
     return report
@@ -761,6 +831,10 @@ def format_table(report: dict[str, Any]) -> str:
             f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
             f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
         )
+    for pair in report.get("deposit_ratios", []):
+        ratios = ", ".join(f"{q} {pair[f'{q}_ratio']:.2f}" for q in ("p50", "p95", "p99")
+                           if pair[f"{q}_ratio"] is not None)  # fmt: skip
+        lines.append(f"latency {pair['pair'][0]} / {pair['pair'][1]}: {ratios}")
     for r in report["results"]:
         for name, ok in r.get("targets", {}).items():
             lines.append(f"target {r['scenario']}: {name}: {'met' if ok else 'NOT met'}")

@@ -60,8 +60,7 @@ def index_document(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str | No
     forget_document(ctx, doc.id)
     if dossier_row.wrapped_key is None:
         return 0
-    described = describe(ctx, doc)
-    found = normalise.words(f"{described.title}\n{described.line()}\n{text or ''}")
+    found = document_words(describe(ctx, doc), text)
     keyed = tokens.for_dossier(ctx.keyring, dossier_row.wrapped_key).for_document(found)
     conn = core(ctx.session)
     if keyed and conn.dialect.name == "postgresql":
@@ -73,6 +72,13 @@ def index_document(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str | No
             [{"dossier_id": dossier_row.id, "token": t, "document_id": doc.id} for t in keyed],
         )
     return len(keyed)
+
+
+def document_words(described: fields.Described, text: str | None) -> list[str]:
+    """The words a document is indexed by: its metadata and its text (None: not read
+    yet). Pure, so that bench/population.py indexes generated documents exactly as a
+    deposit does."""
+    return normalise.words(f"{described.title}\n{described.line()}\n{text or ''}")
 
 
 def forget_document(ctx: Ctx, document_id: int) -> None:

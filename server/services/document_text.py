@@ -51,11 +51,19 @@ def store_understood(ctx: Ctx, dossier_row: Dossier, doc: Document, reading: Rea
                 updated_at=ctx.now,
             )
         )
-    if reading.sections or reading.entries:
-        structure = {"sections": reading.sections, "entries": reading.entries}
-        plain = json.dumps(structure, ensure_ascii=False, separators=(",", ":")).encode()
+    plain = structure_plain(reading)
+    if plain is not None:
         nonce, sealed = seal(ctx, dossier_row, doc, STRUCTURE, plain)
         ctx.session.add(DocumentStructure(document_id=doc.id, nonce=nonce, ciphertext=sealed))
+
+
+def structure_plain(reading: Reading) -> bytes | None:
+    """The JSON stored (sealed) as a document's structure, None when it has none. Pure:
+    bench/population.py stores generated documents' structures with it."""
+    if not (reading.sections or reading.entries):
+        return None
+    structure = {"sections": reading.sections, "entries": reading.entries}
+    return json.dumps(structure, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: str) -> None:

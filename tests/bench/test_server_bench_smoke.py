@@ -27,3 +27,11 @@ def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) ->
     assert results["baseline"]["ratio_to_baseline"] == pytest.approx(1.0)
     # The ceiling serves a body the size of a real listing (captured from the server).
     assert results["baseline"]["mean_body_bytes"] > 1000
+    # The deposit comparison: the 10-page PDF against both text documents.
+    pairs = {tuple(p["pair"]): p for p in report["deposit_ratios"]}
+    assert set(pairs) == {("deposit_pdf10", "deposit_text"), ("deposit_pdf10", "deposit_text10")}
+    for pair in pairs.values():
+        assert pair["p50_ratio"] > 0
+        assert pair["p99_ratio"] > 0
+    sizes = report["deposit_request_bytes"]
+    assert sizes["deposit_pdf10"] > 5 * sizes["deposit_text"]
