@@ -393,3 +393,19 @@ def test_a_word_is_confirmed_where_the_fold_would_find_it(
 ) -> None:
     world.deposit("gp", marie_dossier, title="Note", content=text.encode())
     assert (titles(world, "gp", marie_dossier, q) == ["Note"]) is found
+
+
+def test_the_demos_photographed_letter_is_read_and_found(world: World, marie_dossier: int) -> None:
+    """README's demo promise: the letter Marie photographed is found by a word of it once
+    the OCR worker has read it."""
+    from server import ocr_worker
+    from server.demo import _photographed_letter
+
+    world.deposit(
+        "marie", marie_dossier, category="depose_patient", title="Courrier (photo)",
+        mime_type="image/png", content=_photographed_letter(),
+    )  # fmt: skip
+    assert titles(world, "marie", marie_dossier, "tétanos") == []
+    [outcome] = ocr_worker.run_once(world.rt)
+    assert outcome.status == "ready"
+    assert titles(world, "marie", marie_dossier, "tétanos") == ["Courrier (photo)"]
