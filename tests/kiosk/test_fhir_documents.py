@@ -6,7 +6,6 @@ import itertools
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-from xml.dom import minidom
 
 import pytest
 
@@ -14,6 +13,7 @@ from kiosk.fhir_documents import (
     CIS,
     DISPENSATION,
     PRESCRIPTION,
+    XHTML,
     Author,
     MedicationLine,
     Subject,
@@ -21,6 +21,7 @@ from kiosk.fhir_documents import (
     medication_bundle,
     vaccination_bundle,
 )
+from server.content import xml as safe_xml
 
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 MARIE = Subject(
@@ -157,10 +158,10 @@ def test_the_narrative_is_well_formed_xhtml_with_every_value_escaped(hostile: st
     assert text["status"] == "generated"
     div = text["div"]
     # Well-formed XML in the XHTML namespace, and the markup typed is only text in it.
-    root = minidom.parseString(div).documentElement  # noqa: S318 - our own string
-    assert root.tagName == "div"
-    assert root.getAttribute("xmlns") == "http://www.w3.org/1999/xhtml"
-    assert {e.tagName for e in root.getElementsByTagName("*")} <= {
+    # Parsed as the server parses XML: no DTD, no entity, no network (server/content/xml.py).
+    root = safe_xml.parse(div.encode(), max_nesting=16)
+    assert root.tag == f"{{{XHTML}}}div"
+    assert {e.tag.removeprefix(f"{{{XHTML}}}") for e in root.iter() if e is not root} <= {
         "table",
         "thead",
         "tbody",
@@ -168,7 +169,7 @@ def test_the_narrative_is_well_formed_xhtml_with_every_value_escaped(hostile: st
         "th",
         "td",
     }
-    cells = [td.firstChild.data for td in root.getElementsByTagName("td") if td.firstChild]
+    cells = [td.text for td in root.iter(f"{{{XHTML}}}td") if td.text]
     assert cells.count(hostile) == 4  # name, dose, form, posology: verbatim, as text
     assert "<script" not in div
     # The structured values stay as typed (JSON escapes them itself).
