@@ -43,9 +43,13 @@ def _int_arg(name: str) -> int:
     return int(raw)  # the boundary checked it: ASCII digits within the declared range
 
 
-def _checkpointed(session: Any, size: int) -> None:
-    if trace_log.at_size(session, size) is None:
+def _signed_at(session: Any, size: int) -> Any:
+    """The checkpoint the log signed at `size`; 404 when it signed none there (a proof
+    against an unsigned size would prove nothing a verifier can check)."""
+    found = trace_log.at_size(session, size)
+    if found is None:
         raise NotFound("checkpoint_unknown", "Le journal n'a signé aucun point à cette taille.")
+    return found
 
 
 @api.route(
@@ -76,10 +80,7 @@ def checkpoint() -> Any:
 )
 def checkpoint_at(size: int) -> Any:
     with runtime().sessions() as session:
-        found = trace_log.at_size(session, size)
-    if found is None:
-        raise NotFound("checkpoint_unknown", "Le journal n'a signé aucun point à cette taille.")
-    return _text(found.note)
+        return _text(_signed_at(session, size).note)
 
 
 @api.route(
@@ -113,7 +114,7 @@ def inclusion() -> Any:
     if index >= size:
         raise InvalidInput("index_invalid", "La feuille n'est pas dans cet arbre.")
     with runtime().sessions() as session:
-        _checkpointed(session, size)
+        _signed_at(session, size)
         proof = trace_log.inclusion_proof(session, index, size)
     return {"index": index, "size": size, "proof": _b64(proof)}
 
@@ -134,8 +135,8 @@ def consistency() -> Any:
     if not 0 < old <= new:
         raise InvalidInput("sizes_invalid", "Les tailles vont de la plus ancienne à la récente.")
     with runtime().sessions() as session:
-        _checkpointed(session, old)
-        _checkpointed(session, new)
+        _signed_at(session, old)
+        _signed_at(session, new)
         proof = trace_log.consistency_proof(session, old, new)
     return {"from": old, "to": new, "proof": _b64(proof)}
 
