@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, Select, and_, exists, func, insert, or_, select, text, tuple_
+from sqlalchemy import Connection, Select, exists, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from server.crypto import Keyring
@@ -213,9 +213,7 @@ def _nodes(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int,
     if inner:
         for level, idx, value in conn.execute(
             select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                or_(*(and_(LogNode.level == lv, LogNode.idx == ix) for lv, ix in inner))
-                if conn.dialect.name == "sqlite"
-                else tuple_(LogNode.level, LogNode.idx).in_(inner)
+                tuple_(LogNode.level, LogNode.idx).in_(inner)
             )
         ):
             found[int(level), int(idx)] = bytes(value)
