@@ -237,30 +237,32 @@ def _aligned(start: int, end: int) -> tuple[int, int] | None:
 ProofBuilder = Callable[[merkle.RangeHash, int, int], list[bytes]]
 
 
+def _over_subtrees(subtree: Callable[[tuple[int, int]], bytes]) -> merkle.RangeHash:
+    """The hash of any leaf range, from the complete subtrees (level, idx) it splits into
+    (RFC 9162's split at the largest power of two)."""
+
+    def range_hash(start: int, end: int) -> bytes:
+        key = _aligned(start, end)
+        if key is not None:
+            return subtree(key)
+        k = merkle.split(end - start)
+        return merkle.node_hash(range_hash(start, start + k), range_hash(start + k, end))
+
+    return range_hash
+
+
 def _ranges(conn: Connection, build: ProofBuilder, size: int, arg: int) -> list[bytes]:
     """Runs a proof builder twice: first to learn which complete subtrees it reads, then
     on those hashes, fetched in one query."""
     wanted: set[tuple[int, int]] = set()
 
-    def record(start: int, end: int) -> bytes:
-        key = _aligned(start, end)
-        if key is not None:
-            wanted.add(key)
-            return bytes(merkle.HASH_SIZE)
-        k = 1 << ((end - start - 1).bit_length() - 1)
-        return merkle.node_hash(record(start, start + k), record(start + k, end))
+    def record(key: tuple[int, int]) -> bytes:
+        wanted.add(key)
+        return bytes(merkle.HASH_SIZE)
 
-    build(record, size, arg)
+    build(_over_subtrees(record), size, arg)
     found = _nodes(conn, wanted)
-
-    def stored(start: int, end: int) -> bytes:
-        key = _aligned(start, end)
-        if key is not None:
-            return found[key]
-        k = 1 << ((end - start - 1).bit_length() - 1)
-        return merkle.node_hash(stored(start, start + k), stored(start + k, end))
-
-    return build(stored, size, arg)
+    return build(_over_subtrees(found.__getitem__), size, arg)
 
 
 def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:

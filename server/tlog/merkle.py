@@ -32,7 +32,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two smaller than n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
 
@@ -53,7 +53,7 @@ def list_ranges(leaves: Sequence[bytes]) -> RangeHash:
     def range_hash(start: int, end: int) -> bytes:
         if end - start == 1:
             return leaves[start]
-        k = _split(end - start)
+        k = split(end - start)
         return node_hash(range_hash(start, start + k), range_hash(start + k, end))
 
     return range_hash
@@ -73,7 +73,7 @@ def inclusion_path(range_hash: RangeHash, size: int, index: int) -> list[bytes]:
 def _path(range_hash: RangeHash, m: int, start: int, end: int) -> list[bytes]:
     if end - start == 1:
         return []
-    k = _split(end - start)
+    k = split(end - start)
     if m < k:
         return [*_path(range_hash, m, start, start + k), range_hash(start + k, end)]
     return [*_path(range_hash, m - k, start + k, end), range_hash(start, start + k)]
@@ -95,7 +95,7 @@ def _subproof(range_hash: RangeHash, m: int, start: int, end: int, whole: bool) 
     n = end - start
     if m == n:
         return [] if whole else [range_hash(start, end)]
-    k = _split(n)
+    k = split(n)
     if m <= k:
         return [*_subproof(range_hash, m, start, start + k, whole), range_hash(start + k, end)]
     return [*_subproof(range_hash, m - k, start + k, end, False), range_hash(start, start + k)]
