@@ -1,11 +1,15 @@
 """Keyed token hashes: what the index stores instead of words.
 
 Per dossier, a search key is derived (HKDF) from the dossier's data key, and from it one
-HMAC-SHA256 key per kind of token, so that a word, a stem and a prefix that happen to be
-the same letters never give the same token. A token is the HMAC truncated to
-TOKEN_BITS bits (a signed 32-bit integer column): truncation makes distinct words
-collide now and then, which the query's confirmation against the decrypted text undoes
-(false positives, never false negatives). docs/documents.md gives the sizing.
+HMAC-SHA256 key per kind of token, so that a stem and a prefix that happen to be the same
+letters never give the same token. There is no token for the word itself: a word is found
+through its stem (a quoted word looks its stem up, and the confirmation keeps only the
+documents holding that very word), which spares a third of the index.
+
+A token is the HMAC truncated to TOKEN_BITS bits (a signed 32-bit integer column):
+truncation makes distinct words collide now and then, which the query's confirmation
+against the decrypted text undoes (false positives, never false negatives).
+docs/documents.md gives the sizing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ PREFIX_MAX = 6
 # and postings (a deposit must stay cheap whatever the patient uploads).
 MAX_WORDS_PER_DOCUMENT = 20_000
 SEARCH_PURPOSE = "search-index-v1"
-KINDS = ("word", "stem", "prefix")
+KINDS = ("stem", "prefix")
 
 
 class _Keyed:
@@ -47,14 +51,13 @@ class _Keyed:
 
 @dataclass(frozen=True, slots=True)
 class DossierTokens:
-    """The three token functions of one dossier."""
+    """The token functions of one dossier."""
 
-    word: _Keyed
     stem: _Keyed
     prefix: _Keyed
 
     def for_document(self, found: Iterable[str]) -> set[int]:
-        """Every token a document's words give: each word, its stem, its prefixes."""
+        """Every token a document's words give: each word's stem and prefixes."""
         distinct = list(dict.fromkeys(w for w in found if w not in normalise.STOP_WORDS))
         distinct = distinct[:MAX_WORDS_PER_DOCUMENT]
         stems = normalise.stems(distinct)
@@ -67,18 +70,15 @@ class DossierTokens:
             for word in distinct
             for n in range(PREFIX_MIN, min(len(word) - 1, PREFIX_MAX) + 1)
         }
-        out = {self.word(word) for word in distinct}
-        out.update(self.stem(stem) for stem in set(stems.values()))
+        out = {self.stem(stem) for stem in set(stems.values())}
         out.update(self.prefix(prefix) for prefix in prefixes)
         return out
 
     def for_term(self, term: str, *, exact: bool) -> set[int]:
-        """The tokens a query term looks up: any of them makes a candidate. `exact`: the
-        word itself only (a quoted word), no stem nor prefix."""
-        if exact:
-            return {self.word(term)}
+        """The tokens a query term looks up: any of them makes a candidate. `exact` (a
+        quoted word): its stem only, no prefix; the confirmation wants the very word."""
         found = {self.stem(normalise.stem(term))}
-        if len(term) >= PREFIX_MIN:
+        if not exact and len(term) >= PREFIX_MIN:
             found.add(self.prefix(term[:PREFIX_MAX]))
         return found
 
@@ -89,4 +89,4 @@ def for_dossier(keyring: Keyring, wrapped_key: bytes) -> DossierTokens:
         kind: HKDFExpand(hashes.SHA256(), 32, info=kind.encode()).derive(search_key)
         for kind in KINDS
     }
-    return DossierTokens(_Keyed(keys["word"]), _Keyed(keys["stem"]), _Keyed(keys["prefix"]))
+    return DossierTokens(_Keyed(keys["stem"]), _Keyed(keys["prefix"]))

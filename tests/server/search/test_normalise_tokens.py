@@ -68,7 +68,6 @@ def _tokens() -> tokens.DossierTokens:
 def test_two_dossiers_give_the_same_word_different_tokens() -> None:
     a, b = _tokens(), _tokens()
     for word in ("hepatite", "allerg", "hyp"):
-        assert a.word(word) != b.word(word)
         assert a.stem(word) != b.stem(word)
         assert a.prefix(word) != b.prefix(word)
 
@@ -81,10 +80,10 @@ def test_the_same_dossier_key_gives_the_same_tokens() -> None:
     ).for_document(["hepatite"])
 
 
-def test_words_stems_and_prefixes_are_separate_derivations() -> None:
+def test_stems_and_prefixes_are_separate_derivations() -> None:
     t = _tokens()
-    # The same letters as a word, a stem and a prefix: three unrelated tokens.
-    assert len({t.word("hyp"), t.stem("hyp"), t.prefix("hyp")}) == 3
+    # The same letters as a stem and a prefix: two unrelated tokens.
+    assert t.stem("hyp") != t.prefix("hyp")
 
 
 def test_tokens_are_truncated_to_the_column_width() -> None:
@@ -94,11 +93,13 @@ def test_tokens_are_truncated_to_the_column_width() -> None:
     assert all(-bound <= v < bound for v in values)
 
 
-def test_a_document_gives_its_words_stems_and_bounded_prefixes() -> None:
+def test_a_document_gives_its_stems_and_bounded_prefixes_not_its_words() -> None:
     t = _tokens()
     found = t.for_document(["hypertension"])
     prefixes = {t.prefix("hypertension"[:n]) for n in range(3, tokens.PREFIX_MAX + 1)}
-    assert found == {t.word("hypertension"), t.stem("hypertens"), *prefixes}
+    # No token of the word itself: a quoted word is looked up by its stem.
+    assert found == {t.stem("hypertens"), *prefixes}
+    assert t.for_term("hypertension", exact=True) == {t.stem("hypertens")}
     assert t.prefix("hyperte") not in found  # beyond the bound: confirmation decides
     assert t.for_term("hypert", exact=False) & found  # typing finds it
     assert t.for_term("hypertensions", exact=False) & found  # by its stem
@@ -144,6 +145,6 @@ def test_a_huge_upload_indexes_a_bounded_number_of_words() -> None:
     t = _tokens()
     found = [f"w{i}" for i in range(tokens.MAX_WORDS_PER_DOCUMENT + 5000)]
     indexed = t.for_document(found)
-    assert t.word("w0") in indexed
-    assert t.word(f"w{tokens.MAX_WORDS_PER_DOCUMENT + 10}") not in indexed
-    assert len(indexed) <= tokens.MAX_WORDS_PER_DOCUMENT * (2 + tokens.PREFIX_MAX)
+    assert t.stem("w0") in indexed
+    assert t.stem(f"w{tokens.MAX_WORDS_PER_DOCUMENT + 10}") not in indexed
+    assert len(indexed) <= tokens.MAX_WORDS_PER_DOCUMENT * (1 + tokens.PREFIX_MAX)
