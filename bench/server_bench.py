@@ -19,6 +19,14 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
     deposit_text10   that 10-page report's text as a plain-text document: the same words
                      to index, so deposit_pdf10 / deposit_text10 is the PDF reading alone
     history          GET .../history as the patient (renders the trace in French)
+    list_large       GET .../documents?all=true as the médecin traitant, in dossiers
+                     holding --large-docs (500) documents or more
+    search_large     GET .../search?q=... as the médecin traitant in those same dossiers,
+                     cycling a query mix (a rare word, a frequent word, a typed prefix,
+                     two words): issue #11's search bench, reported against list_large
+                     (`search_ratios`; target: p99 under 20 ms and at most 1.5 x)
+    search_typical   the same query mix in typical dossiers (list_mt's sample), reported
+                     against list_mt
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
 through `access.grant_consent` as the patient, all traced like any other act. Each client
@@ -60,9 +68,10 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from reportlab.pdfgen import canvas
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bench.app import BASELINE_ENV
 from bench.corpus import Corpus, GeneratedDocument, random_context
@@ -74,6 +83,7 @@ from server.config import load_settings
 from server.migrate import require_current
 from server.models import ConsultationConsent, Document, Dossier, Professional
 from server.policy import ActorKind
+from server.search import query
 from server.services import access, documents
 from server.signin import sessions
 
@@ -90,6 +100,9 @@ SCENARIOS = (
     "deposit_pdf10",
     "deposit_text10",
     "history",
+    "list_large",
+    "search_large",
+    "search_typical",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -98,6 +111,28 @@ LISTINGS = ("list_mt", "list_pharmacist")
 # The issue's targets, on PostgreSQL at 100,000 dossiers and 8 clients.
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
+# Issue #11's search bench: a search in a dossier of 500 documents against the listing of
+# the same dossiers in the same run (p99 under 20 ms, at most 1.5 x the listing's); and
+# the same in typical dossiers, against their usual listing.
+SEARCH_PAIRS = (("search_large", "list_large"), ("search_typical", "list_mt"))
+TARGET_SEARCH_P99_MS = 20.0
+TARGET_SEARCH_RATIO = 1.5
+LARGE_DOCS = 500
+# One query of each kind a professional types, from the corpus's vocabulary
+# (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
+# dossiers of 525-658 documents: the allergy 2-9 documents, the author's profession
+# ("Médecin généraliste"...) 63-70%, the prefix 30-55, the lab analyte 52-84 (in typical
+# dossiers of about 20: 0, 12-23, 1-3, 0-4). Every run probes and reports the counts
+# again (`matches`): a query that matches nothing would measure an empty answer.
+SEARCH_QUERIES = (
+    ("rare word", "pénicilline"),
+    ("frequent word", "médecin"),
+    ("typed prefix", "cardi"),
+    ("two words", "hémoglobine glyquée"),
+)
+# Dossiers whose matches are counted before a search scenario (one search each, in
+# process, traced like any other): enough for a median without delaying the run.
+PROBE_DOSSIERS = 30
 API = "/api/v1"
 # config/gunicorn.conf.py's defaults: 2 x cores + 1 workers (at most 8), 4 threads each.
 PRODUCTION_WORKERS = min(2 * (os.cpu_count() or 1) + 1, 8)
@@ -403,15 +438,30 @@ class Population:
     dossiers: list[tuple[int, int, int]]  # (dossier id, patient id, médecin traitant id)
     pharmacist_id: int
     pharmacist_nid: str
+    # Those of `dossiers` holding at least `large_docs` documents (deleted ones aside: the
+    # listing with all=true and the search show every other state), with that count.
+    large: list[tuple[int, int, int]] = field(default_factory=list)
+    large_docs: int = LARGE_DOCS
+    documents: dict[int, int] = field(default_factory=dict)
 
 
-def load_population(rt: Runtime) -> Population:
+def load_population(rt: Runtime, large_docs: int = LARGE_DOCS) -> Population:
     with rt.sessions() as s:
         rows = s.execute(
             select(Dossier.id, Dossier.patient_id, Dossier.medecin_traitant_id)
             .where(Dossier.status == "active", Dossier.medecin_traitant_id.is_not(None))
             .order_by(Dossier.id)
         ).all()
+        big = dict(
+            s.execute(
+                select(Document.dossier_id, func.count())
+                .where(Document.status != "deleted")
+                .group_by(Document.dossier_id)
+                .having(func.count() >= large_docs)
+            )
+            .tuples()
+            .all()
+        )
         # The population's bench pharmacist is its first pharmacist (bench/population.py).
         pharmacist = s.scalars(
             select(Professional)
@@ -423,7 +473,9 @@ def load_population(rt: Runtime) -> Population:
         raise SystemExit("no population: run `python -m bench.population --db URL` first")
     # The query keeps only dossiers with a médecin traitant: r[2] is never None.
     triples = [(int(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
-    return Population(triples, pharmacist.id, pharmacist.national_id)
+    large = [t for t in triples if t[0] in big]
+    counts = {d: int(n) for d, n in big.items()}
+    return Population(triples, pharmacist.id, pharmacist.national_id, large, large_docs, counts)
 
 
 class Preparer:
@@ -433,8 +485,21 @@ class Preparer:
         self.rt, self.pop, self.clients, self.pool, self.seed = rt, pop, clients, pool, seed
 
     def shares(self, scenario: str) -> list[list[tuple[int, int, int]]]:
-        rng = random.Random(f"{self.seed}:{scenario}")
-        sample = rng.sample(self.pop.dossiers, min(self.pool, len(self.pop.dossiers)))
+        # A search runs in the very dossiers of the listing it is compared with.
+        pool = {"search_typical": "list_mt", "search_large": "list_large"}.get(scenario, scenario)
+        rng = random.Random(f"{self.seed}:{pool}")
+        if pool == "list_large":
+            if not self.pop.large:
+                raise SystemExit(
+                    f"{scenario}: no dossier holds {self.pop.large_docs} documents or more "
+                    "(bench.population --large-share, or --large-docs here)"
+                )
+            sample = rng.sample(self.pop.large, min(self.pool, len(self.pop.large)))
+            if len(sample) < self.clients:
+                # Fewer large dossiers than clients (a small population): they are shared.
+                return [[sample[i % len(sample)]] for i in range(self.clients)]
+        else:
+            sample = rng.sample(self.pop.dossiers, min(self.pool, len(self.pop.dossiers)))
         return [sample[i :: self.clients] for i in range(self.clients)]
 
     def tokens(self, kind: ActorKind, actor_ids: list[set[int]]) -> list[dict[int, str]]:
@@ -497,7 +562,69 @@ class Preparer:
                 [Target("GET", f"{API}/dossiers/{d}/history", tk[p], 200) for d, p, _ in sh]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
+        if scenario in ("list_large", "search_large", "search_typical"):
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            if scenario == "list_large":
+                paths = ["/documents?all=true"]
+            else:
+                paths = [f"/search?{urlencode({'q': q})}" for _, q in SEARCH_QUERIES]
+            # Each client draws uniformly among (dossier, query): the mix is even.
+            return [
+                [
+                    Target("GET", f"{API}/dossiers/{d}{path}", tk[mt], 200)
+                    for d, _, mt in sh
+                    for path in paths
+                ]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
         raise SystemExit(f"unknown scenario {scenario}")
+
+    def probe_matches(self, scenario: str) -> dict[str, Any]:
+        """How many documents each query of the mix matches in the scenario's dossiers (a
+        sample of them), as their médecin traitant: one search each through the service,
+        traced like any other."""
+        sample = list(dict.fromkeys(t for sh in self.shares(scenario) for t in sh))
+        sample = sample[:PROBE_DOSSIERS]
+        counts: dict[str, list[int]] = {label: [] for label, _ in SEARCH_QUERIES}
+        shares: dict[str, list[float]] = {label: [] for label, _ in SEARCH_QUERIES}
+        sizes: list[int] = []
+        with self.rt.sessions() as s:
+            visible = dict(
+                s.execute(
+                    select(Document.dossier_id, func.count())
+                    .where(
+                        Document.dossier_id.in_([d for d, _, _ in sample]),
+                        Document.status != "deleted",
+                    )
+                    .group_by(Document.dossier_id)
+                )
+                .tuples()
+                .all()
+            )
+            ctx = self.rt.ctx(s)
+            for dossier_id, _, mt in sample:
+                who = sessions.resolve(ctx, sessions.open_session(ctx, ActorKind.PROFESSIONAL, mt))
+                size = int(visible.get(dossier_id, 0))
+                sizes.append(size)
+                for label, q in SEARCH_QUERIES:
+                    found = query.search(ctx, who, dossier_id, {"q": q, "limit": "1"})
+                    counts[label].append(int(found["count"]))
+                    shares[label].append(found["count"] / size if size else 0.0)
+                s.commit()
+                ctx._now = None
+        return {
+            "dossiers_probed": len(sample),
+            "documents_per_dossier": _spread(sizes),
+            "queries": {
+                label: {
+                    "q": q,
+                    **_spread(counts[label]),
+                    "median_share": statistics.median(shares[label]) if sample else 0.0,
+                    "dossiers_without_match": sum(1 for c in counts[label] if c == 0),
+                }
+                for label, q in SEARCH_QUERIES
+            },
+        }
 
     def readable_documents(self, dossier_ids: list[int]) -> dict[int, str]:
         """One document per dossier that its médecin traitant may read (not deleted)."""
@@ -551,6 +678,12 @@ class Preparer:
                 # The same encoding as server.api.runtime.run.
                 bodies.append(json.dumps(result, ensure_ascii=False).encode())
         return sorted(bodies, key=len)[len(bodies) // 2]
+
+
+def _spread(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {"min": 0, "median": 0, "max": 0}
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def deposit_body() -> bytes:
@@ -610,9 +743,21 @@ def deposit_bodies(seed: int) -> dict[str, bytes]:
 def deposit_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The 10-page PDF's deposit against each text document's, same run: the ratio of
     each percentile (latency) and of the throughputs."""
+    return pair_ratios(results, DEPOSIT_PAIRS)
+
+
+def search_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each search scenario against the listing of the same dossiers, same run."""
+    return pair_ratios(results, SEARCH_PAIRS)
+
+
+def pair_ratios(
+    results: list[dict[str, Any]], pairs: tuple[tuple[str, str], ...]
+) -> list[dict[str, Any]]:
+    """For each (slow, fast) pair run: the ratio of each percentile and of throughputs."""
     by_name = {r["scenario"]: r for r in results}
     out: list[dict[str, Any]] = []
-    for slow, fast in DEPOSIT_PAIRS:
+    for slow, fast in pairs:
         a, b = by_name.get(slow), by_name.get(fast)
         if a is None or b is None:
             continue
@@ -727,6 +872,7 @@ class Options:
     out: Path | None
     key_file: str
     note: str = ""
+    large_docs: int = LARGE_DOCS
 
 
 def run(opts: Options) -> dict[str, Any]:
@@ -739,7 +885,7 @@ def run(opts: Options) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dmp-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            pop = load_population(rt)
+            pop = load_population(rt, opts.large_docs)
             prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed)
             baseline_file = workdir / "baseline.json"
             baseline_file.write_bytes(prep.typical_listing())
@@ -755,13 +901,15 @@ def run(opts: Options) -> dict[str, Any]:
         log_path = workdir / "gunicorn.log"
         results: list[dict[str, Any]] = []
         bodies = deposit_bodies(opts.seed)
+        matches: dict[str, Any] = {}
         with gunicorn(opts.server, env, log_path) as (port, master):
             for name in opts.scenarios:
                 rt = build_runtime(settings)
                 try:
-                    per_client = Preparer(rt, pop, opts.clients, opts.pool, opts.seed).targets(
-                        name, bodies
-                    )
+                    prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed)
+                    per_client = prep.targets(name, bodies)
+                    if name.startswith("search_"):
+                        matches[name] = prep.probe_matches(name)
                 finally:
                     rt.engine.dispose()
                 print(f"-- {name}: warm-up {opts.warmup:g} s, measure {opts.duration:g} s",
@@ -785,6 +933,17 @@ def run(opts: Options) -> dict[str, Any]:
                 >= TARGET_RATIO,
                 f"p99 < {TARGET_P99_MS:g} ms": r["p99_ms"] < TARGET_P99_MS,
             }
+        if r["scenario"] in matches:
+            r["matches"] = matches[r["scenario"]]
+    searches = search_ratios(results)
+    for pair in searches:
+        if pair["pair"][0] == "search_large":
+            found = next(r for r in results if r["scenario"] == "search_large")
+            found["targets"] = {
+                f"p99 < {TARGET_SEARCH_P99_MS:g} ms": found["p99_ms"] < TARGET_SEARCH_P99_MS,
+                f"p99 <= {TARGET_SEARCH_RATIO:g} x list_large p99": pair["p99_ratio"] is not None
+                and pair["p99_ratio"] <= TARGET_SEARCH_RATIO,
+            }
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _backend(opts.db),
@@ -799,6 +958,9 @@ def run(opts: Options) -> dict[str, Any]:
         "note": opts.note,
         "results": results,
         "deposit_ratios": deposit_ratios(results),
+        "search_ratios": searches,
+        "large_docs": pop.large_docs,
+        "large_dossiers": len(pop.large),
         "deposit_request_bytes": {name: len(b) for name, b in bodies.items()},
         "server_log_tail": server_log if any(r["errors"] for r in results) else "",
     }
@@ -831,10 +993,25 @@ def format_table(report: dict[str, Any]) -> str:
             f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
             f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
         )
-    for pair in report.get("deposit_ratios", []):
+    for pair in [*report.get("deposit_ratios", []), *report.get("search_ratios", [])]:
         ratios = ", ".join(f"{q} {pair[f'{q}_ratio']:.2f}" for q in ("p50", "p95", "p99")
                            if pair[f"{q}_ratio"] is not None)  # fmt: skip
         lines.append(f"latency {pair['pair'][0]} / {pair['pair'][1]}: {ratios}")
+    for r in report["results"]:
+        if "matches" not in r:
+            continue
+        m = r["matches"]
+        docs = m["documents_per_dossier"]
+        lines.append(
+            f"matches {r['scenario']} ({m['dossiers_probed']} dossiers of {docs['min']:g}-"
+            f"{docs['max']:g} documents, median {docs['median']:g}):"
+        )
+        for label, c in m["queries"].items():
+            lines.append(
+                f"  {label} {c['q']!r}: median {c['median']:g} (min {c['min']:g}, max "
+                f"{c['max']:g}, {100 * c['median_share']:.0f}% of a dossier), "
+                f"{c['dossiers_without_match']} dossier(s) without a match"
+            )
     for r in report["results"]:
         for name, ok in r.get("targets", {}).items():
             lines.append(f"target {r['scenario']}: {name}: {'met' if ok else 'NOT met'}")
@@ -857,6 +1034,12 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=PRODUCTION_THREADS, help="per gthread worker"
     )
     parser.add_argument("--pool", type=int, default=1000, help="dossiers sampled per scenario")
+    parser.add_argument(
+        "--large-docs",
+        type=int,
+        default=LARGE_DOCS,
+        help="documents a dossier of list_large and search_large holds, at least",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, help="JSON results (default: bench/results/)")
@@ -885,6 +1068,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         key_file=args.master_key_file,
         note=args.note,
+        large_docs=args.large_docs,
     )
     if args.smoke:
         return _smoke(opts, given_db=bool(args.db))
@@ -893,13 +1077,24 @@ def main(argv: list[str] | None = None) -> int:
     return _finish(run(opts), opts)
 
 
+# The smoke population: 50 dossiers of about 20 documents, a tenth of them (4 with seed 1)
+# holding a few dozen, which the smoke run takes for its "large" dossiers.
+SMOKE_POPULATION: dict[str, Any] = {
+    "dossiers": 50,
+    "docs_per_dossier": 20,
+    "large_share": 0.1,
+    "large_docs": 30,
+}
+
+
 def _smoke(opts: Options, *, given_db: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="dmp-bench-smoke-") as tmp:
         opts.key_file = str(Path(tmp) / "master.key") if not given_db else opts.key_file
         if not given_db:
             opts.db = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
-            populate(opts.db, dossiers=50, docs_per_dossier=20, seed=opts.seed,
-                     key_file=opts.key_file, quiet=True)  # fmt: skip
+            populate(opts.db, seed=opts.seed, key_file=opts.key_file, quiet=True,
+                     **SMOKE_POPULATION)  # fmt: skip
+        opts.large_docs = min(opts.large_docs, SMOKE_POPULATION["large_docs"])
         opts.clients = min(opts.clients, 2)
         opts.duration, opts.warmup = 1.5, 0.5
         opts.pool = min(opts.pool, 40)

@@ -1,17 +1,56 @@
 """The server bench's smoke run: keeps `bench/` working without running a benchmark.
 
 A tiny population in a temporary SQLite file, gunicorn on a free port, every scenario for
-a second or two; what is checked is that everything runs clean, not the figures.
+a second or two; what is checked is that everything runs clean, not the figures. The
+search scenarios run once more on the PostgreSQL test database in the PostgreSQL pass.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.server_bench import SCENARIOS
+from bench.population import populate
+from bench.server_bench import SCENARIOS, SEARCH_QUERIES, SMOKE_POPULATION
 from tests.bench.smoke import run_smoke
+from tests.conftest import wipe
+
+SEARCHES = ("list_mt", "search_typical", "list_large", "search_large")
+
+
+def _check_clean(results: dict[str, Any]) -> None:
+    for name, result in results.items():
+        assert result["errors"] == 0, (name, result["error_samples"])
+        assert result["requests"] > 0, name
+        assert result["throughput_rps"] > 0, name
+        assert result["p99_ms"] >= result["p50_ms"] > 0, name
+
+
+def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
+    # The large scenarios ran in dossiers of a few dozen documents (the smoke's "large").
+    assert report["large_docs"] == SMOKE_POPULATION["large_docs"]
+    assert report["large_dossiers"] >= 1
+    large = results["search_large"]["matches"]
+    assert large["documents_per_dossier"]["min"] >= SMOKE_POPULATION["large_docs"]
+    assert set(large["queries"]) == {label for label, _ in SEARCH_QUERIES}
+    # The frequent word matches something in every large dossier: the bench measures
+    # answers, not empty lists.
+    frequent = large["queries"]["frequent word"]
+    assert frequent["min"] > 0
+    assert frequent["dossiers_without_match"] == 0
+    assert "matches" in results["search_typical"]
+    assert "matches" not in results["list_large"]
+    # Each search beside the listing of the same dossiers, and the issue's two targets.
+    pairs = {tuple(p["pair"]): p for p in report["search_ratios"]}
+    assert set(pairs) == {("search_large", "list_large"), ("search_typical", "list_mt")}
+    for pair in pairs.values():
+        assert pair["p99_ratio"] > 0
+    assert set(results["search_large"]["targets"]) == {
+        "p99 < 20 ms",
+        "p99 <= 1.5 x list_large p99",
+    }
 
 
 @pytest.mark.slow
@@ -19,11 +58,7 @@ def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) ->
     report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json")
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
-    for name, result in results.items():
-        assert result["errors"] == 0, (name, result["error_samples"])
-        assert result["requests"] > 0, name
-        assert result["throughput_rps"] > 0, name
-        assert result["p99_ms"] >= result["p50_ms"] > 0, name
+    _check_clean(results)
     assert results["baseline"]["ratio_to_baseline"] == pytest.approx(1.0)
     # The ceiling serves a body the size of a real listing (captured from the server).
     assert results["baseline"]["mean_body_bytes"] > 1000
@@ -35,3 +70,24 @@ def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) ->
         assert pair["p99_ratio"] > 0
     sizes = report["deposit_request_bytes"]
     assert sizes["deposit_pdf10"] > 5 * sizes["deposit_text"]
+    _check_searches(report, results)
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql  # the SQLite pass runs them in the test above
+def test_server_bench_search_scenarios_on_postgresql(database_url: str, tmp_path: Path) -> None:
+    wipe(database_url)
+    key_file = tmp_path / "master.key"
+    populate(database_url, seed=1, key_file=str(key_file), quiet=True, force=True,
+             **SMOKE_POPULATION)  # fmt: skip
+    args = ("--db", database_url, "--master-key-file", str(key_file))
+    report, _ = run_smoke(
+        "bench.server_bench",
+        tmp_path / "smoke.json",
+        args=(*args, "--scenarios", ",".join(SEARCHES)),
+    )
+    assert report["database"] == "postgresql"
+    results = {r["scenario"]: r for r in report["results"]}
+    assert set(results) == set(SEARCHES)
+    _check_clean(results)
+    _check_searches(report, results)
