@@ -2,10 +2,11 @@
 
 PDF pages are rendered to PNG by the kiosk (kiosk/viewer.py), images shown scaled, text
 as text, CDA and FHIR documents as their sections and tables when the server gives their
-structure. The bytes fetched for the page stay in the session's memory
-(`Dossier.viewed`) so that the page's <img> requests are answered from there; they leave
-with the dossier or the session. Page images are served like every kiosk page: only to
-the kiosk's own browser (guard.py) and `no-store`.
+structure, a non-structured CDA as the document it embeds (its PDF's pages, its scan, its
+text; an RTF is said not to be shown). The bytes fetched for the page stay in the
+session's memory (`Dossier.viewed`) so that the page's <img> requests are answered from
+there; they leave with the dossier or the session. Page images are served like every
+kiosk page: only to the kiosk's own browser (guard.py) and `no-store`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Structure:
 
 MEDICATION_FIELDS = ("name", "dose", "form", "quantity", "posology")
 VACCINATION_FIELDS = ("name", "date", "lot")
+# What the page shows of the document a non-structured CDA embeds; the rest (RTF) is said
+# to be unreadable on the kiosk rather than shown as raw markup.
+SHOWN_EMBEDDED = frozenset({"pdf", "image", "text"})
 
 
 def structure_of(raw: Any) -> Structure:
@@ -139,6 +143,9 @@ def _show(
 ) -> None:
     t = terminal()
     try:
+        if kind == "structured" and not structure and mime_type in viewer.XML:
+            kind, mime_type, body = _embedded(kind, mime_type, body)
+            shown["kind"] = kind
         if kind == "pdf":
             fetched = Fetched(mime_type, body, pages=viewer.pdf_page_count(body))
             shown["pages"] = fetched.pages
@@ -146,7 +153,7 @@ def _show(
             fetched = Fetched(mime_type, body, image=viewer.image_for_screen(body))
         else:
             # Text, or a structured document whose structure is not served: its text.
-            if kind == "text" or not structure:
+            if kind == "text" or (kind == "structured" and not structure):
                 shown["text"] = viewer.text_of(body)
                 shown["unreadable"] = shown["text"] is None
             return
@@ -155,6 +162,17 @@ def _show(
         return
     if t.dossier is not None:
         t.dossier.viewed.put(logical_id, fetched)
+
+
+def _embedded(kind: str, mime_type: str, body: bytes) -> tuple[str, str, bytes]:
+    """A non-structured CDA is shown as the document it carries (a PDF's pages, a scan,
+    a letter's text), never as its XML and base64; a structured one is left as it is."""
+    inner = viewer.cda_embedded(body)
+    if inner is None:
+        return kind, mime_type, body
+    inner_type, inner_body = inner
+    inner_kind = viewer.kind_of(inner_type)
+    return (inner_kind if inner_kind in SHOWN_EMBEDDED else "none"), inner_type, inner_body
 
 
 def _fetched(logical_id: str) -> Fetched:

@@ -3,6 +3,7 @@ browser: PDF pages rendered in memory, images checked, the structure and its tem
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -113,6 +114,64 @@ def test_the_narrative_keeps_tables_and_loses_anything_active() -> None:
     assert "<p>Fin</p>" in clean
     for gone in ("script", "onclick", "onerror", "style", "<img", "<a", "javascript"):
         assert gone not in clean
+
+
+# ---- a non-structured CDA: the document it carries --------------------------------------
+
+
+def cda(body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">'
+        f"<title>Lettre</title><component>{body}</component></ClinicalDocument>"
+    ).encode()
+
+
+def test_a_non_structured_cda_gives_its_embedded_pdf() -> None:
+    inner = pdf(2)
+    encoded = base64.encodebytes(inner).decode()  # wrapped in lines, as many writers do
+    body = cda(
+        f'<nonXMLBody><text mediaType="application/pdf" representation="B64">{encoded}'
+        "</text></nonXMLBody>"
+    )
+    assert viewer.cda_embedded(body) == ("application/pdf", inner)
+
+
+def test_an_embedded_text_is_its_characters_not_its_markup() -> None:
+    body = cda("<nonXMLBody><text>Sortie le 4/10, &lt;traitement&gt; inchangé.</text></nonXMLBody>")
+    # No mediaType: text/plain, CDA R2's default for ED.
+    assert viewer.cda_embedded(body) == (
+        "text/plain",
+        "Sortie le 4/10, <traitement> inchangé.".encode(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        cda("<structuredBody><component><section/></component></structuredBody>"),
+        b'<Bundle xmlns="http://hl7.org/fhir"/>',  # XML, but not a CDA
+    ],
+)
+def test_a_structured_or_foreign_xml_carries_nothing(body: bytes) -> None:
+    assert viewer.cda_embedded(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        cda(
+            '<nonXMLBody><text mediaType="application/pdf" representation="B64">%%%</text>'
+            "</nonXMLBody>"
+        ),
+        b"<ClinicalDocument xmlns='urn:hl7-org:v3'><component>",  # truncated
+        b'<?xml version="1.0"?><!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM '
+        b'"file:///etc/passwd">]><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
+        b"<nonXMLBody><text>&x;</text></nonXMLBody></component></ClinicalDocument>",
+    ],
+)
+def test_a_broken_or_hostile_cda_is_unreadable(body: bytes) -> None:
+    with pytest.raises(Unreadable):
+        viewer.cda_embedded(body)
 
 
 # ---- the structure's template ---------------------------------------------------------
