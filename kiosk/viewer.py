@@ -91,6 +91,7 @@ class Fetched:
     body: bytes
     pages: int = 0  # PDF: how many pages there are (only MAX_PAGES are shown)
     image: tuple[bytes, str] | None = None  # an image ready for the browser, and its type
+    frames: int = 1  # an image's pages: a multi-page TIFF scan has several
     rendered: dict[int, bytes] = field(default_factory=dict)
 
 
@@ -164,11 +165,25 @@ def _open_pdf(body: bytes) -> pdfium.PdfDocument:
         raise Unreadable("open") from exc
 
 
-def image_for_screen(body: bytes) -> tuple[bytes, str]:
-    """The image as a browser shows it: JPEG and PNG as they are, once checked to be one;
-    TIFF (scans) converted to PNG, first page."""
+def image_frames(body: bytes) -> int:
+    """How many pages an image has: a TIFF scan of a letter has one frame a page (the
+    server keeps them all), JPEG and PNG one."""
     try:
         with Image.open(io.BytesIO(body)) as picture:
+            return max(1, int(getattr(picture, "n_frames", 1)))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise Unreadable("image") from exc
+
+
+def image_for_screen(body: bytes, frame: int = 0) -> tuple[bytes, str]:
+    """The image as a browser shows it: JPEG and PNG as they are, once checked to be one;
+    TIFF (scans) converted to PNG, page `frame` (from 0)."""
+    try:
+        with Image.open(io.BytesIO(body)) as picture:
+            if frame:
+                if picture.format != "TIFF":
+                    raise Unreadable("one page only")
+                picture.seek(frame)
             width, height = picture.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise Unreadable("too many pixels")
@@ -181,7 +196,7 @@ def image_for_screen(body: bytes) -> tuple[bytes, str]:
             out = io.BytesIO()
             picture.convert("RGB").save(out, format="PNG")
             return out.getvalue(), "image/png"
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise Unreadable("image") from exc
 
 

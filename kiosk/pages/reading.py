@@ -95,7 +95,13 @@ def document_page(dossier_id: int, logical_id: str, *, back: str, audience: str)
         return render_template("error.html", message=meta.message)
     doc = meta.body
     kind = viewer.kind_of(str(doc.get("mime_type", "")))
-    shown: dict[str, Any] = {"kind": kind, "pages": 0, "text": None, "unreadable": False}
+    shown: dict[str, Any] = {
+        "kind": kind,
+        "pages": 0,
+        "frames": 1,
+        "text": None,
+        "unreadable": False,
+    }
     structure, text_status = Structure(), None
     if kind != "none":
         content = server().document_content(dossier_id, logical_id)
@@ -150,7 +156,13 @@ def _show(
             fetched = Fetched(mime_type, body, pages=viewer.pdf_page_count(body))
             shown["pages"] = fetched.pages
         elif kind == "image":
-            fetched = Fetched(mime_type, body, image=viewer.image_for_screen(body))
+            fetched = Fetched(
+                mime_type,
+                body,
+                image=viewer.image_for_screen(body),
+                frames=viewer.image_frames(body),
+            )
+            shown["frames"] = fetched.frames
         else:
             # Text, or a structured document whose structure is not served: its text.
             if kind == "text" or (kind == "structured" and not structure):
@@ -204,6 +216,21 @@ def image(logical_id: str) -> Response:
     if fetched.image is None:
         abort(404)
     body, mime_type = fetched.image
+    return _no_store(Response(body, mimetype=mime_type))
+
+
+@bp.get("/<logical_id>/image/<int:number>.png")
+def image_page(logical_id: str, number: int) -> Response:
+    """One page of a multi-page scan (TIFF), converted when the browser asks for it."""
+    fetched = _fetched(logical_id)
+    if fetched.image is None or not 1 <= number <= min(fetched.frames, viewer.MAX_PAGES):
+        abort(404)
+    try:
+        body, mime_type = (
+            fetched.image if number == 1 else viewer.image_for_screen(fetched.body, number - 1)
+        )
+    except Unreadable:
+        abort(404)
     return _no_store(Response(body, mimetype=mime_type))
 
 

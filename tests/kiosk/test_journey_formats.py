@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 from PIL import Image
 
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
-from tests.kiosk.test_journey_documents import a_pdf, api, dossier_id, loaded
+from tests.kiosk.test_journey_documents import a_pdf, api, dossier_id, loaded, stranger_get
 
 GP, MARIE = "medecin_generaliste-dupont", "patient-marie-durand"
 
@@ -427,16 +427,23 @@ def test_a_fhir_document_from_other_software_reads_as_sections(at: Kiosk) -> Non
     at.shot("formats", "fhir-sections")
 
 
-def a_tiff(size: tuple[int, int]) -> bytes:
-    """A photographed page: light paper, a dark band of 'text' across it."""
-    picture = Image.new("RGB", size, (245, 242, 235))
-    picture.paste((30, 30, 30), (size[0] // 10, size[1] // 5, size[0] * 9 // 10, size[1] // 4))
+def a_tiff(size: tuple[int, int], pages: int = 1) -> bytes:
+    """A photographed or scanned page (or several): light paper, a dark band of 'text'
+    across it, lower on each page."""
+    frames = []
+    for n in range(pages):
+        picture = Image.new("RGB", size, (245, 242, 235))
+        top = size[1] * (n + 1) // 5
+        picture.paste((30, 30, 30), (size[0] // 10, top, size[0] * 9 // 10, top + size[1] // 20))
+        frames.append(picture)
     out = io.BytesIO()
-    picture.save(out, format="TIFF", compression="tiff_deflate")
+    frames[0].save(
+        out, format="TIFF", compression="tiff_deflate", save_all=True, append_images=frames[1:]
+    )
     return out.getvalue()
 
 
-def test_a_patients_tiff_photograph_is_shown_scaled(at: Kiosk) -> None:
+def test_a_patients_tiff_scans_are_shown_scaled_page_by_page(at: Kiosk) -> None:
     page: Any = at.page
     at.sign_in_patient(MARIE)
     page.wait_for_url("**/patient/")
@@ -458,6 +465,25 @@ def test_a_patients_tiff_photograph_is_shown_scaled(at: Kiosk) -> None:
     assert abs(box["width"] / box["height"] - width / height) < 0.01
     assert len(page.context.pages) == 1
     at.shot("formats", "tiff")
+    # A two-page letter scanned to one TIFF: both pages, not the first alone.
+    deposit(at, "Courrier en deux pages", "image/tiff", a_tiff((850, 1100), pages=2),
+            category="depose_patient")  # fmt: skip
+    page.click("[data-testid=back]")
+    open_document(page, "Courrier en deux pages")
+    assert "2 page(s)" in page.inner_text("[data-testid=reader]")
+    firsts = []
+    for n in (1, 2):
+        assert loaded(page, f"[data-testid=picture-{n}]") == 850
+        src = page.get_attribute(f"[data-testid=picture-{n}]", "src")
+        shown = page.request.get(at.running.kiosk_url + src)
+        assert shown.headers["cache-control"] == "no-store"
+        assert stranger_get(at, src) == 403  # only the kiosk's own browser is served
+        with Image.open(io.BytesIO(shown.body())) as scan:
+            # Where the dark band is: each page is its own.
+            firsts.append(next(y for y in range(0, 1100, 5) if scan.getpixel((425, y))[0] < 100))
+    assert firsts == [220, 440]
+    assert page.get_attribute("[data-testid=picture-2]", "alt") == "Page 2 sur 2"
+    assert page.request.get(at.running.kiosk_url + src.replace("/2.png", "/3.png")).status == 404
     at.pull(READER_PATIENT)
     page.wait_for_selector("[data-testid=welcome]")
     assert page.request.get(at.running.kiosk_url + src).status == 404

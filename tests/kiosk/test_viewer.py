@@ -84,6 +84,28 @@ def test_a_tiff_scan_is_shown_as_png() -> None:
     assert shown.startswith(PNG_MAGIC)
 
 
+def tiff_pages(*colours: tuple[int, int, int]) -> bytes:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in colours]
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:])
+    return out.getvalue()
+
+
+def test_every_page_of_a_tiff_scan_is_shown() -> None:
+    body = tiff_pages((255, 0, 0), (0, 0, 255))
+    assert viewer.image_frames(body) == 2
+    for frame, colour in ((0, (255, 0, 0)), (1, (0, 0, 255))):
+        shown, mime = viewer.image_for_screen(body, frame)
+        assert mime == "image/png"
+        with Image.open(io.BytesIO(shown)) as page:
+            assert page.getpixel((5, 5)) == colour  # that page, not the first again
+    with pytest.raises(Unreadable):
+        viewer.image_for_screen(body, 2)
+    assert viewer.image_frames(picture("PNG")) == 1
+    with pytest.raises(Unreadable):
+        viewer.image_for_screen(picture("PNG"), 1)  # a PNG has one page
+
+
 def test_images_that_are_not_are_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Unreadable):
         viewer.image_for_screen(b"GIF89a garbage")
