@@ -41,11 +41,21 @@ BROWSER_IMAGES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 # The narrative the server sends is already sanitised (nh3, docs/documents.md); the
 # kiosk renders it in its own pages, so it checks again with the same allow-list rather
 # than trust another process: no script, style, link, image or attribute beyond spans.
+# The same list, not a narrower one: a tag dropped here keeps its text but loses its
+# break, and a definition list read "Poids62 kgTaille1,68 m" (tests/kiosk/test_viewer.py
+# holds the two lists equal).
 NARRATIVE_TAGS = {
-    "p", "br", "div", "span", "b", "strong", "i", "em", "u", "sub", "sup", "h3", "h4",
-    "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+    "p", "br", "div", "span", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+    "ul", "ol", "li", "dl", "dt", "dd", "table", "caption", "colgroup", "col", "thead",
+    "tbody", "tfoot", "tr", "th", "td", "b", "strong", "i", "em", "u", "sub", "sup", "small",
 }  # fmt: skip
-NARRATIVE_ATTRIBUTES = {"td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+NARRATIVE_ATTRIBUTES = {
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start"},
+}
 
 # A non-structured CDA R2 body (CI-SIS "corps non structuré"): the document it embeds is
 # what the page shows, by that document's own type.

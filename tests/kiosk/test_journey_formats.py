@@ -183,6 +183,7 @@ def vendor_bundle() -> bytes:
                 "text": {
                     "status": "generated",
                     "div": div(
+                        "<dl><dt>Poids</dt><dd>62 kg</dd><dt>Taille</dt><dd>1,68 m</dd></dl>"
                         "<table><thead><tr><th>Mesure</th><th>Valeur</th></tr></thead>"
                         "<tbody><tr><td>Fréquence cardiaque</td><td>72 /min</td></tr>"
                         "<tr><td>Pression artérielle</td><td>128/82 mmHg</td></tr></tbody>"
@@ -415,6 +416,10 @@ def test_a_fhir_document_from_other_software_reads_as_sections(at: Kiosk) -> Non
     measures = page.locator("[data-testid=structure] section", has_text="Mesures")
     row = measures.locator("tbody tr", has_text="Pression artérielle")
     assert row.locator("td").all_inner_texts() == ["Pression artérielle", "128/82 mmHg"]
+    # A definition list stays one: terms and values apart, not glued into one word.
+    assert measures.locator("dl dt").all_inner_texts() == ["Poids", "Taille"]
+    assert measures.locator("dl dd").all_inner_texts() == ["62 kg", "1,68 m"]
+    assert "Poids62" not in measures.inner_text()
     assert "Hypertension artérielle depuis 2019." in page.inner_text("[data-testid=structure]")
     medicines = page.locator("[data-testid=medications] tbody tr")
     assert medicines.count() == 1

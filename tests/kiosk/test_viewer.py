@@ -138,6 +138,20 @@ def test_the_narrative_keeps_tables_and_loses_anything_active() -> None:
         assert gone not in clean
 
 
+def test_the_narrative_keeps_every_block_the_server_keeps() -> None:
+    """The kiosk's second pass drops no tag the server kept: a dropped tag keeps its text
+    but loses its break, gluing a definition list's words together."""
+    from server.content import narrative
+
+    assert viewer.NARRATIVE_TAGS == narrative.ALLOWED_TAGS
+    assert viewer.NARRATIVE_ATTRIBUTES == narrative.ALLOWED_ATTRIBUTES
+    served = narrative.sanitise(
+        '<div xmlns="http://www.w3.org/1999/xhtml"><h5>Examen</h5><dl><dt>Poids</dt>'
+        "<dd>62 kg</dd></dl><pre>TA  12/8\nFC  72</pre><ol start='3'><li>c</li></ol></div>"
+    )
+    assert viewer.safe_narrative(served) == served
+
+
 # ---- a non-structured CDA: the document it carries --------------------------------------
 
 
