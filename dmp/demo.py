@@ -177,6 +177,17 @@ def start(
         daemon=True,
     )
     ocr_thread.start()
+    from server.search import indexer
+
+    # New documents are indexed for search in the background, as with `dmp worker`.
+    index_thread = threading.Thread(
+        target=indexer.run,
+        args=(rt, stop_worker),
+        kwargs={"poll_seconds": 0.5},
+        name="dmp-index",
+        daemon=True,
+    )
+    index_thread.start()
     from server.services import trace_log
 
     # The trace reaches its verifiable log within a second, as with `dmp worker`.

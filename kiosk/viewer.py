@@ -9,6 +9,8 @@ session) and every answer built from them is `no-store`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import threading
 from collections import OrderedDict
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 
 import nh3
 import pypdfium2 as pdfium
+from lxml import etree
 from PIL import Image
 
 # A kiosk shows a document, it is not a PDF reader: beyond this the page says so.
@@ -29,7 +32,8 @@ MAX_IMAGE_PIXELS = 40_000_000
 # How many documents a session keeps fetched (the last ones opened): bounded memory.
 KEPT_DOCUMENTS = 3
 
-STRUCTURED = frozenset({"application/fhir+json", "application/json", "text/xml", "application/xml"})
+XML = frozenset({"text/xml", "application/xml"})
+STRUCTURED = frozenset({"application/fhir+json", "application/json"}) | XML
 IMAGES = frozenset({"image/jpeg", "image/png", "image/tiff"})
 # What a browser shows as it is; TIFF is converted to PNG.
 BROWSER_IMAGES = {"JPEG": "image/jpeg", "PNG": "image/png"}
@@ -37,11 +41,36 @@ BROWSER_IMAGES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 # The narrative the server sends is already sanitised (nh3, docs/documents.md); the
 # kiosk renders it in its own pages, so it checks again with the same allow-list rather
 # than trust another process: no script, style, link, image or attribute beyond spans.
+# The same list, not a narrower one: a tag dropped here keeps its text but loses its
+# break, and a definition list read "Poids62 kgTaille1,68 m" (tests/kiosk/test_viewer.py
+# holds the two lists equal).
 NARRATIVE_TAGS = {
-    "p", "br", "div", "span", "b", "strong", "i", "em", "u", "sub", "sup", "h3", "h4",
-    "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+    "p", "br", "div", "span", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+    "ul", "ol", "li", "dl", "dt", "dd", "table", "caption", "colgroup", "col", "thead",
+    "tbody", "tfoot", "tr", "th", "td", "b", "strong", "i", "em", "u", "sub", "sup", "small",
 }  # fmt: skip
-NARRATIVE_ATTRIBUTES = {"td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+NARRATIVE_ATTRIBUTES = {
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start"},
+}
+
+# A non-structured CDA R2 body (CI-SIS "corps non structuré"): the document it embeds is
+# what the page shows, by that document's own type.
+CDA_BODY = "{urn:hl7-org:v3}component/{urn:hl7-org:v3}nonXMLBody/{urn:hl7-org:v3}text"
+CDA_ROOT = "{urn:hl7-org:v3}ClinicalDocument"
+# The server refused any DTD at deposit (docs/documents.md, "xml_doctype"); the kiosk's
+# own parser still loads none, resolves no entity and reaches no network.
+_XML_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
 
 # pdfium is not thread-safe; the kiosk's server answers page images in parallel.
 _PDFIUM = threading.Lock()
@@ -72,6 +101,7 @@ class Fetched:
     body: bytes
     pages: int = 0  # PDF: how many pages there are (only MAX_PAGES are shown)
     image: tuple[bytes, str] | None = None  # an image ready for the browser, and its type
+    frames: int = 1  # an image's pages: a multi-page TIFF scan has several
     rendered: dict[int, bytes] = field(default_factory=dict)
 
 
@@ -145,11 +175,25 @@ def _open_pdf(body: bytes) -> pdfium.PdfDocument:
         raise Unreadable("open") from exc
 
 
-def image_for_screen(body: bytes) -> tuple[bytes, str]:
-    """The image as a browser shows it: JPEG and PNG as they are, once checked to be one;
-    TIFF (scans) converted to PNG, first page."""
+def image_frames(body: bytes) -> int:
+    """How many pages an image has: a TIFF scan of a letter has one frame a page (the
+    server keeps them all), JPEG and PNG one."""
     try:
         with Image.open(io.BytesIO(body)) as picture:
+            return max(1, int(getattr(picture, "n_frames", 1)))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise Unreadable("image") from exc
+
+
+def image_for_screen(body: bytes, frame: int = 0) -> tuple[bytes, str]:
+    """The image as a browser shows it: JPEG and PNG as they are, once checked to be one;
+    TIFF (scans) converted to PNG, page `frame` (from 0)."""
+    try:
+        with Image.open(io.BytesIO(body)) as picture:
+            if frame:
+                if picture.format != "TIFF":
+                    raise Unreadable("one page only")
+                picture.seek(frame)
             width, height = picture.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise Unreadable("too many pixels")
@@ -162,8 +206,34 @@ def image_for_screen(body: bytes) -> tuple[bytes, str]:
             out = io.BytesIO()
             picture.convert("RGB").save(out, format="PNG")
             return out.getvalue(), "image/png"
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise Unreadable("image") from exc
+
+
+def cda_embedded(body: bytes) -> tuple[str, bytes] | None:
+    """The media type and bytes of the document a non-structured CDA carries (base64 or
+    text), or None when `body` is not one (a structured CDA). The bytes are then shown
+    like a deposit of that type: its checks (pdfium, Pillow, UTF-8) apply to them."""
+    try:
+        # A parser per call: page requests are answered in parallel threads.
+        root = etree.fromstring(body, etree.XMLParser(**_XML_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise Unreadable("xml") from exc
+    if root.getroottree().docinfo.doctype:
+        raise Unreadable("doctype")
+    if root.tag != CDA_ROOT:
+        return None
+    text = root.find(CDA_BODY)
+    if text is None:
+        return None
+    media_type = (text.get("mediaType") or "text/plain").strip().lower()
+    content = "".join(text.itertext())
+    if (text.get("representation") or "TXT").upper() != "B64":
+        return media_type, content.encode()
+    try:
+        return media_type, base64.b64decode("".join(content.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Unreadable("base64") from exc
 
 
 def safe_narrative(html: str) -> str:

@@ -125,7 +125,8 @@ def log_sequence(db_url: str | None, catch_up: bool) -> None:
 @click.option("--once", is_flag=True, help="Deliver and read what is due now, then exit.")
 @click.option("--poll", "poll_seconds", default=2.0, show_default=True, type=float)
 def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
-    """Deliver the outbox (e-mail, SMS) and read scans (OCR); stops cleanly on SIGTERM."""
+    """Deliver the outbox (e-mail, SMS), read scans (OCR), index new documents for search
+    and log the trace; stops cleanly on SIGTERM."""
     import logging
 
     from server.app import build_runtime
@@ -143,6 +144,7 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
         rt.engine.dispose()
     click.echo(
         f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR, "
+        f"{done.indexed} document(s) indexed, "
         f"{done.logged} trace entr{'y' if done.logged == 1 else 'ies'} logged"
     )
 

@@ -1,7 +1,7 @@
-"""`dmp worker`: delivers the outbox (e-mail, SMS), reads scans (OCR) and appends the trace
-to its verifiable log, until told to stop.
+"""`dmp worker`: delivers the outbox (e-mail, SMS), reads scans (OCR), indexes new
+documents for search and appends the trace to its verifiable log, until told to stop.
 
-The three run side by side in one process, each in its own thread: a one-time code must
+The four run side by side in one process, each in its own thread: a one-time code must
 not wait behind a thirty-page scan, nor a trace entry's log proof behind either. Several
 workers may run against one database (see server.services.outbox and server.ocr_worker for
 why each message is sent, and each document read, once; the log's sequencer takes a lock).
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from server import ocr_worker
 from server.delivery import Sender
+from server.search import indexer
 from server.services import outbox, trace_log
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Done:
     sent: int  # messages delivered
     read: int  # document texts made ready by OCR
     logged: int = 0  # trace entries appended to the verifiable log
+    indexed: int = 0  # documents indexed for search
 
 
 def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
@@ -77,6 +79,10 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
         reader = _Background(
             lambda: ocr_worker.run(rt, stop, poll_seconds=poll_seconds, once=once), "dmp-ocr"
         )
+        index = _Background(
+            lambda: indexer.run(rt, stop, poll_seconds=min(poll_seconds, 1.0), once=once),
+            "dmp-index",
+        )
         every = float(rt.settings["LOG_SEQUENCE_SECONDS"])
         sequencer = _Background(
             lambda: trace_log.loop(rt, stop, poll_seconds=every, once=once), "dmp-log"
@@ -87,8 +93,9 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
             if not once:
                 stop.set()  # the outbox loop ended on an error: the others end too
             read = reader.join()
+            indexed = index.join()
             logged = sequencer.join()
-        return Done(sent, read, logged)
+        return Done(sent, read, logged, indexed)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -2,10 +2,11 @@
 
 PDF pages are rendered to PNG by the kiosk (kiosk/viewer.py), images shown scaled, text
 as text, CDA and FHIR documents as their sections and tables when the server gives their
-structure. The bytes fetched for the page stay in the session's memory
-(`Dossier.viewed`) so that the page's <img> requests are answered from there; they leave
-with the dossier or the session. Page images are served like every kiosk page: only to
-the kiosk's own browser (guard.py) and `no-store`.
+structure, a non-structured CDA as the document it embeds (its PDF's pages, its scan, its
+text; an RTF is said not to be shown). The bytes fetched for the page stay in the
+session's memory (`Dossier.viewed`) so that the page's <img> requests are answered from
+there; they leave with the dossier or the session. Page images are served like every
+kiosk page: only to the kiosk's own browser (guard.py) and `no-store`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Structure:
 
 MEDICATION_FIELDS = ("name", "dose", "form", "quantity", "posology")
 VACCINATION_FIELDS = ("name", "date", "lot")
+# What the page shows of the document a non-structured CDA embeds; the rest (RTF) is said
+# to be unreadable on the kiosk rather than shown as raw markup.
+SHOWN_EMBEDDED = frozenset({"pdf", "image", "text"})
 
 
 def structure_of(raw: Any) -> Structure:
@@ -91,7 +95,13 @@ def document_page(dossier_id: int, logical_id: str, *, back: str, audience: str)
         return render_template("error.html", message=meta.message)
     doc = meta.body
     kind = viewer.kind_of(str(doc.get("mime_type", "")))
-    shown: dict[str, Any] = {"kind": kind, "pages": 0, "text": None, "unreadable": False}
+    shown: dict[str, Any] = {
+        "kind": kind,
+        "pages": 0,
+        "frames": 1,
+        "text": None,
+        "unreadable": False,
+    }
     structure, text_status = Structure(), None
     if kind != "none":
         content = server().document_content(dossier_id, logical_id)
@@ -139,14 +149,23 @@ def _show(
 ) -> None:
     t = terminal()
     try:
+        if kind == "structured" and not structure and mime_type in viewer.XML:
+            kind, mime_type, body = _embedded(kind, mime_type, body)
+            shown["kind"] = kind
         if kind == "pdf":
             fetched = Fetched(mime_type, body, pages=viewer.pdf_page_count(body))
             shown["pages"] = fetched.pages
         elif kind == "image":
-            fetched = Fetched(mime_type, body, image=viewer.image_for_screen(body))
+            fetched = Fetched(
+                mime_type,
+                body,
+                image=viewer.image_for_screen(body),
+                frames=viewer.image_frames(body),
+            )
+            shown["frames"] = fetched.frames
         else:
             # Text, or a structured document whose structure is not served: its text.
-            if kind == "text" or not structure:
+            if kind == "text" or (kind == "structured" and not structure):
                 shown["text"] = viewer.text_of(body)
                 shown["unreadable"] = shown["text"] is None
             return
@@ -155,6 +174,17 @@ def _show(
         return
     if t.dossier is not None:
         t.dossier.viewed.put(logical_id, fetched)
+
+
+def _embedded(kind: str, mime_type: str, body: bytes) -> tuple[str, str, bytes]:
+    """A non-structured CDA is shown as the document it carries (a PDF's pages, a scan,
+    a letter's text), never as its XML and base64; a structured one is left as it is."""
+    inner = viewer.cda_embedded(body)
+    if inner is None:
+        return kind, mime_type, body
+    inner_type, inner_body = inner
+    inner_kind = viewer.kind_of(inner_type)
+    return (inner_kind if inner_kind in SHOWN_EMBEDDED else "none"), inner_type, inner_body
 
 
 def _fetched(logical_id: str) -> Fetched:
@@ -186,6 +216,21 @@ def image(logical_id: str) -> Response:
     if fetched.image is None:
         abort(404)
     body, mime_type = fetched.image
+    return _no_store(Response(body, mimetype=mime_type))
+
+
+@bp.get("/<logical_id>/image/<int:number>.png")
+def image_page(logical_id: str, number: int) -> Response:
+    """One page of a multi-page scan (TIFF), converted when the browser asks for it."""
+    fetched = _fetched(logical_id)
+    if fetched.image is None or not 1 <= number <= min(fetched.frames, viewer.MAX_PAGES):
+        abort(404)
+    try:
+        body, mime_type = (
+            fetched.image if number == 1 else viewer.image_for_screen(fetched.body, number - 1)
+        )
+    except Unreadable:
+        abort(404)
     return _no_store(Response(body, mimetype=mime_type))
 
 

@@ -1,18 +1,30 @@
 """Keeping a document's postings: built from its metadata and text, dropped on demand.
 
-`index_document` is called when a document is stored and whenever its text becomes known
-(at deposit, or after OCR: `services/document_text.text_ready`); it replaces whatever the
-document had. Visibility is no part of the index: masking changes no posting, because
+A document is queued (`queue`) when it is stored and whenever its text becomes known (at
+deposit, or after OCR: `services/document_text.text_ready`), in the same transaction; the
+indexer of the background worker (server/search/indexer.py) then calls `index_document`,
+which replaces whatever postings the document had. Until then, a search confirms queued
+documents against their text directly (server/search/query.py), so that a document is
+found from the moment it is stored while its deposit pays for one row, not for hundreds
+of postings. Visibility is no part of the index: masking changes no posting, because
 every query applies the policy's current answer to each candidate.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Integer, bindparam, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.db import core
-from server.models import Document, Dossier, Professional, SearchPosting, table_of
+from server.models import (
+    Document,
+    Dossier,
+    Professional,
+    SearchPending,
+    SearchPosting,
+    table_of,
+)
 from server.search import fields, normalise, tokens
 from server.services.context import Ctx
 
@@ -29,6 +41,23 @@ _INSERT_PG = insert(_POSTINGS).from_select(
     ),
 )
 _FORGET = delete(_POSTINGS).where(_POSTINGS.c.document_id == bindparam("document_id"))
+_PENDING = table_of(SearchPending)
+_UNQUEUE = delete(_PENDING).where(_PENDING.c.document_id == bindparam("document_id"))
+
+
+def queue(ctx: Ctx, dossier_id: int, document_id: int) -> None:
+    """Marks a document version for (re)indexing by the background indexer. An upsert:
+    on PostgreSQL, when the indexer holds the row (it is indexing an older state of the
+    document), this waits for it, then queues the document again once it is gone."""
+    conn = core(ctx.session)
+    values = {"document_id": document_id, "dossier_id": dossier_id, "queued_at": ctx.now}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_PENDING).values(values)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_PENDING.c.document_id], set_={"queued_at": ctx.now}
+        )
+    )
 
 
 def describe(ctx: Ctx, doc: Document) -> fields.Described:
@@ -85,6 +114,12 @@ def forget_document(ctx: Ctx, document_id: int) -> None:
     core(ctx.session).execute(_FORGET, {"document_id": document_id})
 
 
+def forget_entirely(ctx: Ctx, document_id: int) -> None:
+    """Its postings, and its place in the indexer's queue (a deleted document)."""
+    forget_document(ctx, document_id)
+    core(ctx.session).execute(_UNQUEUE, {"document_id": document_id})
+
+
 def forget_logical(ctx: Ctx, dossier_id: int, logical_id: str) -> None:
     """Drops the postings of a document named by its logical id (a logical deletion)."""
     found = ctx.session.scalar(
@@ -93,4 +128,4 @@ def forget_logical(ctx: Ctx, dossier_id: int, logical_id: str) -> None:
         )
     )
     if found is not None:
-        forget_document(ctx, found)
+        forget_entirely(ctx, found)

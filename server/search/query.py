@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Integer, Select, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.db import core
 from server.errors import InvalidInput
@@ -28,6 +29,7 @@ from server.models import (
     DocumentContent,
     DocumentText,
     Dossier,
+    SearchPending,
     SearchPosting,
     table_of,
 )
@@ -50,24 +52,47 @@ FINESS = re.compile(r"(?:[0-9]{9}|2[AB][0-9]{7})")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PARTS = re.compile(r'"([^"]*)"|([^"\s]+)')
 
-_DOC, _POST = table_of(Document), table_of(SearchPosting)
+_DOC, _POST, _PENDING = table_of(Document), table_of(SearchPosting), table_of(SearchPending)
 _TEXT, _CONTENT = table_of(DocumentText), table_of(DocumentContent)
-_LOOKUP = select(_POST.c.token, _POST.c.document_id).where(
-    _POST.c.dossier_id == bindparam("dossier_id"),
-    _POST.c.token.in_(bindparam("tokens", expanding=True)),
-)
-# The listing's own statement (every status but deleted), narrowed to the candidates.
-_ROWS = (
-    listing.LISTINGS[True, False]
-    .add_columns(_DOC.c.id.label("row_id"))
-    .where(_DOC.c.id.in_(bindparam("ids", expanding=True)))
-)
-_TEXTS = select(_TEXT.c.document_id, _TEXT.c.nonce, _TEXT.c.ciphertext).where(
-    _TEXT.c.document_id.in_(bindparam("ids", expanding=True)), _TEXT.c.status == "ready"
-)
-_CONTENTS = select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
-    _CONTENT.c.document_id.in_(bindparam("ids", expanding=True))
-)
+
+
+def _any(column: Any, postgresql: bool) -> Any:
+    """`column` among the integers bound as "ids". PostgreSQL takes them as one array
+    (`= ANY(%s)`): an expanding IN of hundreds of values is a new statement each time,
+    which psycopg and SQLAlchemy spent longer preparing than PostgreSQL answering it."""
+    if postgresql:
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _statements(postgresql: bool) -> dict[str, Select[Any]]:
+    return {
+        "lookup": select(_POST.c.token, _POST.c.document_id).where(
+            _POST.c.dossier_id == bindparam("dossier_id"), _any(_POST.c.token, postgresql)
+        ),
+        # The listing's own statement (every status but deleted), narrowed to the
+        # candidates.
+        "rows": listing.LISTINGS[True, False]
+        .add_columns(_DOC.c.id.label("row_id"))
+        .where(_any(_DOC.c.id, postgresql)),
+        "texts": select(_TEXT.c.document_id, _TEXT.c.nonce, _TEXT.c.ciphertext).where(
+            _any(_TEXT.c.document_id, postgresql), _TEXT.c.status == "ready"
+        ),
+        "contents": select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
+            _any(_CONTENT.c.document_id, postgresql)
+        ),
+    }
+
+
+_BY_DIALECT = {True: _statements(True), False: _statements(False)}
+
+
+def _statement(conn: Connection, name: str) -> Select[Any]:
+    return _BY_DIALECT[conn.dialect.name == "postgresql"][name]
+
+
+# Documents the background indexer has not reached yet: candidates whatever their words.
+_QUEUED = select(_PENDING.c.document_id).where(_PENDING.c.dossier_id == bindparam("dossier_id"))
 _KEY = select(Dossier.wrapped_key).where(Dossier.id == bindparam("dossier_id"))
 
 
@@ -296,20 +321,34 @@ def _matching(
     if wrapped is None:
         return 0, []  # a purged dossier: its postings, if any, mean nothing
     keyed = tokens.for_dossier(ctx.keyring, wrapped)
-    wanted = [keyed.for_term(t.word, exact=t.exact) for t in request.terms]
+    lookups = [keyed.lookup(t.word, exact=t.exact) for t in request.terms]
+    every = sorted(set().union(*(sure | unsure for sure, unsure in lookups)))
     postings: dict[int, set[int]] = {}
-    every = sorted(set().union(*wanted))
-    for token, document_id in conn.execute(_LOOKUP, {"dossier_id": dossier_id, "tokens": every}):
+    for token, document_id in conn.execute(
+        _statement(conn, "lookup"), {"dossier_id": dossier_id, "ids": every}
+    ):
         postings.setdefault(token, set()).add(document_id)
-    candidates: set[int] | None = None
-    for term_tokens in wanted:
-        docs = set().union(*(postings.get(t, set()) for t in term_tokens))
-        candidates = docs if candidates is None else candidates & docs
-        if not candidates:
-            return 0, []
-    assert candidates is not None  # noqa: S101 - a request has at least one term
-    params = {"dossier_id": dossier_id, "ids": sorted(candidates)}
-    rows = list(conn.execute(_filtered(request), params))
+    per_term = []
+    for term_sure, term_unsure in lookups:
+        sure_docs = set().union(*(postings.get(t, set()) for t in term_sure))
+        per_term.append(
+            (sure_docs, sure_docs.union(*(postings.get(t, set()) for t in term_unsure)))
+        )
+    candidates = set.intersection(*(docs for _, docs in per_term))
+    sure = set.intersection(*(sure_docs for sure_docs, _ in per_term))
+    # A queued document's postings are missing or stale (server/search/index.py): it is
+    # confirmed against its text like any unsure candidate, so it is found from its
+    # deposit on.
+    queued = set(conn.execute(_QUEUED, {"dossier_id": dossier_id}).scalars())
+    candidates |= queued
+    sure -= queued
+    if not candidates:
+        return 0, []
+    rows = list(
+        conn.execute(
+            _filtered(conn, request), {"dossier_id": dossier_id, "ids": sorted(candidates)}
+        )
+    )
     listed_rows = _listed(ctx, who, granted, rows)
     described: dict[int, fields.Described] = {}
 
@@ -321,12 +360,12 @@ def _matching(
 
     if request.author:
         listed_rows = [row for row in listed_rows if _by(about(row).author, request.author)]
-    texts = _texts(ctx, wrapped, listed_rows)
+    texts = _Texts(ctx, conn, wrapped)
     matcher = Matcher(request.terms)
-    out: list[dict[str, Any]] = []
-    count = 0
-    for row in listed_rows:
-        text = texts.get(row.row_id, "")
+
+    def holds(row: DocumentRow) -> bool:
+        """The decrypted text or the metadata truly answers every term."""
+        text = texts.of(row)
         # Most candidates hold a query word as typed: found in the text, or in the text in
         # lower case, at a word's start, it is confirmed without the full fold (accents,
         # stems), which costs more than the rest of the search. The quick look only
@@ -336,28 +375,42 @@ def _matching(
         if missing:
             lowered = text.lower()
             missing = [i for i in missing if not _as_typed(request.terms[i], lowered)]
-        folded_text: str | None = None
         if missing:
             # Folding decomposes anyway: no composition needed to confirm, only to cut.
             folded_text = normalise.fold(text)
             missing = [i for i in missing if matcher.find(i, folded_text) is None]
         if missing:
-            line = about(row).line()
-            folded_meta = normalise.fold(f"{about(row).title}\n{line}")
-            if any(matcher.find(i, folded_meta) is None for i in missing):
-                continue  # a truncated token's collision, not the words asked for
-        count += 1
-        if len(out) == request.limit:
-            continue
-        shown = listing.document(row)
-        if folded_text is None:
-            folded_text = normalise.fold(text)
-        first = matcher.first_word(folded_text)
-        passage = snippet.passage(text, matcher.hit, first) if first is not None else None
-        for source in (about(row).title, about(row).line()):
-            passage = passage or snippet.passage(source, matcher.hit)
-        shown["snippet"] = passage or ""
-        out.append(shown)
+            folded_meta = normalise.fold(f"{about(row).title}\n{about(row).line()}")
+            return all(matcher.find(i, folded_meta) is not None for i in missing)
+        return True
+
+    # A document holding a sure token of every term matches (tokens.lookup): it is
+    # counted without being decrypted. The others are confirmed against their text now.
+    unsure = [row for row in listed_rows if row.row_id not in sure]
+    texts.load(unsure)
+    matched = [row for row in listed_rows if row.row_id in sure or holds(row)]
+    # The page: each document answered is read for its snippet, and a sure one that
+    # does not hold the words after all (a 32-bit collision, about once in 10^4
+    # searches: docs/documents.md) is dropped from the page and the count alike.
+    out: list[dict[str, Any]] = []
+    count = len(matched)
+    at = 0
+    while len(out) < request.limit and at < len(matched):
+        page = matched[at : at + request.limit - len(out)]
+        at += len(page)
+        texts.load(page)
+        for row in page:
+            if row.row_id in sure and not holds(row):
+                count -= 1
+                continue
+            shown = listing.document(row)
+            text = texts.of(row)
+            first = matcher.first_word(normalise.fold(text))
+            passage = snippet.passage(text, matcher.hit, first) if first is not None else None
+            for source in (about(row).title, about(row).line()):
+                passage = passage or snippet.passage(source, matcher.hit)
+            shown["snippet"] = passage or ""
+            out.append(shown)
     return count, out
 
 
@@ -374,8 +427,8 @@ def _as_typed(term: Term, lowered: str) -> bool:
     )
 
 
-def _filtered(request: Request) -> Select[Any]:
-    statement = _ROWS
+def _filtered(conn: Connection, request: Request) -> Select[Any]:
+    statement = _statement(conn, "rows")
     if request.category is not None:
         statement = statement.where(_DOC.c.category == request.category)
     if request.institution is not None:
@@ -432,24 +485,36 @@ def _by(author: str, wanted: list[str]) -> bool:
     return all(any(h.startswith(w) for h in have) for w in wanted)
 
 
-def _texts(ctx: Ctx, wrapped: bytes, rows: list[DocumentRow]) -> dict[int, str]:
-    """The text of each row, decrypted: its ready extracted text, else the content of a
-    text/plain document, else nothing (metadata alone is searchable)."""
-    if not rows:
-        return {}
-    conn = core(ctx.session)
-    logical = {row.row_id: row.logical_id for row in rows}
-    aead = ctx.keyring.opener(wrapped)  # the dossier key unwrapped once, not per document
-    out: dict[int, str] = {}
-    for found in conn.execute(_TEXTS, {"ids": sorted(logical)}):
-        aad = f"{logical[found.document_id]}:text".encode()
-        out[found.document_id] = aead.decrypt(found.nonce, found.ciphertext, aad).decode(
-            "utf-8", "replace"
+class _Texts:
+    """The texts of rows, decrypted on demand and kept for the search: a document's
+    ready extracted text, else the content of a text/plain document, else "" (metadata
+    alone is searchable). The dossier key is unwrapped once, not per document."""
+
+    def __init__(self, ctx: Ctx, conn: Connection, wrapped: bytes) -> None:
+        self._conn = conn
+        self._aead = ctx.keyring.opener(wrapped)
+        self._known: dict[int, str] = {}
+
+    def of(self, row: DocumentRow) -> str:
+        return self._known.get(row.row_id, "")
+
+    def load(self, rows: list[DocumentRow]) -> None:
+        wanted = {row.row_id: row for row in rows if row.row_id not in self._known}
+        if not wanted:
+            return
+        ids = sorted(wanted)
+        for found in self._conn.execute(_statement(self._conn, "texts"), {"ids": ids}):
+            aad = f"{wanted[found.document_id].logical_id}:text".encode()
+            self._known[found.document_id] = self._open(found.nonce, found.ciphertext, aad)
+        plain = sorted(
+            i for i, r in wanted.items() if r.mime_type == "text/plain" and i not in self._known
         )
-    plain = sorted(r.row_id for r in rows if r.mime_type == "text/plain" and r.row_id not in out)
-    if plain:
-        for found in conn.execute(_CONTENTS, {"ids": plain}):
-            aad = logical[found.document_id].encode()
-            body = aead.decrypt(found.nonce, found.ciphertext, aad)
-            out[found.document_id] = body.decode("utf-8", "replace")
-    return out
+        if plain:
+            for found in self._conn.execute(_statement(self._conn, "contents"), {"ids": plain}):
+                aad = wanted[found.document_id].logical_id.encode()
+                self._known[found.document_id] = self._open(found.nonce, found.ciphertext, aad)
+        for i in ids:
+            self._known.setdefault(i, "")
+
+    def _open(self, nonce: bytes, sealed: bytes, aad: bytes) -> str:
+        return self._aead.decrypt(nonce, sealed, aad).decode("utf-8", "replace")

@@ -77,10 +77,24 @@ class DossierTokens:
     def for_term(self, term: str, *, exact: bool) -> set[int]:
         """The tokens a query term looks up: any of them makes a candidate. `exact` (a
         quoted word): its stem only, no prefix; the confirmation wants the very word."""
-        found = {self.stem(normalise.stem(term))}
-        if not exact and len(term) >= PREFIX_MIN:
-            found.add(self.prefix(term[:PREFIX_MAX]))
-        return found
+        sure, unsure = self.lookup(term, exact=exact)
+        return sure | unsure
+
+    def lookup(self, term: str, *, exact: bool) -> tuple[set[int], set[int]]:
+        """(sure, unsure): the tokens a query term looks up, split by what a match means.
+        A document holding a sure token holds a word the term accepts (one with its
+        stem, or one beginning with it), but for a 32-bit collision; an unsure one only
+        narrows: a prefix cut at PREFIX_MAX letters, or the stem of a quoted word, which
+        other words share. Only unsure matches need the text to be confirmed."""
+        stem = {self.stem(normalise.stem(term))}
+        if exact:
+            return set(), stem
+        if len(term) < PREFIX_MIN:
+            return stem, set()
+        prefix = {self.prefix(term[:PREFIX_MAX])}
+        if len(term) <= PREFIX_MAX:
+            return stem | prefix, set()
+        return stem, prefix
 
 
 def for_dossier(keyring: Keyring, wrapped_key: bytes) -> DossierTokens:

@@ -78,15 +78,16 @@ def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: s
     row.status, row.source = "ready", source
     row.next_attempt_at = None
     row.updated_at = ctx.now
-    text_ready(ctx, dossier_row, doc, text)
+    text_ready(ctx, dossier_row, doc)
 
 
-def text_ready(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str) -> None:
+def text_ready(ctx: Ctx, dossier_row: Dossier, doc: Document) -> None:
     """Called whenever a document version's text becomes ready: at deposit (and replace)
     for what is read there, and from `set_text` when the OCR worker has read a scan. The
-    search index is rebuilt with it in the same transaction, so that a document is
-    searchable by its words exactly when its text is stored."""
-    search_index.index_document(ctx, dossier_row, doc, text)
+    document is queued for the indexer in the same transaction; a search confirms queued
+    documents against their text, so it is searchable by its words exactly when its text
+    is stored (server/search/index.py). The indexer reads the text back, sealed."""
+    search_index.queue(ctx, dossier_row.id, doc.id)
 
 
 def text_of(ctx: Ctx, dossier_row: Dossier, doc: Document) -> tuple[str, str | None]:

@@ -360,8 +360,8 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Readi
     document_text.store_understood(ctx, row, doc, reading)
     if reading.text is None:
         # No text yet (a scan waiting for the OCR, or none to read): searchable by its
-        # metadata now; `document_text.text_ready` indexes it again with its text.
-        search_index.index_document(ctx, row, doc, None)
+        # metadata now; `document_text.text_ready` queues it again with its text.
+        search_index.queue(ctx, row.id, doc.id)
 
 
 def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:

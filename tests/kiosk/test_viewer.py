@@ -3,6 +3,7 @@ browser: PDF pages rendered in memory, images checked, the structure and its tem
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -83,6 +84,28 @@ def test_a_tiff_scan_is_shown_as_png() -> None:
     assert shown.startswith(PNG_MAGIC)
 
 
+def tiff_pages(*colours: tuple[int, int, int]) -> bytes:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in colours]
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:])
+    return out.getvalue()
+
+
+def test_every_page_of_a_tiff_scan_is_shown() -> None:
+    body = tiff_pages((255, 0, 0), (0, 0, 255))
+    assert viewer.image_frames(body) == 2
+    for frame, colour in ((0, (255, 0, 0)), (1, (0, 0, 255))):
+        shown, mime = viewer.image_for_screen(body, frame)
+        assert mime == "image/png"
+        with Image.open(io.BytesIO(shown)) as page:
+            assert page.getpixel((5, 5)) == colour  # that page, not the first again
+    with pytest.raises(Unreadable):
+        viewer.image_for_screen(body, 2)
+    assert viewer.image_frames(picture("PNG")) == 1
+    with pytest.raises(Unreadable):
+        viewer.image_for_screen(picture("PNG"), 1)  # a PNG has one page
+
+
 def test_images_that_are_not_are_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Unreadable):
         viewer.image_for_screen(b"GIF89a garbage")
@@ -113,6 +136,78 @@ def test_the_narrative_keeps_tables_and_loses_anything_active() -> None:
     assert "<p>Fin</p>" in clean
     for gone in ("script", "onclick", "onerror", "style", "<img", "<a", "javascript"):
         assert gone not in clean
+
+
+def test_the_narrative_keeps_every_block_the_server_keeps() -> None:
+    """The kiosk's second pass drops no tag the server kept: a dropped tag keeps its text
+    but loses its break, gluing a definition list's words together."""
+    from server.content import narrative
+
+    assert viewer.NARRATIVE_TAGS == narrative.ALLOWED_TAGS
+    assert viewer.NARRATIVE_ATTRIBUTES == narrative.ALLOWED_ATTRIBUTES
+    served = narrative.sanitise(
+        '<div xmlns="http://www.w3.org/1999/xhtml"><h5>Examen</h5><dl><dt>Poids</dt>'
+        "<dd>62 kg</dd></dl><pre>TA  12/8\nFC  72</pre><ol start='3'><li>c</li></ol></div>"
+    )
+    assert viewer.safe_narrative(served) == served
+
+
+# ---- a non-structured CDA: the document it carries --------------------------------------
+
+
+def cda(body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">'
+        f"<title>Lettre</title><component>{body}</component></ClinicalDocument>"
+    ).encode()
+
+
+def test_a_non_structured_cda_gives_its_embedded_pdf() -> None:
+    inner = pdf(2)
+    encoded = base64.encodebytes(inner).decode()  # wrapped in lines, as many writers do
+    body = cda(
+        f'<nonXMLBody><text mediaType="application/pdf" representation="B64">{encoded}'
+        "</text></nonXMLBody>"
+    )
+    assert viewer.cda_embedded(body) == ("application/pdf", inner)
+
+
+def test_an_embedded_text_is_its_characters_not_its_markup() -> None:
+    body = cda("<nonXMLBody><text>Sortie le 4/10, &lt;traitement&gt; inchangé.</text></nonXMLBody>")
+    # No mediaType: text/plain, CDA R2's default for ED.
+    assert viewer.cda_embedded(body) == (
+        "text/plain",
+        "Sortie le 4/10, <traitement> inchangé.".encode(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        cda("<structuredBody><component><section/></component></structuredBody>"),
+        b'<Bundle xmlns="http://hl7.org/fhir"/>',  # XML, but not a CDA
+    ],
+)
+def test_a_structured_or_foreign_xml_carries_nothing(body: bytes) -> None:
+    assert viewer.cda_embedded(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        cda(
+            '<nonXMLBody><text mediaType="application/pdf" representation="B64">%%%</text>'
+            "</nonXMLBody>"
+        ),
+        b"<ClinicalDocument xmlns='urn:hl7-org:v3'><component>",  # truncated
+        b'<?xml version="1.0"?><!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM '
+        b'"file:///etc/passwd">]><ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
+        b"<nonXMLBody><text>&x;</text></nonXMLBody></component></ClinicalDocument>",
+    ],
+)
+def test_a_broken_or_hostile_cda_is_unreadable(body: bytes) -> None:
+    with pytest.raises(Unreadable):
+        viewer.cda_embedded(body)
 
 
 # ---- the structure's template ---------------------------------------------------------

@@ -20,9 +20,10 @@ from server.models import (
     Document,
     DocumentText,
     Dossier,
+    SearchPending,
     SearchPosting,
 )
-from server.search import tokens
+from server.search import indexer, tokens
 from tests.server.conftest import World
 
 REPORT = (
@@ -45,8 +46,11 @@ def titles(world: World, who: str, dossier_id: int, q: str, **filters: str) -> l
     return sorted(d["title"] for d in body["documents"])
 
 
-@pytest.fixture
-def filled(world: World, marie_dossier: int) -> int:
+# Every search test runs twice: right after the deposits, while the documents wait in the
+# indexer's queue (confirmed against their text), and once the background indexer has
+# turned them into postings. The answers must be the same.
+@pytest.fixture(params=["queued", "indexed"])
+def filled(world: World, marie_dossier: int, request: pytest.FixtureRequest) -> int:
     d = f"/dossiers/{marie_dossier}/care-team"
     r = world.call("POST", "marie", d, {"national_id": world.nid("specialist")})
     assert r.status_code == 201, r.get_json()
@@ -59,6 +63,8 @@ def filled(world: World, marie_dossier: int) -> int:
         created_at="2025-03-10",
     )
     world.deposit("specialist", marie_dossier, category="imagerie", title="Radio du thorax")
+    if request.param == "indexed":
+        assert indexer.drain(world.rt) == 3
     return marie_dossier
 
 
@@ -156,9 +162,15 @@ def test_a_deleted_document_is_never_found_and_leaves_no_postings(
 ) -> None:
     gone = world.deposit("gp", marie_dossier, title="erreur", content=b"mauvais patient")
     kept = world.deposit("gp", marie_dossier, title="archive", content=b"mauvais souvenir")
+    indexer.drain(world.rt)
+    # And one deleted while it still waits for the indexer.
+    queued = world.deposit("gp", marie_dossier, title="brouillon", content=b"mauvais jour")
     d = f"/dossiers/{marie_dossier}/documents"
-    assert world.call("DELETE", "gp", f"{d}/{gone['logical_id']}").status_code == 200
+    for deleted in (gone, queued):
+        assert world.call("DELETE", "gp", f"{d}/{deleted['logical_id']}").status_code == 200
     assert world.call("POST", "gp", f"{d}/{kept['logical_id']}/archive").status_code == 200
+    assert titles(world, "gp", marie_dossier, "mauvais") == ["archive"]
+    assert indexer.drain(world.rt) == 0  # the deleted one left the queue with its postings
     assert titles(world, "gp", marie_dossier, "mauvais") == ["archive"]
     with world.rt.sessions() as s:
         ids = dict(s.execute(select(Document.title, Document.id)).all())
@@ -183,11 +195,20 @@ def test_a_scan_is_found_by_its_words_once_the_worker_has_read_it(
     )  # fmt: skip
     assert titles(world, "gp", marie_dossier, "scan") == ["Scan"]
     assert titles(world, "gp", marie_dossier, "endoscopie") == []
+    assert indexer.drain(world.rt) == 1  # indexed by its metadata: no text yet
+    assert titles(world, "gp", marie_dossier, "scan") == ["Scan"]
     [outcome] = ocr_worker.run_once(world.rt)
     assert outcome.status == "ready"
+    # Its text queues it again: found at once, before the indexer gets there...
     (hit,) = search(world, "gp", marie_dossier, "endoscopies").get_json()["documents"]
     assert hit["title"] == "Scan"
     assert "[[endoscopie]]" in hit["snippet"].lower()
+    # ...and after, by its postings alone (the queue is empty).
+    assert indexer.drain(world.rt) == 1
+    with world.rt.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SearchPending)) == 0
+    assert titles(world, "gp", marie_dossier, "endoscopies") == ["Scan"]
+    assert titles(world, "gp", marie_dossier, "gastrite") == ["Scan"]
 
 
 def test_a_truncated_token_collision_is_dropped_by_confirmation(world: World, filled: int) -> None:
@@ -280,6 +301,7 @@ def test_every_search_is_traced_with_its_count_and_without_its_words(
 
 
 def test_the_index_holds_no_word_in_clear(world: World, filled: int) -> None:
+    indexer.drain(world.rt)
     with world.rt.sessions() as s:
         rows = s.execute(select(SearchPosting.__table__)).all()
     assert len(rows) > 50
@@ -295,6 +317,7 @@ def test_two_dossiers_with_the_same_words_share_no_token(world: World, marie_dos
     jean = world.create("admissions", "jean", medecin_traitant=world.nid("gp"))
     for dossier_id in (marie_dossier, jean):
         world.deposit("gp", dossier_id, title="Bilan", content=REPORT.encode())
+    assert indexer.drain(world.rt) == 2
     with world.rt.sessions() as s:
         per_dossier = [
             set(s.scalars(select(SearchPosting.token).where(SearchPosting.dossier_id == d)))
@@ -307,6 +330,9 @@ def test_two_dossiers_with_the_same_words_share_no_token(world: World, marie_dos
 def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
     world: World, filled: int, settings: dict[str, Any]
 ) -> None:
+    indexer.drain(world.rt)
+    # One more document, still waiting for the indexer when the dossier is purged.
+    world.deposit("gp", filled, title="Dernier bilan", content=REPORT.encode())
     with world.rt.sessions() as s:
         kept = s.execute(select(SearchPosting.token, SearchPosting.document_id)).all()
         # The deposits left their texts (ready ones; a scan would leave one pending).
@@ -321,6 +347,7 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
     assert out.output.strip() == "1 dossier(s) purged"
     with world.rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(SearchPosting)) == 0
+        assert s.scalar(select(func.count()).select_from(SearchPending)) == 0
         assert s.scalar(select(func.count()).select_from(DocumentText)) == 0
     r = search(world, "marie", filled, "hépatite")
     assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_purged")
@@ -328,6 +355,7 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
     # same words in the reopened dossier are other tokens.
     assert world.create("admissions", "marie") == filled
     world.deposit("marie", filled, category="depose_patient", title="t", content=REPORT.encode())
+    assert indexer.drain(world.rt) == 1
     with world.rt.sessions() as s:
         fresh = set(s.scalars(select(SearchPosting.token)))
     assert fresh
