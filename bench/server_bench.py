@@ -151,6 +151,7 @@ class Target:
     token: str | None
     expect: int
     body: bytes | None = None
+    label: str = ""  # set: its latencies are also reported apart (one query of a mix)
 
 
 def _request_bytes(target: Target, host: str, key: str | None = None) -> bytes:
@@ -243,6 +244,7 @@ class ClientResult:
     bytes_received: int = 0
     cpu_seconds: float = 0.0
     warmup_requests: int = 0
+    by_label: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _cpu() -> float:
@@ -294,6 +296,8 @@ def client_main(
         if began >= start and ended <= stop:
             result.latencies_ms.append((ended - began) * 1000.0)
             result.bytes_received += len(body)
+            if target.label:
+                result.by_label.setdefault(target.label, []).append((ended - began) * 1000.0)
         elif ended < start:
             result.warmup_requests += 1
     result.cpu_seconds = _cpu() - (cpu_start if cpu_start is not None else _cpu())
@@ -565,15 +569,15 @@ class Preparer:
         if scenario in ("list_large", "search_large", "search_typical"):
             toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
             if scenario == "list_large":
-                paths = ["/documents?all=true"]
+                paths = [("", "/documents?all=true")]
             else:
-                paths = [f"/search?{urlencode({'q': q})}" for _, q in SEARCH_QUERIES]
+                paths = [(label, f"/search?{urlencode({'q': q})}") for label, q in SEARCH_QUERIES]
             # Each client draws uniformly among (dossier, query): the mix is even.
             return [
                 [
-                    Target("GET", f"{API}/dossiers/{d}{path}", tk[mt], 200)
+                    Target("GET", f"{API}/dossiers/{d}{path}", tk[mt], 200, label=label)
                     for d, _, mt in sh
-                    for path in paths
+                    for label, path in paths
                 ]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
@@ -820,6 +824,10 @@ def run_scenario(
         proc.join(timeout=30)
     latencies = sorted(x for r in results for x in r.latencies_ms)
     requests = len(latencies)
+    labelled: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        for label, values in r.by_label.items():
+            labelled[label] += values
     busy = after.busy - before.busy
     total = after.total - before.total
     return {
@@ -837,6 +845,17 @@ def run_scenario(
         "errors": sum(r.errors for r in results),
         "error_samples": [s for r in results for s in r.error_samples][:5],
         "targets_per_client": round(statistics.fmean(len(t) for t in per_client), 1),
+        # Per query of a search mix: the same window, split by what was asked.
+        "by_label": {
+            label: {
+                "requests": len(values),
+                "p50_ms": percentile(ordered, 50),
+                "p95_ms": percentile(ordered, 95),
+                "p99_ms": percentile(ordered, 99),
+            }
+            for label, values in sorted(labelled.items())
+            for ordered in [sorted(values)]
+        },
         "cpu": {
             # In cores (CPU seconds per wall second) over the measured window.
             "clients": sum(r.cpu_seconds for r in results) / duration,
@@ -1007,10 +1026,17 @@ def format_table(report: dict[str, Any]) -> str:
             f"{docs['max']:g} documents, median {docs['median']:g}):"
         )
         for label, c in m["queries"].items():
+            timed = r.get("by_label", {}).get(label)
+            latency = (
+                f"; {timed['requests']} requests, p50 {timed['p50_ms']:.2f} / p95 "
+                f"{timed['p95_ms']:.2f} / p99 {timed['p99_ms']:.2f} ms"
+                if timed
+                else ""
+            )
             lines.append(
                 f"  {label} {c['q']!r}: median {c['median']:g} (min {c['min']:g}, max "
                 f"{c['max']:g}, {100 * c['median_share']:.0f}% of a dossier), "
-                f"{c['dossiers_without_match']} dossier(s) without a match"
+                f"{c['dossiers_without_match']} dossier(s) without a match{latency}"
             )
     for r in report["results"]:
         for name, ok in r.get("targets", {}).items():

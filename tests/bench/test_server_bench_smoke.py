@@ -42,6 +42,14 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert frequent["dossiers_without_match"] == 0
     assert "matches" in results["search_typical"]
     assert "matches" not in results["list_large"]
+    # Each query's latencies apart, from the same window; a listing has no such split.
+    labels = {label for label, _ in SEARCH_QUERIES}
+    for name in ("search_large", "search_typical"):
+        by_label = results[name]["by_label"]
+        assert set(by_label) == labels, name
+        assert sum(q["requests"] for q in by_label.values()) == results[name]["requests"]
+        assert all(q["p99_ms"] >= q["p50_ms"] > 0 for q in by_label.values()), name
+    assert results["list_large"]["by_label"] == {}
     # Each search beside the listing of the same dossiers, and the two targets.
     pairs = {tuple(p["pair"]): p for p in report["search_ratios"]}
     assert set(pairs) == {("search_large", "list_large"), ("search_typical", "list_mt")}
