@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from server.content import images, narrative, pdf, plain, xml
+from server.content import images, narrative, pdf, plain, rtf, xml
 from server.content.errors import ContentRefused
 from server.content.limits import Budget, TextSink
 from server.content.reading import Entry, Reading, Section
@@ -88,7 +88,9 @@ def read(data: bytes, budget: Budget) -> Reading:
         read_plain = plain.read(content, budget.limits)
         return Reading(Kind.XML, data, _with_title(title, read_plain.text or ""), "plain")
     if kind is Kind.RTF:
-        return Reading(Kind.XML, data)
+        rtf_text = rtf.text(content)[: budget.limits.max_text_chars]
+        budget.check()
+        return Reading(Kind.XML, data, _with_title(title, rtf_text), "plain")
     # An embedded scan, checked like a deposited one (pixels, truncation) for the OCR
     # worker's sake; it stays inside its CDA as sent.
     images.read(content, kind, budget)
