@@ -452,3 +452,15 @@ def test_the_kiosks_structured_dispensation_is_read_line_by_line() -> None:
     assert medications[0]["quantity"] == "2 boîte"
     assert reading.text is not None
     assert "AMOXICILLINE" in reading.text
+
+
+def test_entries_add_to_the_text_only_what_the_narrative_does_not_say() -> None:
+    """A structured document's text reads each thing once (snippets, diffs), and a coded
+    entry written nowhere in the narrative stays searchable."""
+    reading = understand(samples.FHIR, "application/fhir+json", LIMITS)
+    assert reading.text is not None
+    lines = reading.text.split("\n")
+    assert reading.text.count("Asthme") == 1  # the narrative's, the entry adds nothing
+    assert lines.count("DOLIPRANE 1000 mg | 2 boîtes") == 1
+    assert not any(line.startswith("DOLIPRANE 1000 mg 2 boîtes") for line in lines)
+    assert "Vaccin grippe 2026-10-02 X123" in lines  # in no narrative: kept whole
