@@ -652,6 +652,9 @@ def _documents(
             "replaced_by_id": None,
             "replace_reason": None,  # sealed when a replacement gives one; none here
             "version": replaced["version"] + 1 if replaced else 1,
+            # Never waiting for the background indexer: with the index, the generator
+            # writes the postings itself; without it, the population is not for search.
+            "search_queued": False,
         }
         author_ref = (
             f"professional:{author_pro}"

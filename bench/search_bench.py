@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from werkzeug.test import EnvironBuilder
 
 from bench.population import master_key_b64
@@ -42,12 +42,13 @@ from bench.signin_bench import summary
 from bench.wsgi_timing import timed_call
 from server.app import create_app
 from server.migrate import upgrade
-from server.models import Patient, Professional, SearchPosting
+from server.models import Document, Patient, Professional, SearchPosting
 from server.policy import ActorKind
 from server.search import indexer
 from server.signin import sessions
 
 TARGET_RATIO = 1.5
+LISTINGS_WITHOUT_INDEX = 100
 SEED = 11
 GP_NID = "810002813839"
 INS = "279035121518989"
@@ -223,6 +224,17 @@ class Bench:
         # below then find these documents by their postings, as once `dmp worker` has
         # caught up (a search also confirms queued documents, but that is the moment
         # right after a deposit, not the steady state measured here).
+        # The listing before any posting exists (the index empty), for the comparison
+        # with the listing of the measured loop, on the same documents.
+        self.client = client
+        before = self.environ(f"/api/v1/dossiers/{self.dossier_id}/documents?all=true")
+        self.listing_without_index: list[float] = []
+        for i in range(LISTINGS_WITHOUT_INDEX + 10):
+            took, status, _body = self.serve(dict(before))
+            if status != 200:
+                raise RuntimeError(f"listing: {status}")
+            if i >= 10:
+                self.listing_without_index.append(took)
         start = time.perf_counter()
         indexed = indexer.drain(rt)
         took = time.perf_counter() - start
@@ -237,13 +249,16 @@ class Bench:
 
     def deposits_with_and_without_index(self, pairs: int) -> dict[str, list[float]]:
         """Seconds of text deposits into the same dossier, alternately with the search
-        index and with `index.queue` (all a deposit does for the index: the indexer
-        works in the background) replaced by a no-op (the same run, the same dossier
-        growing): what the index adds to a deposit. Called after the measured loop:
-        these documents change nothing that was measured."""
-        from server.search import index
+        index and without it (the same run, the same dossier growing): what the index
+        adds to a deposit. All a deposit does for the index is to store its document
+        queued (`documents.search_queued`, the background indexer does the rest); without
+        the index, the documents are stored unqueued (a mapper event clears the flag
+        before the INSERT), so that nothing would ever index them. Called after the
+        measured loop: these documents change nothing that was measured."""
 
-        real = index.queue
+        def unqueued(_mapper: Any, _conn: Any, doc: Document) -> None:
+            doc.search_queued = False
+
         out: dict[str, list[float]] = {"with_index": [], "without_index": []}
         for i in range(2 * pairs):
             without = i % 2 == 1
@@ -255,7 +270,7 @@ class Bench:
                 "content_base64": base64.b64encode(french_text(self.rng).encode()).decode(),
             }
             if without:
-                index.queue = lambda *_args, **_kw: None  # type: ignore[assignment]
+                event.listen(Document, "before_insert", unqueued)
             try:
                 start = time.perf_counter()
                 r = self.client.post(
@@ -263,10 +278,21 @@ class Bench:
                 )
                 took = time.perf_counter() - start
             finally:
-                index.queue = real  # type: ignore[assignment]
+                if without:
+                    event.remove(Document, "before_insert", unqueued)
             if r.status_code != 201:
                 raise RuntimeError(f"deposit: {r.status_code} {r.get_data(as_text=True)}")
             out["without_index" if without else "with_index"].append(took)
+        with self.rt.sessions() as s:
+            queued = s.scalar(
+                select(func.count()).where(
+                    Document.dossier_id == self.dossier_id,
+                    Document.title.like("Contrôle %"),
+                    Document.search_queued.is_(True),
+                )
+            )
+        if queued != pairs:  # the switch did not take: the comparison would be a lie
+            raise RuntimeError(f"{queued} deposits queued for indexing, {pairs} expected")
         return out
 
     def _free_ins(self) -> str:
@@ -366,6 +392,7 @@ def run(documents: int, iterations: int, warmup: int, db_url: str | None) -> dic
         "index": size,
         "deposit_with_indexing": deposits,
         "background_indexing": bench.indexing,
+        "listing_before_indexing": summary(bench.listing_without_index),
         "deposit_same_run": {name: summary(values) for name, values in compared.items()},
     }
 
@@ -404,6 +431,11 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {stats['returned']}" for name, stats in report["per_query"].items())
     )
     print(f"index: {report['index']}")
+    empty = report["listing_before_indexing"]
+    print(
+        f"listing before the index was built (no posting yet): {empty['median_ms']:.2f} ms "
+        f"median, {empty['p99_ms']:.2f} ms p99"
+    )
     work = report["background_indexing"]
     print(
         f"background indexer: {work['documents']} documents in {work['seconds']} s "

@@ -20,6 +20,7 @@ import nh3
 import pypdfium2 as pdfium
 from lxml import etree
 from PIL import Image
+from striprtf.striprtf import rtf_to_text
 
 # A kiosk shows a document, it is not a PDF reader: beyond this the page says so.
 MAX_PAGES = 30
@@ -35,6 +36,7 @@ KEPT_DOCUMENTS = 3
 XML = frozenset({"text/xml", "application/xml"})
 STRUCTURED = frozenset({"application/fhir+json", "application/json"}) | XML
 IMAGES = frozenset({"image/jpeg", "image/png", "image/tiff"})
+RTF = frozenset({"text/rtf", "application/rtf"})
 # What a browser shows as it is; TIFF is converted to PNG.
 BROWSER_IMAGES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
@@ -88,6 +90,8 @@ def kind_of(mime_type: str) -> str:
         return "image"
     if mime_type == "text/plain":
         return "text"
+    if mime_type in RTF:
+        return "rtf"
     if mime_type in STRUCTURED:
         return "structured"
     return "none"
@@ -129,6 +133,13 @@ def text_of(body: bytes) -> str | None:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def rtf_text(body: bytes) -> str | None:
+    """An RTF letter's text, shown as text (RTF is 7-bit: its bytes decode as Latin-1 and
+    striprtf resolves the escaped accents); None when it holds none."""
+    found = str(rtf_to_text(body.decode("latin-1"), errors="replace")).strip()  # type: ignore[no-untyped-call]
+    return found or None
 
 
 def pdf_page_count(body: bytes) -> int:

@@ -195,8 +195,9 @@ def _ready(ctx: Ctx, claimed: Claimed, read: ocr.Read) -> Outcome:
         return Outcome(claimed.document_id, "lost")
     if dossier.wrapped_key is None:
         return _give_up(ctx, claimed, "dossier_key_destroyed")
-    # Sealed over the claimed row, and announced to the search index, like any text.
+    # Sealed over the claimed row, and announced to the search index.
     document_text.set_text(ctx, dossier, doc, read.text, "ocr")
+    document_text.text_ready(ctx, doc)
     log.info(
         "document %d: OCR text ready (%d page(s)%s)",
         claimed.document_id,

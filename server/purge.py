@@ -26,7 +26,6 @@ from server.models import (
     EmergencyAccess,
     FirstAccess,
     RepresentativeLink,
-    SearchPending,
     SearchPosting,
 )
 from server.services import audit
@@ -73,7 +72,6 @@ def _erase(session: Session, row: Dossier) -> None:
     # The search index: its tokens are keyed by the dossier key destroyed below, so they
     # would mean nothing even if kept; they go with the rest (docs/documents.md, Search).
     session.execute(delete(SearchPosting).where(SearchPosting.dossier_id == row.id))
-    session.execute(delete(SearchPending).where(SearchPending.dossier_id == row.id))
     # Text and structure are sealed like the content, and must go before their documents
     # (a pending OCR row included: a worker holding it then finds its claim lost).
     for sealed in (DocumentContent, DocumentText, DocumentStructure):

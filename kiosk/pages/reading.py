@@ -3,7 +3,7 @@
 PDF pages are rendered to PNG by the kiosk (kiosk/viewer.py), images shown scaled, text
 as text, CDA and FHIR documents as their sections and tables when the server gives their
 structure, a non-structured CDA as the document it embeds (its PDF's pages, its scan, its
-text; an RTF is said not to be shown). The bytes fetched for the page stay in the
+text; an RTF as its text). The bytes fetched for the page stay in the
 session's memory (`Dossier.viewed`) so that the page's <img> requests are answered from
 there; they leave with the dossier or the session. Page images are served like every
 kiosk page: only to the kiosk's own browser (guard.py) and `no-store`.
@@ -41,9 +41,9 @@ class Structure:
 
 MEDICATION_FIELDS = ("name", "dose", "form", "quantity", "posology")
 VACCINATION_FIELDS = ("name", "date", "lot")
-# What the page shows of the document a non-structured CDA embeds; the rest (RTF) is said
+# What the page shows of the document a non-structured CDA embeds; anything else is said
 # to be unreadable on the kiosk rather than shown as raw markup.
-SHOWN_EMBEDDED = frozenset({"pdf", "image", "text"})
+SHOWN_EMBEDDED = frozenset({"pdf", "image", "text", "rtf"})
 
 
 def structure_of(raw: Any) -> Structure:
@@ -152,6 +152,12 @@ def _show(
         if kind == "structured" and not structure and mime_type in viewer.XML:
             kind, mime_type, body = _embedded(kind, mime_type, body)
             shown["kind"] = kind
+        if kind == "rtf":
+            # An RTF reads as its text, never as its markup.
+            shown["kind"] = "text"
+            shown["text"] = viewer.rtf_text(body)
+            shown["unreadable"] = shown["text"] is None
+            return
         if kind == "pdf":
             fetched = Fetched(mime_type, body, pages=viewer.pdf_page_count(body))
             shown["pages"] = fetched.pages

@@ -337,10 +337,17 @@ HISTORY = obj(
                     "text": STR,
                     "repeated": {"type": "integer", "minimum": 0},
                     "hash": STR,
+                    # The entry's leaf in the verifiable log, once sequenced (about a
+                    # second after the action): docs/transparency.md.
+                    "log_index": {"type": ["integer", "null"]},
                 }
             ),
         },
         "next_before": {"type": ["integer", "null"]},
+        # What a patient's software needs to check the page against the log: the chain
+        # named in each leaf, and the latest signed checkpoint (C2SP note), or null.
+        "chain": STR,
+        "checkpoint": {"type": ["string", "null"]},
     },
     ["entries"],
 )

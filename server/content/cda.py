@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from server.content import images, narrative, pdf, plain, xml
+from server.content import images, narrative, pdf, plain, rtf, xml
 from server.content.errors import ContentRefused
 from server.content.limits import Budget, TextSink
 from server.content.reading import Entry, Reading, Section
@@ -88,7 +88,9 @@ def read(data: bytes, budget: Budget) -> Reading:
         read_plain = plain.read(content, budget.limits)
         return Reading(Kind.XML, data, _with_title(title, read_plain.text or ""), "plain")
     if kind is Kind.RTF:
-        return Reading(Kind.XML, data)
+        rtf_text = rtf.text(content)[: budget.limits.max_text_chars]
+        budget.check()
+        return Reading(Kind.XML, data, _with_title(title, rtf_text), "plain")
     # An embedded scan, checked like a deposited one (pixels, truncation) for the OCR
     # worker's sake; it stays inside its CDA as sent.
     images.read(content, kind, budget)
@@ -127,19 +129,31 @@ def compose_text(
     title: str | None, sections: list[Section], entries: list[Entry], budget: Budget
 ) -> str:
     """The searchable text of a structured document: title, each section's title and
-    narrative, then one line per entry (its values, in the contract's order)."""
+    narrative, then one line per entry with those of its values (in the contract's
+    order) the narrative does not already say. A narrative usually lists its entries
+    ("Amlodipine 5 mg, 1 cp/j"): repeating them would show every medicine twice in
+    snippets and diffs, while a coded value written nowhere else stays searchable."""
     sink = TextSink(budget.limits.max_text_chars)
     sink.add(title or "")
+    said: list[str] = []
     for section in sections:
         if sink.full:
             break
         budget.check()
         sink.add(section.get("title") or "")
-        sink.add(narrative.text_of(section["html"]))
+        text = narrative.text_of(section["html"])
+        sink.add(text)
+        said.append(text)
+    known = " ".join(" ".join(said).split()).casefold()
     for entry in entries:
         values = [v for k, v in entry.items() if k not in ("kind", "section", "code") and v]
         code = entry.get("code") or {}
-        sink.add(" ".join([*map(str, values), code.get("display") or ""]).strip())
+        unsaid = [
+            value
+            for value in dict.fromkeys([*map(str, values), code.get("display") or ""])
+            if value and " ".join(value.split()).casefold() not in known
+        ]
+        sink.add(" ".join(unsaid))
     return sink.text()
 
 

@@ -15,8 +15,8 @@ Entry = dict[str, Any]  # {"kind", "section", "code", "name", ...}
 @dataclass(frozen=True, slots=True)
 class Reading:
     """`text` is None when there is none yet: `ocr` says whether the worker must read it
-    (a scan, a photograph), else the format gives none (RTF). `source`: layer (PDF text
-    layer), narrative (CDA, FHIR), plain."""
+    (a scan, a photograph), else the content holds none. `source`: layer (PDF text
+    layer), narrative (CDA, FHIR), plain (text, RTF)."""
 
     kind: Kind
     body: bytes

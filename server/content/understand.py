@@ -7,7 +7,7 @@ refusal is a ContentRefused, a 422 with its reason) and reads its text and struc
 
 from __future__ import annotations
 
-from server.content import cda, fhir, images, pdf, plain
+from server.content import cda, fhir, images, pdf, plain, rtf
 from server.content.errors import ContentRefused
 from server.content.limits import Budget, Limits
 from server.content.reading import Reading
@@ -32,9 +32,7 @@ def understand(data: bytes, declared: str, limits: Limits) -> Reading:
     if found is Kind.JSON:
         return fhir.read(data, budget)
     if found is Kind.RTF:
-        # Accepted as before, stored as sent; its text is not extracted (no maintained
-        # RTF reader among our dependencies), so it is found by its metadata only.
-        return Reading(Kind.RTF, data)
+        return rtf.read(data, budget)
     return plain.read(data, limits)
 
 

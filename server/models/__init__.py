@@ -23,7 +23,7 @@ from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Do
 from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
 from server.models.replay import KioskRequestSeen
-from server.models.search import SearchPending, SearchPosting
+from server.models.search import SearchPosting
 from server.models.session import (
     ApiSession,
     EmergencyAccess,
@@ -68,7 +68,6 @@ __all__ = [
     "PendingSignIn",
     "Professional",
     "RepresentativeLink",
-    "SearchPending",
     "SearchPosting",
     "ServiceAccount",
     "TotpCredential",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime
@@ -12,7 +12,18 @@ from server.models.base import Base, UTCDateTime
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_dossier_submitted", "dossier_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_documents_dossier_submitted", "dossier_id", "submitted_at"),
+        # Only the few documents waiting for the indexer: what a search and the indexer
+        # look up (server/search/index.py).
+        Index(
+            "ix_documents_search_queued",
+            "dossier_id",
+            "id",
+            postgresql_where=text("search_queued"),
+            sqlite_where=text("search_queued"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
@@ -45,6 +56,11 @@ class Document(Base):
     # ("posologie corrigée : ...") is health content: sealed under the dossier key like
     # the content (nonce || AES-GCM ciphertext, AAD "<logical_id>:replace_reason").
     replace_reason: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Its search postings are missing or stale: set when the version is stored and when
+    # its text becomes ready (after OCR), cleared by the background indexer. A flag on
+    # the row the deposit writes anyway, so that queueing costs the deposit nothing; a
+    # search confirms such documents against their text (docs/documents.md).
+    search_queued: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("false"))
 
 
 class DocumentEntry(Base):

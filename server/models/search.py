@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, UTCDateTime
+from server.models.base import Base
 
 
 class SearchPosting(Base):
@@ -33,19 +31,3 @@ class SearchPosting(Base):
     dossier_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     token: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     document_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-
-
-class SearchPending(Base):
-    """A document version whose postings are not (or no longer) up to date: queued at
-    deposit and whenever its text becomes ready (after OCR), taken by the indexer in the
-    background worker (server/search/indexer.py). Until then a search confirms such a
-    document against its text directly, so it is found from its deposit on: the index
-    only narrows the documents to confirm, and indexing stays out of the deposit's
-    request (docs/documents.md, "Indexing in the background")."""
-
-    __tablename__ = "search_pending"
-    __table_args__ = (Index("ix_search_pending_dossier_id", "dossier_id"),)
-
-    document_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    dossier_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), nullable=False)

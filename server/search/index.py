@@ -1,37 +1,31 @@
 """Keeping a document's postings: built from its metadata and text, dropped on demand.
 
-A document is queued (`queue`) when it is stored and whenever its text becomes known (at
-deposit, or after OCR: `services/document_text.text_ready`), in the same transaction; the
+A document is queued (`documents.search_queued`) when it is stored and whenever its text
+becomes known (after OCR: `services/document_text.text_ready`), in the same transaction; the
 indexer of the background worker (server/search/indexer.py) then calls `index_document`,
 which replaces whatever postings the document had. Until then, a search confirms queued
 documents against their text directly (server/search/query.py), so that a document is
-found from the moment it is stored while its deposit pays for one row, not for hundreds
-of postings. Visibility is no part of the index: masking changes no posting, because
-every query applies the policy's current answer to each candidate.
+found from the moment it is stored while its deposit pays for one column of the row it
+writes anyway, not for hundreds of postings. Visibility is no part of the index: masking
+changes no posting, because every query applies the policy's current answer to each
+candidate.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.db import core
-from server.models import (
-    Document,
-    Dossier,
-    Professional,
-    SearchPending,
-    SearchPosting,
-    table_of,
-)
+from server.models import Document, Dossier, Professional, SearchPosting, table_of
 from server.search import fields, normalise, tokens
 from server.services.context import Ctx
 
 _POSTINGS = table_of(SearchPosting)
 _INSERT = insert(_POSTINGS)
 # PostgreSQL: one statement with the tokens as one array parameter. An executemany of a
-# few hundred rows took 12-15 ms, this 3-5 ms: the deposit pays for it (bench/search).
+# few hundred rows took 12-15 ms, this 3-5 ms (bench/search_bench.py).
 _INSERT_PG = insert(_POSTINGS).from_select(
     ["dossier_id", "token", "document_id"],
     select(
@@ -41,23 +35,19 @@ _INSERT_PG = insert(_POSTINGS).from_select(
     ),
 )
 _FORGET = delete(_POSTINGS).where(_POSTINGS.c.document_id == bindparam("document_id"))
-_PENDING = table_of(SearchPending)
-_UNQUEUE = delete(_PENDING).where(_PENDING.c.document_id == bindparam("document_id"))
+_DOC = table_of(Document)
+_UNQUEUE = update(_DOC).where(_DOC.c.id == bindparam("document_id")).values(search_queued=False)
+_QUEUE = update(_DOC).where(_DOC.c.id == bindparam("document_id")).values(search_queued=True)
 
 
-def queue(ctx: Ctx, dossier_id: int, document_id: int) -> None:
-    """Marks a document version for (re)indexing by the background indexer. An upsert:
-    on PostgreSQL, when the indexer holds the row (it is indexing an older state of the
-    document), this waits for it, then queues the document again once it is gone."""
-    conn = core(ctx.session)
-    values = {"document_id": document_id, "dossier_id": dossier_id, "queued_at": ctx.now}
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_PENDING).values(values)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[_PENDING.c.document_id], set_={"queued_at": ctx.now}
-        )
-    )
+def queue(ctx: Ctx, doc: Document) -> None:
+    """Queues a stored document version again for the background indexer (a new version
+    is born queued; this is for its text read later by the OCR). Always an UPDATE, never
+    the ORM's view of the flag: when the indexer holds the row (it is indexing an older
+    state of the document and will clear the flag), the flag may still read as set here,
+    but the UPDATE waits for the indexer's transaction and sets it again after it."""
+    core(ctx.session).execute(_QUEUE, {"document_id": doc.id})
+    set_committed_value(doc, "search_queued", True)
 
 
 def describe(ctx: Ctx, doc: Document) -> fields.Described:

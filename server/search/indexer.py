@@ -1,12 +1,13 @@
 """The background indexer: turns queued documents into postings, in the worker.
 
-A deposit (or an OCR result) only queues its document (`index.queue`); this loop, run by
-`dmp worker` and the demo beside the OCR and the log sequencer, indexes the queue in
-batches, oldest first. Each batch is one short transaction: the rows taken are locked
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so that two workers share the queue; SQLite
-writes one transaction at a time anyway), indexed and removed together, so a crash
-leaves them queued and nothing is lost. A document whose text becomes ready while its
-older state is being indexed is queued again by the upsert once this batch commits.
+A new document version is born queued (`documents.search_queued`), and an OCR result
+queues it again (`index.queue`); this loop, run by `dmp worker` and the demo beside the
+OCR and the log sequencer, indexes the queue in batches, oldest first. Each batch is one
+short transaction: the rows taken are locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+that two workers share the queue; SQLite writes one transaction at a time anyway),
+indexed and unqueued together, so a crash leaves them queued and nothing is lost. A
+document whose text becomes ready while its older state is being indexed waits for the
+lock, then queues it again once this batch commits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from server.models import Document, Dossier, SearchPending
+from server.models import Document, Dossier
 from server.search import index
 from server.services import document_text
 
@@ -36,23 +37,23 @@ def index_batch(ctx: Ctx, batch: int = BATCH) -> int:
     """Indexes up to `batch` queued documents in the caller's transaction (the caller
     commits); returns how many it took off the queue."""
     taken = ctx.session.scalars(
-        select(SearchPending)
-        .order_by(SearchPending.queued_at, SearchPending.document_id)
+        select(Document)
+        .where(Document.search_queued.is_(True))
+        .order_by(Document.id)
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
     dossiers: dict[int, Dossier | None] = {}
-    for pending in taken:
-        doc = ctx.session.get(Document, pending.document_id)
-        if pending.dossier_id not in dossiers:
-            dossiers[pending.dossier_id] = ctx.session.get(Dossier, pending.dossier_id)
-        dossier_row = dossiers[pending.dossier_id]
-        if doc is not None and dossier_row is not None and doc.status != "deleted":
+    for doc in taken:
+        if doc.dossier_id not in dossiers:
+            dossiers[doc.dossier_id] = ctx.session.get(Dossier, doc.dossier_id)
+        dossier_row = dossiers[doc.dossier_id]
+        if dossier_row is not None and doc.status != "deleted":
             text: str | None = None
             if dossier_row.wrapped_key is not None:
                 _status, text = document_text.text_of(ctx, dossier_row, doc)
             index.index_document(ctx, dossier_row, doc, text)
-        ctx.session.delete(pending)
+        doc.search_queued = False
     return len(taken)
 
 

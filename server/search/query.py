@@ -29,7 +29,6 @@ from server.models import (
     DocumentContent,
     DocumentText,
     Dossier,
-    SearchPending,
     SearchPosting,
     table_of,
 )
@@ -52,7 +51,7 @@ FINESS = re.compile(r"(?:[0-9]{9}|2[AB][0-9]{7})")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PARTS = re.compile(r'"([^"]*)"|([^"\s]+)')
 
-_DOC, _POST, _PENDING = table_of(Document), table_of(SearchPosting), table_of(SearchPending)
+_DOC, _POST = table_of(Document), table_of(SearchPosting)
 _TEXT, _CONTENT = table_of(DocumentText), table_of(DocumentContent)
 
 
@@ -92,7 +91,9 @@ def _statement(conn: Connection, name: str) -> Select[Any]:
 
 
 # Documents the background indexer has not reached yet: candidates whatever their words.
-_QUEUED = select(_PENDING.c.document_id).where(_PENDING.c.dossier_id == bindparam("dossier_id"))
+_QUEUED = select(_DOC.c.id).where(
+    _DOC.c.dossier_id == bindparam("dossier_id"), _DOC.c.search_queued.is_(True)
+)
 _KEY = select(Dossier.wrapped_key).where(Dossier.id == bindparam("dossier_id"))
 
 

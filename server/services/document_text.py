@@ -68,8 +68,8 @@ def structure_plain(reading: Reading) -> bytes | None:
 
 def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: str) -> None:
     """Seals `text` as the document's ready text (`source`: layer, narrative, plain, ocr),
-    over a pending row if there is one, then announces it (`text_ready`). The OCR worker
-    calls this too, once it has read a scan."""
+    over a pending row if there is one. At deposit, the new version is born queued for
+    the search indexer; a text read later (OCR) is announced with `text_ready`."""
     row = ctx.session.get(DocumentText, doc.id)
     if row is None:
         row = DocumentText(document_id=doc.id, attempts=0)
@@ -78,16 +78,14 @@ def set_text(ctx: Ctx, dossier_row: Dossier, doc: Document, text: str, source: s
     row.status, row.source = "ready", source
     row.next_attempt_at = None
     row.updated_at = ctx.now
-    text_ready(ctx, dossier_row, doc)
 
 
-def text_ready(ctx: Ctx, dossier_row: Dossier, doc: Document) -> None:
-    """Called whenever a document version's text becomes ready: at deposit (and replace)
-    for what is read there, and from `set_text` when the OCR worker has read a scan. The
-    document is queued for the indexer in the same transaction; a search confirms queued
+def text_ready(ctx: Ctx, doc: Document) -> None:
+    """Called when the OCR worker has read a stored document's text: the document is
+    queued again for the indexer in the same transaction. A search confirms queued
     documents against their text, so it is searchable by its words exactly when its text
-    is stored (server/search/index.py). The indexer reads the text back, sealed."""
-    search_index.queue(ctx, dossier_row.id, doc.id)
+    is stored (server/search/index.py); the indexer reads the text back, sealed."""
+    search_index.queue(ctx, doc)
 
 
 def text_of(ctx: Ctx, dossier_row: Dossier, doc: Document) -> tuple[str, str | None]:

@@ -357,11 +357,9 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Readi
     nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, reading.body, doc.logical_id)
     ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
     ctx.session.add(_entry(ctx, who, doc))
+    # The new version is born queued for the background indexer (Document.search_queued):
+    # searchable at once, its postings made by `dmp worker` (server/search/index.py).
     document_text.store_understood(ctx, row, doc, reading)
-    if reading.text is None:
-        # No text yet (a scan waiting for the OCR, or none to read): searchable by its
-        # metadata now; `document_text.text_ready` queues it again with its text.
-        search_index.queue(ctx, row.id, doc.id)
 
 
 def _new_entry(ctx: Ctx, who: Principal, doc: Document, **changes: Any) -> None:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry
+from server.models import AuditEntry, LogLeaf
 from server.policy import Action, Matrix
-from server.services import audit, denials, guard, lookup, views
+from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
 
 VERBS = {
@@ -186,8 +186,27 @@ def history(
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
+    # Each entry's place in the verifiable log and the latest signed checkpoint, so that
+    # the patient's side can prove every line shown is in the log the witnesses see
+    # (inclusion proofs from /api/v1/log/proof/inclusion; docs/transparency.md).
+    leaves: dict[int, int] = {
+        entry_id: idx
+        for entry_id, idx in ctx.session.execute(
+            select(LogLeaf.audit_entry_id, LogLeaf.idx).where(
+                LogLeaf.audit_entry_id.in_([e.id for e in entries])
+            )
+        )
+    }
+    for entry, item in zip(entries, items, strict=True):
+        item["log_index"] = leaves.get(entry.id)
+    signed = trace_log.latest(ctx.session)
     more = bool(entries) and entries[-1].seq > 1
-    return {"entries": items, "next_before": entries[-1].seq if more else None}
+    return {
+        "entries": items,
+        "next_before": entries[-1].seq if more else None,
+        "chain": chain,
+        "checkpoint": signed.note if signed is not None else None,
+    }
 
 
 def render(

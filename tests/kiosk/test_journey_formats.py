@@ -377,23 +377,22 @@ def test_non_structured_cdas_show_their_embedded_pdf_and_text(at: Kiosk) -> None
     at.shot("formats", "cda-texte")
 
 
-def test_a_non_structured_cda_shows_its_scan_and_says_when_it_cannot(at: Kiosk) -> None:
+def test_a_non_structured_cda_shows_its_scan_and_its_rtf_letter_as_text(at: Kiosk) -> None:
     page: Any = at.page
     at.at_counter(GP, MARIE)
     scan = io.BytesIO()
     Image.new("RGB", (640, 900), (240, 240, 235)).save(scan, format="JPEG")
     cda = cda_non_structured("image/jpeg", scan.getvalue())
     deposit(at, "Courrier scanné", "text/xml", cda, category="compte_rendu")
-    rtf = cda_non_structured("text/rtf", rb"{\rtf1\ansi Courrier {\b important}.}")
+    rtf = cda_non_structured("text/rtf", rb"{\rtf1\ansi Courrier {\b important} \'e0 lire.}")
     deposit(at, "Courrier RTF", "text/xml", rtf, category="compte_rendu")
     page.reload()
     open_document(page, "Courrier scanné")
     assert loaded(page, "[data-testid=picture]") == 640  # the scan, not its CDA
     page.click("[data-testid=back]")
     open_document(page, "Courrier RTF")
-    # No RTF reader on the kiosk: said in French, never shown as raw markup.
-    reader = page.inner_text("[data-testid=reader]")
-    assert "Ce document ne peut pas être affiché sur la borne." in reader
+    # Its text, accents resolved, never its markup.
+    assert page.inner_text("[data-testid=content]").strip() == "Courrier important à lire."
     assert "rtf1" not in page.content()
     assert "ClinicalDocument" not in page.content()
 

@@ -299,3 +299,12 @@ def test_the_structure_reads_in_english_too(app: Any) -> None:
 @pytest.mark.parametrize("raw", [None, [], {"sections": "x", "entries": None}, {}])
 def test_a_malformed_structure_shows_nothing(raw: Any) -> None:
     assert not structure_of(raw)
+
+
+def test_an_rtf_letter_reads_as_its_text() -> None:
+    body = (
+        b"{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}\\f0 Ordonnance :\\par Amlodipine 5 mg, 1/j.\\par}"
+    )
+    assert viewer.kind_of("text/rtf") == viewer.kind_of("application/rtf") == "rtf"
+    assert viewer.rtf_text(body) == "Ordonnance :\nAmlodipine 5 mg, 1/j."
+    assert viewer.rtf_text(b"{\\rtf1{\\fonttbl{\\f0 Arial;}}}") is None

@@ -73,7 +73,7 @@ def sealed_rows(world: World, logical_id: str) -> tuple[DocumentText | None, Any
         (samples.CDA, "text/xml", "ready", "narrative", "AMOXICILLINE", 5, 5),
         (samples.FHIR, "application/fhir+json", "ready", "narrative", "DOLIPRANE", 2, 6),
         ("Tension 12/8, créatinine".encode(), "text/plain", "ready", "plain", "créatinine", 0, 0),
-        (b"{\\rtf1 Compte rendu}", "text/rtf", "none", None, None, 0, 0),
+        (b"{\\rtf1 Compte rendu d\\'e9taill\\'e9}", "text/rtf", "ready", "plain", "détaillé", 0, 0),
     ],
     ids=["pdf", "scan", "cda", "fhir", "text", "rtf"],
 )

@@ -201,6 +201,15 @@ def test_a_cda_with_an_embedded_pdf_gives_the_pdf_text() -> None:
     assert "anticoagulants" in reading.text
 
 
+def test_a_cda_with_an_embedded_rtf_gives_the_letters_text() -> None:
+    rtf = b"{\\rtf1\\ansi Lettre de liaison : {\\b anticoagulants} arr\\'eat\\'e9s.}"
+    reading = understand(samples.cda_with_pdf(rtf, "text/rtf"), "text/xml", LIMITS)
+    assert (reading.text_status, reading.source) == ("ready", "plain")
+    assert reading.text is not None
+    assert "Compte rendu d'hospitalisation" in reading.text
+    assert "Lettre de liaison : anticoagulants arrêtés." in reading.text
+
+
 def test_a_cda_with_an_embedded_scan_is_left_to_the_ocr_which_reads_the_scan() -> None:
     scan = samples.scanned_pdf()
     data = samples.cda_with_pdf(scan)
@@ -390,10 +399,25 @@ def test_plain_text_is_its_own_text() -> None:
     )
 
 
-def test_rtf_is_accepted_as_sent_without_text() -> None:
-    data = b"{\\rtf1\\ansi Compte rendu}"
+def test_rtf_is_stored_as_sent_with_its_text() -> None:
+    data = (
+        b"{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}{\\*\\generator Word;}\\f0 "
+        b"Compte rendu\\par H\\'e9patite B chronique, \\u233?t\\u233? 2024.\\par}"
+    )
     reading = understand(data, "application/rtf", LIMITS)
-    assert (reading.body, reading.text, reading.text_status) == (data, None, "none")
+    assert reading.body == data  # stored as sent
+    assert reading.text_status == "ready"
+    assert reading.source == "plain"
+    # Escaped accents resolved; the font table and the generator are not text.
+    assert reading.text is not None
+    assert reading.text.split("\n")[:2] == ["Compte rendu", "Hépatite B chronique, été 2024."]
+    assert "Arial" not in reading.text
+    assert "Word" not in reading.text
+
+
+def test_an_rtf_without_words_has_no_text() -> None:
+    reading = understand(b"{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}}", "text/rtf", LIMITS)
+    assert (reading.text, reading.text_status) == (None, "none")
 
 
 def test_the_kiosks_structured_dispensation_is_read_line_by_line() -> None:
@@ -428,3 +452,15 @@ def test_the_kiosks_structured_dispensation_is_read_line_by_line() -> None:
     assert medications[0]["quantity"] == "2 boîte"
     assert reading.text is not None
     assert "AMOXICILLINE" in reading.text
+
+
+def test_entries_add_to_the_text_only_what_the_narrative_does_not_say() -> None:
+    """A structured document's text reads each thing once (snippets, diffs), and a coded
+    entry written nowhere in the narrative stays searchable."""
+    reading = understand(samples.FHIR, "application/fhir+json", LIMITS)
+    assert reading.text is not None
+    lines = reading.text.split("\n")
+    assert reading.text.count("Asthme") == 1  # the narrative's, the entry adds nothing
+    assert lines.count("DOLIPRANE 1000 mg | 2 boîtes") == 1
+    assert not any(line.startswith("DOLIPRANE 1000 mg 2 boîtes") for line in lines)
+    assert "Vaccin grippe 2026-10-02 X123" in lines  # in no narrative: kept whole

@@ -235,7 +235,7 @@ def test_two_workers_never_read_the_same_document_twice(
     made_ready: list[str] = []
     lock = threading.Lock()
 
-    def record(ctx: Any, dossier: Dossier, doc: Document) -> None:
+    def record(ctx: Any, doc: Document) -> None:
         with lock:
             made_ready.append(doc.logical_id)
 

@@ -1,5 +1,5 @@
-"""The background indexer (server/search/indexer.py): a deposit queues its document and
-writes no postings; the worker's indexer turns the queue into postings, in batches,
+"""The background indexer (server/search/indexer.py): a deposit stores its document
+queued and writes no postings; the worker's indexer turns the queue into postings, in batches,
 without losing a document whose text arrives while it works (issue #11)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from sqlalchemy import func, select
 
 from server import worker
-from server.models import Document, SearchPending, SearchPosting
+from server.models import Document, SearchPosting
 from server.search import index, indexer
 from tests.server.conftest import World
 
@@ -21,7 +21,7 @@ def counts(world: World) -> tuple[int, int]:
     """(queued documents, postings)."""
     with world.rt.sessions() as s:
         return (
-            s.scalar(select(func.count()).select_from(SearchPending)) or 0,
+            s.scalar(select(func.count()).where(Document.search_queued.is_(True))) or 0,
             s.scalar(select(func.count()).select_from(SearchPosting)) or 0,
         )
 
@@ -60,7 +60,9 @@ def test_text_arriving_while_the_indexer_holds_the_document_queues_it_again(
 
     def text_ready_meanwhile() -> None:
         with world.rt.sessions() as other:
-            index.queue(world.rt.ctx(other), marie_dossier, doc_id)
+            doc = other.get(Document, doc_id)
+            assert doc is not None
+            index.queue(world.rt.ctx(other), doc)
             other.commit()
         requeued.set()
 

@@ -20,7 +20,6 @@ from server.models import (
     Document,
     DocumentText,
     Dossier,
-    SearchPending,
     SearchPosting,
 )
 from server.search import indexer, tokens
@@ -206,7 +205,7 @@ def test_a_scan_is_found_by_its_words_once_the_worker_has_read_it(
     # ...and after, by its postings alone (the queue is empty).
     assert indexer.drain(world.rt) == 1
     with world.rt.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(SearchPending)) == 0
+        assert not s.scalar(select(func.count()).where(Document.search_queued.is_(True)))
     assert titles(world, "gp", marie_dossier, "endoscopies") == ["Scan"]
     assert titles(world, "gp", marie_dossier, "gastrite") == ["Scan"]
 
@@ -347,7 +346,7 @@ def test_purge_deletes_the_postings_and_the_key_that_gave_them_meaning(
     assert out.output.strip() == "1 dossier(s) purged"
     with world.rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(SearchPosting)) == 0
-        assert s.scalar(select(func.count()).select_from(SearchPending)) == 0
+        assert not s.scalar(select(func.count()).where(Document.search_queued.is_(True)))
         assert s.scalar(select(func.count()).select_from(DocumentText)) == 0
     r = search(world, "marie", filled, "hépatite")
     assert (r.status_code, r.get_json()["reason"]) == (403, "dossier_purged")

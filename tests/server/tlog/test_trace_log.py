@@ -210,3 +210,34 @@ def test_the_worker_appends_new_entries_to_the_log(world: World, marie_dossier: 
     assert done.logged == len(entries) > 0
     head, _ = _published(world)
     assert head.size == len(entries)
+
+
+def test_a_history_page_carries_what_proves_each_line_in_the_log(
+    world: World, marie_dossier: int
+) -> None:
+    """From the history page alone (and the pinned log key), the patient's side proves
+    every line shown is in the signed log: each line's leaf is recomputed from what the
+    page says (chain, seq, hash), never taken from the server's leaf table."""
+    world.deposit("gp", marie_dossier, title="Compte rendu")
+    path = f"/dossiers/{marie_dossier}/history"
+    before = world.call("GET", "marie", path).get_json()
+    assert before["checkpoint"] is None  # nothing sequenced yet: nothing to prove
+    assert {e["log_index"] for e in before["entries"]} == {None}
+    trace_log.run(world.rt)
+    page = world.call("GET", "marie", path).get_json()
+    verifier = Verifier.parse(_text(world.client, "/log/key"))
+    head = checkpoint.verify(page["checkpoint"], ORIGIN, [verifier])
+    sequenced = [e for e in page["entries"] if e["log_index"] is not None]
+    # Every line but the reading of this very page (traced after the checkpoint).
+    assert len(sequenced) == len(page["entries"]) - 1 >= 3
+    for line in sequenced:
+        leaf = merkle.leaf_hash(trace_log.leaf_entry(page["chain"], line["seq"], line["hash"]))
+        index = line["log_index"]
+        proof = _proof(world, f"/log/proof/inclusion?index={index}&size={head.size}")
+        merkle.verify_inclusion(leaf, index, head.size, proof, head.root)
+    # A line altered on its way to the patient no longer proves inclusion.
+    line = sequenced[0]
+    forged = merkle.leaf_hash(trace_log.leaf_entry(page["chain"], line["seq"], "0" * 64))
+    proof = _proof(world, f"/log/proof/inclusion?index={line['log_index']}&size={head.size}")
+    with pytest.raises(ProofError):
+        merkle.verify_inclusion(forged, line["log_index"], head.size, proof, head.root)
