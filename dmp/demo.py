@@ -211,6 +211,9 @@ def start(
             "SERVER_URL": server_url,
             "HOST": host,
             "PORT": port,
+            # The log key as an installer would give it (`dmp audit log-key`).
+            "LOG_KEY": trace_log.signer(rt.keyring, rt.settings["LOG_ORIGIN"]).verifier.vkey(),
+            "LOG_ORIGIN": rt.settings["LOG_ORIGIN"],
             **(kiosk_overrides or {}),
         }
     )

@@ -101,6 +101,22 @@ def verify(db_url: str | None) -> None:
     sys.exit(0 if ok else 1)
 
 
+@audit.command("log-key")
+@DB_OPTION
+def log_key(db_url: str | None) -> None:
+    """Print the verifiable log's verifier key, to give kiosks and witnesses out of band
+    (their LOG_KEY): they check checkpoints against it, not against what the server says."""
+    from server.app import build_runtime
+    from server.services import trace_log
+
+    settings = _settings(db_url)
+    rt = build_runtime(settings)
+    try:
+        click.echo(trace_log.signer(rt.keyring, settings["LOG_ORIGIN"]).verifier.vkey())
+    finally:
+        rt.engine.dispose()
+
+
 @audit.command("log")
 @DB_OPTION
 @click.option("--catch-up", is_flag=True, help="Look at every trace entry, not the recent ones.")
