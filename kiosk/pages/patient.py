@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from kiosk import i18n
+from kiosk import history_words, i18n
 from kiosk.i18n import gettext as _
 from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
 from kiosk.terminal import Dossier, Terminal
@@ -277,9 +277,11 @@ def history() -> Response | str:
     r = server().history(d, before=int(before) if before.isascii() and before.isdigit() else None)
     if not r.ok:
         return render_template("error.html", message=r.message)
+    entries = r.body.get("entries", [])
     return render_template(
         "patient_history.html",
-        entries=r.body.get("entries", []),
+        entries=entries,
+        days=history_words.days(entries, i18n.current()),
         next_before=r.body.get("next_before"),
         before=before if before.isascii() and before.isdigit() else None,
         can_verify=bool(current_app.extensions["kiosk_settings"]["LOG_KEY"]),

@@ -337,6 +337,8 @@ HISTORY = obj(
                     "text": STR,
                     "repeated": {"type": "integer", "minimum": 0},
                     "hash": STR,
+                    "own": BOOL,
+                    "params": {"type": "object"},
                     # The entry's leaf in the verifiable log, once sequenced (about a
                     # second after the action): docs/transparency.md.
                     "log_index": {"type": ["integer", "null"]},
