@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from cardreader.emulator.pki import Pki
 from server.app import create_app
 from server.models import AuditEntry, Dossier, Receipt
 from server.receipt_signer import ReceiptSignerError
 from server.services import denials
-from tests.server.conftest import PATIENTS, World
+from tests.conftest import wipe
+from tests.server.conftest import PATIENTS, World, identity
 
 Change = Callable[[World, int], Any]
 
@@ -247,6 +249,20 @@ def test_the_content_is_canonical_json(world: World, marie_dossier: int) -> None
         assert stored.content == raw
 
 
+def test_a_replayed_write_gives_no_second_receipt(world: World, marie_dossier: int) -> None:
+    """A retry carrying the same Idempotency-Key replays the first answer: the change was
+    made once, and has one receipt."""
+    path = f"/dossiers/{marie_dossier}/blocks/{world.nid('specialist')}"
+    first = world.call("PUT", "marie", path, **{"Idempotency-Key": "k-1"})
+    again = world.call("PUT", "marie", path, **{"Idempotency-Key": "k-1"})
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert [line["action"] for line in receipts_of(world, marie_dossier)] == [
+        "dossier:create",
+        "access:block",
+    ]
+
+
 def test_a_refused_change_gives_no_receipt(world: World, marie_dossier: int) -> None:
     before = receipts_of(world, marie_dossier)
     # The médecin traitant cannot be blocked; a pharmacist cannot block anyone.
@@ -369,8 +385,6 @@ def test_the_routes_are_in_the_openapi_document(client: Any) -> None:
 
 @pytest.fixture
 def unsigned(settings: dict[str, Any], clock: Any, database_url: str) -> Any:
-    from tests.conftest import wipe
-
     wipe(database_url)
     app = create_app(
         {**settings, "RECEIPT_SIGNER_KEY_FILE": "", "RECEIPT_SIGNER_CHAIN_FILE": ""}, clock=clock
@@ -381,7 +395,7 @@ def unsigned(settings: dict[str, Any], clock: Any, database_url: str) -> Any:
 
 def test_without_a_signer_no_consent_change_is_made(unsigned: Any, clock: Any) -> None:
     world = World(unsigned, unsigned.test_client(), clock)
-    body = {"patient": _identity("marie"), "consent": {"given": True, "terminal": "t"}}
+    body = {"patient": identity("marie"), "consent": {"given": True, "terminal": "t"}}
     r = world.call("POST", "admissions", "/dossiers", body)
     assert r.status_code == 503
     assert r.get_json()["reason"] == "receipt_signer_not_configured"
@@ -392,12 +406,6 @@ def test_without_a_signer_no_consent_change_is_made(unsigned: Any, clock: Any) -
     (entry,) = [e for e in world.trace("marie") if e.action == "dossier:create"]
     assert (entry.outcome, entry.reason) == ("denied", "receipt_signer_not_configured")
     assert world.client.get("/api/v1/receipts/certificate").status_code == 503
-
-
-def _identity(name: str) -> dict[str, Any]:
-    from tests.server.conftest import identity
-
-    return identity(name)
 
 
 def test_a_misconfigured_signer_stops_the_server_at_startup(
@@ -416,8 +424,6 @@ def test_a_misconfigured_signer_stops_the_server_at_startup(
     with pytest.raises(ReceiptSignerError, match="self-signed root"):
         create_app({**settings, "RECEIPT_SIGNER_CHAIN_FILE": str(cut)})
     # A kiosk's key and certificate: not a document signer.
-    from cardreader.emulator.pki import Pki
-
     kiosk = Pki.init(tmp_path / "pki").issue_kiosk("borne-x")
     with pytest.raises(ReceiptSignerError, match="document signing"):
         create_app(
