@@ -77,6 +77,7 @@ from bench.app import BASELINE_ENV
 from bench.corpus import Corpus, GeneratedDocument, random_context
 from bench.corpus_text import plain_text
 from bench.population import DEFAULT_KEY_FILE, check_sample, master_key_b64, populate
+from cardreader.emulator.pki import Pki
 from server.api.runtime import Runtime
 from server.app import build_runtime
 from server.config import load_settings
@@ -894,15 +895,29 @@ class Options:
     large_docs: int = LARGE_DOCS
 
 
+RECEIPT_SETTINGS = ("RECEIPT_SIGNER_KEY_FILE", "RECEIPT_SIGNER_CHAIN_FILE")
+
+
+def receipt_signer_settings(workdir: Path) -> dict[str, str]:
+    """A receipt signer made for this run (consents given in the bench get their signed
+    receipt, as in production; docs/receipts.md)."""
+    issued = Pki.init(workdir / "pki").issue_receipt_signer("receipts-bench")
+    return {
+        "RECEIPT_SIGNER_KEY_FILE": str(issued.key_path),
+        "RECEIPT_SIGNER_CHAIN_FILE": str(issued.chain_path),
+    }
+
+
 def run(opts: Options) -> dict[str, Any]:
     settings = load_settings({"DATABASE_URL": opts.db})
     require_current(opts.db)
     key = master_key_b64(opts.key_file)
     check_sample(opts.db, key)
     settings["MASTER_KEY"] = key
-    rt = build_runtime(settings)
     with tempfile.TemporaryDirectory(prefix="dmp-bench-") as tmp:
         workdir = Path(tmp)
+        settings |= receipt_signer_settings(workdir)
+        rt = build_runtime(settings)
         try:
             pop = load_population(rt, opts.large_docs)
             prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed)
@@ -914,6 +929,7 @@ def run(opts: Options) -> dict[str, Any]:
             **os.environ,
             "DMP_DATABASE_URL": opts.db,
             "DMP_MASTER_KEY": key,
+            **{f"DMP_{name}": settings[name] for name in RECEIPT_SETTINGS},
             BASELINE_ENV: str(baseline_file),
         }
         env.pop("DMP_CONFIG", None)  # the bench's settings are exactly these

@@ -42,6 +42,7 @@ from server.signin import kiosk_identity
 
 log = logging.getLogger("dmp.demo")
 KIOSK_NAME = "borne-demo"
+RECEIPT_SIGNER_NAME = "receipts-demo"
 
 
 @dataclass
@@ -99,13 +100,25 @@ class PreparedPki:
     cards: list[Path]
     kiosk_key: Path
     kiosk_certificate: Path
+    receipt_key: Path
+    receipt_chain: Path
 
 
 def prepare_pki(pki_dir: Path) -> PreparedPki:
-    """A fresh PKI, the demo cards and the demo kiosk's key (generated now)."""
+    """A fresh PKI, the demo cards, the demo kiosk's key and the records server's
+    receipt signer (all generated now)."""
     issued = make_demo_set(pki_dir)
-    device = Pki.open_or_init(pki_dir).issue_kiosk(KIOSK_NAME)
-    return PreparedPki(pki_dir, [i.path for i in issued], device.key_path, device.certificate_path)
+    pki = Pki.open_or_init(pki_dir)
+    device = pki.issue_kiosk(KIOSK_NAME)
+    signer = pki.issue_receipt_signer(RECEIPT_SIGNER_NAME)
+    return PreparedPki(
+        pki_dir,
+        [i.path for i in issued],
+        device.key_path,
+        device.certificate_path,
+        signer.key_path,
+        signer.chain_path,
+    )
 
 
 def start(
@@ -136,6 +149,8 @@ def start(
             "MASTER_KEY": "",
             "MASTER_KEY_FILE": str(directory / "master.key"),
             "PKI_DIR": str(pki_dir),
+            "RECEIPT_SIGNER_KEY_FILE": str(prepared.receipt_key),
+            "RECEIPT_SIGNER_CHAIN_FILE": str(prepared.receipt_chain),
             **(server_overrides or {}),
         }
     )
@@ -211,6 +226,9 @@ def start(
             "SERVER_URL": server_url,
             "HOST": host,
             "PORT": port,
+            # The log key as an installer would give it (`dmp audit log-key`).
+            "LOG_KEY": trace_log.signer(rt.keyring, rt.settings["LOG_ORIGIN"]).verifier.vkey(),
+            "LOG_ORIGIN": rt.settings["LOG_ORIGIN"],
             **(kiosk_overrides or {}),
         }
     )

@@ -392,6 +392,10 @@ class SessionClient:
         query = f"?before={before}" if before is not None else ""
         return self._call("GET", f"{self._dossier(dossier_id)}/history{query}")
 
+    def log_inclusion(self, index: int, size: int) -> ApiResponse:
+        """An inclusion proof from the verifiable log (an open route: hashes only)."""
+        return self._call("GET", f"/log/proof/inclusion?index={index}&size={size}")
+
     # ---- the patient's authenticator app ---------------------------------------------------
 
     def enrol_totp(self) -> ApiResponse:

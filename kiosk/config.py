@@ -3,7 +3,8 @@ DMP_KIOSK_<NAME> environment variables. `config/kiosk.example.toml` lists every 
 (a test keeps the two equal).
 
 The kiosk reads its own settings: it shares no code with the records server but the
-request signing (a kiosk is installed without the server's database stack)."""
+request signing and the pure log verification of server/tlog (a kiosk is installed
+without the server's database stack)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     # Secure cookies: only leave it off behind a plain-HTTP test harness.
     "COOKIE_SECURE": True,
     "DEFAULT_LANG": "fr",
+    # The verifiable log's key (C2SP verifier key, "name+keyid+base64"), given with the
+    # kiosk's installation, never fetched from the server it checks: "Vérifier mon
+    # historique" proves the history against checkpoints signed by this key. Empty: the
+    # check is not offered. LOG_ORIGIN is the log's name in its checkpoints.
+    "LOG_KEY": "",
+    "LOG_ORIGIN": "dmp-kiosk.invalid/trace",
 }
 
 

@@ -23,6 +23,8 @@ from server.db import make_engine, make_sessionmaker
 from server.errors import DmpError, TooManyRequests
 from server.key_check import require_master_key
 from server.policy import default_matrix_path, load_matrix
+from server.receipt_signer import ReceiptSignerError
+from server.receipt_signer import from_settings as receipt_signer_from
 
 log = logging.getLogger("dmp.server")
 
@@ -69,7 +71,10 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
     keyring = Keyring(load_master_key(key, key_file))
     try:
         require_master_key(engine, keyring, key_source(key, key_file), clock())
-    except KeyMaterialError:
+        # A configured signer that cannot sign stops the server here, with the reason
+        # (server/receipt_signer.py); an absent one makes consent changes answer 503.
+        signer = receipt_signer_from(settings, clock())
+    except (KeyMaterialError, ReceiptSignerError):
         engine.dispose()
         raise
     return Runtime(
@@ -79,6 +84,7 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
         matrix=load_matrix(matrix_path),
         settings=settings,
         clock=clock,
+        receipt_signer=signer,
     )
 
 

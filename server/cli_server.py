@@ -25,12 +25,13 @@ def server(db_url: str | None, host: str, port: int) -> None:
     from server.app import create_app
     from server.crypto import KeyMaterialError
     from server.migrate import require_current
+    from server.receipt_signer import ReceiptSignerError
 
     settings = _settings(db_url)
     require_current(settings["DATABASE_URL"])
     try:
         app = create_app(settings)
-    except KeyMaterialError as exc:
+    except (KeyMaterialError, ReceiptSignerError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"dmp records server on http://{host}:{port}/ (API under /api/v1, spec at /openapi.json)"
@@ -60,8 +61,12 @@ def upgrade(db_url: str | None) -> None:
 def seed_demo(db_url: str | None, if_empty: bool) -> None:
     """Load a small demo population with some activity (documents, accesses, traces)."""
     from server.demo import seed
+    from server.receipt_signer import ReceiptSignerError
 
-    report = seed(_settings(db_url), if_empty=if_empty)
+    try:
+        report = seed(_settings(db_url), if_empty=if_empty)
+    except ReceiptSignerError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(report)
 
 
@@ -99,6 +104,22 @@ def verify(db_url: str | None) -> None:
 
     ok = verify_all(_settings(db_url), echo=click.echo)
     sys.exit(0 if ok else 1)
+
+
+@audit.command("log-key")
+@DB_OPTION
+def log_key(db_url: str | None) -> None:
+    """Print the verifiable log's verifier key, to give kiosks and witnesses out of band
+    (their LOG_KEY): they check checkpoints against it, not against what the server says."""
+    from server.app import build_runtime
+    from server.services import trace_log
+
+    settings = _settings(db_url)
+    rt = build_runtime(settings)
+    try:
+        click.echo(trace_log.signer(rt.keyring, settings["LOG_ORIGIN"]).verifier.vkey())
+    finally:
+        rt.engine.dispose()
 
 
 @audit.command("log")

@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # --- sign-in (issue #4) ---
     # Directory of the trust anchors: the CA certificates and CRLs `dmp pki init` writes.
     "PKI_DIR": "var/pki",
+    # The receipt signer (docs/receipts.md): its private key (PEM) and its certificate
+    # chain (PEM, the signer's certificate first, up to the root), as `dmp pki
+    # issue-receipt-signer` writes them. Both empty: consent-bearing changes answer 503.
+    "RECEIPT_SIGNER_KEY_FILE": "",
+    "RECEIPT_SIGNER_CHAIN_FILE": "",
     "CHALLENGE_SECONDS": 60,  # a card challenge is single use and valid one minute
     # A card session must show a fresh card signature this often, or it ends: a
     # compromised kiosk cannot keep a session alive once the card is gone.

@@ -19,6 +19,7 @@ from server.errors import DmpError
 from server.identifiers import parse_national_id
 from server.models import Patient, Professional, ServiceAccount
 from server.policy import ActorKind
+from server.receipt_signer import ReceiptSignerError
 from server.services import access, documents, dossiers
 from server.services.context import Ctx, Principal
 from server.signin import sessions
@@ -39,6 +40,14 @@ THIRD_PARTY = "Mutuelle Exemple"
 def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
     rt = build_runtime(settings)
     try:
+        if rt.receipt_signer is None:
+            # The demo gives consents, and each needs its signed receipt (docs/receipts.md).
+            raise ReceiptSignerError(
+                "the demo records consents, whose receipts need the receipt signer: "
+                "`dmp pki init var/pki && dmp pki issue-receipt-signer var/pki`, then set "
+                "DMP_RECEIPT_SIGNER_KEY_FILE=var/pki/receipt-signers/receipts.key.pem and "
+                "DMP_RECEIPT_SIGNER_CHAIN_FILE=var/pki/receipt-signers/receipts.chain.pem"
+            )
         with rt.sessions() as session:
             ctx = rt.ctx(session)
             if if_empty and session.scalar(select(func.count()).select_from(Patient)):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from cardreader.emulator.pki import IssuedDevice, Pki
 from server.db import make_engine
 from server.migrate import upgrade
 from server.models import Base
@@ -87,12 +88,27 @@ def clock() -> Clock:
     return Clock(datetime(2026, 6, 15, 10, 0, tzinfo=UTC))
 
 
+# Before the tests' clock (2026-06-15) and valid a year: the receipt signer's certificate
+# holds at the fixed clock, and at the real time of the tests that run real servers.
+RECEIPT_CERT_TIME = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def receipt_signer(tmp_path_factory: pytest.TempPathFactory) -> IssuedDevice:
+    """The records server's receipt signer, from a TEST PKI of its own made at run time
+    (a few EC keys: cheap, unlike the card PKI of the sign-in tests)."""
+    pki = Pki.init(tmp_path_factory.mktemp("receipts") / "pki", now=RECEIPT_CERT_TIME)
+    return pki.issue_receipt_signer("receipts-test", now=RECEIPT_CERT_TIME)
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> dict[str, Any]:
+def settings(database_url: str, tmp_path: Path, receipt_signer: IssuedDevice) -> dict[str, Any]:
     return {
         "DATABASE_URL": database_url,
         "MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "MASTER_KEY_FILE": str(tmp_path / "unused.key"),
+        "RECEIPT_SIGNER_KEY_FILE": str(receipt_signer.key_path),
+        "RECEIPT_SIGNER_CHAIN_FILE": str(receipt_signer.chain_path),
     }
 
 

@@ -86,6 +86,20 @@ def pki_issue_server(
     click.echo(f"server certificate {issued.certificate_path}, key {issued.key_path}")
 
 
+@pki.command("issue-receipt-signer")
+@click.argument("directory", type=_DIR)
+@click.argument("name", default="receipts")
+def pki_issue_receipt_signer(directory: Path, name: str) -> None:
+    """The records server's receipt signing key and certificate (document signing, not
+    TLS): DIRECTORY/receipt-signers/NAME.{key.pem,pem,chain.pem}, the chain up to the root.
+    Point RECEIPT_SIGNER_KEY_FILE and RECEIPT_SIGNER_CHAIN_FILE at them (docs/receipts.md)."""
+    try:
+        issued = _open(directory).issue_receipt_signer(name)
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"receipt signer chain {issued.chain_path}, key {issued.key_path}")
+
+
 @pki.command("revoke")
 @click.argument("directory", type=_DIR)
 @click.argument("certificate_file", type=_FILE)

@@ -6,6 +6,7 @@ committed. Layout of DIR (docs/card-profile.md describes it for the server):
     <ca>.pem, <ca>.crl.pem        for ca in CA_NAMES; ca-bundle.pem, crl-bundle.pem
     private/<ca>.key.pem          CA keys (0600, directory 0700)
     kiosks/<name>.{pem,key.pem,chain.pem}, servers/<name>.{pem,key.pem,chain.pem}
+    receipt-signers/<name>.{pem,key.pem,chain.pem}   (chain: up to the root, docs/receipts.md)
     pki.json                      CRL numbers and the revoked serials per CA
 """
 
@@ -32,6 +33,7 @@ from ..profile import (
     ATTR_INS_OID,
     ATTR_STRUCTURE_ID,
     CARD_SERIAL_LENGTH,
+    EKU_DOCUMENT_SIGNING,
     EKU_KIOSK,
     EKU_POLICIES,
     EKU_SERVER,
@@ -65,6 +67,17 @@ CA_KINDS = {
     KIOSK_CA: EKU_KIOSK,
     SERVER_CA: EKU_SERVER,
 }
+# Kinds a CA issues besides its own: the server CA also certifies the records server's
+# receipt signer (a document-signing key, never a TLS one), so its certificate carries
+# that policy too and no other CA of the hierarchy can mint a receipt signer.
+CA_EXTRA_KINDS = {SERVER_CA: (EKU_DOCUMENT_SIGNING,)}
+
+
+def ca_kinds(name: str) -> tuple[str, ...]:
+    """Every kind (named by its EKU) that the intermediate CA `name` issues."""
+    return (CA_KINDS[name], *CA_EXTRA_KINDS.get(name, ()))
+
+
 ORGANIZATION = "dmp-kiosk TEST PKI (not for production)"
 
 SKEW = timedelta(minutes=5)  # kiosks' clocks drift; a certificate born "now" must verify
@@ -179,9 +192,7 @@ class Pki:
                 raise PkiError(f"no usable PKI in {directory} ({name}): {exc}") from exc
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise PkiError(f"{name} key is not an EC key")
-            if name in CA_KINDS and policies(CA_KINDS[name]) not in [
-                e.value for e in certificate.extensions
-            ]:
+            if name in CA_KINDS and not _asserts(certificate, CA_KINDS[name]):
                 # Its leaves would be refused by every host (wrong issuer): say so now.
                 raise PkiError(
                     f"{directory} was made before certificate policies (issue 10): "
@@ -266,6 +277,39 @@ class Pki:
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, x509.ObjectIdentifier(EKU_SERVER)]
         return self._issue_device("servers", name, subject, usages, SERVER_CA, alt_names, now)
 
+    def issue_receipt_signer(self, name: str, *, now: datetime | None = None) -> IssuedDevice:
+        """The records server's receipt key: signs receipts (CMS, docs/receipts.md) and
+        nothing else. EKU id-kp-documentSigning (RFC 9336) and the receipt signer policy;
+        key usage digitalSignature and nonRepudiation (contentCommitment), the usages of a
+        signature meant as evidence. Its chain file runs up to the root, as published."""
+        issuer = self.authorities[SERVER_CA]
+        if not _asserts(issuer.certificate, EKU_DOCUMENT_SIGNING):
+            raise PkiError(
+                f"{self.directory} was made before receipt signers (issue 13): "
+                "make a new one with `dmp pki init`"
+            )
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "receipt signer"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        usages = [x509.ObjectIdentifier(EKU_DOCUMENT_SIGNING)]
+        return self._issue_device(
+            "receipt-signers",
+            name,
+            subject,
+            usages,
+            SERVER_CA,
+            [],
+            now,
+            kind=EKU_DOCUMENT_SIGNING,
+            commitment=True,
+            chain_to_root=True,
+        )
+
     def _issue_device(
         self,
         folder: str,
@@ -275,14 +319,20 @@ class Pki:
         ca_name: str,
         alt_names: list[x509.GeneralName],
         now: datetime | None,
+        *,
+        kind: str | None = None,
+        commitment: bool = False,
+        chain_to_root: bool = False,
     ) -> IssuedDevice:
         if not name or "/" in name or name.startswith("."):
             raise PkiError(f"bad device name {name!r}")
         issuer = self.authorities[ca_name]
         key = _new_key()
-        builder = _leaf_builder(subject, key, issuer, _now(now), DEVICE_LIFETIME, _serial())
+        builder = _leaf_builder(
+            subject, key, issuer, _now(now), DEVICE_LIFETIME, _serial(), commitment=commitment
+        )
         builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        builder = builder.add_extension(policies(CA_KINDS[ca_name]), critical=False)
+        builder = builder.add_extension(policies(kind or CA_KINDS[ca_name]), critical=False)
         if alt_names:
             builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         certificate = builder.sign(issuer.key, hashes.SHA256())
@@ -293,7 +343,10 @@ class Pki:
         chain_path = target / f"{name}.chain.pem"
         _write(key_path, _key_pem(key), private=True)
         _write(cert_path, _pem(certificate))
-        _write(chain_path, _pem(certificate) + _pem(issuer.certificate))
+        chain = _pem(certificate) + _pem(issuer.certificate)
+        if chain_to_root:
+            chain += _pem(self.authorities[ROOT].certificate)
+        _write(chain_path, chain)
         return IssuedDevice(key_path, cert_path, chain_path, certificate)
 
     # ---- revocation -----------------------------------------------------------------
@@ -388,11 +441,22 @@ class Pki:
         write_private_json(self.directory / "pki.json", state)
 
 
-def policies(eku: str) -> x509.CertificatePolicies:
-    """The certificate policies extension of a certificate of the kind named by `eku`."""
+def policies(*ekus: str) -> x509.CertificatePolicies:
+    """The certificate policies extension of a certificate of the kinds named by `ekus`
+    (one for a leaf; a CA's own kind first, then the others it issues)."""
     return x509.CertificatePolicies(
-        [x509.PolicyInformation(x509.ObjectIdentifier(EKU_POLICIES[eku]), None)]
+        [x509.PolicyInformation(x509.ObjectIdentifier(EKU_POLICIES[eku]), None) for eku in ekus]
     )
+
+
+def _asserts(certificate: x509.Certificate, eku: str) -> bool:
+    """Whether the certificate carries the policy of the kind named by `eku`."""
+    try:
+        found = certificate.extensions.get_extension_for_class(x509.CertificatePolicies)
+    except x509.ExtensionNotFound:
+        return False
+    wanted = EKU_POLICIES[eku]
+    return any(p.policy_identifier.dotted_string == wanted for p in found.value)
 
 
 def _pem(certificate: x509.Certificate) -> bytes:
@@ -446,7 +510,7 @@ def _ca_certificate(
         )
     )
     if name in CA_KINDS:
-        builder = builder.add_extension(policies(CA_KINDS[name]), critical=False)
+        builder = builder.add_extension(policies(*ca_kinds(name)), critical=False)
     return builder.sign(signer_key, hashes.SHA256())
 
 
@@ -457,6 +521,8 @@ def _leaf_builder(
     moment: datetime,
     lifetime: timedelta,
     serial: int,
+    *,
+    commitment: bool = False,
 ) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
@@ -470,7 +536,7 @@ def _leaf_builder(
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                content_commitment=False,
+                content_commitment=commitment,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
-from kiosk import i18n
+from kiosk import history_words, i18n
 from kiosk.i18n import gettext as _
 from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
 from kiosk.terminal import Dossier, Terminal
+from server.tlog import history as log_history
+from server.tlog import note
 
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
@@ -264,11 +277,46 @@ def history() -> Response | str:
     r = server().history(d, before=int(before) if before.isascii() and before.isdigit() else None)
     if not r.ok:
         return render_template("error.html", message=r.message)
+    entries = r.body.get("entries", [])
     return render_template(
         "patient_history.html",
-        entries=r.body.get("entries", []),
+        entries=entries,
+        days=history_words.days(entries, i18n.current()),
         next_before=r.body.get("next_before"),
+        before=before if before.isascii() and before.isdigit() else None,
+        can_verify=bool(current_app.extensions["kiosk_settings"]["LOG_KEY"]),
+        verdict=_verdict(r.body) if request.args.get("verifier") == "1" else None,
     )
+
+
+def _verdict(page: dict[str, Any]) -> dict[str, Any]:
+    """ "Vérifier mon historique": every line shown proven in the verifiable log, against
+    a checkpoint signed by the key this kiosk was installed with (never the key the
+    server serves), each line's leaf recomputed from what the page says (server/tlog)."""
+    settings = current_app.extensions["kiosk_settings"]
+    try:
+        verifier = note.Verifier.parse(settings["LOG_KEY"])
+    except note.NoteError:
+        return {"status": "unsigned", "checked": 0, "pending": 0, "size": None, "failed": []}
+
+    def proof(index: int, size: int) -> list[bytes] | None:
+        r = server().log_inclusion(index, size)
+        if not r.ok or not isinstance(r.body, dict):
+            return None
+        try:
+            return [base64.b64decode(p, validate=True) for p in r.body.get("proof", [])]
+        except (binascii.Error, TypeError, ValueError):
+            return None
+
+    found = log_history.verify_page(page, proof, verifier, settings["LOG_ORIGIN"])
+    failed = [e["at"] for e in page.get("entries", []) if e.get("seq") in found.failed]
+    return {
+        "status": found.status,
+        "checked": found.checked,
+        "pending": found.pending,
+        "size": found.size,
+        "failed": failed,
+    }
 
 
 @bp.route("/totp", methods=["GET", "POST"])

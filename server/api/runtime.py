@@ -28,6 +28,7 @@ from server.errors import (
 )
 from server.models import IdempotencyRecord
 from server.policy import Matrix
+from server.receipt_signer import ReceiptSigner
 from server.services.context import Ctx, Principal
 from server.signin import kiosk_identity, request_signing, sessions
 from server.signin import trace as signin_trace
@@ -47,6 +48,8 @@ class Runtime:
     matrix: Matrix
     settings: dict[str, Any]
     clock: Callable[[], datetime]
+    # Checked at startup (receipt_signer.from_settings); None when not configured.
+    receipt_signer: ReceiptSigner | None = None
     # Trust anchors from PKI_DIR, parsed lazily and cached: a server without a PKI still
     # starts, and only card and kiosk authentication answer "PKI non configurée".
     trust: TrustStore = field(init=False)
@@ -66,7 +69,14 @@ class Runtime:
         )
 
     def ctx(self, session: Session) -> Ctx:
-        return Ctx(session, self.settings, self.keyring, self.matrix, self.clock)
+        return Ctx(
+            session,
+            self.settings,
+            self.keyring,
+            self.matrix,
+            self.clock,
+            receipts=self.receipt_signer,
+        )
 
 
 _T = TypeVar("_T")

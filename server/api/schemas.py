@@ -39,8 +39,17 @@ LOGICAL_ID = {
     "format": "uuid",
     "pattern": "^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$",
 }
+RECEIPT_ID = {
+    "type": "string",
+    "description": "A receipt's random id: 22 URL-safe base64 characters (128 bits)",
+    "pattern": "^[A-Za-z0-9_-]{22}$",
+}
 # Path parameters that are not row ids, by name.
-PATH_PARAMS: dict[str, dict[str, Any]] = {"logical_id": LOGICAL_ID, "national_id": NATIONAL_ID}
+PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "logical_id": LOGICAL_ID,
+    "national_id": NATIONAL_ID,
+    "receipt_id": RECEIPT_ID,
+}
 
 
 def visible(max_len: int) -> dict[str, Any]:
@@ -337,6 +346,8 @@ HISTORY = obj(
                     "text": STR,
                     "repeated": {"type": "integer", "minimum": 0},
                     "hash": STR,
+                    "own": BOOL,
+                    "params": {"type": "object"},
                     # The entry's leaf in the verifiable log, once sequenced (about a
                     # second after the action): docs/transparency.md.
                     "log_index": {"type": ["integer", "null"]},

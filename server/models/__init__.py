@@ -22,6 +22,7 @@ from server.models.document import (
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
 from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
+from server.models.receipt import Receipt
 from server.models.replay import KioskRequestSeen
 from server.models.search import SearchPosting
 from server.models.session import (
@@ -67,6 +68,7 @@ __all__ = [
     "PatientPassword",
     "PendingSignIn",
     "Professional",
+    "Receipt",
     "RepresentativeLink",
     "SearchPosting",
     "ServiceAccount",

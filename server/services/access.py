@@ -16,12 +16,13 @@ from server.models import (
     Dossier,
     EmergencyAccess,
     FirstAccess,
+    Patient,
     Professional,
     RepresentativeLink,
 )
 from server.policy import Action, Mode
 from server.policy.age import is_minor
-from server.services import guard, lookup, views
+from server.services import guard, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.validation import flag, reject_unknown, require_object, text
 
@@ -76,7 +77,7 @@ def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
 
 def _authorize_on(
     ctx: Ctx, who: Principal, action: Action, dossier_id: int, national_id: Any, op: str
-) -> tuple[Dossier, Professional]:
+) -> tuple[Dossier, Patient, Professional]:
     """Block, unblock and consent all act on one professional of one dossier."""
     row, patient = lookup.dossier(ctx, who, action, dossier_id)
     pro = lookup.professional(ctx, who, action, row, patient, national_id, {"op": op})
@@ -89,28 +90,32 @@ def _authorize_on(
         target_professional_id=pro.id,
         detail={"professional": pro.national_id, "op": op},
     )
-    return row, pro
+    return row, patient, pro
 
 
 def block(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
-    row, pro = _authorize_on(ctx, who, Action.ACCESS_BLOCK, dossier_id, national_id, "block")
+    action = Action.ACCESS_BLOCK
+    row, patient, pro = _authorize_on(ctx, who, action, dossier_id, national_id, "block")
     if ctx.session.get(Block, (row.id, pro.id)) is None:
         ctx.session.add(Block(dossier_id=row.id, professional_id=pro.id, created_at=ctx.now))
+    receipts.issue(ctx, who, action, row, patient, {"blocked": receipts.professional_ref(pro)})
     return {"blocked": views.professional_ref(ctx, pro.id)}
 
 
 def unblock(ctx: Ctx, who: Principal, dossier_id: int, national_id: str) -> dict[str, Any]:
-    row, pro = _authorize_on(ctx, who, Action.ACCESS_GRANT, dossier_id, national_id, "unblock")
+    action = Action.ACCESS_GRANT
+    row, patient, pro = _authorize_on(ctx, who, action, dossier_id, national_id, "unblock")
     ctx.session.execute(
         delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id)
     )
+    receipts.issue(ctx, who, action, row, patient, {"unblocked": receipts.professional_ref(pro)})
     return {"unblocked": views.professional_ref(ctx, pro.id)}
 
 
 def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = require_object(body)
     reject_unknown(data, {"national_id"})
-    row, pro = _authorize_on(
+    row, patient, pro = _authorize_on(
         ctx, who, Action.ACCESS_GRANT, dossier_id, data.get("national_id"), "consent"
     )
     expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
@@ -123,6 +128,9 @@ def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
             granted_by=who.ref,
         )
     )
+    consent: dict[str, Any] = {"professional": receipts.professional_ref(pro)}
+    consent |= {"in_person": False, "expires_at": receipts.instant(expires)}
+    receipts.issue(ctx, who, Action.ACCESS_GRANT, row, patient, {"consent": consent})
     return {"professional": views.professional_ref(ctx, pro.id), "expires_at": views.iso(expires)}
 
 
@@ -158,6 +166,13 @@ def grant_consent_in_person(
             granted_by=who.ref,
         )
     )
+    consent = {
+        "professional": receipts.professional_ref(ctx.session.get(Professional, who.actor.id)),
+        "in_person": True,
+        "card_holder": present_patient_id,
+        "expires_at": receipts.instant(expires),
+    }
+    receipts.issue(ctx, who, Action.ACCESS_GRANT, row, patient, {"consent": consent})
     return {
         "professional": views.professional_ref(ctx, who.actor.id),
         "expires_at": views.iso(expires),
@@ -195,6 +210,9 @@ def add_care_team(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
     )
     ctx.session.add(member)
     ctx.session.flush()
+    added: dict[str, Any] = {"member_id": member.id, "structure": finess}
+    added["professional"] = receipts.professional_ref(pro)
+    receipts.issue(ctx, who, Action.CARE_TEAM_MANAGE, row, patient, {"care_team_added": added})
     return {
         "id": member.id,
         "professional": views.professional_ref(ctx, member.professional_id),
@@ -225,6 +243,9 @@ def join_care_team(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
                 added_by=who.ref,
             )
         )
+    joined: dict[str, Any] = {"structure": who.actor.structure, "admission": True}
+    joined["already_member"] = exists is not None
+    receipts.issue(ctx, who, Action.CARE_TEAM_JOIN, row, patient, {"care_team_added": joined})
     return {"structure": who.actor.structure}
 
 
@@ -237,7 +258,17 @@ def remove_care_team(ctx: Ctx, who: Principal, dossier_id: int, member_id: int) 
             ctx, who, action, row, patient, lookup.no_member(), detail=detail, unknown_target=True
         )
     guard.authorize(ctx, who, action, row, patient, detail=detail)
+    removed = {
+        "member_id": member.id,
+        "professional": receipts.professional_ref(
+            ctx.session.get(Professional, member.professional_id)
+            if member.professional_id is not None
+            else None
+        ),
+        "structure": member.structure_finess,
+    }
     ctx.session.delete(member)
+    receipts.issue(ctx, who, action, row, patient, {"care_team_removed": removed})
     return {"removed": member_id}
 
 
@@ -260,12 +291,20 @@ def set_medecin_traitant(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -
         target_profession=pro.profession if pro else None,
         detail={"professional": pro.national_id if pro else None},
     )
+    previous = row.medecin_traitant_id
     row.medecin_traitant_id = pro.id if pro else None
     if pro is not None:
         # The médecin traitant cannot be blocked: designating one lifts a former block.
         ctx.session.execute(
             delete(Block).where(Block.dossier_id == row.id, Block.professional_id == pro.id)
         )
+    change = {
+        "previous": receipts.professional_ref(
+            ctx.session.get(Professional, previous) if previous is not None else None
+        ),
+        "designated": receipts.professional_ref(pro),
+    }
+    receipts.issue(ctx, who, action, row, patient, {"medecin_traitant": change})
     return {"medecin_traitant": views.professional_ref(ctx, row.medecin_traitant_id)}
 
 
@@ -283,8 +322,18 @@ def set_emergency_settings(ctx: Ctx, who: Principal, dossier_id: int, body: Any)
         patient,
         detail={"bris_de_glace": bdg, "centre_15": c15},
     )
+    before = {"bris_de_glace": row.bris_de_glace_allowed, "centre_15": row.centre_15_allowed}
     row.bris_de_glace_allowed, row.centre_15_allowed = bdg, c15
-    return {"bris_de_glace": bdg, "centre_15": c15}
+    after = {"bris_de_glace": bdg, "centre_15": c15}
+    receipts.issue(
+        ctx,
+        who,
+        Action.EMERGENCY_SETTINGS,
+        row,
+        patient,
+        {"emergency": {"previous": before, "now": after}},
+    )
+    return after
 
 
 def emergency_access(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:

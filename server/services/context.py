@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from server.crypto import Keyring
 from server.errors import DmpError
 from server.policy import Actor, Matrix
+from server.receipt_signer import ReceiptSigner
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Ctx:
     keyring: Keyring
     matrix: Matrix
     clock: Callable[[], datetime]
+    # Signs the receipts of consent-bearing changes; None: not configured (503 on them).
+    receipts: ReceiptSigner | None = None
     # Set once per request: every decision and row of the request shares one instant.
     _now: datetime | None = field(default=None)
     # Traces the last allowed decision of this request again, as not carried out, should

@@ -21,7 +21,7 @@ from server.labels import CATEGORIES
 from server.models import Document, DocumentContent, DocumentEntry, Dossier
 from server.policy import Action, ActorKind, Category, DocumentFacts, decide, listed
 from server.search import index as search_index
-from server.services import document_text, guard, listing, lookup, views
+from server.services import document_text, guard, listing, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
 from server.validation import (
@@ -239,6 +239,16 @@ def set_visibility(
     # After the decisions: the document's other flags are not a refused caller's to learn.
     _check_flags(result)
     _new_entry(ctx, who, doc, **result)
+    # The document by its logical id and the flags alone: its title or content is no
+    # part of the change and stays out of the receipt.
+    receipts.issue(
+        ctx,
+        who,
+        first,
+        row,
+        patient,
+        {"visibility": {"document": doc.logical_id, "flags": changes, "now": result}},
+    )
     return views.document(ctx, doc)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.errors import InvalidInput, NotFound
+from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
-from server.services import audit, guard, lookup, views
+from server.services import audit, guard, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
@@ -123,6 +123,7 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
             else NotFound("representative_not_found", "Représentant légal inconnu.")
         )
         raise guard.refusal(who, Action.DOSSIER_CREATE, decision.reason, missing)
+    patient_known = patient is not None
     if patient is None:
         patient = Patient(**fields, created_at=ctx.now)
         ctx.session.add(patient)
@@ -151,6 +152,33 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
         )
     audit.ensure_head(ctx.session, audit.chain_for(patient.id), patient.id)
     guard.trace(ctx, who, Action.DOSSIER_CREATE, decision, patient, detail={"terminal": terminal})
+    subject = patient if patient_known else None
+
+    def unfinished(error: DmpError) -> None:
+        # Allowed, then failed (its receipt could not be signed): traced as not carried
+        # out, on the patient's chain if they were known before, else on the system chain
+        # (a new patient's row went with the rollback).
+        failed = {"terminal": terminal, "decided": decision.reason.value}
+        action = Action.DOSSIER_CREATE
+        guard.trace(ctx, who, action, decision, subject, None, failed, failure=error.reason)
+
+    ctx.unfinished = unfinished
+    receipts.issue(
+        ctx,
+        who,
+        Action.DOSSIER_CREATE,
+        row,
+        patient,
+        {
+            "consent": {"given": given, "collected_by": who.ref, "terminal": row.consent_terminal},
+            "emergency": {
+                "bris_de_glace": row.bris_de_glace_allowed,
+                "centre_15": row.centre_15_allowed,
+            },
+            "medecin_traitant": receipts.professional_ref(mt),
+            "representatives": [receipts.patient_ref(rep) for rep in reps],
+        },
+    )
     return views.summary(ctx, row, patient, full=True)
 
 
@@ -178,6 +206,18 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
     years = ctx.settings["RETENTION_YEARS"]
     row.retention_until = ctx.now + timedelta(days=round(365.25 * years))
     row.deletion_requested_at = ctx.now if delete else None
+    receipts.issue(
+        ctx,
+        who,
+        Action.DOSSIER_CLOSE,
+        row,
+        patient,
+        {
+            "status": "closed",
+            "deletion_requested": delete,
+            "retention_until": receipts.instant(row.retention_until),
+        },
+    )
     return views.summary(ctx, row, patient, full=True)
 
 
@@ -186,6 +226,7 @@ def reopen(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     guard.authorize(ctx, who, Action.DOSSIER_REOPEN, row, patient)
     row.status = "active"
     row.closed_at = row.retention_until = row.deletion_requested_at = None
+    receipts.issue(ctx, who, Action.DOSSIER_REOPEN, row, patient, {"status": "active"})
     return views.summary(ctx, row, patient, full=True)
 
 

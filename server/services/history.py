@@ -186,6 +186,10 @@ def history(
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
+    for entry, item in zip(entries, items, strict=True):
+        # The holder's own actions, which the patient's page folds away (one line per
+        # visit) so that professionals' accesses come first.
+        item["own"] = entry.actor_kind == "patient" and entry.actor_id == patient.id
     # Each entry's place in the verifiable log and the latest signed checkpoint, so that
     # the patient's side can prove every line shown is in the log the witnesses see
     # (inclusion proofs from /api/v1/log/proof/inclusion; docs/transparency.md).
@@ -242,6 +246,7 @@ def render(
     if detail.get("locked_until"):
         until = datetime.fromisoformat(detail["locked_until"])
         sentence += f", verrouillé jusqu'à {until.astimezone(PARIS).strftime('%H:%M')}"
+    rules = matrix.rules_for(e.actor_profession) if e.actor_profession else None
     return {
         "seq": e.seq,
         "at": views.iso(e.at),
@@ -249,7 +254,16 @@ def render(
             "kind": e.actor_kind,
             "name": e.actor_name,
             "profession": e.actor_profession,
+            "profession_label": {"fr": rules.label_fr, "en": rules.label_en} if rules else None,
             "structure": e.actor_structure,
+        },
+        # What the patient's side needs to word the line itself, in its own language:
+        # the codes above, and these parameters (no health content, never the words of
+        # a search). `text` below is the server's French sentence, for API clients.
+        "params": {
+            key: detail[key]
+            for key in ("search", "matched", "returned", "reason", "locked_until")
+            if key in detail
         },
         "action": e.action,
         "mode": e.mode,

@@ -37,23 +37,19 @@ from server.db import core
 from server.models import AuditEntry, LogCheckpoint, LogLeaf, LogNode
 from server.tlog import merkle, note
 from server.tlog.checkpoint import Checkpoint
+from server.tlog.history import leaf_entry
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime
 
 log = logging.getLogger("dmp.trace_log")
 
-LEAF_FORMAT = "dmp-trace/1"
 SIGNING_PURPOSE = "tlog-checkpoint-ed25519"
 _LOCK_KEY = 0x746C6F67  # "tlog": the advisory lock of the sequencer on PostgreSQL
 # An entry whose transaction commits after later entries were sequenced is still found:
 # each pass looks back over the entries sequenced in this window (transactions here last
 # milliseconds; `catch_up` looks at everything).
 LOOKBACK = timedelta(minutes=5)
-
-
-def leaf_entry(chain: str, seq: int, link_hash: str) -> bytes:
-    return f"{LEAF_FORMAT}\n{chain}\n{seq}\n{link_hash}\n".encode()
 
 
 def signer(keyring: Keyring, origin: str) -> note.Signer:

@@ -20,12 +20,15 @@ from cardreader.emulator.pki import (
     PROFESSIONAL_CA,
     ROOT,
     SERVER_CA,
+    CertificateAuthority,
     Pki,
     PkiError,
+    ca_kinds,
 )
 from cardreader.profile import (
     ATTR_INS_OID,
     ATTR_STRUCTURE_ID,
+    EKU_DOCUMENT_SIGNING,
     EKU_KIOSK,
     EKU_PATIENT_CARD,
     EKU_POLICIES,
@@ -185,8 +188,12 @@ def test_each_ca_carries_the_policy_of_the_kind_it_issues_and_its_leaves_assert_
 
     authorities = own_pki.authorities
     assert policies(authorities[ROOT].certificate) == []
-    for ca, eku in CA_KINDS.items():
-        assert policies(authorities[ca].certificate) == [EKU_POLICIES[eku]]
+    for ca in CA_KINDS:
+        # Its own kind first, then the others it issues (the server CA: receipt signers).
+        assert policies(authorities[ca].certificate) == [EKU_POLICIES[e] for e in ca_kinds(ca)]
+    assert policies(authorities[SERVER_CA].certificate)[1:] == [EKU_POLICIES[EKU_DOCUMENT_SIGNING]]
+    signer = own_pki.issue_receipt_signer("receipts-p")
+    assert policies(signer.certificate) == [EKU_POLICIES[EKU_DOCUMENT_SIGNING]]
     leaves = {
         PATIENT_CA: own_pki.issue_card(make_card("patient").identity).certificate_pem,
         PROFESSIONAL_CA: own_pki.issue_card(
@@ -244,3 +251,62 @@ def test_a_pki_made_before_certificate_policies_does_not_open(own_pki: Pki) -> N
     )
     with pytest.raises(PkiError, match="dmp pki init"):
         Pki.open(own_pki.directory)
+
+
+def test_the_receipt_signer_is_a_document_signer_chained_to_the_root(
+    own_pki: Pki, tmp_path: Path
+) -> None:
+    """RFC 9336 document signing, never TLS; digitalSignature and nonRepudiation; its chain
+    file runs up to the root (what GET /api/v1/receipts/certificate publishes), and openssl
+    accepts it under the receipt signer policy."""
+    issued = own_pki.issue_receipt_signer("receipts-q")
+    leaf = issued.certificate
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.ObjectIdentifier(EKU_DOCUMENT_SIGNING)]
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature
+    assert usage.content_commitment
+    assert not usage.key_cert_sign
+    chain = x509.load_pem_x509_certificates(issued.chain_path.read_bytes())
+    assert chain == [
+        leaf,
+        own_pki.authorities[SERVER_CA].certificate,
+        own_pki.authorities[ROOT].certificate,
+    ]
+    assert issued.key_path.stat().st_mode & 0o777 == 0o600
+    out = _openssl_verify(
+        own_pki.directory,
+        SERVER_CA,
+        leaf.public_bytes(serialization.Encoding.PEM),
+        tmp_path,
+        "-policy",
+        EKU_POLICIES[EKU_DOCUMENT_SIGNING],
+        "-explicit_policy",
+    )
+    assert out.endswith("rc=0"), out
+
+
+def test_a_pki_made_before_receipt_signers_says_so(own_pki: Pki, tmp_path: Path) -> None:
+    old = Pki(own_pki.directory, dict(own_pki.authorities))
+    server_ca = own_pki.authorities[SERVER_CA]
+    # The server CA as it was made before issue 13: its own policy only.
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(server_ca.certificate.subject)
+        .issuer_name(server_ca.certificate.issuer)
+        .public_key(server_ca.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(server_ca.certificate.not_valid_before_utc)
+        .not_valid_after(server_ca.certificate.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(EKU_POLICIES[EKU_SERVER]), None)]
+            ),
+            critical=False,
+        )
+    )
+    before = builder.sign(own_pki.authorities[ROOT].key, hashes.SHA256())
+    old.authorities[SERVER_CA] = CertificateAuthority(SERVER_CA, server_ca.key, before)
+    with pytest.raises(PkiError, match="before receipt signers"):
+        old.issue_receipt_signer("receipts-old")

@@ -47,6 +47,7 @@ class CardPki:
     pki: Pki
     cards: dict[str, cardfile.CardFile] = field(default_factory=dict)
     kiosks: dict[str, IssuedDevice] = field(default_factory=dict)
+    receipt_signer: IssuedDevice | None = None
 
     def card(self, name: str) -> cardfile.CardFile:
         """A fresh in-memory copy (PIN counters of one test never leak into another)."""
@@ -69,6 +70,7 @@ def build_test_pki(directory: Path) -> CardPki:
         built.cards[name] = card
     for kiosk in KIOSKS:
         built.kiosks[kiosk] = pki.issue_kiosk(kiosk, now=CERT_TIME)
+    built.receipt_signer = pki.issue_receipt_signer("receipts-test", now=CERT_TIME)
     return built
 
 

@@ -55,6 +55,8 @@ def server_env(settings: dict[str, Any], **extra: str) -> dict[str, str]:
         DMP_DATABASE_URL=settings["DATABASE_URL"],
         DMP_MASTER_KEY=settings["MASTER_KEY"],
         DMP_MASTER_KEY_FILE=settings["MASTER_KEY_FILE"],
+        DMP_RECEIPT_SIGNER_KEY_FILE=settings.get("RECEIPT_SIGNER_KEY_FILE", ""),
+        DMP_RECEIPT_SIGNER_CHAIN_FILE=settings.get("RECEIPT_SIGNER_CHAIN_FILE", ""),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

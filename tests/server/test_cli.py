@@ -28,7 +28,11 @@ from tests.server.conftest import World
 
 
 def dmp(settings: dict[str, Any], *args: str) -> Any:
-    env = {"DMP_MASTER_KEY": settings["MASTER_KEY"]}
+    env = {
+        "DMP_MASTER_KEY": settings["MASTER_KEY"],
+        "DMP_RECEIPT_SIGNER_KEY_FILE": settings["RECEIPT_SIGNER_KEY_FILE"],
+        "DMP_RECEIPT_SIGNER_CHAIN_FILE": settings["RECEIPT_SIGNER_CHAIN_FILE"],
+    }
     return CliRunner().invoke(main, list(args), env=env)
 
 

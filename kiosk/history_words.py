@@ -1,0 +1,630 @@
+"""The access history in the patient's words, worded by the kiosk in its own language.
+
+The records server answers each trace line as codes and parameters (action, mode,
+outcome, reason, the actor, `own` for the holder's own actions, `params`); this module
+turns a page of them into days of lines: professionals' accesses first among the day's
+lines in time order, the patient's own actions folded into one line per visit, identical
+consecutive events folded with a count, emergency accesses and refusals marked, one time
+per line and one date per day, no internal words ("au titre de", INS, codes, FINESS).
+Nothing is hidden: each folded line keeps its detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from server.frenchtime import PARIS
+
+# action -> (French past, French infinitive, English past, English infinitive). The past
+# forms avoid agreeing with anyone's gender ("a présenté sa carte", not "s'est
+# identifié(e)"); "sa"/"son"/"their" become "votre"/"your" for the patient's own lines.
+ACTIONS: dict[str, tuple[str, str, str, str]] = {
+    "dossier:create": (
+        "a créé votre dossier",
+        "créer votre dossier",
+        "created your record",
+        "create your record",
+    ),
+    "dossier:read": (
+        "a consulté le résumé de votre dossier",
+        "consulter le résumé de votre dossier",
+        "viewed your record's summary",
+        "view your record's summary",
+    ),
+    "dossier:lookup": (
+        "a retrouvé votre dossier à partir de votre identité",
+        "retrouver votre dossier",
+        "looked up your record from your identity",
+        "look up your record",
+    ),
+    "document:list": (
+        "a consulté la liste de vos documents",
+        "consulter la liste de vos documents",
+        "viewed your list of documents",
+        "view your list of documents",
+    ),
+    "document:read": (
+        "a ouvert un document",
+        "ouvrir un document",
+        "opened a document",
+        "open a document",
+    ),
+    "document:deposit": (
+        "a ajouté un document",
+        "ajouter un document",
+        "added a document",
+        "add a document",
+    ),
+    "document:replace": (
+        "a remplacé un document par une nouvelle version",
+        "remplacer un document",
+        "replaced a document with a new version",
+        "replace a document",
+    ),
+    "document:archive": (
+        "a archivé un document",
+        "archiver un document",
+        "archived a document",
+        "archive a document",
+    ),
+    "document:delete": (
+        "a supprimé un document",
+        "supprimer un document",
+        "deleted a document",
+        "delete a document",
+    ),
+    "document:mask": (
+        "a modifié le masquage d'un document",
+        "masquer un document",
+        "changed whether a document is hidden from professionals",
+        "hide a document",
+    ),
+    "document:patient_visibility": (
+        "a modifié la visibilité d'un document pour vous",
+        "modifier la visibilité d'un document",
+        "changed whether you can see a document",
+        "change a document's visibility",
+    ),
+    "document:rep_visibility": (
+        "a modifié la visibilité d'un document pour vos représentants légaux",
+        "modifier la visibilité d'un document",
+        "changed whether your legal representatives can see a document",
+        "change a document's visibility",
+    ),
+    "access:grant": (
+        "a donné un accès à votre dossier",
+        "donner un accès à votre dossier",
+        "gave access to your record",
+        "give access to your record",
+    ),
+    "access:block": (
+        "a bloqué un professionnel",
+        "bloquer un professionnel",
+        "blocked a professional",
+        "block a professional",
+    ),
+    "care_team:manage": (
+        "a modifié votre équipe de soins",
+        "modifier votre équipe de soins",
+        "changed your care team",
+        "change your care team",
+    ),
+    "care_team:join": (
+        "a enregistré votre admission (équipe de soins)",
+        "enregistrer une admission",
+        "recorded your admission (care team)",
+        "record an admission",
+    ),
+    "medecin_traitant:set": (
+        "a désigné votre médecin traitant",
+        "désigner votre médecin traitant",
+        "named your regular doctor",
+        "name your regular doctor",
+    ),
+    "emergency:settings": (
+        "a modifié les autorisations d'accès en urgence",
+        "modifier les autorisations d'accès en urgence",
+        "changed the emergency access settings",
+        "change the emergency access settings",
+    ),
+    "emergency:bris_de_glace": (
+        "a ouvert votre dossier en urgence (bris de glace)",
+        "ouvrir votre dossier en urgence",
+        "opened your record in an emergency (break-the-glass)",
+        "open your record in an emergency",
+    ),
+    "emergency:centre_15": (
+        "a ouvert votre dossier depuis le centre 15 (SAMU)",
+        "ouvrir votre dossier depuis le centre 15",
+        "opened your record from the emergency call centre (SAMU)",
+        "open your record from the emergency call centre",
+    ),
+    "history:read": (
+        "a consulté l'historique des accès",
+        "consulter l'historique des accès",
+        "read the access history",
+        "read the access history",
+    ),
+    "dossier:close": (
+        "a fermé votre dossier",
+        "fermer votre dossier",
+        "closed your record",
+        "close your record",
+    ),
+    "dossier:reopen": (
+        "a rouvert votre dossier",
+        "rouvrir votre dossier",
+        "reopened your record",
+        "reopen your record",
+    ),
+    "dossier:purge": (
+        "a effacé le contenu de votre dossier",
+        "effacer le contenu de votre dossier",
+        "erased your record's content",
+        "erase your record's content",
+    ),
+    "auth:card": (
+        "a présenté sa carte",
+        "présenter sa carte",
+        "presented their card",
+        "present their card",
+    ),
+    "auth:kiosk": ("a utilisé une borne", "utiliser une borne", "used a kiosk", "use a kiosk"),
+    "auth:otp": (
+        "a saisi un code de connexion",
+        "saisir un code de connexion",
+        "entered a sign-in code",
+        "enter a sign-in code",
+    ),
+    "auth:code_sent": (
+        "a demandé l'envoi d'un code de connexion",
+        "demander un code de connexion",
+        "asked for a sign-in code",
+        "ask for a sign-in code",
+    ),
+    "auth:password": (
+        "a saisi son mot de passe",
+        "saisir son mot de passe",
+        "entered their password",
+        "enter their password",
+    ),
+    "auth:password_set": (
+        "a changé son mot de passe",
+        "changer son mot de passe",
+        "changed their password",
+        "change their password",
+    ),
+    "auth:totp_enrol": (
+        "a enregistré une application d'authentification",
+        "enregistrer une application d'authentification",
+        "set up an authenticator app",
+        "set up an authenticator app",
+    ),
+    "auth:signin": (
+        "a ouvert une session sur votre dossier",
+        "ouvrir une session sur votre dossier",
+        "signed in to your record",
+        "sign in to your record",
+    ),
+}
+SEARCH = (
+    "a fait une recherche dans vos documents",
+    "faire une recherche dans vos documents",
+    "searched your documents",
+    "search your documents",
+)
+
+# How an allowed access was allowed (mode), when it says something to the patient.
+MODES: dict[str, tuple[str, str]] = {
+    "representative": ("comme votre représentant légal", "as your legal representative"),
+    "medecin_traitant": ("comme médecin traitant", "as your regular doctor"),
+    "author": ("comme auteur du document", "as the document's author"),
+    "care_team": ("comme membre de votre équipe de soins", "as a member of your care team"),
+    "consent": ("avec votre consentement", "with your consent"),
+    "bris_de_glace": ("en urgence (bris de glace)", "in an emergency (break-the-glass)"),
+    "centre_15": ("depuis le centre 15 (SAMU)", "from the emergency call centre (SAMU)"),
+    "admissions": ("au bureau des admissions", "at the admissions desk"),
+}
+EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
+EMERGENCY_ACTIONS = frozenset({"emergency:bris_de_glace", "emergency:centre_15"})
+
+# Why an attempt was refused, in the patient's words.
+REASONS: dict[str, tuple[str, str]] = {
+    "default_deny": ("action non permise", "action not allowed"),
+    "forbidden_actor": (
+        "organisme sans aucun droit d'accès",
+        "an organisation with no right of access",
+    ),
+    "insurer_reads_nothing": (
+        "l'Assurance Maladie ne lit pas les documents",
+        "the health insurer does not read documents",
+    ),
+    "not_a_party": ("personne sans lien avec ce dossier", "someone with no link to this record"),
+    "representative_of_adult": (
+        "le patient est majeur : la représentation légale a pris fin",
+        "the patient is an adult: legal representation has ended",
+    ),
+    "professional_blocked": (
+        "vous aviez bloqué ce professionnel",
+        "you had blocked this professional",
+    ),
+    "no_authorisation": (
+        "ni équipe de soins, ni consentement, ni urgence",
+        "no care team, no consent, no emergency",
+    ),
+    "category_not_allowed": (
+        "catégorie de document non autorisée pour sa profession",
+        "a document category their profession may not read",
+    ),
+    "document_masked": (
+        "document masqué aux professionnels",
+        "a document hidden from professionals",
+    ),
+    "invisible_to_patient": (
+        "document pas encore visible par vous",
+        "a document not yet visible to you",
+    ),
+    "invisible_to_representatives": (
+        "document non visible par les représentants légaux",
+        "a document not visible to legal representatives",
+    ),
+    "dossier_closed": ("dossier fermé", "the record is closed"),
+    "dossier_purged": ("dossier supprimé", "the record was deleted"),
+    "dossier_exists": ("un dossier existait déjà", "a record already existed"),
+    "consent_missing": ("votre consentement manquait", "your consent was missing"),
+    "emergency_not_allowed": (
+        "vous n'aviez pas autorisé l'accès en urgence",
+        "you had not allowed emergency access",
+    ),
+    "emergency_reason_missing": ("motif d'urgence manquant", "no emergency reason given"),
+    "not_a_regulator": (
+        "réservé aux médecins régulateurs du centre 15",
+        "reserved to the emergency call centre's doctors",
+    ),
+    "not_the_author": ("seul l'auteur peut faire cela", "only the author may do that"),
+    "document_not_current": (
+        "document déjà remplacé ou archivé",
+        "the document was already replaced or archived",
+    ),
+    "document_deleted": ("document supprimé", "the document was deleted"),
+    "medecin_traitant_not_blockable": (
+        "le médecin traitant ne peut pas être bloqué",
+        "your regular doctor cannot be blocked",
+    ),
+    "not_an_eligible_profession": (
+        "profession sans aucun droit d'accès au dossier",
+        "a profession with no right of access to the record",
+    ),
+    "not_found": ("introuvable", "not found"),
+    "not_a_physician": (
+        "seul un médecin peut être désigné médecin traitant",
+        "only a doctor can be named regular doctor",
+    ),
+    "patient_deposit_visible": (
+        "un document que vous avez déposé vous reste toujours visible",
+        "a document you deposited always stays visible to you",
+    ),
+    # Sign-in attempts on the patient's own chain (their card, their codes).
+    "retention_expired": ("fin de la durée de conservation", "the retention period ended"),
+    "deletion_requested": ("suppression demandée par vous", "deletion you asked for"),
+    "challenge_unknown": ("défi de connexion inconnu", "unknown sign-in challenge"),
+    "challenge_replayed": ("défi de connexion déjà utilisé", "sign-in challenge already used"),
+    "challenge_expired": ("défi de connexion expiré", "sign-in challenge expired"),
+    "challenge_other_kiosk": (
+        "défi de connexion demandé par une autre borne",
+        "sign-in challenge asked for by another kiosk",
+    ),
+    "certificate_malformed": ("certificat de carte illisible", "unreadable card certificate"),
+    "certificate_untrusted": (
+        "carte non reconnue par l'autorité de certification",
+        "card not recognised by the certification authority",
+    ),
+    "certificate_expired": ("carte expirée", "expired card"),
+    "certificate_not_yet_valid": ("carte pas encore valide", "card not yet valid"),
+    "certificate_revoked": (
+        "carte révoquée (opposition)",
+        "revoked card (reported lost or stolen)",
+    ),
+    "certificate_usage_invalid": (
+        "certificat de carte non prévu pour la connexion",
+        "card certificate not meant for signing in",
+    ),
+    "revocation_unknown": (
+        "liste de révocation indisponible ou périmée",
+        "revocation list unavailable or out of date",
+    ),
+    "wrong_card_kind": ("type de carte inattendu", "unexpected kind of card"),
+    "certificate_wrong_issuer": (
+        "carte émise par une autorité qui n'émet pas ce type de carte",
+        "card issued by an authority that does not issue this kind of card",
+    ),
+    "certificate_policy_invalid": (
+        "certificat de carte hors de la politique de ce type de carte",
+        "card certificate outside this kind of card's policy",
+    ),
+    "serial_mismatch": (
+        "numéro de carte incohérent avec son certificat",
+        "card number not matching its certificate",
+    ),
+    "signature_invalid": ("signature de la carte invalide", "invalid card signature"),
+    "unknown_holder": ("titulaire de la carte inconnu", "unknown card holder"),
+    "card_changed": (
+        "une autre carte a été présentée pendant la session",
+        "another card was presented during the session",
+    ),
+    "unknown_kiosk": ("borne inconnue", "unknown kiosk"),
+    "kiosk_revoked": ("borne révoquée", "revoked kiosk"),
+    "kiosk_signature_missing": ("requête de borne non signée", "unsigned kiosk request"),
+    "kiosk_signature_invalid": ("signature de la borne invalide", "invalid kiosk signature"),
+    "kiosk_certificate_untrusted": (
+        "certificat de borne non reconnu",
+        "kiosk certificate not recognised",
+    ),
+    "kiosk_certificate_expired": ("certificat de borne expiré", "expired kiosk certificate"),
+    "kiosk_certificate_not_yet_valid": (
+        "certificat de borne pas encore valide",
+        "kiosk certificate not yet valid",
+    ),
+    "kiosk_certificate_invalid": (
+        "certificat de borne non prévu pour cet usage",
+        "kiosk certificate not meant for this use",
+    ),
+    "kiosk_certificate_wrong_issuer": (
+        "certificat de borne émis par une autre autorité",
+        "kiosk certificate issued by another authority",
+    ),
+    "kiosk_certificate_policy_invalid": (
+        "certificat de borne hors de la politique des bornes",
+        "kiosk certificate outside the kiosks' policy",
+    ),
+    "kiosk_signature_not_canonical": (
+        "signature de la borne sous une forme non canonique",
+        "kiosk signature in a non-canonical form",
+    ),
+    "request_nonce_invalid": (
+        "requête de borne sans nonce valide",
+        "kiosk request without a valid nonce",
+    ),
+    "request_date_invalid": ("date de requête de borne illisible", "unreadable kiosk request date"),
+    "request_stale": (
+        "requête de borne trop ancienne ou horloge déréglée",
+        "kiosk request too old, or a clock out of time",
+    ),
+    "request_replayed": ("requête de borne rejouée", "replayed kiosk request"),
+    "otp_invalid": ("code de connexion incorrect", "wrong sign-in code"),
+    "otp_replayed": ("code de connexion déjà utilisé", "sign-in code already used"),
+    "otp_expired": ("code de connexion expiré", "sign-in code expired"),
+    "otp_locked": (
+        "trop d'essais : les codes de connexion sont verrouillés",
+        "too many tries: sign-in codes are locked",
+    ),
+    "password_invalid": ("mot de passe incorrect", "wrong password"),
+    "password_locked": (
+        "trop d'essais : la connexion par mot de passe est verrouillée",
+        "too many tries: password sign-in is locked",
+    ),
+    "pending_expired": (
+        "connexion commencée trop tôt : délai dépassé",
+        "sign-in started too long ago",
+    ),
+    "pending_used": ("connexion déjà terminée", "sign-in already completed"),
+    "pending_unknown": ("connexion inconnue", "unknown sign-in"),
+    "pending_wrong_kiosk": (
+        "code saisi sur une autre borne que celle où la carte a été lue",
+        "code entered at another kiosk than the one that read the card",
+    ),
+    "unknown_ins": ("INS inconnu", "unknown national health identifier"),
+    "unique_id_exists": (
+        "un document porte déjà cet identifiant unique",
+        "a document already has this unique identifier",
+    ),
+    "identity_mismatch": (
+        "l'identité ne correspond pas à celle du dossier",
+        "the identity does not match the record's",
+    ),
+    "content_unavailable": ("contenu du document indisponible", "document content unavailable"),
+    "rate_limited": (
+        "trop de tentatives depuis la même adresse ou la même borne",
+        "too many tries from the same address or kiosk",
+    ),
+    "credentials_malformed": (
+        "informations de connexion incomplètes ou mal formées",
+        "incomplete or malformed sign-in details",
+    ),
+}
+UNFINISHED = ("la demande n'a pas pu aboutir", "the request could not be completed")
+
+DAYS = (
+    ("lundi", "Monday"),
+    ("mardi", "Tuesday"),
+    ("mercredi", "Wednesday"),
+    ("jeudi", "Thursday"),
+    ("vendredi", "Friday"),
+    ("samedi", "Saturday"),
+    ("dimanche", "Sunday"),
+)
+MONTHS = (
+    ("janvier", "January"),
+    ("février", "February"),
+    ("mars", "March"),
+    ("avril", "April"),
+    ("mai", "May"),
+    ("juin", "June"),
+    ("juillet", "July"),
+    ("août", "August"),
+    ("septembre", "September"),
+    ("octobre", "October"),
+    ("novembre", "November"),
+    ("décembre", "December"),
+)
+# Own actions less than this apart belong to one visit.
+VISIT_GAP = timedelta(minutes=30)
+
+
+@dataclass
+class Line:
+    time: str  # HH:MM, Paris time (the day is the heading)
+    text: str
+    kind: str = "access"  # access | own | denied | emergency
+    count: int = 1
+    detail: list[str] = field(default_factory=list)  # folded lines, "HH:MM text"
+
+
+@dataclass
+class Day:
+    label: str
+    lines: list[Line]
+
+
+def _local(at: str) -> datetime:
+    moment = datetime.fromisoformat(at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(PARIS)
+
+
+def day_label(moment: datetime, lang: str) -> str:
+    weekday, month = DAYS[moment.weekday()], MONTHS[moment.month - 1]
+    if lang == "en":
+        return f"{weekday[1]} {moment.day} {month[1]} {moment.year}"
+    day = "1er" if moment.day == 1 else str(moment.day)
+    return f"{weekday[0]} {day} {month[0]} {moment.year}"
+
+
+def _who(entry: dict[str, Any], lang: str) -> str:
+    actor = entry.get("actor") or {}
+    name = str(actor.get("name") or "")
+    labels = actor.get("profession_label") or {}
+    label = labels.get(lang) or labels.get("fr")
+    return f"{name} ({label.lower() if lang == 'fr' else label})" if label else name
+
+
+def _forms(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    params = entry.get("params") or {}
+    if entry.get("action") == "document:list" and params.get("search"):
+        return SEARCH
+    action = str(entry.get("action", ""))
+    return ACTIONS.get(action, (action, action, action, action))
+
+
+def _yours(text: str, lang: str) -> str:
+    """A past form said by the patient of themself ("a présenté sa carte" -> "avez
+    présenté votre carte")."""
+    if lang == "en":
+        return text.replace("their ", "your ")
+    text = text.replace(" sa ", " votre ").replace(" son ", " votre ")
+    return "avez " + text[2:] if text.startswith("a ") else text
+
+
+def sentence(entry: dict[str, Any], lang: str) -> str:
+    """One line's words, without its time."""
+    fr_past, fr_inf, en_past, en_inf = _forms(entry)
+    en = lang == "en"
+    params = entry.get("params") or {}
+    if entry.get("own"):
+        past = _yours(en_past if en else fr_past, lang)
+        text = f"You {past}" if en else f"Vous {past}"
+    elif entry.get("outcome") == "denied":
+        reason = REASONS.get(str(entry.get("reason")), UNFINISHED)[1 if en else 0]
+        if en:
+            text = f"{_who(entry, lang)} tried to {en_inf}: access refused ({reason})"
+        else:
+            text = f"{_who(entry, lang)} a tenté de {fr_inf} : accès refusé ({reason})"
+    else:
+        text = f"{_who(entry, lang)} {en_past if en else fr_past}"
+        how = MODES.get(str(entry.get("mode")))
+        if how and entry.get("action") not in EMERGENCY_ACTIONS:
+            text += f" {how[1 if en else 0]}"
+    if params.get("reason"):
+        text += (
+            f", stated reason: “{params['reason']}”"
+            if en
+            else f", motif déclaré : « {params['reason']} »"
+        )
+    if "matched" in params:
+        n = int(params["matched"])
+        text += f", {n} document(s) found" if en else f", {n} document(s) trouvé(s)"
+    repeated = int(entry.get("repeated") or 0)
+    if repeated:
+        text += f" (and {repeated} more times)" if en else f" (et encore {repeated} fois)"
+    return text + "."
+
+
+def _kind(entry: dict[str, Any]) -> str:
+    if entry.get("own"):
+        return "own"
+    if entry.get("outcome") == "denied":
+        return "denied"
+    if entry.get("mode") in EMERGENCY_MODES or entry.get("action") in EMERGENCY_ACTIONS:
+        return "emergency"
+    return "access"
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two consecutive events that read the same (a professional paging through a list)."""
+    keys = ("action", "mode", "outcome", "reason", "category")
+    return (
+        all(a.get(k) == b.get(k) for k in keys)
+        and (a.get("actor") or {}).get("name") == (b.get("actor") or {}).get("name")
+        and (a.get("params") or {}).get("search") == (b.get("params") or {}).get("search")
+        and not (a.get("params") or {}).get("reason")
+        and not a.get("repeated")
+        and not b.get("repeated")
+    )
+
+
+def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
+    """A page of history entries (newest first, as the server answers) as days of lines,
+    newest day first, lines in time order within a day (newest first too)."""
+    out: list[Day] = []
+    visit: Line | None = None
+    visit_last: datetime | None = None
+    previous: dict[str, Any] | None = None
+    for entry in entries:
+        moment = _local(str(entry["at"]))
+        label = day_label(moment, lang)
+        if not out or out[-1].label != label:
+            out.append(Day(label, []))
+            visit, visit_last, previous = None, None, None
+        lines = out[-1].lines
+        time = moment.strftime("%H:%M")
+        kind = _kind(entry)
+        if kind == "own":
+            # Newest first: a visit grows backwards in time while the gap stays small.
+            if visit is None or visit_last is None or visit_last - moment > VISIT_GAP:
+                visit = Line(time, _visit_text(lang), "own")
+                lines.append(visit)
+            visit.detail.append(f"{time} {sentence(entry, lang)}")
+            visit.count = len(visit.detail)
+            visit.time = time  # a visit is shown at its start
+            visit_last = moment
+            previous = None
+            continue
+        visit = None
+        if previous is not None and _same(previous, entry) and lines:
+            folded = lines[-1]
+            folded.count += 1
+            folded.detail.append(f"{time} {sentence(entry, lang)}")
+            folded.time = time
+            folded.text = _counted(sentence(previous, lang), folded.count, lang)
+            continue
+        line = Line(time, sentence(entry, lang), kind)
+        line.detail.append(f"{time} {line.text}")
+        lines.append(line)
+        previous = entry
+    for day in out:
+        for line in day.lines:
+            if len(line.detail) == 1 and line.kind != "own":
+                line.detail = []  # nothing folded: the line says it all
+    return out
+
+
+def _visit_text(lang: str) -> str:
+    return "You consulted your record." if lang == "en" else "Vous avez consulté votre dossier."
+
+
+def _counted(text: str, count: int, lang: str) -> str:
+    base = text[:-1] if text.endswith(".") else text
+    return f"{base} ({count} times)." if lang == "en" else f"{base} ({count} fois)."

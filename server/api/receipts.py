@@ -1,0 +1,87 @@
+"""Receipt routes (docs/receipts.md): a dossier's receipts, each receipt's canonical
+content and detached signature, and the signer's certificate chain.
+
+The content is served as the exact bytes that were signed: a verifier saves the answer
+as it is and checks the signature over it, with nothing re-encoded in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from server.api import api
+from server.api.runtime import run, runtime
+from server.api.schemas import RECEIPT_ID, ROW_ID, STR, obj
+from server.receipt_signer import SignerUnavailable
+from server.services import receipts
+from server.services.context import Ctx, Principal
+
+TAG = "receipts"
+CMS_TYPE = "application/pkcs7-signature"
+PEM_TYPE = "application/x-pem-file"
+RECEIPT_LINE = obj(
+    {"receipt_id": RECEIPT_ID, "action": STR, "issued_at": STR, "trace_seq": ROW_ID},
+    ["receipt_id", "action", "issued_at", "trace_seq"],
+)
+
+
+@api.route(
+    "GET",
+    "/dossiers/<int:dossier_id>/receipts",
+    "The dossier's signed receipts (read like its history)",
+    tag=TAG,
+    response=obj({"receipts": {"type": "array", "items": RECEIPT_LINE}}, ["receipts"]),
+)
+def receipt_list(dossier_id: int) -> Any:
+    return run(lambda ctx, who: receipts.list_for(ctx, who, dossier_id))
+
+
+@api.route(
+    "GET",
+    "/receipts/certificate",
+    "The receipt signer's certificate chain (PEM), up to the root",
+    tag=TAG,
+    content_type=PEM_TYPE,
+    response={"type": "string"},
+    public=True,
+)
+def receipt_certificate() -> Any:
+    # Public and untraced like the log's key: it names no one, and a verifier needs it
+    # without an account. The root must still be checked against the published one.
+    signer = runtime().receipt_signer
+    if signer is None:
+        raise SignerUnavailable()
+    return Response(signer.chain_pem(), 200, mimetype=PEM_TYPE)
+
+
+@api.route(
+    "GET",
+    "/receipts/<receipt_id>",
+    "A receipt's canonical content: the exact bytes signed",
+    tag=TAG,
+    response={"type": "object"},
+)
+def receipt_content(receipt_id: str) -> Any:
+    def work(ctx: Ctx, who: Principal) -> Response:
+        found = receipts.read(ctx, who, receipt_id, "receipt")
+        return Response(found.content, 200, mimetype="application/json")
+
+    return run(work)
+
+
+@api.route(
+    "GET",
+    "/receipts/<receipt_id>/signature",
+    "A receipt's detached signature (CMS SignedData, DER)",
+    tag=TAG,
+    content_type=CMS_TYPE,
+    response={"type": "string", "format": "binary"},
+)
+def receipt_signature(receipt_id: str) -> Any:
+    def work(ctx: Ctx, who: Principal) -> Response:
+        found = receipts.read(ctx, who, receipt_id, "receipt_signature")
+        return Response(found.signature, 200, mimetype=CMS_TYPE)
+
+    return run(work)

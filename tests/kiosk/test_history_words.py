@@ -1,0 +1,147 @@
+"""The access history worded by the kiosk (kiosk/history_words.py), from the server's
+codes and parameters: one date per day, the patient's own actions folded into visits,
+repeated events folded with a count, emergencies and refusals marked, in French and in
+English, with no internal words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk import history_words
+from kiosk.history_words import ACTIONS, REASONS
+
+GP = {
+    "kind": "professional",
+    "name": "Jean DUPONT",
+    "profession": "medecin_generaliste",
+    "profession_label": {"fr": "Médecin généraliste", "en": "General practitioner"},
+    "structure": "750100018",
+}
+MARIE = {"kind": "patient", "name": "Marie DURAND", "profession": None, "structure": None}
+
+
+def line(at: str, action: str, actor: dict[str, Any] = GP, **more: Any) -> dict[str, Any]:
+    entry = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "mode": "none",
+        "outcome": "allowed",
+        "reason": "medecin_traitant",
+        "category": None,
+        "own": actor is MARIE,
+        "params": {},
+        "repeated": 0,
+    }
+    entry.update(more)
+    return entry
+
+
+def test_a_day_of_history_reads_as_the_patient_would_say_it() -> None:
+    page = [  # newest first, as the server answers
+        line("2026-11-28T13:05:00+00:00", "history:read", MARIE),
+        line("2026-11-28T13:02:00+00:00", "dossier:read", MARIE),
+        line("2026-11-28T13:01:00+00:00", "auth:card", MARIE),
+        line("2026-11-28T10:15:00+00:00", "document:list", mode="medecin_traitant"),
+        line("2026-11-28T10:14:00+00:00", "document:list", mode="medecin_traitant"),
+        line("2026-11-28T10:13:00+00:00", "document:list", mode="medecin_traitant"),
+        line(
+            "2026-11-28T09:00:00+00:00",
+            "emergency:bris_de_glace",
+            mode="bris_de_glace",
+            params={"reason": "Patiente inconsciente"},
+        ),
+        line(
+            "2026-11-27T18:00:00+00:00",
+            "document:list",
+            outcome="denied",
+            reason="professional_blocked",
+            params={},
+        ),
+    ]
+    [today, yesterday] = history_words.days(page, "fr")
+    assert today.label == "samedi 28 novembre 2026"
+    assert yesterday.label == "vendredi 27 novembre 2026"
+    visit, listing, emergency = today.lines
+    # Her own three actions: one line for the visit, the detail kept.
+    assert (visit.kind, visit.time, visit.text) == (
+        "own",
+        "14:01",
+        "Vous avez consulté votre dossier.",
+    )
+    assert visit.detail == [
+        "14:05 Vous avez consulté l'historique des accès.",
+        "14:02 Vous avez consulté le résumé de votre dossier.",
+        "14:01 Vous avez présenté votre carte.",
+    ]
+    # A professional paging through the list: one line with a count, the detail kept.
+    assert listing.text == (
+        "Jean DUPONT (médecin généraliste) a consulté la liste de vos documents comme "
+        "médecin traitant (3 fois)."
+    )
+    assert len(listing.detail) == 3
+    assert listing.time == "11:13"  # Paris time, the first of them
+    assert emergency.kind == "emergency"
+    assert emergency.text == (
+        "Jean DUPONT (médecin généraliste) a ouvert votre dossier en urgence (bris de "
+        "glace), motif déclaré : « Patiente inconsciente »."
+    )
+    [refused] = yesterday.lines
+    assert refused.kind == "denied"
+    assert refused.text == (
+        "Jean DUPONT (médecin généraliste) a tenté de consulter la liste de vos documents : "
+        "accès refusé (vous aviez bloqué ce professionnel)."
+    )
+    every = " ".join(x.text + " ".join(x.detail) for d in (today, yesterday) for x in d.lines)
+    for internal in ("au titre de", "INS", "750100018", "Résultat", "medecin_traitant"):
+        assert internal not in every
+
+
+def test_the_same_history_in_english() -> None:
+    page = [
+        line("2026-11-28T10:15:00+00:00", "document:list", params={"search": True, "matched": 3}),
+        line("2026-11-28T10:00:00+00:00", "auth:card", MARIE),
+        line("2026-11-28T09:00:00+00:00", "dossier:read", outcome="denied", reason="nope"),
+    ]
+    [day] = history_words.days(page, "en")
+    assert day.label == "Saturday 28 November 2026"
+    search, visit, refused = day.lines
+    assert (
+        search.text
+        == "Jean DUPONT (General practitioner) searched your documents, 3 document(s) found."
+    )
+    assert visit.detail == ["11:00 You presented your card."]
+    assert refused.text == (
+        "Jean DUPONT (General practitioner) tried to view your record's summary: access "
+        "refused (the request could not be completed)."
+    )
+
+
+def test_visits_apart_are_two_lines_and_the_first_of_the_month_reads_1er() -> None:
+    page = [
+        line("2026-12-01T15:00:00+00:00", "history:read", MARIE),
+        line("2026-12-01T09:00:00+00:00", "auth:card", MARIE),
+    ]
+    [day] = history_words.days(page, "fr")
+    assert day.label == "mardi 1er décembre 2026"
+    assert [x.kind for x in day.lines] == ["own", "own"]
+
+
+def test_every_action_and_reason_of_the_server_is_worded() -> None:
+    from server.policy import Action
+    from server.services.history import REASONS_FR, VERBS
+
+    assert set(VERBS) <= set(ACTIONS)
+    assert {a.value for a in Action} <= set(ACTIONS) | {"document:search"}
+    # Every reason a refusal can give is worded; the reasons of allowed lines are not
+    # shown (the line says how it was allowed: MODES).
+    allowed_only = {
+        "patient_own_dossier", "representative_of_minor", "medecin_traitant", "document_author",
+        "care_team_member", "explicit_consent", "bris_de_glace_active", "centre_15_active",
+        "emergency_granted", "creation_with_consent", "admissions_desk", "insurer_deposit",
+        "identity_lookup", "card_signin", "card_first_factor", "password_valid", "password_set",
+        "code_sent", "totp_enrolment_started", "totp_confirmed", "signin_card_code",
+        "signin_card_totp", "signin_password_code", "signin_password_totp",
+    }  # fmt: skip
+    assert set(REASONS_FR) - allowed_only <= set(REASONS)
+    assert all(fr and en and fr != en for fr, en in REASONS.values())
