@@ -11,7 +11,7 @@ from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
-from server.services import audit, guard, lookup, receipts, views
+from server.services import audit, guard, history, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
@@ -187,6 +187,9 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     granted = guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient)
     full = who.actor.kind is ActorKind.PATIENT
     out = views.summary(ctx, row, patient, full=full)
+    if full and who.actor.id == patient.id:
+        # The home page's "Depuis votre dernière visite : 2 accès, dont 1 en urgence".
+        out["since_last_visit"] = history.since_last_visit(ctx, patient.id)
     if not full:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
     return views.with_banner(out, granted)
