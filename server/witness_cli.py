@@ -337,10 +337,12 @@ def _witness(
             if sizes is not None:
                 proof = client.consistency(*sizes)
         witness.check_advance(last, current, proof)
-    for path in seen:
-        _check_seen(client, log_key, current, path, event)
+    newer = _check_seen(client, log_key, current, seen, event)
     if seen:
         event["seen"] = [str(p) for p in seen]
+    if newer is not None:
+        signed, current = newer.signed, newer.head
+        event["adopted"] = str(newer.path)
     if signed is None:
         event["result"] = "empty"
         return "the log is empty: nothing to cosign yet"
@@ -349,38 +351,77 @@ def _witness(
     event["result"] = "cosigned"
     since = f", consistent with size {last.size}" if last is not None else " (first checkpoint)"
     extra = f"; {len(seen)} other checkpoint(s) agree" if seen else ""
+    if newer is not None:
+        extra += f" (the largest from {newer.path}: the log served an older head)"
     return f"cosigned {current.origin} at size {current.size}{since}{extra}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    path: Path
+    signed: str
+    head: Checkpoint
 
 
 def _check_seen(
     client: LogClient,
     log_key: note.Verifier,
     current: Checkpoint,
-    path: Path,
+    paths: Sequence[Path],
     event: dict[str, Any],
-) -> None:
-    event["seen_file"] = str(path)
-    signed = _read_seen(path)
-    event["seen_note"] = signed
-    try:
-        other = witness.verify_signed(signed, log_key)
-    except witness.SignatureInvalid as exc:
-        raise witness.SignatureInvalid(f"{path}: {exc}") from None
-    if current.size == 0 and other.size > 0:
-        raise witness.Rollback(
-            f"the log says it is empty, yet {path} carries its signature at size {other.size}"
+) -> _Seen | None:
+    """Checks each seen checkpoint against the log as this witness sees it, then those
+    larger than it against the largest (two receipts can each extend the witness's view
+    and still fork from each other). Returns the largest if larger than `current`: the
+    witness was shown a stale head, and a cosignature speaks of the largest tree seen."""
+    found: list[_Seen] = []
+    for path in paths:
+        event["seen_file"] = str(path)
+        signed = _read_seen(path)
+        event["seen_note"] = signed  # kept in the history if it fails: the evidence
+        try:
+            other = witness.verify_signed(signed, log_key)
+        except witness.SignatureInvalid as exc:
+            raise witness.SignatureInvalid(f"{path}: {exc}") from None
+        if current.size == 0 and other.size > 0:
+            raise witness.Rollback(
+                f"the log says it is empty, yet {path} carries its signature at size {other.size}"
+            )
+        _relate(
+            client, current, other, f"the log as this witness sees it (size {current.size})", path
         )
-    sizes = witness.proof_sizes(current, other)
+        found.append(_Seen(path, signed, other))
+    largest = max(found, key=lambda s: s.head.size, default=None)
+    if largest is None or largest.head.size <= current.size:
+        event.pop("seen_file", None)
+        event.pop("seen_note", None)
+        return None
+    for seen in found:
+        if seen.head.size > current.size and seen is not largest:
+            event["seen_file"], event["seen_note"] = str(seen.path), seen.signed
+            _relate(
+                client,
+                largest.head,
+                seen.head,
+                f"{largest.path} (size {largest.head.size})",
+                seen.path,
+            )
+    event.pop("seen_file", None)
+    event.pop("seen_note", None)
+    return largest
+
+
+def _relate(
+    client: LogClient, reference: Checkpoint, other: Checkpoint, what: str, path: Path
+) -> None:
+    sizes = witness.proof_sizes(reference, other)
     proof = client.consistency(*sizes) if sizes is not None else []
     try:
-        witness.check_pair(current, other, proof)
+        witness.check_pair(reference, other, proof)
     except witness.Inconsistent as exc:
         raise type(exc)(
-            f"{path} (size {other.size}) and the log as this witness sees it (size "
-            f"{current.size}) cannot both be true: {exc}"
+            f"{path} (size {other.size}) and {what} cannot both be true: {exc}"
         ) from None
-    event.pop("seen_file")
-    event.pop("seen_note")
 
 
 def _describe(head: Checkpoint) -> dict[str, Any]:

@@ -392,6 +392,38 @@ def test_a_log_that_answers_badly_is_a_network_error(canned: Any) -> None:
     assert emptied.message.startswith("ROLLBACK: the log went back from size 5 to 0")
 
 
+def test_a_larger_seen_checkpoint_is_adopted_unless_the_seen_ones_fork(
+    canned: Any, tmp_path: Path
+) -> None:
+    station, answers, signer = canned
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(8)]
+    fork = [*leaves[:4], merkle.leaf_hash(b"forked"), *leaves[5:]]
+    answers["/api/v1/log/checkpoint"] = (200, _signed(signer, leaves[:3]), 0)
+    assert station.run().code == EXIT_OK
+
+    def proof(tree: list[bytes], old: int, new: int) -> None:
+        hashes = [base64.b64encode(h).decode() for h in merkle.consistency_proof(tree[:new], old)]
+        body = json.dumps({"from": old, "to": new, "proof": hashes}).encode()
+        answers[f"/api/v1/log/proof/consistency?from={old}&to={new}"] = (200, body, 0)
+
+    proof(leaves, 3, 5)
+    proof(fork, 3, 6)  # the fork also extends what the witness saw...
+    proof(leaves, 5, 6)
+    true_five, forked_six = tmp_path / "receipt-5.txt", tmp_path / "receipt-6.txt"
+    true_five.write_bytes(_signed(signer, leaves[:5]))
+    forked_six.write_bytes(_signed(signer, fork[:6]))
+    caught = station.run(true_five, forked_six)  # ...but not the other receipt
+    assert caught.code == EXIT_INCONSISTENT
+    assert f"{true_five} (size 5) and {forked_six} (size 6) cannot both be true" in caught.message
+    # The log served the witness an older head than a receipt it signed: the witness
+    # cosigns the largest tree it has seen, as a cosignature states.
+    adopted = station.run(true_five)
+    assert adopted.code == EXIT_OK
+    assert "the log served an older head" in adopted.message
+    assert station.latest().size == 5
+    assert station.run().code == EXIT_INCONSISTENT  # and the log must not go back to 3
+
+
 # ---- the operator rewrites the trace, not the log ---------------------------------------
 
 
