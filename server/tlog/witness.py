@@ -186,9 +186,18 @@ class Cosigner:
         return f"{_DASH}{self.name} {base64.b64encode(value).decode()}\n"
 
     def cosign(self, signed: str, timestamp: int) -> str:
-        """The signed note with this witness's cosignature added to its signatures."""
-        text, _ = note.parse(signed)
-        return signed + self.signature_line(text, timestamp)
+        """The signed note with this witness's cosignature added to its signatures, in
+        place of any line already under this witness's key (an older cosignature of the
+        same text, or a forged one the server passed along)."""
+        text, signatures = note.parse(signed)
+        block = signed[len(text) + 1 :].removesuffix("\n").split("\n")
+        mine = (self.name, self.public.key_id)
+        kept = [
+            line + "\n"
+            for line, sig in zip(block, signatures, strict=True)
+            if (sig.name, sig.key_id) != mine
+        ]
+        return text + "\n" + "".join(kept) + self.signature_line(text, timestamp)
 
     def private_text(self) -> str:
         """The key in the text form of Go's signed-note keys (PRIVATE+KEY+name+id+seed), so

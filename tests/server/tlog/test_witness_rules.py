@@ -200,6 +200,21 @@ def test_a_cosignature_follows_the_spec(log_signer: note.Signer) -> None:
     assert witness.cosignatures(cosigned, [cosigner.public]) == {cosigner.name: 1_700_000_000}
 
 
+def test_a_second_cosignature_replaces_the_first(log_signer: note.Signer) -> None:
+    cosigner = witness.Cosigner("witness.example/w1", Ed25519PrivateKey.generate())
+    other = witness.Cosigner("witness.example/w2", Ed25519PrivateKey.generate())
+    signed = _head(_leaves(5)).sign(log_signer)
+    both = other.cosign(cosigner.cosign(signed, 1_700_000_000), 1_700_000_001)
+    again = cosigner.cosign(both, 1_700_000_060)
+    assert again.count("witness.example/w1") == 1
+    keys = [cosigner.public, other.public]
+    assert witness.cosignatures(again, keys) == {
+        "witness.example/w1": 1_700_000_060,
+        "witness.example/w2": 1_700_000_001,
+    }
+    assert witness.verify_signed(again, log_signer.verifier) == _head(_leaves(5))
+
+
 def test_a_cosignature_binds_its_time_and_text(log_signer: note.Signer) -> None:
     cosigner = witness.Cosigner("witness.example/w1", Ed25519PrivateKey.generate())
     signed = _head(_leaves(5)).sign(log_signer)
