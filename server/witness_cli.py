@@ -349,7 +349,12 @@ def _witness(
     cosigned = cosigner.cosign(signed, int(clock()))
     state.keep(cosigned)
     event["result"] = "cosigned"
-    since = f", consistent with size {last.size}" if last is not None else " (first checkpoint)"
+    if last is None:
+        since = " (first checkpoint)"
+    elif last == current:
+        since = ", unchanged since the last run"
+    else:
+        since = f", consistent with size {last.size}"
     extra = f"; {len(seen)} other checkpoint(s) agree" if seen else ""
     if newer is not None:
         extra += f" (the largest from {newer.path}: the log served an older head)"
