@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kiosk.i18n import PARIS
 from kiosk.labels import CATEGORIES
-from server.frenchtime import PARIS
 
 # action -> (French past, French infinitive, English past, English infinitive). The past
 # forms avoid agreeing with anyone's gender ("a présenté sa carte", not "s'est
