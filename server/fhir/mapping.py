@@ -34,10 +34,13 @@ def document_reference(
     patient_id: int,
     sha1: str | None,
     matrix: Matrix,
+    authors: dict[tuple[Any, ...], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """`sha1`: base64 SHA-1 of the stored bytes (PDSm's hash); `patient_id`: the dossier's
-    patient, to tell the patient's own deposits from a representative's."""
-    contained, author = _author(row, dossier_id, patient_id, matrix)
+    patient, to tell the patient's own deposits from a representative's; `authors`: the
+    contained author resources already built for this answer (a page repeats a few
+    authors many times), shared between its resources, which are not changed after."""
+    contained, author = _author(row, dossier_id, patient_id, matrix, authors)
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": row.logical_id,
@@ -66,7 +69,7 @@ def document_reference(
         "status": "superseded" if row.status == "superseded" else "current",
         "docStatus": "final",
         "type": {"coding": [coding(codes.LOINC, row.type_code)]},
-        "category": [{"coding": _category(row.category)}],
+        "category": _CATEGORIES[row.category],
         "subject": {"reference": f"Patient/{dossier_id}"},
         "date": instant(row.submitted_at),
     }
@@ -80,8 +83,8 @@ def document_reference(
                 "target": {"reference": f"DocumentReference/{row.replaces_logical_id}"},
             }
         ]
-    resource["securityLabel"] = [
-        {"coding": [coding(system, code)]} for system, code in codes.security_codings(row)
+    resource["securityLabel"] = [_NORMAL] + [
+        label for name, label in _VISIBILITY.items() if getattr(row, name)
     ]
     attachment: dict[str, Any] = {
         "contentType": row.mime_type,
@@ -122,11 +125,25 @@ def _category(category: str) -> list[dict[str, Any]]:
     if category in codes.CLASS_CODES:
         code, display = codes.CLASS_CODES[category]
         out.append(coding(codes.CLASS_TRE_A03, code, display))
-    return out
+    return [{"coding": out}]
+
+
+# Built once: the same few values in every resource (never changed once built).
+_CATEGORIES = {category: _category(category) for category in CATEGORIES}
+_NORMAL = {"coding": [coding(codes.CONFIDENTIALITY, codes.NORMAL)]}
+_VISIBILITY = {
+    name: {"coding": [coding(codes.VISIBILITY_TRE_A07, code)]}
+    for name, code in codes.VISIBILITY.items()
+}
+_AUTHOR_REFERENCE = {"reference": f"#{AUTHOR}"}
 
 
 def _author(
-    row: DocumentRow, dossier_id: int, patient_id: int, matrix: Matrix
+    row: DocumentRow,
+    dossier_id: int,
+    patient_id: int,
+    matrix: Matrix,
+    authors: dict[tuple[Any, ...], list[dict[str, Any]]] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The contained author resources (PDSm: author embedded) and the author reference.
     Nothing is said of an author that the JSON listing does not show, but the
@@ -134,17 +151,29 @@ def _author(
     if row.author_professional_id is not None:
         if row.author_national_id is None:  # the professional's row is gone
             return [], None
-        return _professional(row, matrix), {"reference": f"#{AUTHOR}"}
+        key = (
+            row.author_national_id,
+            row.author_first_name,
+            row.author_last_name,
+            row.author_profession,
+            row.author_institution,
+        )
+        built = authors.get(key) if authors is not None else None
+        if built is None:
+            built = _professional(row, matrix)
+            if authors is not None:
+                authors[key] = built
+        return built, _AUTHOR_REFERENCE
     if row.author_patient_id is not None:
         patient: dict[str, Any] = {"resourceType": "Patient", "id": AUTHOR}
         if row.author_patient_id == patient_id:
             # The patient's own deposit; a representative's stays anonymous, as in the
             # JSON listing ({"kind": "patient"}).
             patient["link"] = [{"other": {"reference": f"Patient/{dossier_id}"}, "type": "seealso"}]
-        return [patient], {"reference": f"#{AUTHOR}"}
+        return [patient], _AUTHOR_REFERENCE
     if row.author_service_id is not None:
         insurer = {"resourceType": "Organization", "id": AUTHOR, "name": INSURER_NAME}
-        return [insurer], {"reference": f"#{AUTHOR}"}
+        return [insurer], _AUTHOR_REFERENCE
     return [], None
 
 

@@ -73,6 +73,7 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
         head=subject.head,
     )
     hashes = _sha1s(ctx, dossier_id, page)
+    authors: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"{base}/DocumentReference/{row.logical_id}",
@@ -83,6 +84,7 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
                 patient_id=subject.patient.id,
                 sha1=hashes.get(row.row_id),
                 matrix=ctx.matrix,
+                authors=authors,
             ),
             "search": {"mode": "match"},
         }
