@@ -72,7 +72,8 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                     "cors": False,
                     "description": "Authorization: Bearer <session token> of a professional "
                     "(card sign-in) or a patient; anonymous calls get 401. Every access is "
-                    "decided and traced as in the JSON API (/api/v1).",
+                    "decided and traced as in the JSON API (/api/v1). Software cannot "
+                    "register as a terminal of its own yet.",
                 },
                 "resource": [
                     {
