@@ -8,8 +8,11 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server.fhir import codes
+from server.models import AuditEntry
+from server.services import audit
 from tests.server.conftest import World
 from tests.server.fhir.fhirkit import BASE, get, outcome, valid
 
@@ -178,6 +181,19 @@ def test_an_id_naming_no_document_is_decided_as_a_request_on_no_dossier(
 ) -> None:
     unknown = "00000000-0000-4000-8000-000000000000"
     outcome(get(world, "gp", f"/DocumentReference/{unknown}"), 403, "no_authorisation")
+    with world.rt.sessions() as s:
+        entry = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.chain == audit.SYSTEM_CHAIN)
+            .order_by(AuditEntry.seq.desc())
+        ).first()
+    assert entry is not None
+    assert (entry.action, entry.outcome, entry.reason, entry.actor_id) == (
+        "document:read",
+        "denied",
+        "no_authorisation",
+        world.ids["gp"],
+    )
     outcome(get(world, "marie", f"/Binary/{unknown}"), 403, "not_a_party")
     outcome(get(world, "gp", "/DocumentReference/not-one-of-ours"), 403, "no_authorisation")
 
