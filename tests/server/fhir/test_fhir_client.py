@@ -11,6 +11,7 @@ import pytest
 from fhirpy import SyncFHIRClient
 from werkzeug.serving import make_server
 
+from tests.server.cardkit import CardPki, KioskClient
 from tests.server.conftest import PATIENTS, World
 from tests.server.fhir.fhirkit import INS_TEST_NIR
 
@@ -52,3 +53,26 @@ def test_fhirpy_searches_pages_reads_and_retrieves(
     assert read["masterIdentifier"]["value"] == made[0]["unique_id"]
     binary = client.reference("Binary", made[0]["logical_id"]).to_resource()
     assert binary["contentType"] == "text/plain"
+
+
+GP_CARD = "medecin_generaliste-dupont"  # the card of World's "gp"
+
+
+def test_a_card_session_reaches_fhir_through_its_kiosk_only(
+    world: World, marie_dossier: int, test_pki: CardPki, borne: KioskClient
+) -> None:
+    made = world.deposit("gp", marie_dossier, title="cr")
+    r = borne.sign_in(test_pki.card(GP_CARD))
+    assert r.status_code == 201, r.get_json()
+    token = r.get_json()["token"]
+    target = f"/fhir/R4/DocumentReference?patient=Patient%2F{marie_dossier}"
+    headers = {**borne.headers("GET", target, b""), "Authorization": f"Bearer {token}"}
+    r = world.client.get(target, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    assert [e["resource"]["id"] for e in r.get_json()["entry"]] == [made["logical_id"]]
+    entry = world.trace("marie")[-1]
+    assert (entry.action, entry.kiosk) == ("document:list", "borne-1")
+    # The same token from software that is not that kiosk: the generic 401.
+    r = world.client.get(target, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    assert r.get_json()["resourceType"] == "OperationOutcome"
