@@ -32,15 +32,19 @@ PATIENT_FIELDS = {
 CREATE_FIELDS = {"patient", "consent", "emergency", "medecin_traitant", "representatives"}
 
 
-def find(ctx: Ctx, who: Principal, ins_value: Any) -> dict[str, Any]:
-    """The dossier id behind an INS, so that the INS never travels in URLs."""
+def find(ctx: Ctx, who: Principal, ins_value: Any, oid: str | None = None) -> dict[str, Any]:
+    """The dossier id behind an INS, so that the INS never travels in URLs. `oid`: the
+    identifier's system as FHIR names it (patient.identifier): an INS under another OID
+    (a real one for a test identity) is another identifier, hence no one's."""
     if not isinstance(ins_value, str):
         raise InvalidInput("ins_invalid", "INS attendu.")
     try:
-        ins = parse_ins(ins_value)
+        ins = parse_ins(ins_value, oid)
     except IdentifierError as exc:
         raise InvalidInput("ins_invalid", str(exc)) from None
-    patient = ctx.session.scalars(select(Patient).where(Patient.ins == ins.matricule)).first()
+    same_ins = Patient.ins == ins.matricule
+    condition = same_ins if oid is None else same_ins & (Patient.ins_oid == oid)
+    patient = ctx.session.scalars(select(Patient).where(condition)).first()
     row = (
         ctx.session.scalars(select(Dossier).where(Dossier.patient_id == patient.id)).first()
         if patient
