@@ -38,6 +38,7 @@ from sqlalchemy import event, func, select, text
 from werkzeug.test import EnvironBuilder
 
 from bench.population import master_key_b64
+from bench.server_bench import receipt_signer_settings
 from bench.signin_bench import summary
 from bench.wsgi_timing import timed_call
 from server.app import create_app
@@ -161,6 +162,8 @@ class Bench:
                 if db_url
                 else base64.b64encode(os.urandom(32)).decode(),
                 "MASTER_KEY_FILE": str(workdir / "unused.key"),
+                # The bench's dossier is created with a consent, which gets its receipt.
+                **receipt_signer_settings(workdir),
             }
         )
         rt = self.app.extensions["dmp"]

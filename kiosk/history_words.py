@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.frenchtime import PARIS
+from kiosk.i18n import PARIS
+from kiosk.labels import CATEGORIES
 
 # action -> (French past, French infinitive, English past, English infinitive). The past
 # forms avoid agreeing with anyone's gender ("a présenté sa carte", not "s'est
@@ -534,6 +535,9 @@ def sentence(entry: dict[str, Any], lang: str) -> str:
             text = f"{_who(entry, lang)} a tenté de {fr_inf} : accès refusé ({reason})"
     else:
         text = f"{_who(entry, lang)} {en_past if en else fr_past}"
+        category = CATEGORIES.get(str(entry.get("category")))
+        if category:
+            text += f" ({category[1]})" if en else f" de la catégorie « {category[0]} »"
         how = MODES.get(str(entry.get("mode")))
         if how and entry.get("action") not in EMERGENCY_ACTIONS:
             text += f" {how[1 if en else 0]}"
@@ -577,40 +581,39 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
     """A page of history entries (newest first, as the server answers) as days of lines,
-    newest day first, lines in time order within a day (newest first too)."""
+    newest day first, lines newest first within a day. The patient's own actions within
+    VISIT_GAP of each other are one visit, one line where its latest action stands, even
+    when a professional's lines fall in between (at the counter, both act at once)."""
+    visit_of = _visits([e for e in entries if e.get("own")])
     out: list[Day] = []
-    visit: Line | None = None
-    visit_last: datetime | None = None
+    visits: dict[int, Line] = {}
     previous: dict[str, Any] | None = None
     for entry in entries:
         moment = _local(str(entry["at"]))
         label = day_label(moment, lang)
         if not out or out[-1].label != label:
             out.append(Day(label, []))
-            visit, visit_last, previous = None, None, None
+            previous = None
         lines = out[-1].lines
         time = moment.strftime("%H:%M")
-        kind = _kind(entry)
-        if kind == "own":
-            # Newest first: a visit grows backwards in time while the gap stays small.
-            if visit is None or visit_last is None or visit_last - moment > VISIT_GAP:
-                visit = Line(time, _visit_text(lang), "own")
+        if entry.get("own"):
+            number = visit_of[id(entry)]
+            visit = visits.get(number)
+            if visit is None or not any(line is visit for line in lines):
+                visit = visits[number] = Line(time, _visit_text(lang), "own")
                 lines.append(visit)
             visit.detail.append(f"{time} {sentence(entry, lang)}")
             visit.count = len(visit.detail)
-            visit.time = time  # a visit is shown at its start
-            visit_last = moment
-            previous = None
+            visit.time = time  # shown at its start
             continue
-        visit = None
-        if previous is not None and _same(previous, entry) and lines:
+        if previous is not None and _same(previous, entry) and lines and lines[-1].kind != "own":
             folded = lines[-1]
             folded.count += 1
             folded.detail.append(f"{time} {sentence(entry, lang)}")
             folded.time = time
             folded.text = _counted(sentence(previous, lang), folded.count, lang)
             continue
-        line = Line(time, sentence(entry, lang), kind)
+        line = Line(time, sentence(entry, lang), _kind(entry))
         line.detail.append(f"{time} {line.text}")
         lines.append(line)
         previous = entry
@@ -618,6 +621,19 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
         for line in day.lines:
             if len(line.detail) == 1 and line.kind != "own":
                 line.detail = []  # nothing folded: the line says it all
+    return out
+
+
+def _visits(own: list[dict[str, Any]]) -> dict[int, int]:
+    """Each own entry's visit number (newest first): a gap over VISIT_GAP starts another."""
+    out: dict[int, int] = {}
+    number, last = 0, None
+    for entry in own:
+        moment = _local(str(entry["at"]))
+        if last is not None and last - moment > VISIT_GAP:
+            number += 1
+        out[id(entry)] = number
+        last = moment
     return out
 
 

@@ -10,7 +10,9 @@ or untranslated entry and on mismatched placeholders.
 from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
+    " ; {n} tentative(s) refusée(s)": "; {n} refused attempt(s)",
     "(ne peut pas être bloqué ; il voit tout le dossier)": "(cannot be blocked; sees the whole record)",
+    ", dont {n} en urgence": ", {n} of them in an emergency",
     "Accès accordés en consultation": "Access granted during consultations",
     "Accès au dossier": "Access to the record",
     "Accès en régulation (centre 15)": "Dispatch access: centre 15 (SAMU)",
@@ -77,6 +79,8 @@ MESSAGES: dict[str, str] = {
     "D'où vient votre code ?": "Where does your code come from?",
     "Date": "Date",
     "Date de la vaccination": "Date of the vaccination",
+    "Depuis votre dernière visite : {n} accès": "Since your last visit: {n} access(es)",
+    "Depuis votre dernière visite, personne d'autre n'a consulté votre dossier.": "Since your last visit, no one else has looked at your record.",
     "Dispensation de médicaments": "Dispensing of medicines",
     "Document enregistré dans le dossier.": "Document saved in the record.",
     "Donnez un titre (200 caractères au plus).": "Enter a title (200 characters at most).",
@@ -250,6 +254,7 @@ MESSAGES: dict[str, str] = {
     "Versions du document": "Versions of the document",
     "Versions et changements": "Versions and changes",
     "Visibilité": "Visibility",
+    "Voir l'historique": "See the history",
     "Voir les changements": "See the changes",
     "Votre choix est enregistré.": "Your choice has been saved.",
     "Votre code à usage unique": "Your one-time code",

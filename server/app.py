@@ -9,7 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,6 +21,9 @@ from server.config import load_settings
 from server.crypto import KeyMaterialError, Keyring, key_source, load_master_key
 from server.db import make_engine, make_sessionmaker
 from server.errors import DmpError, TooManyRequests
+from server.fhir import PREFIX as FHIR_PREFIX
+from server.fhir import bp as fhir
+from server.fhir.routes import http_error as fhir_http_error
 from server.key_check import require_master_key
 from server.policy import default_matrix_path, load_matrix
 from server.receipt_signer import ReceiptSignerError
@@ -43,6 +46,7 @@ def create_app(
     app.extensions["dmp"] = build_runtime(settings, clock)
     boundary.install(app, api)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(fhir)
     spec = build_spec(api, PREFIX, version("dmp-kiosk"))
 
     @app.get("/openapi.json")
@@ -104,6 +108,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> Response:
+        if request.path == FHIR_PREFIX or request.path.startswith(FHIR_PREFIX + "/"):
+            # An unknown FHIR path or method is answered in FHIR (OperationOutcome).
+            return fhir_http_error(exc)
         status = exc.code or 500
         reason = (exc.name or "error").lower().replace(" ", "_")
         response = error_response(status, "http_error", reason, exc.description or "")

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from server.config import load_settings
+from server.witness_cli import witness_command
 
 DB_OPTION = click.option("--db", "db_url", metavar="URL", help="Database URL (default: settings).")
 
@@ -139,6 +140,9 @@ def log_sequence(db_url: str | None, catch_up: bool) -> None:
     finally:
         rt.engine.dispose()
     click.echo(f"{added} entr{'y' if added == 1 else 'ies'} added; the log holds {size}")
+
+
+audit.add_command(witness_command)
 
 
 @click.command()

@@ -143,6 +143,17 @@ SUMMARY = obj(
         "medecin_traitant": PRO_REF,
         "readable_categories": {"type": "array", "items": CATEGORY},
         "emergency_access": {"type": "object"},
+        # For the holder only: others' accesses since their previous visit, or null on
+        # a first visit (server/services/history.py).
+        "since_last_visit": {
+            "type": ["object", "null"],
+            "properties": {
+                "since": STR,
+                "accesses": {"type": "integer", "minimum": 0},
+                "emergency": {"type": "integer", "minimum": 0},
+                "refused": {"type": "integer", "minimum": 0},
+            },
+        },
     },
     ["dossier_id", "status", "patient"],
     closed=False,

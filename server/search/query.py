@@ -32,11 +32,11 @@ from server.models import (
     SearchPosting,
     table_of,
 )
-from server.policy import Action, DocumentFacts, listed
+from server.policy import Action
 from server.search import fields, normalise, snippet, tokens
 from server.services import guard, listing, lookup, views
 from server.services.context import Ctx, Principal
-from server.services.facts import DocumentRow, document_facts
+from server.services.facts import DocumentRow
 
 Q_MAX = 200  # characters; also the route's declared maxLength
 # Documents answered with their snippet; `count` still counts every match. A frequent
@@ -446,21 +446,9 @@ def _filtered(conn: Connection, request: Request) -> Select[Any]:
 def _listed(
     ctx: Ctx, who: Principal, granted: guard.Granted, rows: list[DocumentRow]
 ) -> list[DocumentRow]:
-    """Exactly the rows the listing shows this caller: `policy.listed` on the list
-    decision, as `services.documents.list_documents` asks it. `decide` is pure and only
-    the document's facts vary, so documents with equal facts share one answer."""
-    answers: dict[DocumentFacts, bool] = {}
-    out = []
-    for row in rows:
-        facts = document_facts(row)
-        allowed = answers.get(facts)
-        if allowed is None:
-            allowed = answers[facts] = listed(
-                granted.decision, who.actor, granted.facts, facts, granted.context, ctx.matrix
-            )
-        if allowed:
-            out.append(row)
-    return out
+    """Exactly the rows the listing shows this caller: `listing.shown`, the filter of
+    `services.documents.list_documents` and of the FHIR search."""
+    return listing.shown(ctx, who, granted, rows)
 
 
 def _described(ctx: Ctx, row: DocumentRow) -> fields.Described:

@@ -18,8 +18,8 @@ from server.content.understand import patient_may_deposit, understand
 from server.db import core
 from server.errors import Conflict, InvalidInput
 from server.labels import CATEGORIES
-from server.models import Document, DocumentContent, DocumentEntry, Dossier
-from server.policy import Action, ActorKind, Category, DocumentFacts, decide, listed
+from server.models import Document, DocumentContent, DocumentEntry, Dossier, Patient
+from server.policy import Action, ActorKind, Category, decide
 from server.search import index as search_index
 from server.services import document_text, guard, listing, lookup, receipts, views
 from server.services.context import Ctx, Principal
@@ -90,31 +90,36 @@ def list_documents(
         days = round(365.25 * ctx.settings["DEFAULT_LIST_YEARS"])
         params["since"] = ctx.now - timedelta(days=days)
     statement = listing.LISTINGS[everything, category is not None]
-    # Exactly the documents that reading by id allows (`policy.listed`): the same engine
-    # and the same facts as the list decision, so that a list and a read never disagree
-    # (an author's own document outside their profession's categories included). Only
-    # the list itself is traced. `decide` is pure and only the document's facts vary
-    # here, so documents with equal facts share one answer.
-    answers: dict[DocumentFacts, bool] = {}
-    visible = []
-    for doc in core(ctx.session).execute(statement, params):
-        facts = document_facts(doc)
-        allowed = answers.get(facts)
-        if allowed is None:
-            allowed = answers[facts] = listed(
-                granted.decision, who.actor, granted.facts, facts, granted.context, ctx.matrix
-            )
-        if allowed:
-            visible.append(listing.document(doc))
+    # Only the list itself is traced (`listing.shown`: exactly what reading by id allows).
+    rows = core(ctx.session).execute(statement, params)
+    visible = [listing.document(doc) for doc in listing.shown(ctx, who, granted, rows)]
     out = {"dossier_id": row.id, "all": everything, "documents": visible}
     return views.with_banner(out, granted)
 
 
-def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
-    read, detail = Action.DOCUMENT_READ, {"part": "metadata"}
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """A document the caller was allowed to read (decided and traced), with its dossier."""
+
+    dossier: Dossier
+    patient: Patient
+    document: Document
+    granted: guard.Granted
+
+
+def readable(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str, part: str) -> Readable:
+    """The one read decision of every door (JSON API, FHIR): `part` is what is read
+    (metadata, content, structure), as the trace says."""
+    read, detail = Action.DOCUMENT_READ, {"part": part}
     row, patient = lookup.dossier(ctx, who, read, dossier_id)
     doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
     granted = guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
+    return Readable(row, patient, doc, granted)
+
+
+def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    found = readable(ctx, who, dossier_id, logical_id, "metadata")
+    doc, granted = found.document, found.granted
     out = views.document(ctx, doc)
     # Whether this caller may replace this version, asked of the same `decide` on the
     # same facts (not traced: nothing is done), so that the kiosk offers the replacement
@@ -138,10 +143,8 @@ class Content:
 
 
 def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> Content:
-    read, detail = Action.DOCUMENT_READ, {"part": "content"}
-    row, patient = lookup.dossier(ctx, who, read, dossier_id)
-    doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
-    guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
+    found = readable(ctx, who, dossier_id, logical_id, "content")
+    row, doc = found.dossier, found.document
     stored = ctx.session.get(DocumentContent, doc.id)
     if stored is None or row.wrapped_key is None:
         raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
@@ -151,10 +154,8 @@ def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> 
 
 def structure(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
     """The text status, sections and entries read from the document: a read of it."""
-    read, detail = Action.DOCUMENT_READ, {"part": "structure"}
-    row, patient = lookup.dossier(ctx, who, read, dossier_id)
-    doc = lookup.document(ctx, who, read, row, patient, logical_id, detail)
-    granted = guard.authorize(ctx, who, read, row, patient, doc, detail=detail)
+    found = readable(ctx, who, dossier_id, logical_id, "structure")
+    row, doc, granted = found.dossier, found.document, found.granted
     if row.wrapped_key is None:
         raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
     return views.with_banner(document_text.structure_view(ctx, row, doc), granted)

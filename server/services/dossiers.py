@@ -11,7 +11,7 @@ from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
-from server.services import audit, guard, lookup, receipts, views
+from server.services import audit, guard, history, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
@@ -32,15 +32,19 @@ PATIENT_FIELDS = {
 CREATE_FIELDS = {"patient", "consent", "emergency", "medecin_traitant", "representatives"}
 
 
-def find(ctx: Ctx, who: Principal, ins_value: Any) -> dict[str, Any]:
-    """The dossier id behind an INS, so that the INS never travels in URLs."""
+def find(ctx: Ctx, who: Principal, ins_value: Any, oid: str | None = None) -> dict[str, Any]:
+    """The dossier id behind an INS, so that the INS never travels in URLs. `oid`: the
+    identifier's system as FHIR names it (patient.identifier): an INS under another OID
+    (a real one for a test identity) is another identifier, hence no one's."""
     if not isinstance(ins_value, str):
         raise InvalidInput("ins_invalid", "INS attendu.")
     try:
-        ins = parse_ins(ins_value)
+        ins = parse_ins(ins_value, oid)
     except IdentifierError as exc:
         raise InvalidInput("ins_invalid", str(exc)) from None
-    patient = ctx.session.scalars(select(Patient).where(Patient.ins == ins.matricule)).first()
+    same_ins = Patient.ins == ins.matricule
+    condition = same_ins if oid is None else same_ins & (Patient.ins_oid == oid)
+    patient = ctx.session.scalars(select(Patient).where(condition)).first()
     row = (
         ctx.session.scalars(select(Dossier).where(Dossier.patient_id == patient.id)).first()
         if patient
@@ -187,6 +191,9 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     granted = guard.authorize(ctx, who, Action.DOSSIER_READ, row, patient)
     full = who.actor.kind is ActorKind.PATIENT
     out = views.summary(ctx, row, patient, full=full)
+    if full and who.actor.id == patient.id:
+        # The home page's "Depuis votre dernière visite : 2 accès, dont 1 en urgence".
+        out["since_last_visit"] = history.since_last_visit(ctx, patient.id)
     if not full:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
     return views.with_banner(out, granted)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -210,6 +210,64 @@ def history(
         "next_before": entries[-1].seq if more else None,
         "chain": chain,
         "checkpoint": signed.note if signed is not None else None,
+    }
+
+
+# The patient's own actions less than this apart are one visit (the kiosk folds them the
+# same way: kiosk/history_words.py).
+VISIT_GAP = timedelta(minutes=30)
+# What counts as someone else's access, for the home page's "since your last visit":
+# reading (an emergency opening is counted by the reads it allowed, made in its mode).
+READS = ("dossier:read", "document:list", "document:read")
+EMERGENCY_MODES = ("bris_de_glace", "centre_15")
+
+
+def since_last_visit(ctx: Ctx, patient_id: int) -> dict[str, Any] | None:
+    """What others did in the dossier since the holder's previous visit (their own
+    actions less than VISIT_GAP apart are one visit; the current one is going on): how
+    many accesses, how many in an emergency, how many refused attempts. None on a first
+    visit. Counts only: the history page says who and what."""
+    chain = audit.chain_for(patient_id)
+    own = ctx.session.scalars(
+        select(AuditEntry.at)
+        .where(
+            AuditEntry.chain == chain,
+            AuditEntry.actor_kind == "patient",
+            AuditEntry.actor_id == patient_id,
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(1000)
+    ).all()
+    start = ctx.now
+    previous_end = None
+    for at in own:
+        if start - at > VISIT_GAP:
+            previous_end = at
+            break
+        start = at
+    if previous_end is None:
+        return None
+    others = (
+        select(AuditEntry.mode, AuditEntry.outcome)
+        .where(
+            AuditEntry.chain == chain,
+            AuditEntry.at > previous_end,
+            AuditEntry.action.in_(READS),
+        )
+        .where(~((AuditEntry.actor_kind == "patient") & (AuditEntry.actor_id == patient_id)))
+    )
+    accesses = emergency = refused = 0
+    for mode, outcome in ctx.session.execute(others):
+        if outcome == "denied":
+            refused += 1
+            continue
+        accesses += 1
+        emergency += mode in EMERGENCY_MODES
+    return {
+        "since": views.iso(previous_end),
+        "accesses": accesses,
+        "emergency": emergency,
+        "refused": refused,
     }
 
 

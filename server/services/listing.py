@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, select
 
 from server.models import Document, Professional, table_of
+from server.policy import DocumentFacts, listed
 from server.services import views
-from server.services.facts import DocumentRow
+from server.services.context import Ctx, Principal
+from server.services.facts import DocumentRow, document_facts
+from server.services.guard import Granted
 
 _DOC = table_of(Document)
 _PRO = table_of(Professional)
@@ -67,6 +70,8 @@ def _statement(everything: bool, one_category: bool) -> Select[Any]:
             _PRO.c.first_name.label("author_first_name"),
             _PRO.c.last_name.label("author_last_name"),
             _PRO.c.profession.label("author_profession"),
+            # Not shown by the JSON view; the FHIR mapping embeds the author's national id.
+            _PRO.c.national_id.label("author_national_id"),
             _REPLACES.c.logical_id.label("replaces_logical_id"),
             _REPLACED_BY.c.logical_id.label("replaced_by_logical_id"),
         )
@@ -81,6 +86,26 @@ def _statement(everything: bool, one_category: bool) -> Select[Any]:
 
 # (everything, one category) -> statement
 LISTINGS = {(e, c): _statement(e, c) for e in (False, True) for c in (False, True)}
+
+
+def shown(ctx: Ctx, who: Principal, granted: Granted, rows: Any) -> list[DocumentRow]:
+    """Exactly the rows a listing shows this caller (`policy.listed` on the list decision
+    `granted`): the same engine and facts as reading each by id, so that a list and a read
+    never disagree (an author's own document outside their profession's categories
+    included). `decide` is pure and only the document's facts vary here, so documents
+    with equal facts share one answer."""
+    answers: dict[DocumentFacts, bool] = {}
+    out = []
+    for row in rows:
+        facts = document_facts(row)
+        allowed = answers.get(facts)
+        if allowed is None:
+            allowed = answers[facts] = listed(
+                granted.decision, who.actor, granted.facts, facts, granted.context, ctx.matrix
+            )
+        if allowed:
+            out.append(row)
+    return out
 
 
 def document(row: DocumentRow) -> dict[str, Any]:

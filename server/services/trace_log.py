@@ -37,7 +37,7 @@ from server.db import core
 from server.models import AuditEntry, LogCheckpoint, LogLeaf, LogNode
 from server.tlog import merkle, note
 from server.tlog.checkpoint import Checkpoint
-from server.tlog.history import leaf_entry
+from server.tlog.entries import leaf_entry
 
 if TYPE_CHECKING:
     from server.api.runtime import Runtime

@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.tlog import checkpoint, merkle, note
-
-LEAF_FORMAT = "dmp-trace/1"
-
-
-def leaf_entry(chain: str, seq: int, link_hash: str) -> bytes:
-    """The log's leaf entry for one trace entry: its chain, sequence number and link
-    hash (the hash chain's own hash, which covers everything the entry says)."""
-    return f"{LEAF_FORMAT}\n{chain}\n{seq}\n{link_hash}\n".encode()
-
+from server.tlog.entries import leaf_entry
 
 ProofSource = Callable[[int, int], Sequence[bytes] | None]  # (index, size) -> proof
 

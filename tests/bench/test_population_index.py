@@ -46,7 +46,12 @@ KEYRING = Keyring(KEY)
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def app(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receipt_signer: Any,
+) -> Iterator[Any]:
     """The real app over a freshly generated population (its master key)."""
     from server.app import create_app
 
@@ -65,6 +70,9 @@ def app(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         "DATABASE_URL": database_url,
         "MASTER_KEY": base64.b64encode(KEY).decode(),
         "MASTER_KEY_FILE": str(tmp_path / "unused.key"),
+        # The deposited twin's dossier is created through the API: a consent, signed.
+        "RECEIPT_SIGNER_KEY_FILE": str(receipt_signer.key_path),
+        "RECEIPT_SIGNER_CHAIN_FILE": str(receipt_signer.chain_path),
     }
     application = create_app(settings, clock=Clock(datetime.now(UTC)))
     yield application

@@ -145,3 +145,22 @@ def test_every_action_and_reason_of_the_server_is_worded() -> None:
     }  # fmt: skip
     assert set(REASONS_FR) - allowed_only <= set(REASONS)
     assert all(fr and en and fr != en for fr, en in REASONS.values())
+
+
+def test_a_visit_at_the_counter_stays_one_line_around_the_pharmacists_lines() -> None:
+    page = [
+        line("2026-11-28T10:20:00+00:00", "history:read", MARIE),
+        line("2026-11-28T10:15:00+00:00", "document:deposit", category="dispensation"),
+        line("2026-11-28T10:14:00+00:00", "access:grant", MARIE),
+        line("2026-11-28T10:12:00+00:00", "auth:card", MARIE),
+    ]
+    [day] = history_words.days(page, "fr")
+    visit, deposit = day.lines
+    assert (visit.kind, visit.time, len(visit.detail)) == ("own", "11:12", 3)
+    assert deposit.text == (
+        "Jean DUPONT (médecin généraliste) a ajouté un document de la catégorie « Dispensation »."
+    )
+    [day_en] = history_words.days(page, "en")
+    assert day_en.lines[1].text == (
+        "Jean DUPONT (General practitioner) added a document (Dispensing)."
+    )

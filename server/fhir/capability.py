@@ -1,0 +1,100 @@
+"""The CapabilityStatement: exactly what this server does, nothing it does not.
+
+It claims neither the MHD Document Responder's nor PDSm's CapabilityStatement: XML,
+ITI-65, PATCH and the Patient resource are not served yet (docs/fhir.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.fhir import codes, params
+
+PUBLISHED = "2026-11-28"  # when this statement last changed
+
+_TOKEN, _DATE, _STRING, _REFERENCE = "token", "date", "string", "reference"
+SEARCH_PARAMS: list[tuple[str, str, str]] = [
+    (
+        "patient",
+        _REFERENCE,
+        "Patient/<dossier id> (the dossier's number in the JSON API); one patient per search",
+    ),
+    (
+        "patient.identifier",
+        _TOKEN,
+        "INS: urn:oid:1.2.250.1.213.1.4.8 (NIR), .9 (NIA), .10 and .11 (test)|<matricule>",
+    ),
+    ("_id", _TOKEN, "logical id"),
+    ("identifier", _TOKEN, "uniqueId, urn:uuid:<entryUUID> or urn:uuid:<logical id>"),
+    ("status", _TOKEN, "current (archived included), superseded; entered-in-error finds none"),
+    ("isArchived", _TOKEN, "PDSm: true or false"),
+    ("category", _TOKEN, f"{codes.OWN_CATEGORY} or TRE_A03 where mapped"),
+    ("type", _TOKEN, "LOINC"),
+    ("format", _TOKEN, "urn:ihe:iti:xds:2017:mimeTypeSufficient for unstructured content"),
+    ("security-label", _TOKEN, "N, MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX"),
+    ("date", _DATE, "when the document was submitted; eq ne gt lt ge le"),
+    ("creation", _DATE, "when the document was created"),
+    ("period", _DATE, "service period"),
+    ("period-start", _DATE, "PDSm: service start"),
+    ("period-end", _DATE, "PDSm: service end"),
+    ("author.given", _STRING, "professional author's given name; :exact, :contains"),
+    ("author.family", _STRING, "professional author's family name; :exact, :contains"),
+    ("relatesto", _REFERENCE, "DocumentReference this one replaces"),
+    ("relation", _TOKEN, "replaces"),
+    ("related", _REFERENCE, "not recorded: matches no document"),
+    ("facility", _TOKEN, "not recorded: matches no document"),
+    ("setting", _TOKEN, "not recorded: matches no document"),
+    ("event", _TOKEN, "not recorded: matches no document"),
+    ("_count", "number", f"page size, at most {params.MAX_COUNT} (default {params.DEFAULT_COUNT})"),
+    ("_offset", "number", "where the page starts (the `next` links carry it)"),
+]
+
+
+def statement(base: str, software_version: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": PUBLISHED,
+        "publisher": "dmp-kiosk",
+        "kind": "instance",
+        "software": {"name": "dmp-kiosk", "version": software_version},
+        "implementation": {
+            "description": "Dossier médical partagé: IHE MHD Document Responder, read side "
+            "(ITI-67, ITI-68), DocumentReference after the French PDSm profile",
+            "url": base,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "description": "Authorization: Bearer <session token> of a professional "
+                    "(card sign-in) or a patient; anonymous calls get 401. Every access is "
+                    "decided and traced as in the JSON API (/api/v1). Software cannot "
+                    "register as a terminal of its own yet.",
+                },
+                "resource": [
+                    {
+                        "type": "DocumentReference",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "versioning": "no-version",
+                        "readHistory": False,
+                        "updateCreate": False,
+                        "searchParam": [
+                            {"name": name, "type": kind, "documentation": doc}
+                            for name, kind, doc in SEARCH_PARAMS
+                        ],
+                    },
+                    {
+                        "type": "Binary",
+                        "interaction": [{"code": "read"}],
+                        "versioning": "no-version",
+                        "readHistory": False,
+                        "updateCreate": False,
+                    },
+                ],
+            }
+        ],
+    }

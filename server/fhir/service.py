@@ -1,0 +1,203 @@
+"""ITI-67 search, DocumentReference read and ITI-68 retrieve, on the JSON API's services.
+
+A search is the listing of GET /api/v1/dossiers/{id}/documents?all=true: the same
+decision (DOCUMENT_LIST, `guard.authorize`), the same rows and the same per-document
+answer (`listing.shown`), then the FHIR filters, which can only narrow it; one trace
+entry per search says which filters were used and how many documents matched and were
+returned, never their values. A search by INS first finds the dossier as POST
+/dossiers/lookup does (DOSSIER_LOOKUP, decided and traced). A read is
+`documents.readable`, the JSON API's read, with the same trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import bindparam, select
+
+from server.db import core
+from server.fhir import mapping, outcome
+from server.fhir.params import Search
+from server.models import Document, DocumentContent, Dossier, table_of
+from server.policy import Action
+from server.services import documents, dossiers, guard, listing, lookup
+from server.services.context import Ctx, Principal
+from server.services.facts import DocumentRow
+from server.services.views import EMERGENCY_BANNER
+
+_DOC, _CONTENT = table_of(Document), table_of(DocumentContent)
+# The listing's own statement with every status but deleted (`all=true`).
+_ROWS = listing.LISTINGS[True, False].add_columns(_DOC.c.id.label("row_id"))
+_ONE = _ROWS.where(_DOC.c.id == bindparam("row_id"))
+_CONTENTS = select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
+    _CONTENT.c.document_id.in_(bindparam("ids", expanding=True))
+)
+_KEY = select(Dossier.wrapped_key).where(Dossier.id == bindparam("dossier_id"))
+_DOSSIER_OF = select(Document.dossier_id).where(Document.logical_id == bindparam("logical_id"))
+
+
+def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]:
+    dossier_id = query.dossier_id
+    if query.ins is not None:
+        matricule, oid = query.ins
+        dossier_id = int(dossiers.find(ctx, who, matricule, oid)["dossier_id"])
+    if dossier_id is None:  # params.parse requires a patient
+        raise RuntimeError("search without a patient")
+    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
+    detail: dict[str, Any] = {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
+    granted = guard.authorize(
+        ctx,
+        who,
+        Action.DOCUMENT_LIST,
+        subject.dossier,
+        subject.patient,
+        detail=detail,
+        loaded=subject.loaded,
+        head=subject.head,
+        defer_trace=True,
+    )
+    rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
+    matched = [row for row in listing.shown(ctx, who, granted, rows) if query.matches(row)]
+    page = matched[query.offset : query.offset + query.count]
+    guard.trace(
+        ctx,
+        who,
+        Action.DOCUMENT_LIST,
+        granted.decision,
+        subject.patient,
+        detail={**detail, "matched": len(matched), "returned": len(page)},
+        head=subject.head,
+    )
+    hashes = _sha1s(ctx, dossier_id, page)
+    authors: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"{base}/DocumentReference/{row.logical_id}",
+            "resource": mapping.document_reference(
+                row,
+                base=base,
+                dossier_id=dossier_id,
+                patient_id=subject.patient.id,
+                sha1=hashes.get(row.row_id),
+                matrix=ctx.matrix,
+                authors=authors,
+            ),
+            "search": {"mode": "match"},
+        }
+        for row in page
+    ]
+    if granted.emergency is not None:
+        # The emergency banner every JSON answer carries (views.with_banner), as FHIR
+        # carries notes on a search: an OperationOutcome entry.
+        entries.append(_banner(granted.emergency.mode.value))
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(matched),
+        "link": _links(base, dossier_id, query, len(matched)),
+        "entry": entries,
+    }
+
+
+def read(ctx: Ctx, who: Principal, logical_id: str, base: str) -> dict[str, Any]:
+    dossier_id = _dossier_of(ctx, who, logical_id, "metadata")
+    found = documents.readable(ctx, who, dossier_id, logical_id, "metadata")
+    row = core(ctx.session).execute(_ONE, {"dossier_id": dossier_id, "row_id": found.document.id})
+    listed = row.first()
+    if listed is None:  # deleted: the policy refused it already; kept for the type checker
+        raise lookup.no_document()
+    return mapping.document_reference(
+        listed,
+        base=base,
+        dossier_id=dossier_id,
+        patient_id=found.patient.id,
+        sha1=_sha1s(ctx, dossier_id, [listed]).get(listed.row_id),
+        matrix=ctx.matrix,
+    )
+
+
+def retrieve(ctx: Ctx, who: Principal, logical_id: str) -> documents.Content:
+    """ITI-68: the stored bytes, read exactly as GET .../documents/{id}/content reads them."""
+    dossier_id = _dossier_of(ctx, who, logical_id, "content")
+    return documents.read_content(ctx, who, dossier_id, logical_id)
+
+
+def _dossier_of(ctx: Ctx, who: Principal, logical_id: str, part: str) -> int:
+    """The dossier holding the document a FHIR id names. An id that names no document is
+    decided and traced like a request on no dossier (`guard.refuse_missing`): the caller
+    gets the answer the policy gives there, as for any unknown dossier."""
+    dossier_id = ctx.session.scalar(_DOSSIER_OF, {"logical_id": logical_id})
+    if dossier_id is None:
+        guard.refuse_missing(
+            ctx, who, Action.DOCUMENT_READ, None, None, lookup.no_document(), detail={"part": part}
+        )
+    return int(dossier_id)
+
+
+def _links(base: str, dossier_id: int, query: Search, total: int) -> list[dict[str, str]]:
+    """Paging links name the dossier's Patient, never the INS a search may have used: an
+    INS in a URL ends up in proxies' and servers' logs."""
+
+    def url(offset: int) -> str:
+        params = [
+            ("patient", f"Patient/{dossier_id}"),
+            *query.link_params,
+            ("_count", str(query.count)),
+            ("_offset", str(offset)),
+        ]
+        return f"{base}/DocumentReference?{urlencode(params)}"
+
+    links = [{"relation": "self", "url": url(query.offset)}]
+    if query.count and query.offset + query.count < total:
+        links.append({"relation": "next", "url": url(query.offset + query.count)})
+    if query.count and query.offset > 0:
+        links.append({"relation": "previous", "url": url(max(0, query.offset - query.count))})
+    return links
+
+
+def _banner(mode: str) -> dict[str, Any]:
+    note = outcome.operation_outcome(200, "emergency_access", EMERGENCY_BANNER)
+    note["issue"][0] |= {"severity": "warning", "code": "informational"}
+    note["issue"][0]["details"]["coding"][0]["code"] = f"emergency_access_{mode}"
+    return {"resource": note, "search": {"mode": "outcome"}}
+
+
+# SHA-1 of stored contents, by their SHA-256 (what the database keeps): PDSm wants the
+# SHA-1, which only the bytes give, so a document's content is decrypted once per process
+# to compute it. Keyed by content digest, an entry says nothing of who may read what.
+_SHA1_BY_SHA256: dict[str, str] = {}
+_SHA1_MAX = 10_000
+_SHA1_LOCK = threading.Lock()
+
+
+def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    missing: dict[int, DocumentRow] = {}
+    for row in rows:
+        known = _SHA1_BY_SHA256.get(row.sha256)
+        if known is None:
+            missing[row.row_id] = row
+        else:
+            out[row.row_id] = known
+    if not missing:
+        return out
+    conn = core(ctx.session)
+    wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
+    if wrapped is None:  # a destroyed key: no bytes, no hash
+        return out
+    opener = ctx.keyring.opener(wrapped)
+    for found in conn.execute(_CONTENTS, {"ids": sorted(missing)}):
+        row = missing[found.document_id]
+        body = opener.decrypt(found.nonce, found.ciphertext, row.logical_id.encode())
+        sha1 = hashlib.sha1(body, usedforsecurity=False)  # an identifier PDSm names
+        digest = base64.b64encode(sha1.digest()).decode()
+        out[row.row_id] = digest
+        with _SHA1_LOCK:
+            if len(_SHA1_BY_SHA256) >= _SHA1_MAX:
+                _SHA1_BY_SHA256.clear()
+            _SHA1_BY_SHA256[row.sha256] = digest
+    return out

@@ -1,0 +1,92 @@
+"""Any query string or id on the FHIR routes: an OperationOutcome 4xx or a valid answer,
+never a 500, and never a document the JSON listing does not show the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.fhir import params
+from tests.server.conftest import World
+from tests.server.fhir.fhirkit import ids, valid
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+NAMES = [*params.SEARCH_PARAMETERS, "_count", "_offset", "_format", "patient.identifier"]
+# Values near the grammar: prefixes, separators, escapes, digits of other scripts.
+PIECES = st.sampled_from(
+    [
+        "ge",
+        "lt",
+        "sa",
+        "2026",
+        "-01",
+        "-31",
+        "T10:00",
+        "Z",
+        "+02:00",
+        ",",
+        "|",
+        "\\",
+        "٣",
+        "urn:oid:1.2.250.1.213.1.4.10",
+        "279035121518989",
+        "current",
+        "N",
+        "MASQUE_PS",
+        ":",
+        "/",
+    ]
+)
+VALUE = st.one_of(st.text(max_size=30), st.lists(PIECES, max_size=6).map("".join))
+
+
+@pytest.fixture
+def target(world: World, marie_dossier: int) -> tuple[World, int, set[str]]:
+    world.deposit("gp", marie_dossier, title="visible")
+    world.deposit("gp", marie_dossier, title="masqué", masked_ps=True)
+    listing = world.call("GET", "infirmier", f"/dossiers/{marie_dossier}/documents?all=true")
+    shown = {d["logical_id"] for d in listing.get_json().get("documents", [])}
+    return world, marie_dossier, shown
+
+
+def clean(response: Any) -> dict[str, Any]:
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/fhir+json"
+    body: dict[str, Any] = valid(response.get_json())
+    if response.status_code >= 400:
+        assert body["resourceType"] == "OperationOutcome"
+    return body
+
+
+@FUZZ
+@given(query=st.lists(st.tuples(st.sampled_from(NAMES), VALUE), max_size=4))
+def test_any_search_is_clean_and_never_shows_more_than_the_listing(
+    target: tuple[World, int, set[str]], query: list[tuple[str, str]]
+) -> None:
+    world, dossier_id, shown = target
+    for who in ("gp", "infirmier"):
+        r = world.client.get(
+            "/fhir/R4/DocumentReference",
+            query_string=[("patient", f"Patient/{dossier_id}"), *query],
+            headers=world.h(who),
+        )
+        body = clean(r)
+        if who == "infirmier" and r.status_code == 200:
+            assert set(ids(body)) <= shown
+
+
+@FUZZ
+@given(resource_id=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s))
+def test_any_id_is_clean(target: tuple[World, int, set[str]], resource_id: str) -> None:
+    world, _, _ = target
+    for kind in ("DocumentReference", "Binary"):
+        r = world.client.get(
+            f"/fhir/R4/{kind}/{resource_id}",
+            headers=world.h("gp", Accept="application/fhir+json"),
+        )
+        clean(r)
