@@ -47,31 +47,14 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
         dossier_id = int(dossiers.find(ctx, who, matricule, oid)["dossier_id"])
     if dossier_id is None:  # params.parse requires a patient
         raise RuntimeError("search without a patient")
-    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
-    detail: dict[str, Any] = {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
-    granted = guard.authorize(
-        ctx,
-        who,
-        Action.DOCUMENT_LIST,
-        subject.dossier,
-        subject.patient,
-        detail=detail,
-        loaded=subject.loaded,
-        head=subject.head,
-        defer_trace=True,
+    decided = listing.decide(
+        ctx, who, dossier_id, {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
     )
+    subject, granted = decided.subject, decided.granted
     rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
     matched = [row for row in listing.shown(ctx, who, granted, rows) if query.matches(row)]
     page = matched[query.offset : query.offset + query.count]
-    guard.trace(
-        ctx,
-        who,
-        Action.DOCUMENT_LIST,
-        granted.decision,
-        subject.patient,
-        detail={**detail, "matched": len(matched), "returned": len(page)},
-        head=subject.head,
-    )
+    listing.trace(ctx, who, decided, matched=len(matched), returned=len(page))
     hashes = _sha1s(ctx, dossier_id, page)
     authors: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     entries: list[dict[str, Any]] = [

@@ -32,9 +32,8 @@ from server.models import (
     SearchPosting,
     table_of,
 )
-from server.policy import Action
 from server.search import fields, normalise, snippet, tokens
-from server.services import guard, listing, lookup, views
+from server.services import guard, listing, views
 from server.services.context import Ctx, Principal
 from server.services.facts import DocumentRow
 
@@ -286,29 +285,10 @@ class Matcher:
 
 def search(ctx: Ctx, who: Principal, dossier_id: int, args: Mapping[str, str]) -> dict[str, Any]:
     request = parse(args)
-    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
-    detail: dict[str, Any] = {"search": True, "filters": request.filters()}
-    granted = guard.authorize(
-        ctx,
-        who,
-        Action.DOCUMENT_LIST,
-        subject.dossier,
-        subject.patient,
-        detail=detail,
-        loaded=subject.loaded,
-        head=subject.head,
-        defer_trace=True,
-    )
+    decided = listing.decide(ctx, who, dossier_id, {"search": True, "filters": request.filters()})
+    granted = decided.granted
     count, found = _matching(ctx, who, granted, dossier_id, request)
-    guard.trace(
-        ctx,
-        who,
-        Action.DOCUMENT_LIST,
-        granted.decision,
-        subject.patient,
-        detail={**detail, "matched": count, "returned": len(found)},
-        head=subject.head,
-    )
+    listing.trace(ctx, who, decided, matched=count, returned=len(found))
     out = {"dossier_id": dossier_id, "count": count, "documents": found}
     return views.with_banner(out, granted)
 

@@ -9,13 +9,14 @@ instance per row, several times the cost of the SQL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
 
 from server.models import Document, Professional, table_of
-from server.policy import DocumentFacts, listed
-from server.services import views
+from server.policy import Action, DocumentFacts, listed
+from server.services import guard, lookup, views
 from server.services.context import Ctx, Principal
 from server.services.facts import DocumentRow, document_facts
 from server.services.guard import Granted
@@ -116,3 +117,44 @@ def document(row: DocumentRow) -> dict[str, Any]:
             row.author_first_name, row.author_last_name, row.author_profession
         )
     return views.document_fields(row, author, row.replaces_logical_id, row.replaced_by_logical_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A listing decision whose trace waits for what the listing returned."""
+
+    subject: lookup.Subject
+    granted: Granted
+    detail: dict[str, Any]
+
+
+def decide(ctx: Ctx, who: Principal, dossier_id: int, detail: dict[str, Any]) -> Decided:
+    """The listing's decision (the same rule, subject and lookup as the listing itself) for
+    a door that answers a part of the listing and traces how much: a search, the FHIR
+    search. A refusal is traced at once, as the listing's; `trace` writes an allowed one
+    with its counts."""
+    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
+    granted = guard.authorize(
+        ctx,
+        who,
+        Action.DOCUMENT_LIST,
+        subject.dossier,
+        subject.patient,
+        detail=detail,
+        loaded=subject.loaded,
+        head=subject.head,
+        defer_trace=True,
+    )
+    return Decided(subject, granted, detail)
+
+
+def trace(ctx: Ctx, who: Principal, decided: Decided, **counts: int) -> None:
+    guard.trace(
+        ctx,
+        who,
+        Action.DOCUMENT_LIST,
+        decided.granted.decision,
+        decided.subject.patient,
+        detail={**decided.detail, **counts},
+        head=decided.subject.head,
+    )
