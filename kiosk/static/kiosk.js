@@ -80,8 +80,30 @@
     });
   }
 
+  // The on-screen keypad of a code or PIN field: a tap types a digit where the keyboard
+  // would (the field's maxlength holds), and the page hears it as typing.
+  function keypads() {
+    document.querySelectorAll(".keypad[data-for]").forEach(function (pad) {
+      var field = document.getElementById(pad.dataset.for);
+      if (!field) { return; }
+      pad.hidden = false;
+      pad.addEventListener("click", function (event) {
+        var key = event.target.closest("button[data-key]");
+        if (!key) { return; }
+        var value = field.value;
+        var most = field.maxLength > 0 ? field.maxLength : 64;
+        if (key.dataset.key === "back") { value = value.slice(0, -1); }
+        else if (key.dataset.key === "clear") { value = ""; }
+        else if (value.length < most) { value += key.dataset.key; }
+        field.value = value;
+        field.dispatchEvent(new Event("input", {bubbles: true}));
+      });
+    });
+  }
+
   listen();
   idle();
+  keypads();
   once();
   drafts();
 }());

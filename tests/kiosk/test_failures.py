@@ -79,10 +79,19 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(at: Kiosk) -> N
     page: Any = at.page
     at.insert(READER_PRO, "pharmacien-moreau")
     page.wait_for_url("**/pin")
-    for left in (2, 1):
-        page.fill("#pin", "9999")
-        page.click("button[type=submit]")
-        assert f"Il reste {left} essai(s)" in page.inner_text("[data-testid=error]")
+    page.fill("#pin", "9999")
+    page.click("button[type=submit]")
+    assert "Il vous reste 2 essais avant le blocage" in page.inner_text("[data-testid=error]")
+    # The count is said once (not again in the hint), and the last try in words.
+    assert page.inner_text("main").count("essai") == 1
+    page.fill("#pin", "9999")
+    page.click("button[type=submit]")
+    error = page.inner_text("[data-testid=error]")
+    assert "il ne vous reste qu'un essai ; un nouveau code erroné bloquera la carte" in error
+    assert page.inner_text("main").count("essai") == 1
+    assert "essai(s)" not in page.inner_text("main")
+    page.goto(at.running.kiosk_url + "/pin")  # back later: the warning is still there
+    assert "qu'un essai" in page.inner_text("[data-testid=last-try]")
     page.fill("#pin", "9999")
     page.click("button[type=submit]")
     page.wait_for_url("**/unblock")

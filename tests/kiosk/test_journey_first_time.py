@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.kiosk.conftest import READER_PATIENT, Kiosk
+from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
 
 
 def test_admissions_desk_reads_whole_sentences_and_posts_a_real_submission(at: Kiosk) -> None:
@@ -44,3 +44,79 @@ def test_emergency_banner_ends_one_sentence_with_one_full_stop(at: Kiosk) -> Non
     assert "admise aux urgences. Le patient" in banner
     assert ".." not in banner
     at.pull(READER_PATIENT)
+
+
+def _tap(page: Any, field: str, digits: str) -> None:
+    for d in digits:
+        page.click(f"[data-testid=keypad-{field}] button[data-key='{d}']")
+
+
+def test_the_code_page_offers_what_the_patient_has_and_counts_the_tries(at: Kiosk) -> None:
+    page: Any = at.page
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/code")
+    # Nothing is asked of the server before a tap: one button, sent where she chose.
+    assert page.locator("form.choices button").all_inner_texts() == ["Recevoir mon code"]
+    page.click("[data-testid=send]")
+    assert "m***@example.org" in page.inner_text("[data-testid=sent]")
+    # She has no mobile number on file: no SMS is offered, a new code is.
+    assert "SMS" not in page.inner_text("form.choices")
+    assert page.locator("[data-testid=resend]").count() == 1
+    assert "encore faire 3 essais" in page.inner_text("[data-testid=tries]")
+    code = at.last_code()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    page.fill("#code", wrong)
+    page.click("[data-testid=verify]")
+    assert "Code refusé" in page.inner_text("[data-testid=error]")
+    assert "encore faire 2 essais" in page.inner_text("[data-testid=tries]")
+    page.fill("#code", wrong)
+    page.click("[data-testid=verify]")
+    assert "Dernier essai avec ce code" in page.inner_text("[data-testid=tries]")
+    # The keypad types the code (a touch screen has no keyboard); a slip is erased.
+    _tap(page, "code", code[:3] + "9")
+    page.click("[data-testid=keypad-code] button[data-key=back]")
+    _tap(page, "code", code[3:] + "7")  # a seventh digit does not fit
+    assert page.input_value("#code") == code
+    page.click("[data-testid=verify]")
+    page.wait_for_url("**/patient/")
+
+
+def test_the_servers_own_reason_reaches_the_patient(at: Kiosk) -> None:
+    page: Any = at.page
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/code")
+    page.click("[data-testid=send]")
+    page.wait_for_selector("[data-testid=sent]")
+    # An SMS is not offered to her; asked for anyway (an old page, a crafted form), the
+    # server's precise words are shown, not a generic refusal.
+    page.evaluate(
+        """() => { const b = document.createElement('button');
+                   b.name = 'action'; b.value = 'sms'; b.id = 'sms';
+                   document.querySelector('form.choices').append(b); }"""
+    )
+    page.click("#sms")
+    error = page.inner_text("[data-testid=error]")
+    assert "Aucune adresse pour ce moyen d'envoi" in error
+    assert "Code refusé" not in error
+
+
+def test_code_and_pin_are_checked_by_the_kiosk_in_the_pages_language(at: Kiosk) -> None:
+    page: Any = at.page
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/code")
+    page.click("[data-testid=verify]")  # nothing typed: no browser bubble, our words
+    assert page.inner_text("[data-testid=error]") == "Le code a 6 chiffres."
+    page.click("header button[value=en]")
+    page.fill("#code", "12")
+    page.click("[data-testid=verify]")
+    assert page.inner_text("[data-testid=error]") == "The code has 6 digits."
+    at.pull(READER_PATIENT)
+    page.wait_for_selector("[data-testid=welcome]")
+    at.insert(READER_PRO, "pharmacien-moreau")
+    page.wait_for_url("**/pin")
+    page.click("button[type=submit]")
+    assert page.inner_text("[data-testid=error]") == "The PIN has 4 digits."
+    _tap(page, "pin", "1234")
+    assert page.input_value("#pin") == "1234"
+    page.click("button[type=submit]")
+    page.wait_for_url("**/pro/")

@@ -65,7 +65,7 @@ def test_patient_pages_have_large_targets(at: Kiosk) -> None:
     at.insert(READER_PATIENT, "patient-marie-durand")
     page.wait_for_url("**/code")
     offenders += _small(page)
-    page.click("button[value=email]")
+    page.click("[data-testid=send]")
     page.wait_for_selector("[data-testid=sent]")
     page.fill("#code", "000000")
     page.click("form.card-form button[type=submit]")
