@@ -120,3 +120,38 @@ def test_code_and_pin_are_checked_by_the_kiosk_in_the_pages_language(at: Kiosk) 
     assert page.input_value("#pin") == "1234"
     page.click("button[type=submit]")
     page.wait_for_url("**/pro/")
+
+
+def test_opening_her_dossier_keeps_what_she_typed_and_speaks_to_her(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-camille-nicolas")
+    page.wait_for_url("**/patient/create")
+    # The address her code was just sent to is already there.
+    assert page.input_value("#email") == "camille.nicolas@example.org"
+    assert page.input_value("#notify_channel") == "email"
+    assert page.inner_text("[data-testid=who]").startswith("Vous êtes Camille NICOLAS, née le")
+    main = page.inner_text("main")
+    assert "peut lire votre dossier" in main
+    assert "Le patient" not in main
+    assert not page.is_checked("[data-testid=consent]")  # never pre-ticked
+    page.fill("#phone", "06 12 34 56 7")  # one digit short
+    page.fill("#medecin_traitant", "810002813839")
+    page.uncheck("input[name=centre_15]")
+    page.check("[data-testid=consent]")
+    page.click("[data-testid=open-dossier]")
+    assert "téléphone n'est pas valide" in page.inner_text("[data-testid=error]")
+    # Everything she typed or ticked is as she left it.
+    assert page.is_checked("[data-testid=consent]")
+    assert not page.is_checked("input[name=centre_15]")
+    assert page.is_checked("input[name=bris_de_glace]")
+    assert page.input_value("#phone") == "06 12 34 56 7"
+    assert page.input_value("#medecin_traitant") == "810002813839"
+    assert page.input_value("#email") == "camille.nicolas@example.org"
+    page.uncheck("[data-testid=consent]")
+    page.fill("#phone", "06 12 34 56 78")
+    page.click("[data-testid=open-dossier]")
+    assert "votre consentement explicite" in page.inner_text("[data-testid=error]")
+    assert not page.is_checked("[data-testid=consent]")  # unticked stays unticked
+    page.check("[data-testid=consent]")
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_url("**/patient/totp**")
