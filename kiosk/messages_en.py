@@ -288,6 +288,7 @@ MESSAGES: dict[str, str] = {
     "Vérifier mon historique": "Verify my history",
     "aucun envoi": "no notifications",
     "autorisé": "allowed",
+    "bloqué": "blocked",
     "document": "document",
     "document du {date}": "document of {date}",
     "déposée le {day}": "filed on {day}",

@@ -155,3 +155,30 @@ def test_opening_her_dossier_keeps_what_she_typed_and_speaks_to_her(at: Kiosk) -
     page.check("[data-testid=consent]")
     page.click("[data-testid=open-dossier]")
     page.wait_for_url("**/patient/totp**")
+
+
+def test_access_page_lists_a_blocked_professional_once_and_readers_can_be_blocked(
+    at: Kiosk,
+) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.goto(at.running.kiosk_url + "/patient/access")
+    readers = page.locator("[data-testid=have-read] li")
+    assert readers.count() >= 1
+    # Every professional who has read the dossier can be blocked from that very line
+    # (but the médecin traitant, who cannot be).
+    for i in range(readers.count()):
+        line = readers.nth(i)
+        if "Jean DUPONT" not in line.inner_text():
+            assert line.locator("a", has_text="Bloquer").count() == 1
+    page.click("[data-testid='read-block-810003123451']")
+    assert "Claire MOREAU" in page.inner_text("[data-testid=confirm-text]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=receipt-ready]")
+    assert page.inner_text("main").count("Claire MOREAU") == 2  # read it once; blocked
+    assert "Claire MOREAU" in page.inner_text("[data-testid=blocked]")
+    assert "Claire MOREAU" not in page.inner_text("[data-testid=care-team]")
+    assert "Claire MOREAU" not in page.inner_text("[data-testid=consents]")
+    assert page.locator("[data-testid='read-block-810003123451']").count() == 0
+    assert page.locator("[data-testid='read-blocked-810003123451']").count() == 1
