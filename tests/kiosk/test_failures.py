@@ -102,9 +102,14 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(at: Kiosk) -> N
     page.fill("#new_pin_again", "4321")
     page.click("button[type=submit]")
     assert "Code de déblocage incorrect" in page.inner_text("[data-testid=error]")
-    page.fill("#puk", "12345678")
-    page.fill("#new_pin", "4321")
-    page.fill("#new_pin_again", "4321")
+    # Again on the screen's keypad: it types into the field last touched, and a full
+    # field hands over to the next one.
+    page.click("#puk")
+    for key in "12345678" + "4321" + "4321":
+        page.click(f"[data-testid=keypad-puk] button[data-key='{key}']")
+    assert page.input_value("#puk") == "12345678"
+    assert page.input_value("#new_pin") == "4321"
+    assert page.input_value("#new_pin_again") == "4321"
     page.click("button[type=submit]")
     page.wait_for_url("**/pin")
     assert "Carte débloquée" in page.inner_text("[data-testid=flash]")

@@ -165,3 +165,15 @@ def test_pharmacy_and_admissions_pages_have_large_targets(at: Kiosk) -> None:
     page.wait_for_selector("[data-testid=opened]")
     offenders += _small(page)
     assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
+
+
+def test_unblock_page_has_large_targets(at: Kiosk) -> None:
+    page: Any = at.page
+    at.insert(READER_PRO, "pharmacien-moreau")
+    page.wait_for_url("**/pin")
+    for _ in range(3):
+        page.fill("#pin", "9999")
+        page.click("button[type=submit]")
+    page.wait_for_url("**/unblock")
+    offenders = _small(page)
+    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
