@@ -182,3 +182,14 @@ def test_access_page_lists_a_blocked_professional_once_and_readers_can_be_blocke
     assert "Claire MOREAU" not in page.inner_text("[data-testid=consents]")
     assert page.locator("[data-testid='read-block-810003123451']").count() == 0
     assert page.locator("[data-testid='read-blocked-810003123451']").count() == 1
+
+
+def test_authenticator_code_is_checked_in_the_pages_words(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient("patient-marie-durand")
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-totp]")
+    page.click("[data-testid=enrol]")
+    page.click("[data-testid=confirm]")  # nothing typed: no browser bubble
+    assert page.inner_text("[data-testid=error]") == "Le code a 6 chiffres."
+    assert page.locator("[data-testid=keypad-code]").is_visible()
