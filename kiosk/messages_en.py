@@ -33,6 +33,7 @@ MESSAGES: dict[str, str] = {
     "Attention : votre historique ne correspond pas au journal public.": "Warning: your history does not match the public log.",
     "Aucun": "None",
     "Aucun accès enregistré.": "No access recorded.",
+    "Aucun code ne peut être envoyé pour le moment : réessayez plus tard, ou adressez-vous à l'accueil.": "No code can be sent for now: try again later, or ask at the reception desk.",
     "Aucun document ne contient ces mots. Essayez un autre mot, ou le début d'un mot.": "No document contains these words. Try another word, or the beginning of a word.",
     "Aucun document à afficher.": "No documents to show.",
     "Bienvenue": "Welcome",

@@ -304,7 +304,16 @@ def code() -> BaseResponse | str | tuple[str, int]:
             if inbox is not None:  # the demo panel shows the new code, not the last one
                 inbox.wait_after(before, 3.0)
             return redirect(url_for("common.code"))
-        error = _code_error(r.status, r.message)
+        error = (
+            # No reason given (the server answers one generic refusal): the factor is
+            # locked for a while, or this sign-in has expired.
+            _(
+                "Aucun code ne peut être envoyé pour le moment : réessayez plus tard, ou "
+                "adressez-vous à l'accueil."
+            )
+            if r.status == 401
+            else r.message  # the server's own French text: no address for this channel…
+        )
     elif action == "verify" and pending is not None:
         value = request.form.get("code", "").strip()
         if not CODE_RE.match(value):
@@ -345,4 +354,4 @@ def _code_error(status: int, message: str) -> str:
         # One generic refusal for every failed check (wrong, used or expired code,
         # lockout): the server tells nothing more, nor does the kiosk.
         return _("Code refusé. Vérifiez-le ou demandez-en un nouveau.")
-    return message  # the server's own French text: no address for this channel, wait…
+    return message  # the server's own French text (too many tries, wait…)

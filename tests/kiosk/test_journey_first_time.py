@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
+
 from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
 
 
@@ -193,3 +195,24 @@ def test_authenticator_code_is_checked_in_the_pages_words(at: Kiosk) -> None:
     page.click("[data-testid=confirm]")  # nothing typed: no browser bubble
     assert page.inner_text("[data-testid=error]") == "Le code a 6 chiffres."
     assert page.locator("[data-testid=keypad-code]").is_visible()
+
+
+@pytest.mark.parametrize("server_overrides", [{"OTP_RESEND_SECONDS": 0}])
+def test_tries_left_follow_the_lock_and_a_locked_patient_is_told(at: Kiosk) -> None:
+    page: Any = at.page
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/code")
+    page.click("[data-testid=send]")
+    for _ in range(3):
+        page.fill("#code", f"{(int(at.last_code()) + 1) % 10**6:06d}")
+        page.click("[data-testid=verify]")
+    assert "n'est plus valable" in page.inner_text("[data-testid=tries]")
+    page.click("[data-testid=resend]")
+    # Two more failures lock the factor (5 in all): this code allows two, not three.
+    assert "encore faire 2 essais" in page.inner_text("[data-testid=tries]")
+    for _ in range(2):
+        page.fill("#code", f"{(int(at.last_code()) + 1) % 10**6:06d}")
+        page.click("[data-testid=verify]")
+    page.click("[data-testid=resend]")
+    error = page.inner_text("[data-testid=error]")
+    assert "Aucun code ne peut être envoyé pour le moment" in error
