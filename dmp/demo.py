@@ -270,6 +270,7 @@ def start(
         stop_worker.set()
         worker_thread.join(10)
         ocr_thread.join(10)
+        index_thread.join(10)
         log_thread.join(10)
 
     # Run in reverse: the kiosk first (it still talks to the server as it clears), then

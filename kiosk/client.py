@@ -206,10 +206,12 @@ class ServerClient:
         (patient, who then types a one-time code)."""
         return self.call("POST", "/auth/card/signin", proof)
 
-    def send_code(self, pending_token: str, channel: str) -> ApiResponse:
-        return self.call(
-            "POST", "/signin/code", {"pending_token": pending_token, "channel": channel}
-        )
+    def send_code(self, pending_token: str, channel: str | None) -> ApiResponse:
+        """`channel` None: the server sends where the patient chose to be told."""
+        body = {"pending_token": pending_token}
+        if channel is not None:
+            body["channel"] = channel
+        return self.call("POST", "/signin/code", body)
 
     def verify_code(self, pending_token: str, code: str, *, totp: bool) -> ApiResponse:
         body = {"pending_token": pending_token, "code": code, "method": "totp" if totp else "code"}

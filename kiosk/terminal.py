@@ -80,6 +80,12 @@ class PatientCard:
 class PatientSignIn:
     pending_token: str | None = None
     destination: str | None = None
+    # What the server said when it sent the code: the channel used, the channels this
+    # patient can be reached by, and the wrong tries this code allows (counted down here
+    # as refusals come back, only to tell the patient: the server keeps the real count).
+    channel: str | None = None
+    channels: tuple[str, ...] = ()
+    tries: int | None = None
     token: str | None = None
     resign_every: float = 60.0
 

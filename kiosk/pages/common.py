@@ -178,12 +178,9 @@ def pin() -> BaseResponse | str | tuple[str, int]:
             try:
                 r = t.sign_in_professional(value)
             except InvalidPinError as exc:
-                error = _(
-                    "Code PIN incorrect. Il reste {n} essai(s) avant le blocage de la carte.",
-                    n=exc.tries_remaining,
-                )
                 if exc.tries_remaining == 0:
                     return redirect(url_for("common.unblock"))
+                error = _pin_refused(exc.tries_remaining)
             except PinBlockedError:
                 return redirect(url_for("common.unblock"))
             except (CardRemovedError, SignInFailed):
@@ -200,6 +197,17 @@ def pin() -> BaseResponse | str | tuple[str, int]:
             "pin.html", error=error, tries=status and status.tries_remaining
         ), 400
     return render_template("pin.html", error=None, tries=status and status.tries_remaining)
+
+
+def _pin_refused(left: int) -> str:
+    """Said once, in words: the last try is a warning of its own (the next wrong code
+    blocks the card), not a number to work out."""
+    if left == 1:
+        return _(
+            "Code PIN incorrect. Attention : il ne vous reste qu'un essai ; un nouveau code "
+            "erroné bloquera la carte."
+        )
+    return _("Code PIN incorrect. Il vous reste {n} essais avant le blocage de la carte.", n=left)
 
 
 @bp.route("/unblock", methods=["GET", "POST"])
@@ -269,12 +277,11 @@ def code() -> BaseResponse | str | tuple[str, int]:
         return home()
     if t.patient is not None and t.patient.token:
         return redirect(url_for("patient.home"))
-    destination = t.patient.destination if t.patient is not None else None
     if request.method == "GET":
-        return render_template("code.html", error=None, destination=destination)
+        return _code_page(None)
     error = None
     action = request.form.get("action", "")
-    if action in ("sms", "email", "verify"):
+    if action in ("send", "sms", "email", "verify"):
         if t.patient is None or not t.patient.pending_token:
             try:
                 started = t.start_patient_sign_in()
@@ -283,36 +290,68 @@ def code() -> BaseResponse | str | tuple[str, int]:
             if started.status != 201:
                 return _card_refused()
     pending = t.patient.pending_token if t.patient is not None else None
-    if action in ("sms", "email") and pending is not None:
+    if action in ("send", "sms", "email") and pending is not None:
         inbox = _demo_inbox()
         before = inbox.sent() if inbox is not None else 0
-        r = t.client.send_code(pending, action)
+        r = t.client.send_code(pending, None if action == "send" else action)
         if r.ok and t.patient is not None:
             t.patient.destination = r.body.get("destination")
+            t.patient.channel = r.body.get("channel")
+            t.patient.channels = tuple(r.body.get("channels") or ())
+            tries = r.body.get("tries")
+            t.patient.tries = tries if isinstance(tries, int) else None
             t.touch()
             if inbox is not None:  # the demo panel shows the new code, not the last one
                 inbox.wait_after(before, 3.0)
             return redirect(url_for("common.code"))
-        error = _code_error(r.status, r.message)
+        error = (
+            # No reason given (the server answers one generic refusal): the factor is
+            # locked for a while, or this sign-in has expired.
+            _(
+                "Aucun code ne peut être envoyé pour le moment : réessayez plus tard, ou "
+                "adressez-vous à l'accueil."
+            )
+            if r.status == 401
+            else r.message  # the server's own French text: no address for this channel…
+        )
     elif action == "verify" and pending is not None:
         value = request.form.get("code", "").strip()
         if not CODE_RE.match(value):
             error = _("Le code a 6 chiffres.")
         else:
-            r = t.client.verify_code(pending, value, totp=request.form.get("method") == "totp")
+            totp = request.form.get("method") == "totp"
+            r = t.client.verify_code(pending, value, totp=totp)
             if r.ok:
                 # The code step does not say the re-signature period: re-sign soon,
                 # then follow what the re-signature answer says.
                 t.finish_patient_sign_in(r.body["token"], 20.0)
                 return redirect(url_for("patient.home"))
             error = _code_error(r.status, r.message)
+            if r.status == 401 and not totp and t.patient is not None and t.patient.tries:
+                t.patient.tries -= 1
     else:
         error = _("Choisissez une action.")
-    destination = t.patient.destination if t.patient is not None else None
-    return render_template("code.html", error=error, destination=destination), 400
+    return _code_page(error), 400
+
+
+def _code_page(error: str | None) -> str:
+    t = terminal()
+    p = t.patient
+    return render_template(
+        "code.html",
+        error=error,
+        destination=p.destination if p is not None else None,
+        # Once the server has said where this patient can be reached, only those ways are
+        # offered; before, one button: the server sends where the patient chose.
+        others=[c for c in p.channels if c != p.channel] if p is not None else [],
+        sent=p is not None and p.destination is not None,
+        tries=p.tries if p is not None else None,
+    )
 
 
 def _code_error(status: int, message: str) -> str:
-    if status == 429:
-        return message  # the server's French text says when to try again
-    return _("Code refusé. Vérifiez-le ou demandez-en un nouveau.")
+    if status == 401:
+        # One generic refusal for every failed check (wrong, used or expired code,
+        # lockout): the server tells nothing more, nor does the kiosk.
+        return _("Code refusé. Vérifiez-le ou demandez-en un nouveau.")
+    return message  # the server's own French text (too many tries, wait…)

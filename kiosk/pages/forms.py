@@ -33,9 +33,16 @@ def emergency_checked(form: Mapping[str, str], name: str) -> bool:
     return form.get(name) == "on"
 
 
-def dossier_form_errors(form: Mapping[str, str]) -> list[str]:
+def dossier_form_errors(form: Mapping[str, str], *, self_service: bool = False) -> list[str]:
     errors = []
-    if form.get("consent") != "on":
+    if form.get("consent") != "on" and self_service:
+        errors.append(
+            _(
+                "Votre dossier ne peut être ouvert qu'avec votre consentement explicite : "
+                "cochez la case si vous êtes d'accord."
+            )
+        )
+    elif form.get("consent") != "on":
         errors.append(
             _(
                 "Le dossier ne peut être ouvert qu'avec le consentement explicite du patient : "
@@ -119,10 +126,10 @@ def open_dossier_page(
         )
 
     if request.method == "GET":
-        return show({}, [], new_submission_id()), "", {}
+        return show(_on_file(t) if self_service else {}, [], new_submission_id()), "", {}
     form = request.form
     submission = valid_submission_id(form.get("submission"))
-    errors = dossier_form_errors(form)
+    errors = dossier_form_errors(form, self_service=self_service)
     if errors:
         return (show(form, errors, submission), 400), submission, {}
     body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
@@ -135,6 +142,18 @@ def open_dossier_page(
         return (show(form, [r.message], submission), 400), submission, body
     t.dossier = Dossier(int(r.body["dossier_id"]), r.body)
     return None, submission, body
+
+
+def _on_file(t: Terminal) -> dict[str, str]:
+    """What the patient signing in for herself starts with: the contact on file (the
+    address her code was just sent to) and, to be told, the channel that code used."""
+    r = server().whoami()
+    contact = r.body.get("contact") if r.ok and isinstance(r.body, dict) else None
+    found = {k: v for k, v in (contact or {}).items() if isinstance(v, str) and v}
+    channel = t.patient.channel if t.patient is not None else None
+    if channel in ("email", "sms"):
+        found["notify_channel"] = channel
+    return found
 
 
 def emergency_changes(settings: Mapping[str, bool]) -> list[ConsentChange]:

@@ -28,6 +28,7 @@ from server.tlog import note
 
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
+from .common import CODE_RE
 from .finding import search_page, versions_page
 from .forms import emergency_changes, open_dossier_page, receipt_reference
 from .reading import document_page
@@ -335,6 +336,14 @@ def totp() -> Response | str | tuple[str, int]:
             "patient_totp.html", enrol=r.body, started=True, error=None, receipt=receipt
         )
     value = (request.form.get("code") or "").strip()
+    if not CODE_RE.match(value):
+        return render_template(
+            "patient_totp.html",
+            enrol=None,
+            started=True,
+            receipt=receipt,
+            error=_("Le code a 6 chiffres."),
+        ), 400
     r = server().confirm_totp(value)
     if not r.ok:
         return render_template(

@@ -80,8 +80,44 @@
     });
   }
 
+  // The on-screen keypad of a code or PIN field: a tap types a digit where the keyboard
+  // would (the field's maxlength holds), and the page hears it as typing. In a form of
+  // several such fields (data-keypad), it types into the one last touched; a full field
+  // hands over to the next.
+  function keypads() {
+    document.querySelectorAll(".keypad[data-for]").forEach(function (pad) {
+      var field = document.getElementById(pad.dataset.for);
+      if (!field) { return; }
+      var fields = Array.prototype.slice.call(
+        pad.closest("form").querySelectorAll("input[data-keypad]"));
+      function aim(next) {
+        fields.forEach(function (f) { f.classList.toggle("keypad-target", f === next); });
+        field = next;
+      }
+      fields.forEach(function (f) {
+        f.addEventListener("focus", function () { aim(f); });
+      });
+      if (fields.length > 1) { aim(field); }
+      pad.hidden = false;
+      pad.addEventListener("click", function (event) {
+        var key = event.target.closest("button[data-key]");
+        if (!key) { return; }
+        var value = field.value;
+        var most = field.maxLength > 0 ? field.maxLength : 64;
+        if (key.dataset.key === "back") { value = value.slice(0, -1); }
+        else if (key.dataset.key === "clear") { value = ""; }
+        else if (value.length < most) { value += key.dataset.key; }
+        field.value = value;
+        field.dispatchEvent(new Event("input", {bubbles: true}));
+        var after = fields[fields.indexOf(field) + 1];
+        if (after && field.maxLength > 0 && value.length === field.maxLength) { aim(after); }
+      });
+    });
+  }
+
   listen();
   idle();
+  keypads();
   once();
   drafts();
 }());

@@ -99,8 +99,11 @@ def signin_password() -> Any:
             "sent": {"type": "boolean"},
             "destination": STR,
             "expires_at": {"type": "string", "format": "date-time"},
+            "channel": {"type": "string", "enum": ["email", "sms"]},
+            "channels": {"type": "array", "items": {"type": "string", "enum": ["email", "sms"]}},
+            "tries": {"type": "integer", "minimum": 1},
         },
-        ["sent", "destination", "expires_at"],
+        ["sent", "destination", "expires_at", "channel", "channels", "tries"],
     ),
     public=True,
 )

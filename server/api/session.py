@@ -7,6 +7,8 @@ from typing import Any
 from server.api import api
 from server.api.runtime import run
 from server.api.schemas import BOOL, CATEGORY, STR, obj
+from server.models import Patient
+from server.policy import ActorKind
 from server.policy.capabilities import Capabilities, capabilities
 from server.services.context import Ctx, Principal
 from server.signin import sessions
@@ -31,6 +33,14 @@ WHOAMI = obj(
         # What a professional may do in general (the kiosk offers only that); each request
         # is still decided on its own dossier. Null for other callers.
         "may": {"anyOf": [MAY, {"type": "null"}]},
+        # A patient's own contact, so that a form she fills in starts with what is on
+        # file (the address her code was just sent to). Null for other callers.
+        "contact": {
+            "anyOf": [
+                obj({"email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]}}),
+                {"type": "null"},
+            ]
+        },
     },
     ["kind", "name", "may"],
 )
@@ -48,6 +58,15 @@ def _may(found: Capabilities | None) -> dict[str, Any] | None:
     }
 
 
+def _contact(ctx: Ctx, who: Principal) -> dict[str, str | None] | None:
+    if who.actor.kind is not ActorKind.PATIENT:
+        return None
+    patient = ctx.session.get(Patient, who.actor.id)
+    if patient is None:
+        return None
+    return {"email": patient.email, "phone": patient.phone}
+
+
 @api.route("GET", "/session", "The caller of this session", tag="session", response=WHOAMI)
 def whoami() -> Any:
     def work(ctx: Ctx, who: Principal) -> dict[str, Any]:
@@ -57,6 +76,7 @@ def whoami() -> Any:
             "profession": who.actor.profession,
             "structure": who.actor.structure,
             "may": _may(capabilities(who.actor, ctx.matrix, ctx.now)),
+            "contact": _contact(ctx, who),
         }
 
     return run(work)

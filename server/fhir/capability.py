@@ -94,6 +94,26 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                         "readHistory": False,
                         "updateCreate": False,
                     },
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "search-type"}],
+                        "versioning": "no-version",
+                        "readHistory": False,
+                        "updateCreate": False,
+                        "documentation": "The patient's access history, newest first; "
+                        "decided and traced as reading the history (the patient, a "
+                        "minor's representatives).",
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {"name": "_count", "type": "number"},
+                            {
+                                "name": "_before",
+                                "type": "number",
+                                "documentation": "paging: "
+                                "entries before this sequence number (from the next link)",
+                            },
+                        ],
+                    },
                 ],
             }
         ],

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from server.api.runtime import run
 from server.errors import DmpError, TooManyRequests
-from server.fhir import PREFIX, bp, capability, params, service
+from server.fhir import PREFIX, audit, bp, capability, params, service
 from server.fhir.outcome import (
     NotAcceptable,
     UnsupportedMediaType,
@@ -72,6 +72,16 @@ def _search(pairs: list[tuple[str, str]]) -> Response:
     base = base_url()
     query = params.parse(pairs, strict=strict, base=base)
     return run(lambda ctx, who: resource_response(service.search(ctx, who, query, base)))
+
+
+@bp.get("/AuditEvent")
+def audit_events() -> Response:
+    """The patient's access history as AuditEvents, newest first (server/fhir/audit.py):
+    decided and traced as reading the history."""
+    _accept_fhir_json()
+    args = dict(request.args.items())
+    base = base_url()
+    return run(lambda ctx, who: resource_response(audit.search(ctx, who, args, base)))
 
 
 @bp.get("/DocumentReference/<string:resource_id>")

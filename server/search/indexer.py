@@ -16,6 +16,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
 from server.models import Document, Dossier
@@ -49,12 +50,22 @@ def index_batch(ctx: Ctx, batch: int = BATCH) -> int:
             dossiers[doc.dossier_id] = ctx.session.get(Dossier, doc.dossier_id)
         dossier_row = dossiers[doc.dossier_id]
         if dossier_row is not None and doc.status != "deleted":
-            text: str | None = None
-            if dossier_row.wrapped_key is not None:
-                _status, text = document_text.text_of(ctx, dossier_row, doc)
-            index.index_document(ctx, dossier_row, doc, text)
+            index.index_document(ctx, dossier_row, doc, _text(ctx, dossier_row, doc))
         doc.search_queued = False
     return len(taken)
+
+
+def _text(ctx: Ctx, dossier_row: Dossier, doc: Document) -> str | None:
+    """The document's ready text, None when there is none (yet). A text that no longer
+    opens (a damaged row) must not hold the whole queue back batch after batch: the
+    document is indexed by its metadata and the operator told which one, not what."""
+    if dossier_row.wrapped_key is None:
+        return None
+    try:
+        return document_text.text_of(ctx, dossier_row, doc)[1]
+    except (InvalidTag, ValueError):
+        log.error("document %d: its text does not open; indexed by its metadata", doc.id)
+        return None
 
 
 def run_once(rt: Runtime, batch: int = BATCH) -> int:

@@ -10,6 +10,7 @@ never what was searched for: the words are health information.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Connection, Integer, Select, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -36,6 +38,8 @@ from server.search import fields, normalise, snippet, tokens
 from server.services import guard, listing, views
 from server.services.context import Ctx, Principal
 from server.services.facts import DocumentRow
+
+log = logging.getLogger("dmp.search")
 
 Q_MAX = 200  # characters; also the route's declared maxLength
 # Documents answered with their snippet; `count` still counts every match. A frequent
@@ -474,16 +478,26 @@ class _Texts:
         ids = sorted(wanted)
         for found in self._conn.execute(_statement(self._conn, "texts"), {"ids": ids}):
             aad = f"{wanted[found.document_id].logical_id}:text".encode()
-            self._known[found.document_id] = self._open(found.nonce, found.ciphertext, aad)
+            self._known[found.document_id] = self._open(
+                found.document_id, found.nonce, found.ciphertext, aad
+            )
         plain = sorted(
             i for i, r in wanted.items() if r.mime_type == "text/plain" and i not in self._known
         )
         if plain:
             for found in self._conn.execute(_statement(self._conn, "contents"), {"ids": plain}):
                 aad = wanted[found.document_id].logical_id.encode()
-                self._known[found.document_id] = self._open(found.nonce, found.ciphertext, aad)
+                self._known[found.document_id] = self._open(
+                    found.document_id, found.nonce, found.ciphertext, aad
+                )
         for i in ids:
             self._known.setdefault(i, "")
 
-    def _open(self, nonce: bytes, sealed: bytes, aad: bytes) -> str:
-        return self._aead.decrypt(nonce, sealed, aad).decode("utf-8", "replace")
+    def _open(self, document_id: int, nonce: bytes, sealed: bytes, aad: bytes) -> str:
+        try:
+            return self._aead.decrypt(nonce, sealed, aad).decode("utf-8", "replace")
+        except InvalidTag:
+            # A damaged row: the document stays findable by its metadata, the search
+            # answers, and the operator learns which document (never what it says).
+            log.error("document %d: its text does not open; searched by its metadata", document_id)
+            return ""

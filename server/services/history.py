@@ -175,7 +175,7 @@ PAGE = 200
 
 
 def history(
-    ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None
+    ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None, limit: int = PAGE
 ) -> dict[str, Any]:
     row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
@@ -183,7 +183,7 @@ def history(
     query = select(AuditEntry).where(AuditEntry.chain == chain)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
-    entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(PAGE)).all()
+    entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
     for entry, item in zip(entries, items, strict=True):

@@ -100,8 +100,21 @@ def request_code(
     if throttle.locked(ctx, row):
         # No code is sent to a locked factor: it would only feed more guesses.
         raise throttle.refuse_locked(row, trace.patient_holder(patient), SigninAction.OTP, kiosk)
-    destination, expires = sent_codes.issue_code(ctx, patient, channel, kiosk)
-    return {"sent": True, "destination": destination, "expires_at": expires.isoformat()}
+    destination, expires, used = sent_codes.issue_code(ctx, patient, channel, kiosk)
+    # Told to whoever already holds the first factor, so that the screen offers only the
+    # ways this patient can be reached, and says how many wrong tries this code allows
+    # before a new one is needed or the factor locks (whichever comes first).
+    tries = min(
+        int(ctx.settings["OTP_CODE_TRIES"]), int(ctx.settings["OTP_LOCK_FAILURES"]) - row.failures
+    )
+    return {
+        "sent": True,
+        "destination": destination,
+        "expires_at": expires.isoformat(),
+        "channel": used,
+        "channels": [c for c in ("email", "sms") if sent_codes.contact(patient, c)],
+        "tries": max(tries, 1),
+    }
 
 
 def complete_signin(

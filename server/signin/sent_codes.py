@@ -92,8 +92,9 @@ def _check_send_rate(ctx: Ctx, patient: Patient) -> None:
 
 def issue_code(
     ctx: Ctx, patient: Patient, channel: str | None, kiosk: str | None = None
-) -> tuple[str, datetime]:
-    """Supersedes any earlier code, stores the new one's MAC, queues its delivery."""
+) -> tuple[str, datetime, str]:
+    """Supersedes any earlier code, stores the new one's MAC, queues its delivery.
+    Returns the masked address, the expiry and the channel used."""
     chosen = channel or patient.notify_channel
     if chosen not in ("email", "sms"):
         chosen = "email" if patient.email else "sms"
@@ -148,7 +149,7 @@ def issue_code(
         allowed=True,
         detail={"channel": chosen},
     )
-    return mask(recipient, chosen), expires
+    return mask(recipient, chosen), expires, chosen
 
 
 def check(ctx: Ctx, patient_id: int, code: str) -> SigninReason | None:

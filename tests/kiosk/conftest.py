@@ -132,10 +132,10 @@ class Kiosk:
     def sign_in_patient(self, card: str) -> None:
         self.insert(READER_PATIENT, card)
         self.page.wait_for_url("**/code")
-        self.page.click("button[value=email]")
+        self.page.click("[data-testid=send]")
         self.page.wait_for_selector("[data-testid=sent]")
         self.page.fill("#code", self.last_code())
-        self.page.click("form.card-form button[type=submit]")
+        self.page.click("[data-testid=verify]")
 
 
 @pytest.fixture

@@ -79,10 +79,19 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(at: Kiosk) -> N
     page: Any = at.page
     at.insert(READER_PRO, "pharmacien-moreau")
     page.wait_for_url("**/pin")
-    for left in (2, 1):
-        page.fill("#pin", "9999")
-        page.click("button[type=submit]")
-        assert f"Il reste {left} essai(s)" in page.inner_text("[data-testid=error]")
+    page.fill("#pin", "9999")
+    page.click("button[type=submit]")
+    assert "Il vous reste 2 essais avant le blocage" in page.inner_text("[data-testid=error]")
+    # The count is said once (not again in the hint), and the last try in words.
+    assert page.inner_text("main").count("essai") == 1
+    page.fill("#pin", "9999")
+    page.click("button[type=submit]")
+    error = page.inner_text("[data-testid=error]")
+    assert "il ne vous reste qu'un essai ; un nouveau code erroné bloquera la carte" in error
+    assert page.inner_text("main").count("essai") == 1
+    assert "essai(s)" not in page.inner_text("main")
+    page.goto(at.running.kiosk_url + "/pin")  # back later: the warning is still there
+    assert "qu'un essai" in page.inner_text("[data-testid=last-try]")
     page.fill("#pin", "9999")
     page.click("button[type=submit]")
     page.wait_for_url("**/unblock")
@@ -93,9 +102,14 @@ def test_three_wrong_pins_block_the_card_and_the_puk_unblocks_it(at: Kiosk) -> N
     page.fill("#new_pin_again", "4321")
     page.click("button[type=submit]")
     assert "Code de déblocage incorrect" in page.inner_text("[data-testid=error]")
-    page.fill("#puk", "12345678")
-    page.fill("#new_pin", "4321")
-    page.fill("#new_pin_again", "4321")
+    # Again on the screen's keypad: it types into the field last touched, and a full
+    # field hands over to the next one.
+    page.click("#puk")
+    for key in "12345678" + "4321" + "4321":
+        page.click(f"[data-testid=keypad-puk] button[data-key='{key}']")
+    assert page.input_value("#puk") == "12345678"
+    assert page.input_value("#new_pin") == "4321"
+    assert page.input_value("#new_pin_again") == "4321"
     page.click("button[type=submit]")
     page.wait_for_url("**/pin")
     assert "Carte débloquée" in page.inner_text("[data-testid=flash]")

@@ -288,4 +288,8 @@ def test_the_session_says_what_the_caller_may_do(world: World) -> None:
     assert world.call("GET", "regulateur", "/session").get_json()["may"]["emergency"] == (
         "centre_15"
     )
-    assert world.call("GET", "marie", "/session").get_json()["may"] is None
+    marie = world.call("GET", "marie", "/session").get_json()
+    assert marie["may"] is None
+    # Her own contact, to prefill what she types at the kiosk; no one else's.
+    assert marie["contact"] == {"email": "marie@example.org", "phone": None}
+    assert world.call("GET", "pharmacien", "/session").get_json()["contact"] is None

@@ -151,6 +151,28 @@ def test_a_code_allows_three_tries(borne: Any, world: World, smtp: tuple[Inbox, 
     assert finish(world, token, fresh, kiosk=borne).status_code == 200
 
 
+def test_the_answer_says_where_codes_can_go_and_how_many_tries_this_one_allows(
+    borne: Any, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    token = card_pending(world, "marie")
+    r = post(world, "/signin/code", {"pending_token": token}, borne)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["channel"] == "email"  # the patient's own choice
+    assert r.get_json()["channels"] == ["email"]  # no phone number: no SMS to offer
+    assert r.get_json()["tries"] == 3  # OTP_CODE_TRIES
+    assert deliver(world, email_senders(port)) == 1
+    code = inbox.last_code()
+    for _ in range(3):
+        assert finish(world, token, wrong(code), kiosk=borne).status_code == 401
+    world.clock.advance(seconds=31)
+    again = post(world, "/signin/code", {"pending_token": token}, borne)
+    assert again.get_json()["tries"] == 2  # two more failures lock the factor (5)
+    sms = post(world, "/signin/code", {"pending_token": token, "channel": "sms"}, borne)
+    assert sms.status_code == 422
+    assert "Aucune adresse pour ce moyen d'envoi" in str(sms.get_json())
+
+
 def test_brute_force_hits_the_lockout_and_the_patient_is_told_until_when(
     borne: Any, world: World, smtp: tuple[Inbox, int]
 ) -> None:

@@ -19,7 +19,8 @@ def test_the_capability_statement_says_exactly_what_is_served(world: World) -> N
     assert statement["fhirVersion"] == "4.0.1"
     assert statement["format"] == ["application/fhir+json"]
     resources = {x["type"]: x for x in statement["rest"][0]["resource"]}
-    assert set(resources) == {"DocumentReference", "Binary"}
+    assert set(resources) == {"DocumentReference", "Binary", "AuditEvent"}
+    assert [i["code"] for i in resources["AuditEvent"]["interaction"]] == ["search-type"]
     assert [i["code"] for i in resources["DocumentReference"]["interaction"]] == [
         "read",
         "search-type",

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import func, select
 
 from server import worker
-from server.models import Document, SearchPosting
+from server.models import Document, DocumentText, SearchPosting
 from server.search import index, indexer
 from tests.server.conftest import World
 
@@ -84,3 +85,23 @@ def test_the_worker_indexes_beside_the_outbox(world: World, marie_dossier: int) 
     done = worker.serve(world.rt, {}, poll_seconds=0.1, once=True)
     assert done.indexed == 1
     assert counts(world)[0] == 0
+
+
+def test_a_text_that_no_longer_opens_does_not_hold_the_queue_back(
+    world: World, marie_dossier: int, caplog: Any
+) -> None:
+    world.deposit("gp", marie_dossier, title="Abîmé", content=REPORT.encode())
+    world.deposit("gp", marie_dossier, title="Intact", content=REPORT.encode())
+    with world.rt.sessions() as s:
+        damaged = s.scalars(select(Document.id).where(Document.title == "Abîmé")).one()
+        row = s.get(DocumentText, damaged)
+        assert row is not None
+        assert row.ciphertext is not None
+        row.ciphertext = bytes([row.ciphertext[0] ^ 1]) + row.ciphertext[1:]
+        s.commit()
+    assert indexer.drain(world.rt) == 2  # both leave the queue
+    assert f"document {damaged}: its text does not open" in caplog.text
+    assert "hypertension" not in caplog.text  # no content in the log
+    r = world.call("GET", "gp", f"/dossiers/{marie_dossier}/search?q=abime")
+    assert r.status_code == 200, r.get_json()
+    assert [d["title"] for d in r.get_json()["documents"]] == ["Abîmé"]  # by its title
