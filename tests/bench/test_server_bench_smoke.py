@@ -43,10 +43,13 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert "matches" in results["search_typical"]
     assert "matches" not in results["list_large"]
     # Each query's latencies apart, from the same window; a listing has no such split.
+    # (A smoke window of a loaded machine may draw no request of one query: not all four
+    # are required.)
     labels = {label for label, _ in SEARCH_QUERIES}
     for name in ("search_large", "search_typical"):
         by_label = results[name]["by_label"]
-        assert set(by_label) == labels, name
+        assert by_label, name
+        assert set(by_label) <= labels, name
         assert sum(q["requests"] for q in by_label.values()) == results[name]["requests"]
         assert all(q["p99_ms"] >= q["p50_ms"] > 0 for q in by_label.values()), name
     assert results["list_large"]["by_label"] == {}
