@@ -519,12 +519,23 @@ def _yours(text: str, lang: str) -> str:
     return "avez " + text[2:] if text.startswith("a ") else text
 
 
+def _yours_infinitive(text: str) -> str:
+    return text.replace("sa ", "votre ").replace("son ", "votre ")
+
+
 def sentence(entry: dict[str, Any], lang: str) -> str:
     """One line's words, without its time."""
     fr_past, fr_inf, en_past, en_inf = _forms(entry)
     en = lang == "en"
     params = entry.get("params") or {}
-    if entry.get("own"):
+    if entry.get("own") and entry.get("outcome") == "denied":
+        # Her card or her codes refused: said to her, and not folded into a visit.
+        reason = REASONS.get(str(entry.get("reason")), UNFINISHED)[1 if en else 0]
+        if en:
+            text = f"You tried to {_yours(en_inf, lang)}: refused ({reason})"
+        else:
+            text = f"Vous avez tenté de {_yours_infinitive(fr_inf)} : refusé ({reason})"
+    elif entry.get("own"):
         past = _yours(en_past if en else fr_past, lang)
         text = f"You {past}" if en else f"Vous {past}"
     elif entry.get("outcome") == "denied":
@@ -557,10 +568,10 @@ def sentence(entry: dict[str, Any], lang: str) -> str:
 
 
 def _kind(entry: dict[str, Any]) -> str:
-    if entry.get("own"):
-        return "own"
     if entry.get("outcome") == "denied":
         return "denied"
+    if entry.get("own"):
+        return "own"
     if entry.get("mode") in EMERGENCY_MODES or entry.get("action") in EMERGENCY_ACTIONS:
         return "emergency"
     return "access"
@@ -584,7 +595,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
     newest day first, lines newest first within a day. The patient's own actions within
     VISIT_GAP of each other are one visit, one line where its latest action stands, even
     when a professional's lines fall in between (at the counter, both act at once)."""
-    visit_of = _visits([e for e in entries if e.get("own")])
+    visit_of = _visits([e for e in entries if _kind(e) == "own"])
     out: list[Day] = []
     visits: dict[int, Line] = {}
     previous: dict[str, Any] | None = None
@@ -596,7 +607,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
             previous = None
         lines = out[-1].lines
         time = moment.strftime("%H:%M")
-        if entry.get("own"):
+        if _kind(entry) == "own":
             number = visit_of[id(entry)]
             visit = visits.get(number)
             if visit is None or not any(line is visit for line in lines):

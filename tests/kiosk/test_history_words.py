@@ -164,3 +164,24 @@ def test_a_visit_at_the_counter_stays_one_line_around_the_pharmacists_lines() ->
     assert day_en.lines[1].text == (
         "Jean DUPONT (General practitioner) added a document (Dispensing)."
     )
+
+
+def test_her_own_refused_attempts_are_said_to_her_and_stand_out() -> None:
+    page = [
+        line("2026-11-28T10:03:00+00:00", "dossier:read", MARIE),
+        line(
+            "2026-11-28T10:02:00+00:00", "auth:otp", MARIE, outcome="denied", reason="otp_invalid"
+        ),
+        line("2026-11-28T10:01:00+00:00", "auth:card", MARIE),
+    ]
+    [day] = history_words.days(page, "fr")
+    kinds = [x.kind for x in day.lines]
+    assert kinds == ["own", "denied"]  # the refusal is not folded into the visit
+    assert day.lines[1].text == (
+        "Vous avez tenté de saisir un code de connexion : refusé (code de connexion incorrect)."
+    )
+    assert len(day.lines[0].detail) == 2
+    [day_en] = history_words.days(page, "en")
+    assert (
+        day_en.lines[1].text == "You tried to enter a sign-in code: refused (wrong sign-in code)."
+    )
