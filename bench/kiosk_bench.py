@@ -338,10 +338,10 @@ class KioskBench:
         code_page = self.card("patient_insert_code", READER_PATIENT, PATIENT_CARD, r"/code$")
         inbox = self.running.kit.inbox
         previous = inbox.latest()[0] if inbox.latest() else None
-        self.tap("tap_ask_email_code", "button[value=email]", r"/code$")
+        self.tap("tap_ask_email_code", "[data-testid=send]", r"/code$")
         page.wait_for_selector("[data-testid=sent]", timeout=TIMEOUT_MS)
         page.fill("#code", self._new_code(previous))
-        home = self.tap("patient_submit_home", "form.card-form button[type=submit]", r"/patient/$")
+        home = self.tap("patient_submit_home", "[data-testid=verify]", r"/patient/$")
         self.samples.add("patient_total", code_page + home, math.inf)
         self.tap("tap_home_documents", "[data-testid=tile-documents]", r"/patient/documents$")
         self.tap("tap_documents_home", "main a.button[href='/patient/']", r"/patient/$")
