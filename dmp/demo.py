@@ -173,47 +173,34 @@ def start(
     stop_worker = threading.Event()
     from server import worker
 
-    worker_thread = threading.Thread(
-        target=worker.run,
-        args=(rt, {"email": inbox, "sms": inbox}, stop_worker),
-        kwargs={"poll_seconds": 0.3},
-        name="dmp-outbox",
-        daemon=True,
-    )
-    worker_thread.start()
+    background: list[threading.Thread] = []
+
+    def in_background(target: Any, *args: Any, name: str, **kwargs: Any) -> None:
+        """One of the worker's loops, as `dmp worker` runs them; each is joined before
+        the pools are disposed (a loop still holding a connection would leave it to the
+        garbage collector)."""
+        thread = threading.Thread(
+            target=target, args=(*args, stop_worker), kwargs=kwargs, name=name, daemon=True
+        )
+        thread.start()
+        background.append(thread)
+
+    in_background(worker.run, rt, {"email": inbox, "sms": inbox}, name="dmp-outbox",
+                  poll_seconds=0.3)  # fmt: skip
     from server import ocr_worker
-
-    # Scans and photographs deposited in the demo get their text as in production.
-    ocr_thread = threading.Thread(
-        target=ocr_worker.run,
-        args=(rt, stop_worker),
-        kwargs={"poll_seconds": 0.5},
-        name="dmp-ocr",
-        daemon=True,
-    )
-    ocr_thread.start()
     from server.search import indexer
-
-    # New documents are indexed for search in the background, as with `dmp worker`.
-    index_thread = threading.Thread(
-        target=indexer.run,
-        args=(rt, stop_worker),
-        kwargs={"poll_seconds": 0.5},
-        name="dmp-index",
-        daemon=True,
-    )
-    index_thread.start()
     from server.services import trace_log
 
-    # The trace reaches its verifiable log within a second, as with `dmp worker`.
-    log_thread = threading.Thread(
-        target=trace_log.loop,
-        args=(rt, stop_worker),
-        kwargs={"poll_seconds": float(rt.settings["LOG_SEQUENCE_SECONDS"])},
+    # Scans and photographs get their text, new documents are indexed for search, and
+    # the trace reaches its verifiable log within a second, as with `dmp worker`.
+    in_background(ocr_worker.run, rt, name="dmp-ocr", poll_seconds=0.5)
+    in_background(indexer.run, rt, name="dmp-index", poll_seconds=0.5)
+    in_background(
+        trace_log.loop,
+        rt,
         name="dmp-log",
-        daemon=True,
+        poll_seconds=float(rt.settings["LOG_SEQUENCE_SECONDS"]),
     )
-    log_thread.start()
 
     progress("borne et lecteurs de démonstration")
     key = serialization.load_pem_private_key(prepared.kiosk_key.read_bytes(), password=None)
@@ -268,10 +255,8 @@ def start(
 
     def stop_worker_thread() -> None:
         stop_worker.set()
-        worker_thread.join(10)
-        ocr_thread.join(10)
-        index_thread.join(10)
-        log_thread.join(10)
+        for thread in background:
+            thread.join(10)
 
     # Run in reverse: the kiosk first (it still talks to the server as it clears), then
     # the server and its worker, then the pools, once nothing holds a connection.

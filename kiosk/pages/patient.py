@@ -273,9 +273,10 @@ def history() -> Response | str:
     d = _dossier_id(t)
     if d is None:
         return redirect(url_for("patient.create"))
-    before = request.args.get("before", "")
+    raw = request.args.get("before", "")
     # ASCII digits only: str.isdigit() also takes other scripts' digits, which int() reads.
-    r = server().history(d, before=int(before) if before.isascii() and before.isdigit() else None)
+    before = int(raw) if raw.isascii() and raw.isdigit() else None
+    r = server().history(d, before=before)
     if not r.ok:
         return render_template("error.html", message=r.message)
     entries = r.body.get("entries", [])
@@ -284,7 +285,7 @@ def history() -> Response | str:
         entries=entries,
         days=history_words.days(entries, i18n.current()),
         next_before=r.body.get("next_before"),
-        before=before if before.isascii() and before.isdigit() else None,
+        before=before,
         can_verify=bool(current_app.extensions["kiosk_settings"]["LOG_KEY"]),
         verdict=_verdict(r.body) if request.args.get("verifier") == "1" else None,
     )
