@@ -85,6 +85,7 @@ PRO_REF = {
         "name": STR,
         "profession": STR,
         "structure": {"type": ["string", "null"]},
+        "structure_name": {"type": ["string", "null"]},  # the establishment, by name
     },
 }
 
