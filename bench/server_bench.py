@@ -27,6 +27,10 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
                      (`search_ratios`; target: p99 under 20 ms and at most 1.5 x)
     search_typical   the same query mix in typical dossiers (list_mt's sample), reported
                      against list_mt
+    fhir_search      ITI-67 GET /fhir/R4/DocumentReference?patient.identifier=<INS>&
+                     status=current as the médecin traitant in list_mt's dossiers: the
+                     dossier found by its INS (traced), then listed (traced); issue #12's
+                     target, reported against list_mt: p99 at most 1.5 x
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
 through `access.grant_consent` as the patient, all traced like any other act. Each client
@@ -82,7 +86,7 @@ from server.api.runtime import Runtime
 from server.app import build_runtime
 from server.config import load_settings
 from server.migrate import require_current
-from server.models import ConsultationConsent, Document, Dossier, Professional
+from server.models import ConsultationConsent, Document, Dossier, Patient, Professional
 from server.policy import ActorKind
 from server.search import query
 from server.services import access, documents
@@ -104,6 +108,7 @@ SCENARIOS = (
     "list_large",
     "search_large",
     "search_typical",
+    "fhir_search",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -118,6 +123,10 @@ TARGET_P99_MS = 25.0
 SEARCH_PAIRS = (("search_large", "list_large"), ("search_typical", "list_mt"))
 TARGET_SEARCH_P99_MS = 20.0
 TARGET_SEARCH_RATIO = 1.5
+# Issue #12: the FHIR search by patient identifier against the JSON listing of the same
+# dossiers, same run, p99 at most 1.5 x.
+FHIR_PAIRS = (("fhir_search", "list_mt"),)
+TARGET_FHIR_RATIO = 1.5
 LARGE_DOCS = 500
 # One query of each kind a professional types, from the corpus's vocabulary
 # (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
@@ -491,7 +500,11 @@ class Preparer:
 
     def shares(self, scenario: str) -> list[list[tuple[int, int, int]]]:
         # A search runs in the very dossiers of the listing it is compared with.
-        pool = {"search_typical": "list_mt", "search_large": "list_large"}.get(scenario, scenario)
+        pool = {
+            "search_typical": "list_mt",
+            "search_large": "list_large",
+            "fhir_search": "list_mt",
+        }.get(scenario, scenario)
         rng = random.Random(f"{self.seed}:{pool}")
         if pool == "list_large":
             if not self.pop.large:
@@ -582,7 +595,33 @@ class Preparer:
                 ]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
+        if scenario == "fhir_search":
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            ins = self.patient_identifiers([p for sh in shares for _, p, _ in sh])
+            return [
+                [
+                    Target(
+                        "GET",
+                        "/fhir/R4/DocumentReference?"
+                        + urlencode({"patient.identifier": ins[p], "status": "current"}),
+                        tk[mt],
+                        200,
+                    )
+                    for _, p, mt in sh
+                ]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
         raise SystemExit(f"unknown scenario {scenario}")
+
+    def patient_identifiers(self, patient_ids: list[int]) -> dict[int, str]:
+        """`system|value` of each patient's INS, as professional software searches by it."""
+        with self.rt.sessions() as s:
+            rows = s.execute(
+                select(Patient.id, Patient.ins_oid, Patient.ins).where(
+                    Patient.id.in_(set(patient_ids))
+                )
+            )
+            return {pid: f"urn:oid:{oid}|{ins}" for pid, oid, ins in rows}
 
     def probe_matches(self, scenario: str) -> dict[str, Any]:
         """How many documents each query of the mix matches in the scenario's dossiers (a
@@ -753,7 +792,7 @@ def deposit_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def search_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each search scenario against the listing of the same dossiers, same run."""
-    return pair_ratios(results, SEARCH_PAIRS)
+    return pair_ratios(results, SEARCH_PAIRS + FHIR_PAIRS)
 
 
 def pair_ratios(
@@ -978,6 +1017,13 @@ def run(opts: Options) -> dict[str, Any]:
                 f"p99 < {TARGET_SEARCH_P99_MS:g} ms": found["p99_ms"] < TARGET_SEARCH_P99_MS,
                 f"p99 <= {TARGET_SEARCH_RATIO:g} x list_large p99": pair["p99_ratio"] is not None
                 and pair["p99_ratio"] <= TARGET_SEARCH_RATIO,
+            }
+    for pair in searches:
+        if pair["pair"] == list(FHIR_PAIRS[0]):
+            found = next(r for r in results if r["scenario"] == "fhir_search")
+            found["targets"] = {
+                f"p99 <= {TARGET_FHIR_RATIO:g} x list_mt p99": pair["p99_ratio"] is not None
+                and pair["p99_ratio"] <= TARGET_FHIR_RATIO,
             }
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -17,7 +17,7 @@ from bench.server_bench import SCENARIOS, SEARCH_QUERIES, SMOKE_POPULATION
 from tests.bench.smoke import run_smoke
 from tests.conftest import wipe
 
-SEARCHES = ("list_mt", "search_typical", "list_large", "search_large")
+SEARCHES = ("list_mt", "search_typical", "list_large", "search_large", "fhir_search")
 
 
 def _check_clean(results: dict[str, Any]) -> None:
@@ -55,13 +55,20 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert results["list_large"]["by_label"] == {}
     # Each search beside the listing of the same dossiers, and the issue's two targets.
     pairs = {tuple(p["pair"]): p for p in report["search_ratios"]}
-    assert set(pairs) == {("search_large", "list_large"), ("search_typical", "list_mt")}
+    assert set(pairs) == {
+        ("search_large", "list_large"),
+        ("search_typical", "list_mt"),
+        ("fhir_search", "list_mt"),  # issue #12: the ITI-67 search by INS
+    }
     for pair in pairs.values():
         assert pair["p99_ratio"] > 0
     assert set(results["search_large"]["targets"]) == {
         "p99 < 20 ms",
         "p99 <= 1.5 x list_large p99",
     }
+    assert set(results["fhir_search"]["targets"]) == {"p99 <= 1.5 x list_mt p99"}
+    # Every FHIR answer was a searchset Bundle of a real size, not an OperationOutcome.
+    assert results["fhir_search"]["mean_body_bytes"] > 300
 
 
 @pytest.mark.slow
