@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,10 +51,13 @@ def issue_challenge(ctx: Ctx, terminal: VerifiedKiosk) -> dict[str, Any]:
 def sign_in(ctx: Ctx, terminal: VerifiedKiosk, body: Any) -> dict[str, Any]:
     account_id = _account_of(terminal)
     value, signature = _parse(body)
-    challenge = challenges.check(ctx, value, terminal.id, PURPOSE, None)
-    # Spent before the signature is checked: a failed attempt burns its challenge too
-    # (committed with the trace entry).
-    challenges.spend(ctx, challenge, None)
+    try:
+        challenge = challenges.check(ctx, value, terminal.id, PURPOSE, None)
+        # Spent before the signature is checked: a failed attempt burns its challenge
+        # too (committed with the trace entry).
+        challenges.spend(ctx, challenge, None)
+    except SigninFailure as failure:
+        raise replace(failure, action=SigninAction.TERMINAL) from None
     row = ctx.session.get(Kiosk, terminal.id)
     account = ctx.session.get(ServiceAccount, account_id)
     if row is None or account is None or account.kind != ActorKind.INSURER.value:
