@@ -6,6 +6,7 @@ policy's (rule 2, `insurer_reads_nothing`) and traced on the patient's chain."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -286,3 +287,26 @@ def _hash(token: str) -> str:
     from server.signin.sessions import token_hash
 
     return token_hash(token)
+
+
+def test_a_captured_sign_in_replayed_opens_no_second_session(
+    world: World, cnam: SoftwareClient
+) -> None:
+    issued = cnam.call("POST", "/auth/terminal/challenge").get_json()["challenge"]
+    signature = request_signing.sign_terminal_challenge(
+        cnam.key, cnam.name, base64.b64decode(issued)
+    )
+    body = json.dumps({"challenge": issued, "signature": signature}).encode()
+    target = "/api/v1/auth/terminal/signin"
+    captured = cnam.headers("POST", target, body)
+
+    def replay() -> Any:
+        return world.client.post(
+            target, data=body, headers=captured, content_type="application/json"
+        )
+
+    assert replay().status_code == 201
+    refused(world, replay(), "auth:terminal", "challenge_replayed")
+    with world.rt.sessions() as s:
+        opened = s.scalars(select(ApiSession).where(ApiSession.kiosk == cnam.name)).all()
+    assert len(opened) == 1
