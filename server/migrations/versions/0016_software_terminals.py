@@ -35,6 +35,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # On SQLite this batch rebuilds `kiosks`: with rows in the tables that reference it,
+    # run it with foreign keys off (the application's connections turn them on).
     op.execute("DELETE FROM kiosks WHERE kind <> 'kiosk'")
     with op.batch_alter_table("kiosks") as batch:
         batch.drop_column("service_account_id")
