@@ -222,21 +222,16 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
 @DB_OPTION
 @click.argument("name")
 def kiosk_revoke(db_url: str | None, name: str) -> None:
-    """Refuse every request of kiosk NAME from now on (its CRL entry may follow)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
+    """Refuse every request of kiosk NAME from now on (its CRL entry may follow); end its
+    sessions."""
     from server.app import build_runtime
-    from server.models import Kiosk
+    from server.signin import kiosk_identity
 
     rt = build_runtime(_settings(db_url))
     try:
         with rt.sessions() as session:
-            kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
-            if kiosk is None:
+            if kiosk_identity.revoke(rt.ctx(session), name) is None:
                 raise click.ClickException(f"no kiosk named {name}")
-            kiosk.revoked_at = kiosk.revoked_at or datetime.now(UTC)
             session.commit()
     finally:
         rt.engine.dispose()

@@ -219,7 +219,7 @@ def _execute(
         kiosk = _verified_kiosk(ctx, caller, recent_row)
         who = None
         if caller is Caller.SESSION:
-            who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+            who = _resolve(ctx, kiosk)
         if kiosk_required and kiosk is None:
             _refuse(ctx, SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK))
             raise authentication_failed()
@@ -262,6 +262,24 @@ def _execute(
             raise Conflict(
                 "concurrent_write", "Requête concurrente : veuillez réessayer."
             ) from None
+
+
+def _resolve(ctx: Ctx, kiosk: VerifiedKiosk | None) -> Principal:
+    """The session's caller. A session shown by another terminal than its own is
+    answered like any invalid session, and traced under its holder (a patient's own
+    chain for hers): a token that left its terminal is worth knowing about."""
+    try:
+        return sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+    except sessions.SessionElsewhere as misuse:
+        ctx.session.rollback()  # the replay record of the request, if any
+        failure = SigninFailure(
+            SigninReason.SESSION_OTHER_TERMINAL,
+            SigninAction.KIOSK,
+            holder=misuse.holder,
+            detail={"session_terminal": misuse.bound},
+        )
+        _refuse(ctx, failure, kiosk.name if kiosk else None)
+        raise
 
 
 def _rate_limit(ctx: Ctx, rt: Runtime, caller: Caller) -> None:
