@@ -27,6 +27,10 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
                      (`search_ratios`; target: p99 under 20 ms and at most 1.5 x)
     search_typical   the same query mix in typical dossiers (list_mt's sample), reported
                      against list_mt
+    floor_logged     floor and list_mt again while the transparency log's sequencer runs
+    list_mt_logged   its passes (every LOG_SEQUENCE_SECONDS, as `dmp worker` does), the log
+                     brought up to date just before: issue #14's "the read path gets no
+                     slower", reported against floor and list_mt of the same run
     fhir_search      ITI-67 GET /fhir/R4/DocumentReference?patient.identifier=<INS>&
                      status=current as the médecin traitant in list_mt's dossiers: the
                      dossier found by its INS (traced), then listed (traced); issue #12's
@@ -61,11 +65,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
@@ -89,7 +94,7 @@ from server.migrate import require_current
 from server.models import ConsultationConsent, Document, Dossier, Patient, Professional
 from server.policy import ActorKind
 from server.search import query
-from server.services import access, documents
+from server.services import access, documents, trace_log
 from server.signin import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +114,8 @@ SCENARIOS = (
     "search_large",
     "search_typical",
     "fhir_search",
+    "floor_logged",
+    "list_mt_logged",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -127,6 +134,9 @@ TARGET_SEARCH_RATIO = 1.5
 # dossiers, same run, p99 at most 1.5 x.
 FHIR_PAIRS = (("fhir_search", "list_mt"),)
 TARGET_FHIR_RATIO = 1.5
+# Issue #14: the read path with the log's sequencer running against without, same run.
+LOG_PAIRS = (("floor_logged", "floor"), ("list_mt_logged", "list_mt"))
+LOGGED = "_logged"
 LARGE_DOCS = 500
 # One query of each kind a professional types, from the corpus's vocabulary
 # (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
@@ -531,6 +541,8 @@ class Preparer:
         return out
 
     def targets(self, scenario: str, bodies: dict[str, bytes]) -> list[list[Target]]:
+        # The same requests as the scenario without the log's sequencer: only it differs.
+        scenario = scenario.removesuffix(LOGGED)
         if scenario == "baseline":
             return [[Target("GET", "/bench/baseline", None, 200)] for _ in range(self.clients)]
         shares = self.shares(scenario)
@@ -795,6 +807,28 @@ def search_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return pair_ratios(results, SEARCH_PAIRS + FHIR_PAIRS)
 
 
+@contextmanager
+def log_sequencer(settings: dict[str, Any], every: float) -> Iterator[dict[str, int]]:
+    """The transparency log's sequencer, as `dmp worker` runs it, beside a scenario: the
+    log is first brought up to date (the earlier scenarios' entries are not this one's
+    work), then a thread sequences every `every` seconds until the window ends."""
+    rt = build_runtime(settings)
+    stop = threading.Event()
+    counts = {"caught_up": trace_log.run(rt, catch_up=True)[0], "sequenced": 0}
+
+    def passes() -> None:
+        counts["sequenced"] = trace_log.loop(rt, stop, poll_seconds=every)
+
+    thread = threading.Thread(target=passes, name="bench-log-sequencer")
+    thread.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        thread.join()
+        rt.engine.dispose()
+
+
 def pair_ratios(
     results: list[dict[str, Any]], pairs: tuple[tuple[str, str], ...]
 ) -> list[dict[str, Any]]:
@@ -988,11 +1022,17 @@ def run(opts: Options) -> dict[str, Any]:
                     rt.engine.dispose()
                 print(f"-- {name}: warm-up {opts.warmup:g} s, measure {opts.duration:g} s",
                       file=sys.stderr, flush=True)  # fmt: skip
-                results.append(
-                    run_scenario(
+                with ExitStack() as stack:
+                    log_counts = None
+                    if name.endswith(LOGGED):
+                        every = float(settings["LOG_SEQUENCE_SECONDS"])
+                        log_counts = stack.enter_context(log_sequencer(settings, every))
+                    result = run_scenario(
                         name, per_client, port, master, opts.warmup, opts.duration, opts.seed
                     )
-                )
+                if log_counts is not None:
+                    result["log"] = dict(log_counts)
+                results.append(result)
         server_log = log_path.read_text(errors="replace")[-4000:]
     baseline = next((r for r in results if r["scenario"] == "baseline"), None)
     for r in results:
@@ -1025,6 +1065,7 @@ def run(opts: Options) -> dict[str, Any]:
                 f"p99 <= {TARGET_FHIR_RATIO:g} x list_mt p99": pair["p99_ratio"] is not None
                 and pair["p99_ratio"] <= TARGET_FHIR_RATIO,
             }
+    logged = pair_ratios(results, LOG_PAIRS)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _backend(opts.db),
@@ -1040,6 +1081,7 @@ def run(opts: Options) -> dict[str, Any]:
         "results": results,
         "deposit_ratios": deposit_ratios(results),
         "search_ratios": searches,
+        "log_ratios": logged,
         "large_docs": pop.large_docs,
         "large_dossiers": len(pop.large),
         "deposit_request_bytes": {name: len(b) for name, b in bodies.items()},
@@ -1074,7 +1116,8 @@ def format_table(report: dict[str, Any]) -> str:
             f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
             f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
         )
-    for pair in [*report.get("deposit_ratios", []), *report.get("search_ratios", [])]:
+    pairs = ("deposit_ratios", "search_ratios", "log_ratios")
+    for pair in [p for key in pairs for p in report.get(key, [])]:
         ratios = ", ".join(f"{q} {pair[f'{q}_ratio']:.2f}" for q in ("p50", "p95", "p99")
                            if pair[f"{q}_ratio"] is not None)  # fmt: skip
         lines.append(f"latency {pair['pair'][0]} / {pair['pair'][1]}: {ratios}")

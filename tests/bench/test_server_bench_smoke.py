@@ -73,7 +73,9 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) -> None:
-    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json")
+    # Sixteen scenarios, each with its own sessions and gunicorn window: minutes on a
+    # loaded 2-core machine.
+    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json", timeout=480)
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
     _check_clean(results)
@@ -86,6 +88,14 @@ def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) ->
     for pair in pairs.values():
         assert pair["p50_ratio"] > 0
         assert pair["p99_ratio"] > 0
+    # Issue #14: the read path with the log's sequencer running, beside the same without;
+    # the sequencer really ran in the window (it logged the scenario's own trace entries).
+    logged = {tuple(p["pair"]): p for p in report["log_ratios"]}
+    assert set(logged) == {("floor_logged", "floor"), ("list_mt_logged", "list_mt")}
+    for name in ("floor_logged", "list_mt_logged"):
+        assert results[name]["log"]["sequenced"] > 0, name
+        assert logged[(name, name.removesuffix("_logged"))]["p99_ratio"] > 0
+    assert "log" not in results["floor"]
     sizes = report["deposit_request_bytes"]
     assert sizes["deposit_pdf10"] > 5 * sizes["deposit_text"]
     _check_searches(report, results)
