@@ -102,7 +102,7 @@ def test_other_formats_and_bodies_are_refused_in_fhir(world: World, marie_dossie
     outcome(r, 415, "content_type_unsupported")
     outcome(get(world, "gp", "/Patient/1"), 404)
     outcome(get(world, "gp", "/DocumentReference/x/_history"), 404)
-    r = world.client.delete("/fhir/R4/DocumentReference/x", headers=world.h("gp"))
+    r = world.client.put("/fhir/R4/DocumentReference/x", headers=world.h("gp"))
     outcome(r, 405)
     assert "GET" in r.headers["Allow"]
 
