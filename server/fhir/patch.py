@@ -59,8 +59,7 @@ def check(ops: Any) -> list[dict[str, Any]]:
 
 
 def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], base: str) -> Any:
-    touches_labels = any(op["path"].startswith(ROOTS[0]) for op in ops)
-    action = Action.DOCUMENT_MASK if touches_labels else Action.DOCUMENT_ARCHIVE
+    action = _action(ops)
     detail = {"fhir": "PATCH"}
     dossier_id = service.dossier_of(ctx, who, logical_id, action, detail)
     row, patient = lookup.dossier(ctx, who, action, dossier_id)
@@ -90,6 +89,33 @@ def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], 
     if archived and not was_archived:
         documents.archive(ctx, who, dossier_id, logical_id)
     return service.resource(ctx, dossier_id, patient.id, doc.id, base)
+
+
+def _action(ops: list[dict[str, Any]]) -> Action:
+    """The change a patch asks for, told from the patch alone (before the resource is
+    read): the first visibility code its values carry, else masking for a change of
+    securityLabel, else archiving. The decision taken and traced on a caller who may not
+    read the document, as the JSON API decides the first flag its body names."""
+    for op in ops:
+        if not op["path"].startswith(ROOTS[0]):
+            continue
+        found = _first_code(op.get("value"))
+        if found is not None:
+            return documents.FLAG_ACTIONS[_FLAG_CODES[found]]
+    if any(op["path"].startswith(ROOTS[0]) for op in ops):
+        return Action.DOCUMENT_MASK
+    return Action.DOCUMENT_ARCHIVE
+
+
+def _first_code(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value if value in _FLAG_CODES else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items:
+        found = _first_code(item)
+        if found is not None:
+            return found
+    return None
 
 
 def delete(ctx: Ctx, who: Principal, logical_id: str) -> None:
