@@ -24,7 +24,18 @@ def test_the_capability_statement_says_exactly_what_is_served(world: World) -> N
     assert [i["code"] for i in resources["DocumentReference"]["interaction"]] == [
         "read",
         "search-type",
+        "patch",
+        "delete",
     ]
+    assert [i["code"] for i in statement["rest"][0]["interaction"]] == ["transaction"]
+    # Each declared interaction is routed, and no other method is.
+    methods: dict[str, set[str]] = {}
+    for rule in world.app.url_map.iter_rules():
+        if rule.rule.startswith("/fhir/R4"):
+            methods.setdefault(rule.rule, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    assert methods["/fhir/R4"] == methods["/fhir/R4/"] == {"POST"}  # transaction
+    assert methods["/fhir/R4/DocumentReference/<string:resource_id>"] == {"GET", "PATCH", "DELETE"}
+    assert methods["/fhir/R4/Binary/<string:resource_id>"] == {"GET"}
     declared = {p["name"] for p in resources["DocumentReference"]["searchParam"]}
     assert declared == {*params.SEARCH_PARAMETERS, "patient", "patient.identifier"} | {
         "_count",

@@ -506,3 +506,23 @@ def test_fhirpy_submits_a_bundle_and_reads_it_back(
     _attachment(bad)["hash"] = sha1(b"x")
     with pytest.raises(Exception, match="hash_mismatch"):
         client.execute("", method="post", data=copy.deepcopy(bad))
+
+
+def test_a_foreign_document_cannot_be_replaced_through_another_dossier(
+    world: World, marie_dossier: int
+) -> None:
+    jean = world.create("admissions", "jean", medecin_traitant=world.nid("gp"))
+    his = world.deposit("gp", jean, title="Jean")
+    n = count(world)
+    # The GP may write to both dossiers, but a Bundle for Marie names Jean's document.
+    r = post(world, "gp", bundle(marie_dossier, {"replaces": his["logical_id"]}))
+    outcome(r, 404, "document_not_found")
+    assert count(world) == n
+    status = world.call("GET", "gp", f"/dossiers/{jean}/documents/{his['logical_id']}").get_json()
+    assert status["status"] == "current"
+    # Nor a document of nobody: the same answer, nothing written.
+    r = post(
+        world, "gp", bundle(marie_dossier, {"replaces": "0b1e7c38-0000-4000-8000-000000000000"})
+    )
+    outcome(r, 404, "document_not_found")
+    assert count(world) == n
