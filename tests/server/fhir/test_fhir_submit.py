@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -526,3 +527,28 @@ def test_a_foreign_document_cannot_be_replaced_through_another_dossier(
     )
     outcome(r, 404, "document_not_found")
     assert count(world) == n
+
+
+def test_the_guides_example_bundle_is_accepted(world: World, marie_dossier: int) -> None:
+    """docs/fhir.md's copy-paste example, as written there (the patient and the author's
+    national id made this world's)."""
+    text = (Path(__file__).parents[3] / "docs" / "fhir.md").read_text()
+    example = text.split("<<'JSON'\n", 1)[1].split("\nJSON\n", 1)[0]
+    example = example.replace("Patient/42", f"Patient/{marie_dossier}")
+    r = world.client.post(
+        "/fhir/R4",
+        data=example.encode(),
+        headers=world.h("gp", **{"Content-Type": "application/fhir+json"}),
+    )
+    assert r.status_code == 200, r.get_json()
+    location = r.get_json()["entry"][1]["response"]["location"]
+    read = valid(get(world, "gp", f"/{location}").get_json())
+    assert read["masterIdentifier"]["value"] == "urn:oid:1.2.250.1.999.1.42"
+    assert read["content"][0]["attachment"]["hash"] == "fTe50PFOFyTaDreJd7PkiZs8Ayw="
+
+
+def test_an_anonymous_bundle_is_not_even_checked(world: World, marie_dossier: int) -> None:
+    bad = bundle(marie_dossier)
+    bad["type"] = "batch"
+    outcome(post(world, None, bad), 401)
+    outcome(post(world, None, bad, Authorization="Bearer forged"), 401)
