@@ -552,3 +552,28 @@ def test_an_anonymous_bundle_is_not_even_checked(world: World, marie_dossier: in
     bad["type"] = "batch"
     outcome(post(world, None, bad), 401)
     outcome(post(world, None, bad, Authorization="Bearer forged"), 401)
+
+
+def test_the_insurer_deposits_reimbursement_data_and_reads_nothing(
+    world: World, marie_dossier: int
+) -> None:
+    sent = bundle(
+        marie_dossier,
+        {"who": "insurer", "category": "remboursement", "title": "Remboursements 2026"},
+    )
+    r = post(world, "insurer", sent)
+    assert r.status_code == 200, r.get_json()
+    logical_id = r.get_json()["entry"][1]["response"]["location"].split("/")[1]
+    made = valid(get(world, "gp", f"/DocumentReference/{logical_id}").get_json())
+    author = {c["id"]: c for c in made["contained"]}["author"]
+    assert (author["resourceType"], author["name"]) == ("Organization", "Assurance Maladie")
+    # Reading, its own deposit included, is refused and traced, as in the JSON API.
+    outcome(get(world, "insurer", f"/DocumentReference/{logical_id}"), 403, "insurer_reads_nothing")
+    search = get(world, "insurer", f"/DocumentReference?patient=Patient/{marie_dossier}")
+    outcome(search, 403, "insurer_reads_nothing")
+    assert _last(world)[:3] == ("document:list", "denied", "insurer_reads_nothing")
+    # Any other category is refused to it.
+    n = count(world)
+    other = bundle(marie_dossier, {"who": "insurer", "category": "compte_rendu"})
+    assert post(world, "insurer", other).status_code == 403
+    assert count(world) == n
