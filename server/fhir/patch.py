@@ -21,7 +21,7 @@ import jsonpatch
 import jsonpointer
 
 from server.errors import InvalidInput, MalformedRequest
-from server.fhir import codes, service
+from server.fhir import codes, service, submit
 from server.policy import Action
 from server.services import documents, guard, lookup
 from server.services.context import Ctx, Principal
@@ -39,6 +39,7 @@ def check(ops: Any) -> list[dict[str, Any]]:
         raise MalformedRequest("patch_invalid", "Un document JSON Patch (liste d'opérations).")
     if len(ops) > MAX_OPS:
         raise InvalidInput("patch_too_long", f"Au plus {MAX_OPS} opérations.")
+    submit.check_strings(ops)  # forbidden characters, and a bounded nesting
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or not isinstance(op.get("path"), str):
             raise MalformedRequest("patch_invalid", f"Opération {i} : op et path attendus.")
@@ -72,7 +73,14 @@ def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], 
     current = service.resource(ctx, dossier_id, patient.id, doc.id, base)
     try:
         patched = jsonpatch.apply_patch(current, ops)
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError) as exc:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+    ) as exc:
         raise InvalidInput(
             "patch_failed", f"Le patch ne s'applique pas : {type(exc).__name__}."
         ) from None

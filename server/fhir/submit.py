@@ -88,7 +88,7 @@ def plan(bundle: Any, base: str) -> Plan:
         raise malformed("bundle_expected", "Un Bundle FHIR de type transaction est attendu.")
     if bundle.get("type") != "transaction":
         raise malformed("bundle_type_invalid", "ITI-65 : le Bundle doit être de type transaction.")
-    _strings(bundle, 0)
+    check_strings(bundle)
     entries = bundle.get("entry")
     if not isinstance(entries, list) or not entries:
         raise malformed("bundle_empty", "Le Bundle ne contient aucune entrée.")
@@ -151,9 +151,9 @@ def plan(bundle: Any, base: str) -> Plan:
     return out
 
 
-def _strings(value: Any, depth: int) -> None:
+def check_strings(value: Any, depth: int = 0) -> None:
     """Every key and string: the forbidden code points of the JSON API (NUL, controls,
-    bidi overrides), and the nesting bound."""
+    bidi overrides), and the nesting bound (a Bundle or a patch alike)."""
     if depth > MAX_DEPTH:
         raise malformed("json_too_deep", "JSON imbriqué trop profondément.")
     if isinstance(value, str):
@@ -161,11 +161,11 @@ def _strings(value: Any, depth: int) -> None:
             raise unprocessable("character_forbidden", "Le Bundle contient un caractère interdit.")
     elif isinstance(value, list):
         for item in value:
-            _strings(item, depth + 1)
+            check_strings(item, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _strings(key, depth + 1)
-            _strings(item, depth + 1)
+            check_strings(key, depth + 1)
+            check_strings(item, depth + 1)
 
 
 def _valid(bundle: dict[str, Any]) -> None:

@@ -127,6 +127,13 @@ def test_masking_and_archiving_in_one_patch_are_all_or_nothing(
         assert r.status_code == 200, r.get_json()
 
 
+def _deep(n: int) -> Any:
+    value: Any = "MASQUE_PS"
+    for _ in range(n):
+        value = [value]
+    return value
+
+
 BAD_PATCHES: list[tuple[str, Any, int, str]] = [
     (
         "title",
@@ -220,6 +227,26 @@ BAD_PATCHES: list[tuple[str, Any, int, str]] = [
         [{"op": "test", "path": "/securityLabel/0/coding/0/code", "value": "N"}],
         422,
         "no_change",
+    ),
+    (
+        "deep",
+        [{"op": "add", "path": "/securityLabel/-", "value": _deep(900)}],
+        400,
+        "json_too_deep",
+    ),
+    (
+        "bidi",
+        [
+            {
+                "op": "add",
+                "path": "/securityLabel/-",
+                "value": {
+                    "coding": [{"system": codes.VISIBILITY_TRE_A07, "code": "MASQUE_PS\u202e"}]
+                },
+            }
+        ],
+        422,
+        "character_forbidden",
     ),
     ("empty", [], 400, "patch_invalid"),
     ("not_a_list", {"op": "add"}, 400, "patch_invalid"),
