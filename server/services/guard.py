@@ -156,6 +156,32 @@ def authorize(
     return Granted(decision, facts, decision_context, emergency)
 
 
+def permits(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier: Dossier,
+    patient: Patient,
+    document: Document | None = None,
+) -> bool:
+    """Whether `action` would be allowed now, asked of the same `decide` on the same facts
+    and not traced: the caller only chooses with it which decision to take and trace (a
+    FHIR PATCH applies to the resource only a caller who may read it)."""
+    professional = who.actor.kind is ActorKind.PROFESSIONAL
+    loaded = load(
+        ctx.session,
+        dossier,
+        patient,
+        ctx.now,
+        professional_id=who.actor.id if professional else None,
+        session_hash=who.session_hash if professional else None,
+    )
+    emergency = loaded.emergency.mode if loaded.emergency else None
+    context = Context(now=ctx.now, emergency=emergency, first_access=loaded.first_access)
+    facts = document_facts(document) if document is not None else None
+    return decide(who.actor, action, loaded.facts, facts, context, ctx.matrix).allowed
+
+
 def refuse_missing(
     ctx: Ctx,
     who: Principal,
