@@ -152,12 +152,8 @@ def test_the_pdf_says_what_for_whom_by_whom_when_where_and_how_to_verify(
     text = " ".join(_text(r.data).split())
     content = content_of(world, receipt_id)
     assert "Professionnel bloqué" in text
-    assert (
-        "Specialist Test (médecin spécialiste" in text
-    )
-    assert (
-        "ne peut plus accéder à votre dossier" in text
-    )
+    assert "Specialist Test (médecin spécialiste" in text
+    assert "ne peut plus accéder à votre dossier" in text
     assert "Marie" in text
     assert content["dossier"]["patient"]["ins"] in text
     assert "Par qui : Marie DUPONT" in text
