@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from server.models import AuditEntry, LogCheckpoint, LogLeaf, LogNode, Patient, Receipt
 from server.services import audit, trace_log
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
+from tests.kiosk.test_touch_targets import _small
 
 MARIE = "patient-marie-durand"
 RECEIPT_ID_LENGTH = 22
@@ -230,3 +231,15 @@ def test_a_pasted_signed_checkpoint_of_the_current_log_is_consistent(at: Kiosk) 
     page.fill("[data-testid=checkpoint]", forged)
     page.click("text=Comparer avec ce reçu")
     assert "illisible" in page.inner_text("[data-testid=consistency]")
+
+
+def test_the_receipt_pages_have_large_targets(at: Kiosk) -> None:
+    page = _signed_in(at)
+    receipt_id = _withdraw_bris_de_glace(at)
+    offenders = _small(page)  # the page right after the change, its receipt shown
+    for path in ("/patient/receipts", f"/patient/receipts/{receipt_id}", "/patient/history"):
+        page.goto(at.running.kiosk_url + path)
+        offenders += _small(page)
+    page.click("[data-testid=verify]")
+    offenders += _small(page)
+    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
