@@ -261,13 +261,10 @@ def _by_hand(receipt_id: str) -> list[Flowable]:
 
 
 def _qr(value: str) -> Drawing:
-    widget = QrCodeWidget(value, barLevel="M")
-    left, bottom, right, top = widget.getBounds()
-    drawing = Drawing(
-        _QR_SIZE,
-        _QR_SIZE,
-        transform=[_QR_SIZE / (right - left), 0, 0, _QR_SIZE / (top - bottom), 0, 0],
-    )
+    # Sized by the widget itself: getBounds() would encode the code a second time, and
+    # reportlab's pure-Python encoder is most of a receipt's rendering time.
+    widget = QrCodeWidget(value, barLevel="M", barWidth=_QR_SIZE, barHeight=_QR_SIZE)
+    drawing = Drawing(_QR_SIZE, _QR_SIZE)
     drawing.add(widget)
     return drawing
 
