@@ -453,6 +453,8 @@ def test_consent_in_person_gives_one_receipt_naming_the_card_holder(
     assert r.status_code == 201, r.get_json()
     after = receipts_of(world, marie_dossier)
     assert len(after) == len(before) + 1
+    # A card-relayed route answers with its receipt too (server/api/runtime.py).
+    assert r.get_json()["receipt_id"] == after[-1]["receipt_id"]
     content = content_of(world, after[-1]["receipt_id"])
     assert content["action"] == "access:grant"
     assert content["terminal"] == "borne-1"
