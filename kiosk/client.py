@@ -398,6 +398,20 @@ class SessionClient:
         """An inclusion proof from the verifiable log (an open route: hashes only)."""
         return self._call("GET", f"/log/proof/inclusion?index={index}&size={size}")
 
+    def log_consistency(self, old: int, new: int) -> ApiResponse:
+        """A consistency proof between two signed sizes of the log (hashes only)."""
+        return self._call("GET", f"/log/proof/consistency?from={old}&to={new}")
+
+    # ---- signed receipts (docs/receipts.md) -----------------------------------------------
+
+    def receipts(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", f"{self._dossier(dossier_id)}/receipts")
+
+    def receipt(self, receipt_id: str) -> ApiResponse:
+        """The receipt's canonical content, decoded (the kiosk shows it; the bytes that
+        were signed are the API's to hand to whoever verifies them)."""
+        return self._call("GET", f"/receipts/{_segment(receipt_id)}")
+
     # ---- the patient's authenticator app ---------------------------------------------------
 
     def enrol_totp(self) -> ApiResponse:

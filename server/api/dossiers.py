@@ -8,7 +8,17 @@ from flask import request
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, CREATE_DOSSIER, HISTORY, INS, ROW_ID, STR, SUMMARY, obj
+from server.api.schemas import (
+    BOOL,
+    CREATE_DOSSIER,
+    HISTORY,
+    INS,
+    ROW_ID,
+    STR,
+    SUMMARY,
+    obj,
+    with_receipt,
+)
 from server.errors import InvalidInput
 from server.services import dossiers, history
 from server.validation import ascii_int
@@ -22,7 +32,7 @@ TAG = "dossiers"
     "Create a dossier with the patient's explicit consent",
     tag=TAG,
     body=CREATE_DOSSIER,
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
     status=201,
 )
 def create() -> Any:
@@ -62,7 +72,7 @@ def summary(dossier_id: int) -> Any:
     "Close the dossier (kept 10 years, or deleted on request)",
     tag=TAG,
     body=obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"]),
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
 )
 def close(dossier_id: int) -> Any:
     body = json_body()
@@ -74,7 +84,7 @@ def close(dossier_id: int) -> Any:
     "/dossiers/<int:dossier_id>/reopen",
     "Reopen a closed dossier",
     tag=TAG,
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
 )
 def reopen(dossier_id: int) -> Any:
     return run(lambda ctx, who: dossiers.reopen(ctx, who, dossier_id), write=True)

@@ -230,7 +230,7 @@ def _execute(
                 replay = _replay(session, who, key)
                 if replay is not None:
                     return replay
-            response = _as_response(work(ctx, kiosk, who), status)
+            response = _as_response(_with_receipt(ctx, work(ctx, kiosk, who)), status)
             if key is not None and who is not None:
                 session.add(
                     IdempotencyRecord(
@@ -280,6 +280,15 @@ def _resolve(ctx: Ctx, kiosk: VerifiedKiosk | None) -> Principal:
         )
         _refuse(ctx, failure, kiosk.name if kiosk else None)
         raise
+
+
+def _with_receipt(ctx: Ctx, result: Any) -> Any:
+    """A consent-bearing change answers with the id of the receipt it produced (issue
+    13): once here rather than in each use case, so that no change forgets it. Stored
+    with the answer, a replayed request names the same receipt."""
+    if ctx.receipt_id is not None and isinstance(result, dict):
+        return {**result, "receipt_id": ctx.receipt_id}
+    return result
 
 
 def _rate_limit(ctx: Ctx, rt: Runtime, caller: Caller) -> None:

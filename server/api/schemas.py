@@ -44,6 +44,19 @@ RECEIPT_ID = {
     "description": "A receipt's random id: 22 URL-safe base64 characters (128 bits)",
     "pattern": "^[A-Za-z0-9_-]{22}$",
 }
+
+
+def with_receipt(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The answer of a consent-bearing change: its own fields and the id of the signed
+    receipt it produced (docs/receipts.md), always present."""
+    base = schema or {"type": "object"}
+    return {
+        **base,
+        "properties": {**base.get("properties", {}), "receipt_id": RECEIPT_ID},
+        "required": sorted({*base.get("required", []), "receipt_id"}),
+    }
+
+
 # Path parameters that are not row ids, by name.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "logical_id": LOGICAL_ID,
@@ -363,6 +376,8 @@ HISTORY = obj(
                     # The entry's leaf in the verifiable log, once sequenced (about a
                     # second after the action): docs/transparency.md.
                     "log_index": {"type": ["integer", "null"]},
+                    # The signed receipt this action produced, if any (docs/receipts.md).
+                    "receipt_id": {**RECEIPT_ID, "type": ["string", "null"]},
                 }
             ),
         },

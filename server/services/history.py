@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry, LogLeaf
+from server.models import AuditEntry, LogLeaf, Receipt
 from server.policy import Action, Matrix
 from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
@@ -207,8 +207,18 @@ def history(
             )
         )
     }
+    # The receipt of each line whose change produced one (docs/receipts.md).
+    issued: dict[int, str] = {
+        entry_id: receipt_id
+        for entry_id, receipt_id in ctx.session.execute(
+            select(Receipt.audit_entry_id, Receipt.receipt_id).where(
+                Receipt.audit_entry_id.in_([e.id for e in entries])
+            )
+        )
+    }
     for entry, item in zip(entries, items, strict=True):
         item["log_index"] = leaves.get(entry.id)
+        item["receipt_id"] = issued.get(entry.id)
     signed = trace_log.latest(ctx.session)
     more = bool(entries) and entries[-1].seq > 1
     return {
