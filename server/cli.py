@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli_server import audit, db, kiosk_admin, server, worker
+from server.cli_server import audit, db, kiosk_admin, retention, server, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,5 +12,5 @@ def main() -> None:
     """The records server: its database, trace, outbox worker and kiosk registry."""
 
 
-for command in (server, db, audit, worker, kiosk_admin):
+for command in (server, db, audit, retention, worker, kiosk_admin):
     main.add_command(command)
