@@ -96,7 +96,8 @@ def test_reopening_restores_everything_with_a_receipt(world: World, marie_dossie
         None,
         None,
     )
-    assert "dossier:close" in body["actions"] and "dossier:reopen" not in body["actions"]
+    assert "dossier:close" in body["actions"]
+    assert "dossier:reopen" not in body["actions"]
     receipt = _content(world, "marie", body["receipt_id"])
     assert receipt["action"] == "dossier:reopen"
     assert receipt["change"] == {"status": "active", "deletion_request_withdrawn": True}
