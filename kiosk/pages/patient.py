@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from .forms import emergency_changes, open_dossier_page, receipt_reference
 from .reading import document_page
 
 bp = Blueprint("patient", __name__, url_prefix="/patient")
+SIGNED_RECEIPT_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # server/services/receipts.py
 
 
 def _signed_in() -> Terminal:
@@ -90,8 +92,13 @@ def home() -> Response | str:
     if not summary.ok:
         return render_template("error.html", message=summary.message)
     t.dossier.summary = summary.body  # type: ignore[union-attr]
+    # The server's receipt of a closure or reopening just made (kiosk/pages/closure.py).
+    signed = request.args.get("signed", "")
     return render_template(
-        "patient_home.html", summary=summary.body, receipt=request.args.get("receipt")
+        "patient_home.html",
+        summary=summary.body,
+        receipt=request.args.get("receipt"),
+        signed=signed if SIGNED_RECEIPT_ID.fullmatch(signed) else None,
     )
 
 
@@ -355,22 +362,6 @@ def totp() -> Response | str | tuple[str, int]:
             error=_("Code refusé : vérifiez l'heure de votre téléphone et réessayez."),
         ), 400
     return redirect(url_for("patient.home", receipt=receipt))
-
-
-@bp.route("/close", methods=["GET", "POST"])
-def close() -> Response | str | tuple[str, int]:
-    t = _signed_in()
-    d = _dossier_id(t)
-    if d is None:
-        return redirect(url_for("patient.create"))
-    if request.method == "GET":
-        return render_template("confirm_close.html", submission=new_submission_id())
-    submission = valid_submission_id(request.form.get("submission"))
-    r = server().close_dossier(d, delete=request.form.get("delete") == "on", submission=submission)
-    if not r.ok:
-        return render_template("error.html", message=r.message), 400
-    reference = _receipt(t, [ConsentChange("dossier_closed", "")], submission)
-    return redirect(url_for("patient.home", receipt=reference))
 
 
 @bp.get("/receipt/<reference>.pdf")
