@@ -1,0 +1,142 @@
+"""Leaving and coming back, in Chromium: close keeping the dossier, reopen it, close
+asking for deletion, and closure at the desk with the patient's card. A closed dossier's
+home offers only what the server allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+
+MARIE, PAUL = "patient-marie-durand", "patient-paul-bernard"
+PHARMACIST = "pharmacien-moreau"
+ACTIVE_ONLY = ("tile-emergency", "tile-access", "tile-close")
+
+
+def _tiles(page: Any) -> set[str]:
+    found = page.eval_on_selector_all("nav.tiles a", "els => els.map(e => e.dataset.testid)")
+    return set(found)
+
+
+def _document_count(page: Any) -> int:
+    page.click("[data-testid=tile-documents]")
+    page.wait_for_selector("[data-testid=documents]")
+    count = page.locator("[data-testid=documents] [data-testid^=doc-]").count()
+    page.go_back()
+    return int(count)
+
+
+def test_patient_closes_keeping_it_then_reopens_and_finds_everything(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient(MARIE)
+    page.wait_for_url("**/patient/")
+    assert set(ACTIVE_ONLY) <= _tiles(page)
+    assert "tile-reopen" not in _tiles(page)
+    documents = _document_count(page)
+    assert documents > 0
+
+    page.click("[data-testid=tile-close]")
+    page.wait_for_url("**/patient/close")
+    at.shot("closure", "choix")
+    assert page.is_checked("[data-testid=keep]")  # keeping is the default
+    assert not page.is_checked("[data-testid=delete]")
+    assert "pas même votre médecin traitant" in page.inner_text("[data-testid=consequences]")
+    assert page.inner_text("[data-testid=sure]") == (
+        "Êtes-vous sûre de vouloir fermer votre dossier ?"
+    )
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=signed-receipt]")
+    at.shot("closure", "fermé")
+    assert "Reçu signé n°" in page.inner_text("[data-testid=signed-receipt]")
+    assert "conservé jusqu'au" in page.inner_text("[data-testid=closed]")
+    tiles = _tiles(page)
+    assert not set(ACTIVE_ONLY) & tiles  # no masking, emergency or blocking on offer
+    assert {"tile-reopen", "tile-documents", "tile-history"} <= tiles
+
+    # The receipt opens in the page, not in a new tab.
+    page.click("[data-testid=signed-receipt-link]")
+    page.wait_for_selector("[data-testid=receipt]")
+    assert len(page.context.pages) == 1
+    assert page.inner_text("[data-testid=receipt-action]") == "Fermeture du dossier"
+    assert "Conservé jusqu'au" in page.inner_text("[data-testid=receipt-choice]")
+    page.go_back()
+
+    # Reading still works; masking is not offered on a closed dossier.
+    page.click("[data-testid=tile-documents]")
+    page.click("[data-testid=doc-1]")
+    page.wait_for_selector("h1")
+    assert page.locator("[data-testid=mask]").count() == 0
+    page.goto(at.running.kiosk_url + "/patient/")
+
+    page.click("[data-testid=tile-reopen]")
+    page.wait_for_url("**/patient/reopen")
+    assert "vos documents" in page.inner_text("[data-testid=consequences]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=signed-receipt]")
+    assert page.locator("[data-testid=closed]").count() == 0
+    assert set(ACTIVE_ONLY) <= _tiles(page)
+    assert _document_count(page) == documents
+    page.click("[data-testid=signed-receipt-link]")
+    assert page.inner_text("[data-testid=receipt-action]") == "Réouverture du dossier"
+    # Masking is offered again.
+    page.goto(at.running.kiosk_url + "/patient/documents")
+    page.click("[data-testid=doc-1]")
+    assert page.locator("[data-testid=mask]").count() == 1
+
+
+def test_patient_asks_for_deletion_and_can_still_change_his_mind(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient(PAUL)
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-close]")
+    assert (
+        page.inner_text("[data-testid=sure]") == "Êtes-vous sûr de vouloir fermer votre dossier ?"
+    )
+    page.check("[data-testid=delete]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=signed-receipt]")
+    assert "sa suppression est demandée" in page.inner_text("[data-testid=closed]")
+    page.click("[data-testid=signed-receipt-link]")
+    assert "Suppression demandée" in page.inner_text("[data-testid=receipt-choice]")
+    page.go_back()
+    page.click("[data-testid=tile-reopen]")
+    assert page.locator("[data-testid=withdrawn]").count() == 1
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=signed-receipt]")
+    page.click("[data-testid=signed-receipt-link]")
+    assert page.inner_text("[data-testid=receipt-choice]") == "Demande de suppression annulée"
+
+
+def test_a_tampered_choice_is_refused_in_french(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_patient(PAUL)
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-close]")
+    page.eval_on_selector("[data-testid=keep]", "e => e.value = 'everything'")
+    page.click("[data-testid=confirm]")
+    assert "Choisissez ce que devient votre dossier." in page.inner_text("[data-testid=error]")
+    page.goto(at.running.kiosk_url + "/patient/")
+    assert page.locator("[data-testid=closed]").count() == 0
+
+
+def test_the_pharmacist_closes_at_the_desk_with_the_patients_card(at: Kiosk) -> None:
+    page: Any = at.page
+    at.at_counter(PHARMACIST, MARIE)
+    page.click("[data-testid=pro-close]")
+    page.wait_for_url("**/pro/dossier/close")
+    at.shot("closure", "guichet")
+    assert page.inner_text("h1") == "Fermer le dossier de la patiente"
+    assert page.is_checked("[data-testid=keep]")
+    page.click("[data-testid=confirm]")
+    page.wait_for_selector("[data-testid=done]")
+    assert "Reçu signé n°" in page.inner_text("[data-testid=done]")
+    # The dossier is closed to the pharmacist too, at once.
+    page.goto(at.running.kiosk_url + "/pro/dossier")
+    assert page.locator("[data-testid=pro-close]").count() == 0
+    at.pull(READER_PATIENT)
+    at.pull(READER_PRO)
+    page.wait_for_url("**/")
+    at.sign_in_patient(MARIE)
+    page.wait_for_url("**/patient/")
+    assert "tile-reopen" in _tiles(page)
+    assert "tile-emergency" not in _tiles(page)
