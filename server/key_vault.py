@@ -24,13 +24,22 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from server.errors import DmpError
+
 KEY_ID_BYTES = 16  # random, never the dossier id: a dossier created again gets a new KEK
 SUFFIX = ".kek"
 
 
-class KeyDestroyed(Exception):
+class KeyDestroyed(DmpError):
     """The KEK is not in the vault: destroyed by a purge (or a vault that is not this
-    deployment's)."""
+    deployment's). A request that meets it (a dossier whose purge a crash interrupted,
+    before the next run finishes it) gets a clear 410, never a 500."""
+
+    status = 410
+    error = "gone"
+
+    def __init__(self) -> None:
+        super().__init__("dossier_purged", "Ce dossier a été supprimé.")
 
 
 class KeyVault:

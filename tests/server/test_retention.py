@@ -231,7 +231,7 @@ def test_a_crash_after_the_key_went_is_finished_by_the_next_run(
         assert s.scalar(select(func.count()).select_from(Document)) == 1
     assert not world.rt.keyring.opens(wrapped)
     r = world.call("GET", "marie", f"/dossiers/{marie_dossier}/documents/{d['logical_id']}/content")
-    assert r.status_code != 200
+    assert (r.status_code, r.get_json()["reason"]) == (410, "dossier_purged")
     assert _purge_entries(world, "marie") == []
 
     monkeypatch.undo()
