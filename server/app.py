@@ -29,6 +29,7 @@ from server.key_vault import KeyVault
 from server.policy import default_matrix_path, load_matrix
 from server.receipt_signer import ReceiptSignerError
 from server.receipt_signer import from_settings as receipt_signer_from
+from server.vault_check import require_vault
 
 log = logging.getLogger("dmp.server")
 
@@ -67,9 +68,13 @@ def create_app(
 
 
 def vault_directory(settings: dict[str, Any]) -> Path:
+    """KEY_VAULT_DIR; by default beside the master key: next to MASTER_KEY_FILE when the
+    key is in that file, else var/key-vault (docs/retention.md)."""
     configured = settings.get("KEY_VAULT_DIR") or ""
     if configured:
         return Path(configured)
+    if settings["MASTER_KEY"]:
+        return Path("var/key-vault")
     return Path(settings["MASTER_KEY_FILE"]).parent / "key-vault"
 
 
@@ -84,6 +89,7 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
     keyring = Keyring(master, KeyVault(vault_directory(settings), master))
     try:
         require_master_key(engine, keyring, key_source(key, key_file), clock())
+        require_vault(engine, keyring, clock())
         # A configured signer that cannot sign stops the server here, with the reason
         # (server/receipt_signer.py); an absent one makes consent changes answer 503.
         signer = receipt_signer_from(settings, clock())

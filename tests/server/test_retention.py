@@ -352,3 +352,16 @@ def test_deletion_asked_is_carried_out_within_three_months(
     finally:
         later.engine.dispose()
     assert _purge_entries(world, "marie")[0].at == clock.now
+
+
+def test_a_process_pointed_at_another_vault_refuses_to_start(
+    world: World, marie_dossier: int, settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """Another vault would answer "dossier supprimé" for every dossier and purge nothing
+    for real: refused at start, naming the setting."""
+    from server.app import create_app
+    from server.crypto import KeyMaterialError
+
+    with pytest.raises(KeyMaterialError, match="KEY_VAULT_DIR"):
+        create_app({**settings, "KEY_VAULT_DIR": str(tmp_path / "elsewhere")})
+    assert world.call("GET", "marie", f"/dossiers/{marie_dossier}").status_code == 200
