@@ -66,6 +66,12 @@ def test_patient_closes_keeping_it_then_reopens_and_finds_everything(at: Kiosk) 
     page.click("[data-testid=doc-1]")
     page.wait_for_selector("h1")
     assert page.locator("[data-testid=mask]").count() == 0
+    # Typed by hand, the other pages offer nothing to change either.
+    page.goto(at.running.kiosk_url + "/patient/emergency")
+    assert page.locator("[data-testid=save]").count() == 0
+    assert page.is_disabled("[data-testid=bris]")
+    page.goto(at.running.kiosk_url + "/patient/access")
+    assert page.locator("a[data-testid^=block-], a[data-testid^=read-block-]").count() == 0
     page.goto(at.running.kiosk_url + "/patient/")
 
     page.click("[data-testid=tile-reopen]")
@@ -78,10 +84,14 @@ def test_patient_closes_keeping_it_then_reopens_and_finds_everything(at: Kiosk) 
     assert _document_count(page) == documents
     page.click("[data-testid=signed-receipt-link]")
     assert page.inner_text("[data-testid=receipt-action]") == "Réouverture du dossier"
-    # Masking is offered again.
+    # Masking, emergency settings and blocking are offered again.
     page.goto(at.running.kiosk_url + "/patient/documents")
     page.click("[data-testid=doc-1]")
     assert page.locator("[data-testid=mask]").count() == 1
+    page.goto(at.running.kiosk_url + "/patient/emergency")
+    assert page.locator("[data-testid=save]").count() == 1
+    page.goto(at.running.kiosk_url + "/patient/access")
+    assert page.locator("a[data-testid^=block-], a[data-testid^=read-block-]").count() > 0
 
 
 def test_patient_asks_for_deletion_and_can_still_change_his_mind(at: Kiosk) -> None:
