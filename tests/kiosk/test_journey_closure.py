@@ -127,6 +127,15 @@ def test_a_tampered_choice_is_refused_in_french(at: Kiosk) -> None:
     assert "Choisissez ce que devient votre dossier." in page.inner_text("[data-testid=error]")
     page.goto(at.running.kiosk_url + "/patient/")
     assert page.locator("[data-testid=closed]").count() == 0
+    # Someone else's (or a made-up) receipt number, a malformed one, the desk's page.
+    r = page.goto(at.running.kiosk_url + "/patient/receipts/" + "A" * 22)
+    assert r.status == 404
+    assert "Reçu introuvable." in page.inner_text("main")
+    assert page.goto(at.running.kiosk_url + "/patient/receipts/%27%3Cscript").status == 404
+    page.goto(at.running.kiosk_url + "/pro/dossier/close")
+    assert "/pro/dossier/close" not in page.url  # not a professional's session: sent home
+    page.goto(at.running.kiosk_url + "/patient/?signed=%3Cb%3Ex")
+    assert page.locator("[data-testid=signed-receipt]").count() == 0
 
 
 def test_the_pharmacist_closes_at_the_desk_with_the_patients_card(at: Kiosk) -> None:
