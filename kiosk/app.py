@@ -26,7 +26,16 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import guard, i18n
 from .client import ServerUnavailable
 from .labels import CATEGORIES
-from .pages import SessionGone, common, deposit, patient, pro, reading, unreachable_message
+from .pages import (
+    SessionGone,
+    closure,
+    common,
+    deposit,
+    patient,
+    pro,
+    reading,
+    unreachable_message,
+)
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -151,6 +160,8 @@ def create_kiosk_app(
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
+    app.register_blueprint(closure.bp)
+    app.add_template_global(closure.allowed, "allowed")
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
     if demo is not None and demo.readers is not None:

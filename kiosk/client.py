@@ -302,6 +302,20 @@ class SessionClient:
             idempotency_key=submission,
         )
 
+    def close_in_person(
+        self, dossier_id: int, presence: dict[str, str], *, delete: bool, submission: str
+    ) -> ApiResponse:
+        """A professional closes at the desk: `presence` is the patient's card signature."""
+        return self._call(
+            "POST",
+            f"{self._dossier(dossier_id)}/close/in-person",
+            {"confirm": True, "delete": delete, "card": presence},
+            idempotency_key=submission,
+        )
+
+    def reopen_dossier(self, dossier_id: int, *, submission: str) -> ApiResponse:
+        return self._call("POST", f"{self._dossier(dossier_id)}/reopen", idempotency_key=submission)
+
     # ---- documents -----------------------------------------------------------------------
 
     def list_documents(self, dossier_id: int, *, show_all: bool = False) -> ApiResponse:

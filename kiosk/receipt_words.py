@@ -214,4 +214,29 @@ _WORDS: dict[str, Callable[[Any, int], list[str]]] = {
         if v
         else []
     ),
+    "retention_until": lambda v, en: (
+        [
+            _said(
+                ("Conservé jusqu'au", "Kept until"),
+                day_label(
+                    datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(PARIS),
+                    "en" if en else "fr",
+                ),
+                en,
+            )
+        ]
+        if isinstance(v, str) and _iso(v)
+        else []
+    ),
+    "deletion_request_withdrawn": lambda v, en: (
+        [("Demande de suppression annulée", "Deletion request withdrawn")[en]] if v else []
+    ),
 }
+
+
+def _iso(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

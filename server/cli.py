@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli_server import audit, db, kiosk_admin, server, worker
+from server.cli_server import audit, db, kiosk_admin, retention, server, worker
 from server.cli_terminal import terminal
 
 
@@ -13,5 +13,5 @@ def main() -> None:
     """The records server: its database, trace, outbox worker, kiosk and software registry."""
 
 
-for command in (server, db, audit, worker, kiosk_admin, terminal):
+for command in (server, db, audit, retention, worker, kiosk_admin, terminal):
     main.add_command(command)

@@ -85,11 +85,37 @@ def demo_session(db_url: str | None, who: str) -> None:
 @db.command()
 @DB_OPTION
 def purge(db_url: str | None) -> None:
-    """Purge closed dossiers past retention, and those whose deletion was requested."""
+    """Purge closed dossiers past retention, and those whose deletion was requested
+    (the older name of `dmp retention run`, kept for existing scripts)."""
     from server.purge import purge_due
 
     count = purge_due(_settings(db_url))
     click.echo(f"{count} dossier(s) purged")
+
+
+@click.group()
+def retention() -> None:
+    """Closed dossiers: kept 10 years, deleted on request (docs/retention.md)."""
+
+
+@retention.command("run")
+@DB_OPTION
+@click.option("--quiet", is_flag=True, help="Print the summary line only.")
+def retention_run(db_url: str | None, quiet: bool) -> None:
+    """Purge (crypto-shred) what is due: deletions asked for, closures past retention.
+    Idempotent, resumable, safe from several hosts at once; run it daily."""
+    from server.app import build_runtime
+    from server.migrate import require_current
+    from server.retention import run
+
+    settings = _settings(db_url)
+    require_current(settings["DATABASE_URL"])
+    rt = build_runtime(settings)
+    try:
+        summary = run(rt, None if quiet else click.echo)
+    finally:
+        rt.engine.dispose()
+    click.echo(summary.line())
 
 
 @click.group()

@@ -73,6 +73,7 @@ def home() -> Response | str:
     if not summary.ok:
         return render_template("error.html", message=summary.message)
     t.dossier.summary = summary.body  # type: ignore[union-attr]
+    # The server's receipt of a change just made (a closure, a reopening...), in the page.
     return render_template(
         "patient_home.html", summary=summary.body, signed=signed_receipts.after_change()
     )
@@ -372,21 +373,6 @@ def totp() -> Response | str | tuple[str, int]:
             error=_("Code refusé : vérifiez l'heure de votre téléphone et réessayez."),
         ), 400
     return redirect(url_for("patient.home", receipt=receipt))
-
-
-@bp.route("/close", methods=["GET", "POST"])
-def close() -> Response | str | tuple[str, int]:
-    t = _signed_in()
-    d = _dossier_id(t)
-    if d is None:
-        return redirect(url_for("patient.create"))
-    if request.method == "GET":
-        return render_template("confirm_close.html", submission=new_submission_id())
-    submission = valid_submission_id(request.form.get("submission"))
-    r = server().close_dossier(d, delete=request.form.get("delete") == "on", submission=submission)
-    if not r.ok:
-        return render_template("error.html", message=r.message), 400
-    return _after("patient.home", r)
 
 
 @bp.get("/receipts")

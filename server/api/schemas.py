@@ -157,6 +157,11 @@ SUMMARY = obj(
         "medecin_traitant": PRO_REF,
         "readable_categories": {"type": "array", "items": CATEGORY},
         "emergency_access": {"type": "object"},
+        # For the patient (and representatives): what the policy allows them now
+        # (server/services/capabilities.py), so the kiosk never offers a refused act.
+        "actions": {"type": "array", "items": STR},
+        # Closing and reopening: the signed receipt of the change (docs/receipts.md).
+        "receipt_id": RECEIPT_ID,
         # For the holder only: others' accesses since their previous visit, or null on
         # a first visit (server/services/history.py).
         "since_last_visit": {

@@ -52,7 +52,5 @@ def test_the_check_catches_a_violation(at: Kiosk) -> None:
     # violation, so injecting one into the welcome page is reported.
     page: Any = at.page
     page.wait_for_load_state("load")
-    page.evaluate(
-        "document.body.insertAdjacentHTML('beforeend', '<input type=\"text\" id=\"x\">')"
-    )
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<input type=\"text\" id=\"x\">')")
     assert any("label" in line for line in _violations(page))

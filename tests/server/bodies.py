@@ -64,6 +64,11 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
             "signature": PROOF["signature"],
         },
         ("POST", D + "/consents/in-person"): {"kind": "patient", **PROOF},
+        ("POST", D + "/close/in-person"): {
+            "confirm": True,
+            "delete": False,
+            "card": {"kind": "patient", **PROOF},
+        },
         ("POST", "/api/v1/signin/password"): {"ins": "255081416802538", "password": "secret"},
         ("POST", "/api/v1/signin/code"): {"pending_token": "x" * 40, "channel": "email"},
         ("POST", "/api/v1/signin/otp"): {

@@ -149,7 +149,7 @@ CHANGES: dict[str, tuple[Change, str, Callable[[World, dict[str, Any]], None]]] 
             _ok(w.call("POST", "marie", f"/dossiers/{d}/reopen")),
         ),
         "dossier:reopen",
-        lambda w, c: _is(c, {"status": "active"}),
+        lambda w, c: _is(c, {"status": "active", "deletion_request_withdrawn": True}),
     ),
 }
 
