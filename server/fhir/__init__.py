@@ -12,4 +12,5 @@ from flask import Blueprint
 PREFIX = "/fhir/R4"
 bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
 
-from server.fhir import routes  # noqa: E402, F401  (registers the views on `bp`)
+# Registers the views on `bp`: the MHD routes, then the IPS $summary operation.
+from server.fhir import routes, summary_routes  # noqa: E402, F401
