@@ -58,7 +58,7 @@ VERBS = {
 SEARCH_VERB = "a fait une recherche dans les documents"
 # A patient summary (FHIR $summary) is one read of every document it drew on, traced as
 # one entry naming them (server/fhir/summary.py); a refused one is the listing's refusal.
-SUMMARY_VERB = "a consulté la synthèse de votre dossier"
+SUMMARY_VERB = "a consulté la synthèse du dossier"
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
 # Every reason, in the patient's words (a test checks none is missing).
 REASONS_FR = {
