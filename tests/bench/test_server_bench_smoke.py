@@ -17,7 +17,15 @@ from bench.server_bench import SCENARIOS, SEARCH_QUERIES, SMOKE_POPULATION
 from tests.bench.smoke import run_smoke
 from tests.conftest import wipe
 
-SEARCHES = ("list_mt", "search_typical", "list_large", "search_large", "fhir_search")
+SEARCHES = (
+    "list_mt",
+    "search_typical",
+    "list_large",
+    "search_large",
+    "fhir_search",
+    "summary_typical",
+    "summary_large",
+)
 
 
 def _check_clean(results: dict[str, Any]) -> None:
@@ -69,6 +77,13 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert set(results["fhir_search"]["targets"]) == {"p99 <= 1.5 x list_mt p99"}
     # Every FHIR answer was a searchset Bundle of a real size, not an OperationOutcome.
     assert results["fhir_search"]["mean_body_bytes"] > 300
+    # Issue #12's IPS $summary: its p99 targets, and Bundles drawn from real structures
+    # (a summary of empty sections is about 2 KB; a large dossier's holds far more).
+    assert set(results["summary_typical"]["targets"]) == {"p99 < 50 ms"}
+    assert set(results["summary_large"]["targets"]) == {"p99 < 150 ms"}
+    assert (
+        results["summary_large"]["mean_body_bytes"] > results["summary_typical"]["mean_body_bytes"]
+    )
 
 
 @pytest.mark.slow
