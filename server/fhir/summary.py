@@ -73,9 +73,14 @@ SECTIONS = (
 KINDS = {spec.kind: spec for spec in SECTIONS}
 
 _DOC = table_of(Document)
-_STRUCTURES = select(
-    DocumentStructure.document_id, DocumentStructure.nonce, DocumentStructure.ciphertext
-).where(DocumentStructure.document_id.in_(bindparam("ids", expanding=True)))
+# Every structure of the dossier, the rows not shown filtered before anything is
+# decrypted: one statement whose SQL never changes (an IN list of the shown ids would be
+# re-rendered and re-planned for every length, the cost of a 500-document summary).
+_STRUCTURES = (
+    select(DocumentStructure.document_id, DocumentStructure.nonce, DocumentStructure.ciphertext)
+    .join(Document, Document.id == DocumentStructure.document_id)
+    .where(Document.dossier_id == bindparam("dossier_id"), Document.status != "deleted")
+)
 _KEY = select(Dossier.wrapped_key).where(Dossier.id == bindparam("dossier_id"))
 _ROWS = listing.LISTINGS[True, False].add_columns(_DOC.c.id.label("row_id"))
 _FHIR_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
@@ -150,8 +155,10 @@ def _sources(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> list[Source]
     by_id = {r.row_id: r for r in rows}
     opener = ctx.keyring.opener(wrapped)
     entries: dict[int, list[dict[str, Any]]] = {}
-    for found in conn.execute(_STRUCTURES, {"ids": sorted(by_id)}):
-        row = by_id[found.document_id]
+    for found in conn.execute(_STRUCTURES, {"dossier_id": dossier_id}):
+        row = by_id.get(found.document_id)
+        if row is None:  # not shown to this caller, or replaced: never opened
+            continue
         aad = f"{row.logical_id}:{STRUCTURE}".encode()
         structure = json.loads(opener.decrypt(found.nonce, found.ciphertext, aad))
         kept = [e for e in structure.get("entries", []) if e.get("kind") in KINDS]
@@ -536,21 +543,27 @@ def _substance(resource: dict[str, Any]) -> str:
 
 def _flag_conflicts(found: list[tuple[str, dict[str, Any], Source]]) -> None:
     """The same substance with different doses or posologies in different documents:
-    every entry kept, each flagged with the others (never merged, never one chosen)."""
-    groups: dict[str, list[tuple[dict[str, Any], Source]]] = defaultdict(list)
+    every entry kept, each flagged (never merged, never one chosen). An entry names, for
+    each other dosing of its substance, the newest entry of another document giving it:
+    a medicine dispensed fifty times under two posologies gives each entry one reference,
+    not forty-nine."""
+    groups: dict[str, list[tuple[dict[str, Any], Source, tuple[str, str]]]] = defaultdict(list)
     for _, resource, source in found:
-        groups[_substance(resource)].append((resource, source))
+        groups[_substance(resource)].append((resource, source, _dosing(resource)))
     for group in groups.values():
-        if len({id(s) for _, s in group}) < 2:
-            continue
-        variants = {_dosing(r) for r, _ in group}
+        variants: dict[tuple[str, str], list[tuple[dict[str, Any], Source]]] = defaultdict(list)
+        for resource, source, dosing in group:
+            variants[dosing].append((resource, source))  # newest document first
         if len(variants) < 2:
             continue
-        for resource, source in group:
+        for resource, source, dosing in group:
             others = [
-                (r, s) for r, s in group if s is not source and _dosing(r) != _dosing(resource)
+                next(((r, s) for r, s in entries if s is not source), None)
+                for other, entries in variants.items()
+                if other != dosing
             ]
-            if not others:
+            differing = [o for o in others if o is not None]
+            if not differing:
                 continue
             resource["extension"] += [
                 {
@@ -560,11 +573,14 @@ def _flag_conflicts(found: list[tuple[str, dict[str, Any], Source]]) -> None:
                         "display": f"{s.row.title} (version {s.row.version})",
                     },
                 }
-                for r, s in others
+                for r, s in differing
             ]
-            said = "; ".join(f"{_dosing_text(r)} ({s.row.title})" for r, s in others)
+            n = len(differing)
             resource.setdefault("note", []).append(
-                {"text": f"Contradiction : autre dose ou posologie dans un autre document : {said}"}
+                {
+                    "text": f"Contradiction : {n} autre(s) dose(s) ou posologie(s) dans "
+                    "d'autres documents (extensions summary-conflict)"
+                }
             )
 
 
@@ -574,11 +590,6 @@ def _dosing(resource: dict[str, Any]) -> tuple[str, str]:
     )
     posology = (resource.get("dosage") or [{}])[0].get("text", "")
     return (dose.casefold(), " ".join(posology.casefold().split()))
-
-
-def _dosing_text(resource: dict[str, Any]) -> str:
-    dose, posology = _dosing(resource)
-    return " / ".join(x for x in (dose, posology) if x) or "sans dose"
 
 
 def capability() -> dict[str, Any]:
