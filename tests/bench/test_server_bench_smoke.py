@@ -88,7 +88,9 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) -> None:
-    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json")
+    # Sixteen scenarios of two seconds, each prepared through the services: on a shared
+    # 2-core machine this takes more than the smokes' default 240 s.
+    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json", timeout=600)
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
     _check_clean(results)
