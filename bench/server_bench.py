@@ -35,6 +35,12 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
                      status=current as the médecin traitant in list_mt's dossiers: the
                      dossier found by its INS (traced), then listed (traced); issue #12's
                      target, reported against list_mt: p99 at most 1.5 x
+    summary_typical  IPS GET /fhir/R4/Patient/<id>/$summary as the médecin traitant in
+                     list_mt's dossiers: the listing's decision, every shown standing
+                     version's structure unsealed, one trace entry naming the documents
+                     drawn on; issue #12's target p99 under 50 ms (no cache)
+    summary_large    the same in list_large's dossiers (500 documents or more): p99 under
+                     150 ms
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
 through `access.grant_consent` as the patient, all traced like any other act. Each client
@@ -116,6 +122,8 @@ SCENARIOS = (
     "fhir_search",
     "floor_logged",
     "list_mt_logged",
+    "summary_typical",
+    "summary_large",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -137,6 +145,8 @@ TARGET_FHIR_RATIO = 1.5
 # Issue #14: the read path with the log's sequencer running against without, same run.
 LOG_PAIRS = (("floor_logged", "floor"), ("list_mt_logged", "list_mt"))
 LOGGED = "_logged"
+# Issue #12: the IPS $summary of a typical dossier and of a 500-document one (p99, ms).
+TARGET_SUMMARY_P99_MS = {"summary_typical": 50.0, "summary_large": 150.0}
 LARGE_DOCS = 500
 # One query of each kind a professional types, from the corpus's vocabulary
 # (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
@@ -514,6 +524,8 @@ class Preparer:
             "search_typical": "list_mt",
             "search_large": "list_large",
             "fhir_search": "list_mt",
+            "summary_typical": "list_mt",
+            "summary_large": "list_large",
         }.get(scenario, scenario)
         rng = random.Random(f"{self.seed}:{pool}")
         if pool == "list_large":
@@ -621,6 +633,12 @@ class Preparer:
                     )
                     for _, p, mt in sh
                 ]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
+        if scenario in TARGET_SUMMARY_P99_MS:
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            return [
+                [Target("GET", f"/fhir/R4/Patient/{d}/$summary", tk[mt], 200) for d, _, mt in sh]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
         raise SystemExit(f"unknown scenario {scenario}")
@@ -1066,6 +1084,10 @@ def run(opts: Options) -> dict[str, Any]:
                 and pair["p99_ratio"] <= TARGET_FHIR_RATIO,
             }
     logged = pair_ratios(results, LOG_PAIRS)
+    for r in results:
+        if r["scenario"] in TARGET_SUMMARY_P99_MS:
+            limit = TARGET_SUMMARY_P99_MS[r["scenario"]]
+            r["targets"] = {f"p99 < {limit:g} ms": r["p99_ms"] < limit}
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _backend(opts.db),

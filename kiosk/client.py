@@ -34,6 +34,7 @@ from server.signin.request_signing import sign_request
 log = logging.getLogger("dmp.kiosk.client")
 
 API = "/api/v1"
+FHIR_API = "/fhir/R4"
 
 
 class ServerUnavailable(Exception):
@@ -154,10 +155,12 @@ class ServerClient:
         token: str | None = None,
         idempotency_key: str | None = None,
         raw: bool = False,
+        api: str = API,
     ) -> ApiResponse:
         """`raw`: a successful answer's body stays bytes whatever its type (a document's
-        content may itself be JSON, which is shown, not decoded)."""
-        target = f"{self.prefix}{API}{path}"
+        content may itself be JSON, which is shown, not decoded). `api`: the door, the
+        JSON API or the FHIR one (FHIR_API), both behind the same signed requests."""
+        target = f"{self.prefix}{api}{path}"
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = sign_request(self.key, self.kiosk_name, method, target, data, self.clock())
         headers["Content-Type"] = "application/json"
@@ -273,6 +276,25 @@ class SessionClient:
         if r.status == 401:
             self.on_expired()
         return r
+
+    def summary(self, dossier_id: int) -> ApiResponse:
+        """The patient summary, the IPS Bundle of GET /fhir/R4/Patient/{id}/$summary
+        (server/fhir/summary.py): decided, built and traced by the server; a refusal's
+        OperationOutcome is turned into the JSON API's {reason, message}."""
+        r = self.client.call(
+            "GET", f"/Patient/{_segment(dossier_id)}/$summary", token=self.token, api=FHIR_API
+        )
+        if r.status == 401:
+            self.on_expired()
+        body = r.body
+        if isinstance(body, bytes):  # application/fhir+json is not decoded by `call`
+            body = _decode(body)
+        if not r.ok and isinstance(body, dict):
+            issue = (body.get("issue") or [{}])[0]
+            details = issue.get("details") or {}
+            coding = (details.get("coding") or [{}])[0]
+            body = {"reason": coding.get("code", ""), "message": details.get("text", "")}
+        return ApiResponse(r.status, body, "application/json")
 
     def _dossier(self, dossier_id: int) -> str:
         return f"/dossiers/{_segment(dossier_id)}"

@@ -216,6 +216,14 @@ SEARCH = (
     "searched your documents",
     "search your documents",
 )
+# A patient summary (FHIR $summary): one read of every document it drew on, with their
+# number in `params.read`; a refused one is a refused listing, marked `summary`.
+SUMMARY = (
+    "a consulté la synthèse de votre dossier",
+    "consulter la synthèse de votre dossier",
+    "viewed your record's summary of care",
+    "view your record's summary of care",
+)
 
 # How an allowed access was allowed (mode), when it says something to the patient.
 MODES: dict[str, tuple[str, str]] = {
@@ -507,6 +515,8 @@ def _forms(entry: dict[str, Any]) -> tuple[str, str, str, str]:
     params = entry.get("params") or {}
     if entry.get("action") == "document:list" and params.get("search"):
         return SEARCH
+    if params.get("summary"):
+        return SUMMARY
     action = str(entry.get("action", ""))
     return ACTIONS.get(action, (action, action, action, action))
 
@@ -562,6 +572,9 @@ def sentence(entry: dict[str, Any], lang: str) -> str:
     if "matched" in params:
         n = int(params["matched"])
         text += f", {n} document(s) found" if en else f", {n} document(s) trouvé(s)"
+    if "read" in params:
+        n = int(params["read"])
+        text += f", drawn from {n} document(s)" if en else f", tirée de {n} document(s)"
     repeated = int(entry.get("repeated") or 0)
     if repeated:
         text += f" (and {repeated} more times)" if en else f" (et encore {repeated} fois)"
@@ -585,6 +598,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         all(a.get(k) == b.get(k) for k in keys)
         and (a.get("actor") or {}).get("name") == (b.get("actor") or {}).get("name")
         and (a.get("params") or {}).get("search") == (b.get("params") or {}).get("search")
+        and (a.get("params") or {}).get("summary") == (b.get("params") or {}).get("summary")
         and not (a.get("params") or {}).get("reason")
         and not a.get("repeated")
         and not b.get("repeated")

@@ -31,6 +31,7 @@ from .common import CODE_RE
 from .finding import search_page, versions_page
 from .forms import open_dossier_page
 from .reading import document_page
+from .synthesis import synthesis_page
 
 bp = Blueprint("patient", __name__, url_prefix="/patient")
 
@@ -136,6 +137,26 @@ def document(logical_id: str) -> Response | str:
     if d is None:
         return redirect(url_for("patient.create"))
     return document_page(d, logical_id, back=url_for("patient.documents"), audience="patient")
+
+
+@bp.get("/synthesis")
+def synthesis() -> Response | str:
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    return synthesis_page(d, audience="patient", back=url_for("patient.home"))
+
+
+@bp.get("/synthesis/<logical_id>")
+def synthesis_document(logical_id: str) -> Response | str:
+    """A summary line's source document, with its way back to the summary."""
+    t = _signed_in()
+    d = _dossier_id(t)
+    if d is None:
+        return redirect(url_for("patient.create"))
+    back = url_for("patient.synthesis")
+    return document_page(d, logical_id, back=back, audience="patient")
 
 
 @bp.route("/documents/<logical_id>/visibility", methods=["GET", "POST"])

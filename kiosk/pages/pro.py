@@ -23,6 +23,7 @@ from . import new_submission_id, server, terminal, valid_submission_id
 from .finding import search_page, versions_page
 from .forms import open_dossier_page
 from .reading import document_page
+from .synthesis import synthesis_page
 
 bp = Blueprint("pro", __name__, url_prefix="/pro")
 
@@ -173,6 +174,24 @@ def document(logical_id: str) -> Response | str:
     return document_page(
         t.dossier.dossier_id, logical_id, back=url_for("pro.dossier"), audience="pro"
     )
+
+
+@bp.get("/dossier/synthesis")
+def synthesis() -> Response | str:
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    return synthesis_page(t.dossier.dossier_id, audience="pro", back=url_for("pro.dossier"))
+
+
+@bp.get("/dossier/synthesis/<logical_id>")
+def synthesis_document(logical_id: str) -> Response | str:
+    """A summary line's source document, with its way back to the summary."""
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    back = url_for("pro.synthesis")
+    return document_page(t.dossier.dossier_id, logical_id, back=back, audience="pro")
 
 
 @bp.post("/dossier/admission")

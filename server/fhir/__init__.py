@@ -13,5 +13,5 @@ from flask import Blueprint
 PREFIX = "/fhir/R4"
 bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
 
-# Registers the views on `bp`: the read side, and ITI-65, PATCH and DELETE.
-from server.fhir import routes, write_routes  # noqa: E402, F401
+# Registers the views on `bp`: the read side; ITI-65, PATCH and DELETE; the IPS $summary.
+from server.fhir import routes, summary_routes, write_routes  # noqa: E402, F401

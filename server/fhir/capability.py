@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.fhir import codes, params
+from server.fhir import codes, params, summary
 
 PUBLISHED = "2026-11-28"  # when this statement last changed
 
@@ -140,6 +140,7 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                             },
                         ],
                     },
+                    summary.capability(),  # IPS $summary (server/fhir/summary.py)
                 ],
             }
         ],

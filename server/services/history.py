@@ -57,6 +57,9 @@ VERBS = {
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
 SEARCH_VERB = "a fait une recherche dans les documents"
+# A patient summary (FHIR $summary) is one read of every document it drew on, traced as
+# one entry naming them (server/fhir/summary.py); a refused one is the listing's refusal.
+SUMMARY_VERB = "a consulté la synthèse du dossier"
 OUTCOMES = {"allowed": "autorisé", "denied": "refusé"}
 # Every reason, in the patient's words (a test checks none is missing).
 REASONS_FR = {
@@ -301,6 +304,8 @@ def render(
     verb = VERBS.get(e.action, e.action)
     if e.action == Action.DOCUMENT_LIST and detail.get("search"):
         verb = SEARCH_VERB
+    if detail.get("summary"):
+        verb = SUMMARY_VERB
     sentence = f"Le {fr_datetime(e.at)}, {who} {verb}"
     if e.category:
         sentence += f" de la catégorie « {CATEGORIES[e.category][0]} »"
@@ -312,6 +317,9 @@ def render(
     if "matched" in detail:
         n = detail["matched"]
         sentence += f", {n} document{'s' if n > 1 else ''} trouvé{'s' if n > 1 else ''}"
+    if "read" in detail:
+        n = detail["read"]
+        sentence += f", {n} document{'s' if n > 1 else ''} lu{'s' if n > 1 else ''}"
     if e.outcome == "denied":
         sentence += f" ({REASONS_FR.get(e.reason, UNFINISHED_FR)})"
     if repeated is not None:
@@ -336,7 +344,15 @@ def render(
         # a search). `text` below is the server's French sentence, for API clients.
         "params": {
             key: detail[key]
-            for key in ("search", "matched", "returned", "reason", "locked_until")
+            for key in (
+                "search",
+                "summary",
+                "read",
+                "matched",
+                "returned",
+                "reason",
+                "locked_until",
+            )
             if key in detail
         },
         "action": e.action,

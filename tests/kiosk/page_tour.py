@@ -58,6 +58,7 @@ def patient_pages(at: Kiosk, check: Check) -> list[str]:
         [
             "/patient/documents?all=1",
             "/patient/documents/search?q=consultation",
+            "/patient/synthesis",
             "/patient/access",
             "/patient/access/810003123451/block?name=Claire+MOREAU",
             "/patient/emergency",
@@ -116,6 +117,7 @@ def professional_pages(at: Kiosk, check: Check) -> list[str]:
         base,
         [
             "/pro/dossier/search?q=consultation",
+            "/pro/dossier/synthesis",
             "/pro/dossier/deposit?form=prescription",
             "/pro/dossier/deposit?form=vaccination",
         ],

@@ -185,3 +185,28 @@ def test_her_own_refused_attempts_are_said_to_her_and_stand_out() -> None:
     assert (
         day_en.lines[1].text == "You tried to enter a sign-in code: refused (wrong sign-in code)."
     )
+
+
+def test_a_summary_reads_as_a_read_of_the_documents_it_drew_on() -> None:
+    """FHIR $summary: one trace entry naming the documents read (server/fhir/summary.py)."""
+    page = [
+        line("2026-11-28T10:15:00+00:00", "document:read", params={"summary": "ips", "read": 4}),
+        line(
+            "2026-11-28T10:00:00+00:00",
+            "document:list",
+            outcome="denied",
+            reason="no_authorisation",
+            params={"summary": "ips"},
+        ),
+    ]
+    [day] = history_words.days(page, "fr")
+    read, refused = day.lines
+    assert read.text == (
+        "Jean DUPONT (médecin généraliste) a consulté la synthèse de votre dossier, "
+        "tirée de 4 document(s)."
+    )
+    assert "a tenté de consulter la synthèse de votre dossier : accès refusé" in refused.text
+    [day] = history_words.days(page, "en")
+    assert day.lines[0].text.endswith(
+        "viewed your record's summary of care, drawn from 4 document(s)."
+    )

@@ -198,3 +198,32 @@ def test_any_patch_is_clean(target: tuple[World, int, set[str]], ops: Any) -> No
             headers=world.h(who, **{"Content-Type": "application/json-patch+json"}),
         )
         clean(r)
+
+
+@FUZZ
+@given(
+    resource_id=st.one_of(
+        st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s),
+        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    ),
+    query=st.lists(
+        st.tuples(st.sampled_from(["identifier", "_format", "profile", "patient"]), VALUE),
+        max_size=3,
+    ),
+)
+def test_any_summary_request_is_clean(
+    target: tuple[World, int, set[str]], resource_id: str, query: list[tuple[str, str]]
+) -> None:
+    """IPS $summary, instance and type level (server/fhir/summary_routes.py)."""
+    world, dossier_id, shown = target
+    for path in (f"/fhir/R4/Patient/{resource_id}/$summary", "/fhir/R4/Patient/$summary"):
+        r = world.client.get(path, query_string=query, headers=world.h("infirmier"))
+        clean(r)
+    r = world.client.get(f"/fhir/R4/Patient/{dossier_id}/$summary", headers=world.h("infirmier"))
+    body = clean(r)
+    drew_on = {
+        e["resource"]["entity"][0]["what"]["reference"].split("/")[1]
+        for e in body.get("entry", [])
+        if e["resource"]["resourceType"] == "Provenance"
+    }
+    assert drew_on <= shown

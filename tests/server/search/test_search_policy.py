@@ -16,6 +16,7 @@ number, and no answer carries a word of a document the listing does not show.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -79,8 +80,15 @@ ACTORS = [
 ]
 
 
-def _deposit(world: World, dossier_id: int, spec: Spec) -> str:
-    content = f"Texte {SHARED}. Le mot {spec.word} est propre à ce document.".encode()
+def _deposit(
+    world: World,
+    dossier_id: int,
+    spec: Spec,
+    content: bytes | None = None,
+    mime_type: str = "text/plain",
+) -> str:
+    if content is None:
+        content = f"Texte {SHARED}. Le mot {spec.word} est propre à ce document.".encode()
     flags = dict.fromkeys(spec.flags, True)
     made = world.deposit(
         spec.author,
@@ -88,6 +96,7 @@ def _deposit(world: World, dossier_id: int, spec: Spec) -> str:
         category=spec.category,
         title=spec.title,
         content=content,
+        mime_type=mime_type,
         **flags,
     )
     d = f"/dossiers/{dossier_id}/documents/{made['logical_id']}"
@@ -104,6 +113,12 @@ def _deposit(world: World, dossier_id: int, spec: Spec) -> str:
 
 @pytest.fixture
 def dossiers(world: World) -> dict[str, int]:
+    return build_dossiers(world, _deposit)
+
+
+def build_dossiers(world: World, deposit: Callable[[World, int, Spec], str]) -> dict[str, int]:
+    """The two dossiers, each document deposited by `deposit` (the IPS summary's tests
+    deposit structured documents: tests/server/fhir/test_fhir_summary.py)."""
     for name, profession, finess in (
         ("radiologue", "medecin_specialiste", None),
         ("dentiste", "chirurgien_dentiste", "750000036"),
@@ -120,7 +135,7 @@ def dossiers(world: World) -> dict[str, int]:
     assert r.status_code in (200, 201), r.get_json()
     assert world.call("POST", "admissions", d + "/care-team/join").status_code in (200, 201)
     for spec in ADULT:
-        _deposit(world, marie, spec)
+        deposit(world, marie, spec)
     # The radiologist leaves the care team; the patient blocks another specialist.
     members = world.call("GET", "marie", d + "/access").get_json()["care_team"]
     radiologue = next(
@@ -140,7 +155,7 @@ def dossiers(world: World) -> dict[str, int]:
         "gp", "leo", representatives=[PATIENTS["marie"][0]], medecin_traitant=world.nid("gp")
     )
     for spec in MINOR:
-        _deposit(world, leo, spec)
+        deposit(world, leo, spec)
     return {"adult": marie, "minor": leo}
 
 
