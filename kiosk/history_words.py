@@ -160,6 +160,18 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "reopened your record",
         "reopen your record",
     ),
+    "dossier:export": (
+        "a demandé l'export de votre dossier",
+        "exporter votre dossier",
+        "asked for an export of your record",
+        "export your record",
+    ),
+    "export:download": (
+        "a téléchargé l'export de votre dossier",
+        "télécharger l'export de votre dossier",
+        "downloaded the export of your record",
+        "download the export of your record",
+    ),
     "dossier:purge": (
         "a effacé le contenu de votre dossier",
         "effacer le contenu de votre dossier",

@@ -16,6 +16,7 @@ from server.api import (  # noqa: E402, F401
     auth_codes,
     documents,
     dossiers,
+    exports,
     receipts,
     search,
     session,

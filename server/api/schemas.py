@@ -44,8 +44,14 @@ RECEIPT_ID = {
     "description": "A receipt's random id: 22 URL-safe base64 characters (128 bits)",
     "pattern": "^[A-Za-z0-9_-]{22}$",
 }
+EXPORT_ID = {
+    "type": "string",
+    "description": "An export's random id: 22 URL-safe base64 characters (128 bits)",
+    "pattern": "^[A-Za-z0-9_-]{22}$",
+}
 # Path parameters that are not row ids, by name.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "export_id": EXPORT_ID,
     "logical_id": LOGICAL_ID,
     "national_id": NATIONAL_ID,
     "receipt_id": RECEIPT_ID,

@@ -42,6 +42,8 @@ VERBS = {
     "dossier:close": "a fermé le dossier",
     "dossier:reopen": "a rouvert le dossier",
     "dossier:purge": "a effacé le contenu du dossier",
+    "dossier:export": "a demandé l'export du dossier",
+    "export:download": "a téléchargé l'export du dossier",
     # Card sign-in and kiosk identity (issue #4).
     "auth:card": "s'est identifié avec sa carte",
     "auth:kiosk": "a envoyé une requête de borne",

@@ -1,0 +1,293 @@
+"""Export of a dossier (issue 13, docs/export.md): what the archive holds for the patient
+and for a representative, sealed at rest, handed over once through a link and a code,
+every step traced."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from server.export import jobs
+from server.models import AuditEntry, DossierExport, OutboxMessage
+from server.services import outbox
+from server.signin.sent_codes import open_body
+from tests.server.conftest import World
+from tests.server.content_samples import photo, text_pdf
+
+SECRET_WORDS = "diagnostic-tres-secret-4711"
+
+
+def _ok(r: Any, status: int = 200) -> Any:
+    assert r.status_code == status, r.get_json()
+    return r.get_json()
+
+
+def _content(body: bytes) -> str:
+    return base64.b64encode(body).decode()
+
+
+@pytest.fixture
+def marie(world: World, marie_dossier: int) -> dict[str, str]:
+    """Marie's dossier with a text, a PDF, a photo, a masked and an invisible document."""
+    d = marie_dossier
+    titles = {}
+    titles["text"] = world.deposit(
+        "gp", d, title="Compte rendu texte", content=SECRET_WORDS.encode()
+    )["logical_id"]
+    titles["pdf"] = world.deposit(
+        "gp",
+        d,
+        title="Résultats PDF",
+        mime_type="application/pdf",
+        content_base64=_content(text_pdf("page un", "page deux")),
+    )["logical_id"]
+    titles["photo"] = _ok(
+        world.call(
+            "POST",
+            "marie",
+            f"/dossiers/{d}/documents",
+            {
+                "category": "depose_patient",
+                "type_code": "11488-4",
+                "title": "Ma photo",
+                "mime_type": "image/png",
+                "content_base64": _content(photo("PNG")),
+            },
+        ),
+        201,
+    )["logical_id"]
+    titles["masked"] = world.deposit("gp", d, title="Masqué aux pros", masked_ps=True)["logical_id"]
+    titles["invisible"] = world.deposit("gp", d, title="Annonce à venir", invisible_patient=True)[
+        "logical_id"
+    ]
+    return titles
+
+
+def export(world: World, who: str, dossier_id: int) -> dict[str, Any]:
+    """Asks, builds (the worker's one pass) and answers the export's final state."""
+    asked = _ok(world.call("POST", who, f"/dossiers/{dossier_id}/exports"), 202)
+    assert asked["status"] == "queued"
+    assert jobs.run_once(world.rt) == "ready"
+    done = _ok(world.call("GET", who, f"/exports/{asked['export_id']}"))
+    assert (done["status"], done["progress"]) == ("ready", 100)
+    return dict(done)
+
+
+def link_and_code(world: World, who: str, export_id: str) -> tuple[str, str]:
+    answer = _ok(world.call("POST", who, f"/exports/{export_id}/link"), 201)
+    path = "/" + answer["url"].split("/", 3)[3]
+    with world.rt.sessions() as s:
+        ctx = world.rt.ctx(s)
+        message = s.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "export_code")
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+        assert message is not None
+        text = open_body(ctx, f"outbox:{message.id}", message.body)
+        link = s.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "export_link")
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+        assert link is not None
+        assert answer["url"] in open_body(ctx, f"outbox:{link.id}", link.body)
+    code = re.search(r"\b(\d{8})\b", text)
+    assert code is not None
+    assert code.group(1) not in json.dumps(answer)  # the code never reaches the kiosk
+    return path, code.group(1)
+
+
+def fetch(world: World, who: str, export_id: str) -> zipfile.ZipFile:
+    path, code = link_and_code(world, who, export_id)
+    r = world.client.post(path, data={"code": code})
+    assert r.status_code == 200, r.data[:300]
+    assert r.mimetype == "application/zip"
+    assert "no-store" in r.headers["Cache-Control"]
+    return zipfile.ZipFile(io.BytesIO(r.data))
+
+
+def test_the_patients_export_holds_everything_she_may_see(
+    world: World, marie_dossier: int, marie: dict[str, str]
+) -> None:
+    done = export(world, "marie", marie_dossier)
+    assert done["documents"] == 4  # the invisible one is not hers to see yet
+    z = fetch(world, "marie", done["export_id"])
+    names = z.namelist()
+    originals = [n for n in names if n.startswith("originals/")]
+    assert len(originals) == 4
+    assert not any(marie["invisible"][:8] in n for n in names)
+    assert any(n.endswith(".pdf") for n in originals)
+    assert any(n.endswith(".png") for n in originals)
+    text = next(n for n in originals if marie["text"][:8] in n)
+    assert z.read(text) == SECRET_WORDS.encode()
+    # The readable PDF: cover, contents, the text rendered, the PDF's two pages appended.
+    reader = PdfReader(io.BytesIO(z.read("dossier.pdf")))
+    whole = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Sommaire" in whole
+    assert SECRET_WORDS in whole
+    assert "page un" in whole
+    assert "page deux" in whole
+    assert "Annonce à venir" not in whole
+    assert "Historique des accès" in whole
+    assert {o.title for o in reader.outline if hasattr(o, "title")} >= {"Historique des accès"}
+    # The FHIR bundle parses with the R4 models and holds each document and its bytes.
+    bundle = Bundle.model_validate_json(z.read("fhir-bundle.json"))
+    kinds = [e.resource.__resource_type__ for e in bundle.entry]
+    assert kinds.count("DocumentReference") == 4
+    assert kinds.count("Binary") == 4
+    assert kinds.count("Patient") == 1
+    history = json.loads(z.read("history.json"))
+    assert any(e["action"] == "dossier:export" for e in history["entries"])
+    # The receipts: canonical content, signature, the chain (masking gave one receipt).
+    receipts = [n for n in names if n.startswith("receipts/")]
+    assert "receipts/certificate-chain.pem" in receipts
+    assert any(n.endswith(".p7s") for n in receipts) or not any(
+        n.endswith(".json") for n in receipts
+    )
+
+
+def test_a_representative_gets_only_what_representatives_may_see(world: World) -> None:
+    leo = world.create(
+        "gp", "leo", representatives=["279035121518989"], medecin_traitant=world.nid("gp")
+    )
+    world.deposit("gp", leo, title="vaccins")
+    secret = world.deposit("gp", leo, title="secret", invisible_rep=True)["logical_id"]
+    z = fetch(world, "marie", export(world, "marie", leo)["export_id"])  # his mother
+    assert not any(secret[:8] in n for n in z.namelist())
+    assert len([n for n in z.namelist() if n.startswith("originals/")]) == 1
+    assert b"secret" not in z.read("fhir-bundle.json")
+    whole = "".join(p.extract_text() for p in PdfReader(io.BytesIO(z.read("dossier.pdf"))).pages)
+    assert "représentant légal" in whole
+    # Léo himself gets both.
+    z = fetch(world, "leo", export(world, "leo", leo)["export_id"])
+    assert len([n for n in z.namelist() if n.startswith("originals/")]) == 2
+
+
+def test_professionals_and_strangers_cannot_export(world: World, marie_dossier: int) -> None:
+    for who in ("gp", "jean", "insurer", "mutuelle"):
+        r = world.call("POST", who, f"/dossiers/{marie_dossier}/exports")
+        assert r.status_code in (403, 404), (who, r.get_json())
+    denied = [
+        e for e in world.trace("marie") if e.action == "dossier:export" and e.outcome == "denied"
+    ]
+    assert len(denied) >= 2  # the gp and jean, each traced on her chain
+
+
+def test_another_persons_export_id_is_unknown(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    for who in ("jean", "gp"):
+        r = world.call("GET", who, f"/exports/{done['export_id']}")
+        assert r.status_code == 404
+        assert world.call("POST", who, f"/exports/{done['export_id']}/link").status_code == 404
+    assert world.call("GET", "marie", "/exports/" + "A" * 22).status_code == 404
+    assert world.call("GET", "marie", "/exports/%C3%A9t%C3%A9").status_code in (400, 404)
+
+
+def test_the_archive_is_sealed_at_rest_and_dies_with_the_key(
+    world: World, marie_dossier: int
+) -> None:
+    world.deposit("gp", marie_dossier, title="Texte", content=SECRET_WORDS.encode())
+    done = export(world, "marie", marie_dossier)
+    with world.rt.sessions() as s:
+        row = s.scalars(
+            select(DossierExport).where(DossierExport.export_id == done["export_id"])
+        ).one()
+        assert row.archive is not None
+        assert row.nonce is not None
+        assert b"PK\x03\x04" not in row.archive[:64]
+        assert SECRET_WORDS.encode() not in row.archive
+        assert b"originals/" not in row.archive
+
+
+def test_a_link_serves_once_and_says_so_in_french(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    path, code = link_and_code(world, "marie", done["export_id"])
+    page = world.client.get(path)
+    assert page.status_code == 200
+    assert "code" in page.get_data(as_text=True)
+    assert world.client.post(path, data={"code": code}).status_code == 200
+    again = world.client.post(path, data={"code": code})
+    assert again.status_code == 410
+    assert "déjà servi" in again.get_data(as_text=True)
+    assert "already been used" in again.get_data(as_text=True)
+    assert world.client.get(path).status_code == 410
+    downloads = [
+        e
+        for e in world.trace("marie")
+        if e.action == "dossier:export" and json.loads(e.detail or "{}").get("step") == "download"
+    ]
+    assert [e.outcome for e in downloads] == ["allowed"]
+
+
+def test_an_expired_link_and_a_wrong_code(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    path, code = link_and_code(world, "marie", done["export_id"])
+    wrong = "0" * 8 if code != "0" * 8 else "1" * 8
+    r = world.client.post(path, data={"code": wrong})
+    assert r.status_code == 400
+    assert "pas le bon" in r.get_data(as_text=True)
+    for bad in ("", "12", "１２３４５６７８", "x" * 5000):
+        assert world.client.post(path, data={"code": bad}).status_code in (400, 410)
+    r = world.client.post(path, data={"code": code})  # five wrong tries spent it
+    assert r.status_code == 410
+    assert "Trop de codes" in r.get_data(as_text=True)
+    refused = [e.reason for e in world.trace("marie") if e.reason.startswith("export_")]
+    assert "export_code_invalid" in refused
+    assert "export_link_spent" in refused
+    # A fresh link, left 25 hours: expired.
+    path, code = link_and_code(world, "marie", done["export_id"])
+    world.clock.advance(hours=25)
+    r = world.client.post(path, data={"code": code})
+    assert r.status_code == 410
+    assert "expiré" in r.get_data(as_text=True)
+    assert world.client.get("/export/nimportequoi").status_code == 404
+
+
+def test_the_worker_deletes_expired_archives(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    world.clock.advance(days=8)
+    assert jobs.expire(world.rt) == 1
+    with world.rt.sessions() as s:
+        row = s.scalars(select(DossierExport)).one()
+        assert (row.status, row.archive, row.nonce) == ("expired", None, None)
+    world.tokens["marie"] = world.open("marie")  # her session ended meanwhile
+    assert _ok(world.call("GET", "marie", f"/exports/{done['export_id']}"))["status"] == "expired"
+    assert world.call("POST", "marie", f"/exports/{done['export_id']}/link").status_code == 409
+
+
+def test_asking_twice_builds_once_and_a_flow_can_wait(world: World, marie_dossier: int) -> None:
+    first = _ok(world.call("POST", "marie", f"/dossiers/{marie_dossier}/exports"), 202)
+    second = _ok(world.call("POST", "marie", f"/dossiers/{marie_dossier}/exports"), 202)
+    assert first["export_id"] == second["export_id"]
+    assert jobs.wait(world.rt, first["export_id"], timeout=30, build_here=True) == "ready"
+
+
+def test_the_outbox_redacts_the_link_and_code_once_sent(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    link_and_code(world, "marie", done["export_id"])
+    with world.rt.sessions() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind.like("export_%"))).all()
+        assert rows
+        assert all(r.body.startswith("sealed:") for r in rows)
+    assert outbox.SECRET_KINDS >= {"export_link", "export_code"}
+
+
+def test_history_lines_of_an_export(world: World, marie_dossier: int) -> None:
+    export(world, "marie", marie_dossier)
+    steps = [
+        json.loads(e.detail or "{}").get("step")
+        for e in world.trace("marie")
+        if e.action == "dossier:export"
+    ]
+    assert steps == ["request", "build"]
+    assert all(isinstance(e, AuditEntry) for e in world.trace("marie"))
