@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select, update
 
 from server.errors import AccessDenied, NotFound
 from server.export import archive
-from server.export.gather import KeyDestroyed, contents, gather
+from server.export.gather import CHUNK, KeyDestroyed, Opened, contents, gather
 from server.models import Dossier, DossierExport
 from server.policy import Action, Actor, ActorKind
 from server.services import guard, lookup, views
@@ -205,19 +205,20 @@ def _build(rt: Runtime, job_id: int) -> str:
         session.commit()
     progress = _Progress(rt, job_id)
     progress.set(GATHERED)
-    with rt.sessions() as session:
-        ctx = rt.ctx(session)
-        row = session.get(Dossier, dossier_id)
-        if row is None or row.wrapped_key is None:
-            return _finish(rt, job_id, "failed", "key_destroyed")
-        ids = [r.logical_id for r in gathered.rows]
-        opened = {}
-        for done, (logical_id, found) in enumerate(contents(ctx, row, ids), 1):
-            opened[logical_id] = found
-            if done % 25 == 0:
-                progress.set(GATHERED + (READ - GATHERED) * done // max(len(ids), 1))
-        signer = ctx.receipts
-        now = ctx.now
+    ids = [r.logical_id for r in gathered.rows]
+    opened: dict[str, Opened] = {}
+    for start in range(0, max(len(ids), 1), CHUNK):
+        # A short read per chunk: no transaction stays open while the progress is
+        # written (SQLite without WAL would make that write wait for it).
+        with rt.sessions() as session:
+            ctx = rt.ctx(session)
+            row = session.get(Dossier, dossier_id)
+            if row is None or row.wrapped_key is None:
+                return _finish(rt, job_id, "failed", "key_destroyed")
+            opened.update(contents(ctx, row, ids[start : start + CHUNK]))
+            signer, now = ctx.receipts, ctx.now
+        done = min(start + CHUNK, len(ids))
+        progress.set(GATHERED + (READ - GATHERED) * done // max(len(ids), 1))
     data = archive.assemble(
         gathered,
         opened,
