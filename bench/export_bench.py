@@ -54,13 +54,13 @@ def largest_dossier(rt: Any) -> tuple[int, int, int]:
     return int(dossier_id), int(patient_id or 0), int(count)
 
 
-def one_run(rt: Any, who: Principal, dossier_id: int) -> tuple[float, DossierExport]:
+def one_run(rt: Any, who: Principal, dossier_id: int) -> tuple[float, float, DossierExport]:
     with rt.sessions() as s:
         asked = jobs.request(rt.ctx(s), who, dossier_id)
         s.commit()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     status = jobs.run_once(rt, asked["export_id"])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if status != "ready":
         raise SystemExit(f"export ended {status}")
     with rt.sessions() as s:
@@ -68,7 +68,7 @@ def one_run(rt: Any, who: Principal, dossier_id: int) -> tuple[float, DossierExp
             select(DossierExport).where(DossierExport.export_id == asked["export_id"])
         ).one()
         s.expunge(job)
-    return seconds, job
+    return seconds, cpu, job
 
 
 def archive_of(rt: Any, job: DossierExport) -> bytes:
@@ -117,14 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         patient = s.get(Patient, patient_id)
         name = f"{patient.first_names} {patient.birth_name}" if patient else "patient"
     who = Principal(Actor(ActorKind.PATIENT, patient_id), name, session_hash="")
-    times, job = [], None
+    times, cpus, job = [], [], None
     for n in range(runs):
-        seconds, job = one_run(rt, who, dossier_id)
+        seconds, cpu, job = one_run(rt, who, dossier_id)
         times.append(seconds)
-        print(f"run {n + 1}: {seconds:.2f} s for {job.documents} documents", file=sys.stderr)
+        cpus.append(cpu)
+        print(
+            f"run {n + 1}: {seconds:.2f} s ({cpu:.2f} s CPU) for {job.documents} documents",
+            file=sys.stderr,
+        )
     assert job is not None
     assert job.documents
     per_100 = [t / (job.documents / 100) for t in times]
+    cpu_100 = sorted(t / (job.documents / 100) for t in cpus)
     data = archive_of(rt, job)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         pdf_pages = len(PdfReader(io.BytesIO(z.read("dossier.pdf"))).pages)
@@ -143,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             "p95": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 3),
             "max": round(ordered[-1], 3),
         },
+        # The same in CPU seconds of the building process: what a shared, loaded machine
+        # changes least (wall time includes waiting for the other processes' turn).
+        "cpu_seconds_per_100_documents": {
+            "median": round(statistics.median(cpu_100), 3),
+            "p95": round(cpu_100[min(len(cpu_100) - 1, round(0.95 * (len(cpu_100) - 1)))], 3),
+        },
         "archive_bytes": len(data),
         "pdf_pages": pdf_pages,
         "target_seconds_per_100": 2.0,
@@ -154,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     s100 = report["seconds_per_100_documents"]
     print(
         f"export: {s100['median']} s per 100 documents (median), p95 {s100['p95']} "
-        f"(target < 2 s), {job.documents} documents, {len(data) // 1024} KiB, "
+        f"(target < 2 s), CPU {report['cpu_seconds_per_100_documents']['median']} s; "
+        f"{job.documents} documents, {len(data) // 1024} KiB, "
         f"{pdf_pages} PDF pages"
     )
     if args.out:

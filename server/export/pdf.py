@@ -10,6 +10,7 @@ in memory: the archive is sealed before anything is stored.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,16 +21,16 @@ from xml.sax.saxutils import escape
 from PIL import Image as PilImage
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     Flowable,
     Image,
     PageBreak,
     Paragraph,
+    Preformatted,
     SimpleDocTemplate,
     Spacer,
 )
@@ -39,10 +40,16 @@ from server.export.names import original_name
 from server.frenchtime import fr_datetime
 from server.labels import CATEGORIES
 
-FONT, FONT_BOLD = "ExportVera", "ExportVeraBold"
+# The standard fonts (Latin-1 with the French typographic signs): a TrueType font costs a
+# subset per document and a lookup per character, a third of a 500-document build.
+FONT, FONT_BOLD = "Helvetica", "Helvetica-Bold"
+# Images as binary streams, not ASCII85 text: reportlab's pure-Python encoder cost more
+# than the rest of an image's embedding (the export bench, docs/export.md).
+rl_config.useA85 = 0
 # A document's text beyond this is cut in the PDF (the original is whole in originals/).
 MAX_TEXT_CHARS = 60_000
 MAX_IMAGE_PIXELS = 40_000_000
+WRAP = 98  # characters of a text line at 9 points in the page's width
 IMAGES = frozenset({"image/jpeg", "image/png", "image/tiff"})
 STATUS_FR = {"superseded": "remplacé par une version plus récente", "archived": "archivé"}
 
@@ -56,17 +63,7 @@ class Section:
 
 
 @cache
-def _fonts() -> None:
-    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, "VeraBd.ttf"))
-    pdfmetrics.registerFontFamily(
-        FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
-    )
-
-
-@cache
 def _styles() -> dict[str, ParagraphStyle]:
-    _fonts()
     base = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=base["BodyText"], fontName=FONT, fontSize=9.5, leading=12)
     return {
@@ -76,6 +73,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
         "toc": ParagraphStyle("toc", parent=body, leftIndent=4 * mm),
+        "text": ParagraphStyle("text", parent=body, fontSize=9, leading=11.5),
     }
 
 
@@ -205,7 +203,9 @@ def _document(section: Section, pages: dict[str, int]) -> list[Flowable]:
         meta.append("Non visible par les représentants légaux")
     if row.masked_ps:
         meta.append("Masqué aux professionnels de santé")
-    out += [_p(line, "small") for line in meta]
+    # One paragraph for the lines: reportlab parses each paragraph's markup, and 500
+    # documents of six small paragraphs each cost more than their layout.
+    out.append(Paragraph("<br/>".join(escape(line) for line in meta), _styles()["small"]))
     out.append(Spacer(1, 2 * mm))
     opened = section.opened
     if opened is None:
@@ -225,10 +225,16 @@ def _document(section: Section, pages: dict[str, int]) -> list[Flowable]:
 
 
 def _text(text: str) -> list[Flowable]:
+    """The text as preformatted lines, wrapped here: reportlab's Paragraph parses markup
+    and breaks lines itself, several times slower for pages of plain text (the export
+    bench, docs/export.md)."""
     cut = len(text) > MAX_TEXT_CHARS
-    out: list[Flowable] = [
-        _p(block) for block in text[:MAX_TEXT_CHARS].split("\n") if block.strip()
-    ]
+    lines: list[str] = []
+    for line in text[:MAX_TEXT_CHARS].splitlines():
+        lines += textwrap.wrap(line, WRAP, break_long_words=True) or [""]
+    while lines and not lines[-1]:
+        lines.pop()
+    out: list[Flowable] = [Preformatted("\n".join(lines), _styles()["text"])]
     if cut:
         out.append(_p("[… texte abrégé : le document entier est dans originals/]", "small"))
     return out
