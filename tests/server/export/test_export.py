@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from server.export import jobs
-from server.models import AuditEntry, DossierExport, OutboxMessage
+from server.models import AuditEntry, Dossier, DossierExport, OutboxMessage
 from server.services import outbox
 from server.signin.sent_codes import open_body
 from tests.server.conftest import World
@@ -291,3 +291,48 @@ def test_history_lines_of_an_export(world: World, marie_dossier: int) -> None:
     ]
     assert steps == ["request", "build"]
     assert all(isinstance(e, AuditEntry) for e in world.trace("marie"))
+
+
+def test_a_destroyed_key_destroys_the_export_and_its_link(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    path, code = link_and_code(world, "marie", done["export_id"])
+    queued = _ok(world.call("POST", "marie", f"/dossiers/{marie_dossier}/exports"), 202)
+    with world.rt.sessions() as s:
+        dossier = s.get(Dossier, marie_dossier)
+        assert dossier is not None
+        dossier.wrapped_key = None  # what the purge does (crypto-shredding)
+        s.commit()
+    assert jobs.run_once(world.rt, queued["export_id"]) == "failed"
+    r = world.client.post(path, data={"code": code})
+    assert r.status_code == 410
+    assert "expiré" in r.get_data(as_text=True)
+
+
+def test_deleted_documents_stay_out_and_a_closed_dossier_still_exports(
+    world: World, marie_dossier: int
+) -> None:
+    kept = world.deposit("gp", marie_dossier, title="gardé")["logical_id"]
+    gone = world.deposit("gp", marie_dossier, title="effacé")["logical_id"]
+    _ok(world.call("DELETE", "gp", f"/dossiers/{marie_dossier}/documents/{gone}"))
+    _ok(world.call("POST", "marie", f"/dossiers/{marie_dossier}/close", {"confirm": True}))
+    z = fetch(world, "marie", export(world, "marie", marie_dossier)["export_id"])
+    names = z.namelist()
+    assert any(kept[:8] in n for n in names)
+    assert not any(gone[:8] in n for n in names)
+    assert b"effac" not in z.read("fhir-bundle.json")
+
+
+def test_a_representative_whose_child_came_of_age_gets_nothing(world: World) -> None:
+    leo = world.create("gp", "leo", representatives=["279035121518989"])
+    asked = _ok(world.call("POST", "marie", f"/dossiers/{leo}/exports"), 202)
+    world.clock.advance(days=365 * 12)  # Léo is 23: his mother no longer represents him
+    assert jobs.run_once(world.rt) == "failed"
+    with world.rt.sessions() as s:
+        job = s.scalars(
+            select(DossierExport).where(DossierExport.export_id == asked["export_id"])
+        ).one()
+        assert (job.error, job.archive) == ("refused", None)
+    refused = [
+        e for e in world.trace("leo") if e.action == "dossier:export" and e.outcome == "denied"
+    ]
+    assert [e.reason for e in refused] == ["representative_of_adult"]
