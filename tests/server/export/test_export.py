@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import re
+import threading
 import zipfile
 from typing import Any
 
@@ -336,3 +337,20 @@ def test_a_representative_whose_child_came_of_age_gets_nothing(world: World) -> 
         e for e in world.trace("leo") if e.action == "dossier:export" and e.outcome == "denied"
     ]
     assert [e.reason for e in refused] == ["representative_of_adult"]
+
+
+def test_two_downloads_at_once_get_one_archive(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    path, code = link_and_code(world, "marie", done["export_id"])
+    statuses: list[int] = []
+
+    def download() -> None:
+        client = world.app.test_client()
+        statuses.append(client.post(path, data={"code": code}).status_code)
+
+    threads = [threading.Thread(target=download) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 410, 410, 410]
