@@ -59,6 +59,9 @@ def issue(ctx: Ctx, who: Principal, export_id: str, base_url: str) -> dict[str, 
     if job.status != "ready" or job.archive is None:
         raise Conflict("export_not_ready", "L'export n'est pas prêt.")
     row, patient = lookup.dossier(ctx, who, Action.DOSSIER_EXPORT, job.dossier_id)
+    guard.authorize(
+        ctx, who, Action.DOSSIER_EXPORT, row, patient, detail={"export": export_id, "step": "link"}
+    )
     person = ctx.session.get(Patient, who.actor.id)
     email, phone = (person.email, person.phone) if person is not None else (None, None)
     if person is None or not (email or phone):
@@ -69,14 +72,6 @@ def issue(ctx: Ctx, who: Principal, export_id: str, base_url: str) -> dict[str, 
     # two channels where the patient has both.
     link_channel = "email" if email else "sms"
     code_channel = "sms" if phone else "email"
-    guard.authorize(
-        ctx,
-        who,
-        Action.DOSSIER_EXPORT,
-        row,
-        patient,
-        detail={"export": export_id, "step": "link", "channel": code_channel},
-    )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     until = min(ctx.now + timedelta(hours=ctx.settings["EXPORT_LINK_HOURS"]), job.expires_at)

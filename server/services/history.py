@@ -43,7 +43,6 @@ VERBS = {
     "dossier:reopen": "a rouvert le dossier",
     "dossier:purge": "a effacé le contenu du dossier",
     "dossier:export": "a demandé l'export du dossier",
-    "export:download": "a téléchargé l'export du dossier",
     # Card sign-in and kiosk identity (issue #4).
     "auth:card": "s'est identifié avec sa carte",
     "auth:kiosk": "a envoyé une requête de borne",
@@ -54,6 +53,13 @@ VERBS = {
     "auth:password_set": "a changé son mot de passe",
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
+}
+# An export is decided at each step (docs/export.md), each worded for the patient.
+EXPORT_VERBS = {
+    "request": "a demandé l'export du dossier",
+    "build": "a fait préparer l'export du dossier",
+    "link": "a demandé le lien de téléchargement de l'export",
+    "download": "a téléchargé l'export du dossier",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
@@ -100,6 +106,9 @@ REASONS_FR = {
     "not_found": "introuvable (dossier, document ou professionnel inexistant)",
     "not_a_physician": "seul un médecin peut être désigné médecin traitant",
     "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
+    # Refused export downloads (docs/export.md): not policy decisions.
+    "export_code_invalid": "code de téléchargement incorrect",
+    "export_link_spent": "trop de codes incorrects : le lien de téléchargement ne sert plus",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -287,6 +296,8 @@ def render(
     verb = VERBS.get(e.action, e.action)
     if e.action == Action.DOCUMENT_LIST and detail.get("search"):
         verb = SEARCH_VERB
+    if e.action == Action.DOSSIER_EXPORT:
+        verb = EXPORT_VERBS.get(detail.get("step", ""), verb)
     sentence = f"Le {fr_datetime(e.at)}, {who} {verb}"
     if e.category:
         sentence += f" de la catégorie « {CATEGORIES[e.category][0]} »"
@@ -322,7 +333,7 @@ def render(
         # a search). `text` below is the server's French sentence, for API clients.
         "params": {
             key: detail[key]
-            for key in ("search", "matched", "returned", "reason", "locked_until")
+            for key in ("search", "matched", "returned", "reason", "locked_until", "step")
             if key in detail
         },
         "action": e.action,

@@ -354,3 +354,17 @@ def test_two_downloads_at_once_get_one_archive(world: World, marie_dossier: int)
     for t in threads:
         t.join()
     assert sorted(statuses) == [200, 410, 410, 410]
+
+
+def test_the_history_says_each_step_of_an_export(world: World, marie_dossier: int) -> None:
+    done = export(world, "marie", marie_dossier)
+    fetch(world, "marie", done["export_id"])
+    lines = _ok(world.call("GET", "marie", f"/dossiers/{marie_dossier}/history"))["entries"]
+    texts = [line["text"] for line in lines if line["action"] == "dossier:export"]
+    for words in (
+        "a demandé l'export du dossier",
+        "a fait préparer l'export",
+        "a demandé le lien de téléchargement",
+        "a téléchargé l'export du dossier",
+    ):
+        assert any(words in text for text in texts), words
