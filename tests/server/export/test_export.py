@@ -17,6 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from server import worker
 from server.export import jobs
 from server.models import AuditEntry, Dossier, DossierExport, OutboxMessage
 from server.services import outbox
@@ -368,3 +369,11 @@ def test_the_history_says_each_step_of_an_export(world: World, marie_dossier: in
         "a téléchargé l'export du dossier",
     ):
         assert any(words in text for text in texts), words
+
+
+def test_dmp_worker_builds_queued_exports(world: World, marie_dossier: int) -> None:
+    asked = _ok(world.call("POST", "marie", f"/dossiers/{marie_dossier}/exports"), 202)
+    done = worker.serve(world.rt, {}, poll_seconds=0.1, once=True)
+    assert done.exported == 1
+    status = _ok(world.call("GET", "marie", f"/exports/{asked['export_id']}"))
+    assert (status["status"], status["progress"]) == ("ready", 100)
