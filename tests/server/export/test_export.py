@@ -150,12 +150,16 @@ def test_the_patients_export_holds_everything_she_may_see(
     assert kinds.count("Patient") == 1
     history = json.loads(z.read("history.json"))
     assert any(e["action"] == "dossier:export" for e in history["entries"])
-    # The receipts: canonical content, signature, the chain (masking gave one receipt).
+    # The receipts: each one's exact signed bytes and signature, and the chain.
     receipts = [n for n in names if n.startswith("receipts/")]
     assert "receipts/certificate-chain.pem" in receipts
-    assert any(n.endswith(".p7s") for n in receipts) or not any(
-        n.endswith(".json") for n in receipts
-    )
+    listed = _ok(world.call("GET", "marie", f"/dossiers/{marie_dossier}/receipts"))["receipts"]
+    assert listed  # the dossier's creation consent, at least
+    for line in listed:
+        rid = line["receipt_id"]
+        assert z.read(f"receipts/{rid}.json") == world.call("GET", "marie", f"/receipts/{rid}").data
+        signature = world.call("GET", "marie", f"/receipts/{rid}/signature").data
+        assert z.read(f"receipts/{rid}.p7s") == signature
 
 
 def test_a_representative_gets_only_what_representatives_may_see(world: World) -> None:
