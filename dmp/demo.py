@@ -188,6 +188,7 @@ def start(
     in_background(worker.run, rt, {"email": inbox, "sms": inbox}, name="dmp-outbox",
                   poll_seconds=0.3)  # fmt: skip
     from server import ocr_worker
+    from server.export import jobs as exports
     from server.search import indexer
     from server.services import trace_log
 
@@ -195,6 +196,7 @@ def start(
     # the trace reaches its verifiable log within a second, as with `dmp worker`.
     in_background(ocr_worker.run, rt, name="dmp-ocr", poll_seconds=0.5)
     in_background(indexer.run, rt, name="dmp-index", poll_seconds=0.5)
+    in_background(exports.run, rt, name="dmp-export", poll_seconds=0.5)
     in_background(
         trace_log.loop,
         rt,

@@ -31,6 +31,7 @@ from .pages import (
     closure,
     common,
     deposit,
+    export,
     patient,
     pro,
     reading,
@@ -164,6 +165,7 @@ def create_kiosk_app(
     app.add_template_global(closure.allowed, "allowed")
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
+    app.register_blueprint(export.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

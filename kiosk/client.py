@@ -448,6 +448,20 @@ class SessionClient:
         were signed are the API's to hand to whoever verifies them)."""
         return self._call("GET", f"/receipts/{_segment(receipt_id)}")
 
+    # ---- export of the dossier (docs/export.md) --------------------------------------------
+
+    def start_export(self, dossier_id: int, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/exports"
+        return self._call("POST", path, idempotency_key=submission)
+
+    def export_status(self, export_id: str) -> ApiResponse:
+        return self._call("GET", f"/exports/{_segment(export_id)}")
+
+    def export_link(self, export_id: str) -> ApiResponse:
+        """A new single-use download link. No Idempotency-Key: the answer holds the
+        link, which no replay record may keep."""
+        return self._call("POST", f"/exports/{_segment(export_id)}/link")
+
     # ---- the patient's authenticator app ---------------------------------------------------
 
     def enrol_totp(self) -> ApiResponse:

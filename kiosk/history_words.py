@@ -160,6 +160,12 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "reopened your record",
         "reopen your record",
     ),
+    "dossier:export": (
+        "a demandé l'export de votre dossier",
+        "exporter votre dossier",
+        "asked for an export of your record",
+        "export your record",
+    ),
     "dossier:purge": (
         "a effacé le contenu de votre dossier",
         "effacer le contenu de votre dossier",
@@ -403,6 +409,11 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "request_replayed": ("requête de borne rejouée", "replayed kiosk request"),
     "otp_invalid": ("code de connexion incorrect", "wrong sign-in code"),
+    "export_code_invalid": ("code de téléchargement incorrect", "wrong download code"),
+    "export_link_spent": (
+        "trop de codes incorrects : le lien de téléchargement ne sert plus",
+        "too many wrong codes: the download link no longer works",
+    ),
     "otp_replayed": ("code de connexion déjà utilisé", "sign-in code already used"),
     "otp_expired": ("code de connexion expiré", "sign-in code expired"),
     "otp_locked": (

@@ -21,6 +21,7 @@ from server.config import load_settings
 from server.crypto import KeyMaterialError, Keyring, key_source, load_master_key
 from server.db import make_engine, make_sessionmaker
 from server.errors import DmpError, TooManyRequests
+from server.export.pages import bp as export_pages
 from server.fhir import PREFIX as FHIR_PREFIX
 from server.fhir import bp as fhir
 from server.fhir.routes import http_error as fhir_http_error
@@ -49,6 +50,7 @@ def create_app(
     boundary.install(app, api)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(fhir)
+    app.register_blueprint(export_pages)  # the download pages a link opens
     spec = build_spec(api, PREFIX, version("dmp-kiosk"))
 
     @app.get("/openapi.json")

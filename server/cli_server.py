@@ -195,7 +195,7 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
         rt.engine.dispose()
     click.echo(
         f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR, "
-        f"{done.indexed} document(s) indexed, "
+        f"{done.indexed} document(s) indexed, {done.exported} export(s) built, "
         f"{done.logged} trace entr{'y' if done.logged == 1 else 'ies'} logged"
     )
 

@@ -105,6 +105,13 @@ DEFAULTS: dict[str, Any] = {
     "OCR_MAX_PAGES": 50,
     "OCR_MAX_PIXELS": 40_000_000,
     "OCR_SECONDS": 300,
+    # --- Export of a dossier (issue 13, docs/export.md) ---
+    "EXPORT_KEEP_DAYS": 7,  # the sealed archive is deleted by the worker after this
+    "EXPORT_LINK_HOURS": 24,  # a download link is valid this long, and once
+    "EXPORT_CODE_TRIES": 5,  # wrong one-time codes before the link is spent
+    # The records server's address as the patient's phone or computer reaches it, for
+    # the download link; empty: the address the kiosk's request came to.
+    "EXPORT_PUBLIC_URL": "",
 }
 
 

@@ -1,5 +1,6 @@
 """`dmp worker`: delivers the outbox (e-mail, SMS), reads scans (OCR), indexes new
-documents for search and appends the trace to its verifiable log, until told to stop.
+documents for search, builds dossier exports (and deletes expired ones) and appends the
+trace to its verifiable log, until told to stop.
 
 The four run side by side in one process, each in its own thread: a one-time code must
 not wait behind a thirty-page scan, nor a trace entry's log proof behind either. Several
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from server import ocr_worker
 from server.delivery import Sender
+from server.export import jobs as exports
 from server.search import indexer
 from server.services import outbox, trace_log
 
@@ -65,6 +67,7 @@ class Done:
     read: int  # document texts made ready by OCR
     logged: int = 0  # trace entries appended to the verifiable log
     indexed: int = 0  # documents indexed for search
+    exported: int = 0  # dossier exports built
 
 
 def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
@@ -83,6 +86,10 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
             lambda: indexer.run(rt, stop, poll_seconds=min(poll_seconds, 1.0), once=once),
             "dmp-index",
         )
+        exporter = _Background(
+            lambda: exports.run(rt, stop, poll_seconds=min(poll_seconds, 1.0), once=once),
+            "dmp-export",
+        )
         every = float(rt.settings["LOG_SEQUENCE_SECONDS"])
         sequencer = _Background(
             lambda: trace_log.loop(rt, stop, poll_seconds=every, once=once), "dmp-log"
@@ -94,8 +101,9 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
                 stop.set()  # the outbox loop ended on an error: the others end too
             read = reader.join()
             indexed = index.join()
+            exported = exporter.join()
             logged = sequencer.join()
-        return Done(sent, read, logged, indexed)
+        return Done(sent, read, logged, indexed, exported)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

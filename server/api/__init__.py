@@ -17,6 +17,7 @@ from server.api import (  # noqa: E402, F401
     auth_terminals,
     documents,
     dossiers,
+    exports,
     receipts,
     search,
     session,

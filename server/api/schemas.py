@@ -57,8 +57,16 @@ def with_receipt(schema: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
+EXPORT_ID = {
+    "type": "string",
+    "description": "An export's random id: 22 URL-safe base64 characters (128 bits)",
+    "pattern": "^[A-Za-z0-9_-]{22}$",
+}
+
+
 # Path parameters that are not row ids, by name.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
+    "export_id": EXPORT_ID,
     "logical_id": LOGICAL_ID,
     "national_id": NATIONAL_ID,
     "receipt_id": RECEIPT_ID,

@@ -20,6 +20,7 @@ from server.models.document import (
     DocumentText,
 )
 from server.models.dossier import Block, CareTeamMember, ConsultationConsent, Dossier
+from server.models.export import DossierExport
 from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
 from server.models.receipt import Receipt
@@ -53,6 +54,7 @@ __all__ = [
     "DocumentStructure",
     "DocumentText",
     "Dossier",
+    "DossierExport",
     "EmergencyAccess",
     "FirstAccess",
     "IdempotencyRecord",

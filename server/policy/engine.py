@@ -149,6 +149,7 @@ PATIENT_DOSSIER_RIGHTS = frozenset(
         Action.MEDECIN_TRAITANT_SET,
         Action.EMERGENCY_SETTINGS,
         Action.DOSSIER_CLOSE,
+        Action.DOSSIER_EXPORT,
     }
 )
 # domain.md: a closed dossier is kept so that it can be exported and reopened.
@@ -159,6 +160,7 @@ CLOSED_DOSSIER_PATIENT_ACTIONS = frozenset(
         Action.DOCUMENT_READ,
         Action.HISTORY_READ,
         Action.DOSSIER_REOPEN,
+        Action.DOSSIER_EXPORT,
     }
 )
 # Professionals who may change a document's flags or archive it: its author and the MT.

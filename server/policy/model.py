@@ -62,6 +62,9 @@ class Action(StrEnum):
     HISTORY_READ = "history:read"
     DOSSIER_CLOSE = "dossier:close"
     DOSSIER_REOPEN = "dossier:reopen"
+    # Everything the caller may see, taken away (docs/export.md): the patient and a
+    # minor's representatives only, on an active or a closed dossier.
+    DOSSIER_EXPORT = "dossier:export"
 
 
 class DossierStatus(StrEnum):

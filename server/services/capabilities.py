@@ -35,6 +35,7 @@ DOSSIER_ACTIONS = (
     Action.MEDECIN_TRAITANT_SET,
     Action.HISTORY_READ,
     Action.DOCUMENT_LIST,
+    Action.DOSSIER_EXPORT,
 )
 
 

@@ -42,6 +42,7 @@ VERBS = {
     "dossier:close": "a fermé le dossier",
     "dossier:reopen": "a rouvert le dossier",
     "dossier:purge": "a effacé le contenu du dossier",
+    "dossier:export": "a demandé l'export du dossier",
     # Card sign-in and kiosk identity (issue #4).
     "auth:card": "s'est identifié avec sa carte",
     "auth:kiosk": "a envoyé une requête de borne",
@@ -53,6 +54,13 @@ VERBS = {
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
     "auth:terminal": "s'est connecté en tant que système d'information",
+}
+# An export is decided at each step (docs/export.md), each worded for the patient.
+EXPORT_VERBS = {
+    "request": "a demandé l'export du dossier",
+    "build": "a fait préparer l'export du dossier",
+    "link": "a demandé le lien de téléchargement de l'export",
+    "download": "a téléchargé l'export du dossier",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
@@ -102,6 +110,9 @@ REASONS_FR = {
     "not_found": "introuvable (dossier, document ou professionnel inexistant)",
     "not_a_physician": "seul un médecin peut être désigné médecin traitant",
     "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
+    # Refused export downloads (docs/export.md): not policy decisions.
+    "export_code_invalid": "code de téléchargement incorrect",
+    "export_link_spent": "trop de codes incorrects : le lien de téléchargement ne sert plus",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -306,6 +317,8 @@ def render(
         verb = SEARCH_VERB
     if detail.get("summary"):
         verb = SUMMARY_VERB
+    if e.action == Action.DOSSIER_EXPORT:
+        verb = EXPORT_VERBS.get(detail.get("step", ""), verb)
     sentence = f"Le {fr_datetime(e.at)}, {who} {verb}"
     if e.category:
         sentence += f" de la catégorie « {CATEGORIES[e.category][0]} »"
@@ -352,6 +365,7 @@ def render(
                 "returned",
                 "reason",
                 "locked_until",
+                "step",
             )
             if key in detail
         },

@@ -48,7 +48,12 @@ SUBJECTS = {
     "bris_de_glace": "Accès en urgence à votre dossier médical",
     "centre_15": "Accès du centre 15 à votre dossier médical",
     "new_document": "Nouveau document dans votre dossier médical",
+    "export_link": "Votre export du dossier médical est prêt",
+    "export_code": "Le code de votre export du dossier médical",
 }
+# Messages carrying a secret (a sign-in code, an export's link or code): sealed while
+# they wait, redacted once delivered.
+SECRET_KINDS = frozenset({"otp_code", "export_link", "export_code"})
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def run_once(rt: Runtime, senders: Mapping[str, Sender], batch: int = BATCH) -> 
 def mark_sent(ctx: Ctx, claimed: Claimed, recipient: str, kind: str) -> bool:
     """Sets sent_at if this worker's claim still holds; the caller commits at once."""
     values: dict[str, object] = {"sent_at": ctx.now, "claimed_until": None, "recipient": recipient}
-    if kind == "otp_code":
+    if kind in SECRET_KINDS:
         values["body"] = REDACTED  # the code has no use once delivered
     result = ctx.session.execute(
         update(OutboxMessage)
