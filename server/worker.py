@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from server import ocr_worker
+from server.alerts import scan as alert_rules
 from server.delivery import Sender
 from server.search import indexer
 from server.services import outbox, trace_log
@@ -65,6 +66,7 @@ class Done:
     read: int  # document texts made ready by OCR
     logged: int = 0  # trace entries appended to the verifiable log
     indexed: int = 0  # documents indexed for search
+    flagged: int = 0  # accesses flagged for review (server/alerts)
 
 
 def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
@@ -87,6 +89,10 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
         sequencer = _Background(
             lambda: trace_log.loop(rt, stop, poll_seconds=every, once=once), "dmp-log"
         )
+        # After the log: the rules read the trace in the log's order (server/alerts/scan.py).
+        flags = _Background(
+            lambda: alert_rules.loop(rt, stop, poll_seconds=every, once=once), "dmp-alerts"
+        )
         try:
             sent = run(rt, senders, stop, poll_seconds=poll_seconds, once=once)
         finally:
@@ -95,7 +101,8 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
             read = reader.join()
             indexed = index.join()
             logged = sequencer.join()
-        return Done(sent, read, logged, indexed)
+            flagged = flags.join()
+        return Done(sent, read, logged, indexed, flagged)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -362,6 +362,10 @@ HISTORY = obj(
                     # The entry's leaf in the verifiable log, once sequenced (about a
                     # second after the action): docs/transparency.md.
                     "log_index": {"type": ["integer", "null"]},
+                    # A flagged access under review: the privacy officer's outcome
+                    # (a_traiter, en_cours, justifiee, non_justifiee) and the rules that
+                    # flagged it (docs/alerts.md); null for any other line.
+                    "review": {"type": ["object", "null"]},
                 }
             ),
         },

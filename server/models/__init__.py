@@ -24,6 +24,7 @@ from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
 from server.models.receipt import Receipt
 from server.models.replay import KioskRequestSeen
+from server.models.review import AlertCursor, DepositDigest, ReviewCase
 from server.models.search import SearchPosting
 from server.models.session import (
     ApiSession,
@@ -36,6 +37,7 @@ from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
     "KEY_CHECK_ID",
+    "AlertCursor",
     "ApiSession",
     "AuditEntry",
     "AuditHead",
@@ -47,6 +49,7 @@ __all__ = [
     "CareTeamMember",
     "ConsultationConsent",
     "DenialRepeat",
+    "DepositDigest",
     "Document",
     "DocumentContent",
     "DocumentEntry",
@@ -70,6 +73,7 @@ __all__ = [
     "Professional",
     "Receipt",
     "RepresentativeLink",
+    "ReviewCase",
     "SearchPosting",
     "ServiceAccount",
     "TotpCredential",

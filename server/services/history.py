@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
 from server.models import AuditEntry, LogLeaf
@@ -52,6 +53,10 @@ VERBS = {
     "auth:password_set": "a changé son mot de passe",
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
+    # The privacy officer's review of flagged accesses (docs/alerts.md).
+    "review:read": "a examiné un accès signalé à votre dossier",
+    "review:decide": "a rendu sa conclusion sur un accès signalé à votre dossier",
+    "review:list": "a consulté la liste des accès signalés",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
@@ -98,6 +103,11 @@ REASONS_FR = {
     "not_found": "introuvable (dossier, document ou professionnel inexistant)",
     "not_a_physician": "seul un médecin peut être désigné médecin traitant",
     "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
+    # The privacy officer's review rights (server/policy/review.py).
+    "officer_of_establishment": "délégué à la protection des données de l'établissement",
+    "not_an_officer": "réservé au délégué à la protection des données",
+    "officer_without_establishment": "délégué sans établissement",
+    "other_establishment": "accès signalé d'un autre établissement",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -203,6 +213,10 @@ def history(
     }
     for entry, item in zip(entries, items, strict=True):
         item["log_index"] = leaves.get(entry.id)
+    # A flagged access's review and its outcome (server/alerts, docs/alerts.md).
+    reviewed = reviews.outcomes_for(ctx, [e.id for e in entries])
+    for entry, item in zip(entries, items, strict=True):
+        item["review"] = reviewed.get(entry.id)
     signed = trace_log.latest(ctx.session)
     more = bool(entries) and entries[-1].seq > 1
     return {

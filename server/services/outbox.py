@@ -48,6 +48,9 @@ SUBJECTS = {
     "bris_de_glace": "Accès en urgence à votre dossier médical",
     "centre_15": "Accès du centre 15 à votre dossier médical",
     "new_document": "Nouveau document dans votre dossier médical",
+    "unusual_access": "Accès inhabituel à votre dossier médical",
+    "access_unjustified": "Résultat de l'examen d'un accès à votre dossier médical",
+    "deposits_digest": "Documents ajoutés à votre dossier médical ce mois-ci",
 }
 
 

@@ -1,0 +1,232 @@
+"""Reads the trace in the order of the verifiable log and opens a review case for every
+entry a rule flags (server/alerts/rules.py), with a notice to the patient.
+
+Why after the fact, in the worker, and not in the transaction of the access: the read
+path must not get slower (performance.md), and nothing about a flag changes the answer
+to the request, which the policy alone decides. The scanner follows the log's leaves
+(tlog_leaves.idx): that order is gap-free and final once written, so a cursor over it
+neither skips an entry whose transaction committed late nor reads one twice. A flag is
+therefore raised within about LOG_SEQUENCE_SECONDS + the worker's poll of the access.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, distinct, exists, func, select, text
+from sqlalchemy.orm import Session
+
+from server.alerts import notify, rules
+from server.db import core
+from server.frenchtime import fr_datetime
+from server.models import (
+    AlertCursor,
+    AuditEntry,
+    Block,
+    Dossier,
+    LogLeaf,
+    Patient,
+    Professional,
+    ReviewCase,
+)
+
+if TYPE_CHECKING:
+    from server.api.runtime import Runtime
+
+log = logging.getLogger("dmp.alerts")
+
+CURSOR = "rules"
+PENDING = "a_traiter"
+_LOCK_KEY = 0x616C7274  # "alrt": one scanner at a time on PostgreSQL
+_E = AuditEntry
+
+
+def scan(session: Session, now: datetime, *, batch: int = 500) -> int:
+    """Evaluates the rules on up to `batch` newly logged entries; returns how many cases
+    it opened. The caller commits (the cases and the cursor move together)."""
+    conn = core(session)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    cursor = session.get(AlertCursor, CURSOR)
+    if cursor is None:
+        cursor = AlertCursor(name=CURSOR, next_leaf=0)
+        session.add(cursor)
+    rows = session.execute(
+        select(LogLeaf.idx, _E)
+        .join(_E, _E.id == LogLeaf.audit_entry_id)
+        .where(LogLeaf.idx >= cursor.next_leaf)
+        .order_by(LogLeaf.idx)
+        .limit(batch)
+    ).all()
+    opened = 0
+    for idx, entry in rows:
+        cursor.next_leaf = idx + 1
+        if entry.actor_kind != "professional" or not entry.chain.startswith("patient:"):
+            continue
+        fired = rules.flag(_access(entry), _facts(session, entry))
+        if fired:
+            opened += _open(session, entry, fired, now)
+    return opened
+
+
+def run(rt: Runtime, *, batch: int = 500) -> int:
+    """Scans everything logged so far, one committed batch at a time."""
+    opened = 0
+    while True:
+        with rt.sessions() as session:
+            before = session.get(AlertCursor, CURSOR)
+            start = before.next_leaf if before is not None else 0
+            opened += scan(session, rt.clock(), batch=batch)
+            after = session.get(AlertCursor, CURSOR)
+            moved = (after.next_leaf if after is not None else 0) - start
+            session.commit()
+        if moved < batch:
+            return opened
+
+
+def loop(rt: Runtime, stop: threading.Event, *, poll_seconds: float, once: bool = False) -> int:
+    opened = 0
+    while not stop.is_set():
+        try:
+            opened += run(rt)
+        except Exception:
+            log.exception("alert rules pass failed")  # the trace waits; nothing is lost
+            if once:
+                raise
+        if once:
+            break
+        stop.wait(poll_seconds)
+    return opened
+
+
+def _access(entry: AuditEntry) -> rules.Access:
+    return rules.Access(
+        at=entry.at,
+        actor_kind=entry.actor_kind,
+        action=entry.action,
+        mode=entry.mode,
+        outcome=entry.outcome,
+        reason=entry.reason,
+    )
+
+
+def _any(session: Session, entry: AuditEntry, *conditions: Any) -> bool:
+    query = select(
+        exists().where(
+            _E.chain == entry.chain,
+            _E.seq < entry.seq,
+            _E.actor_kind == "professional",
+            _E.actor_id == entry.actor_id,
+            _E.outcome == "allowed",
+            _E.action.in_(rules.ACCESSES),
+            *conditions,
+        )
+    )
+    return bool(session.scalar(query))
+
+
+def _facts(session: Session, entry: AuditEntry) -> rules.Facts:
+    if entry.outcome != "allowed" or entry.action not in rules.ACCESSES:
+        return rules.Facts()
+    first = not _any(session, entry)
+    return rules.Facts(
+        first_access=first,
+        unrelated_dossiers=_unrelated_dossiers(session, entry),
+        colleague_blocked=_colleague_blocked(session, entry),
+        same_surname=first and _same_surname(session, entry),
+    )
+
+
+def _unrelated_dossiers(session: Session, entry: AuditEntry) -> int:
+    if not rules.is_unrelated_access(_access(entry)):
+        return 0
+    since = entry.at - rules.VOLUME_WINDOW
+    unrelated = and_(
+        _E.actor_kind == "professional",
+        _E.actor_id == entry.actor_id,
+        _E.outcome == "allowed",
+        _E.action.in_(rules.ACCESSES),
+        _E.mode.not_in(rules.CARE_RELATION),
+    )
+    if _any(session, entry, _E.at >= since, _E.mode.not_in(rules.CARE_RELATION)):
+        return 0  # this dossier was already counted (and flagged) in the window
+    count = session.scalar(
+        select(func.count(distinct(_E.chain))).where(
+            unrelated, _E.at >= since, _E.at <= entry.at, _E.chain.startswith("patient:")
+        )
+    )
+    return int(count or 0)
+
+
+def _patient_id(entry: AuditEntry) -> int:
+    return int(entry.chain.removeprefix("patient:"))
+
+
+def _colleague_blocked(session: Session, entry: AuditEntry) -> bool:
+    """A professional of the same structure (not this one) was blocked by the patient
+    within AFTER_BLOCK_WINDOW before this access, and this is the professional's first
+    access to the dossier since that block."""
+    if not entry.actor_structure:
+        return False
+    blocked_at = session.scalar(
+        select(func.max(Block.created_at))
+        .join(Dossier, Dossier.id == Block.dossier_id)
+        .join(Professional, Professional.id == Block.professional_id)
+        .where(
+            Dossier.patient_id == _patient_id(entry),
+            Professional.structure_finess == entry.actor_structure,
+            Professional.id != entry.actor_id,
+            Block.created_at >= entry.at - rules.AFTER_BLOCK_WINDOW,
+            Block.created_at <= entry.at,
+        )
+    )
+    if blocked_at is None:
+        return False
+    return not _any(session, entry, _E.at >= blocked_at)
+
+
+def fold_name(name: str | None) -> str:
+    """Case, accents, hyphens and spaces folded: « Lefèvre-Durand » = « LEFEVRE DURAND »."""
+    if not name:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if c.isalnum()).casefold()
+
+
+def _same_surname(session: Session, entry: AuditEntry) -> bool:
+    pro = session.get(Professional, entry.actor_id)
+    patient = session.get(Patient, _patient_id(entry))
+    if pro is None or patient is None:
+        return False
+    surname = fold_name(pro.last_name)
+    return bool(surname) and surname in {
+        fold_name(patient.birth_name),
+        fold_name(patient.used_name),
+    }
+
+
+def _open(session: Session, entry: AuditEntry, fired: list[rules.Rule], now: datetime) -> int:
+    if session.scalar(select(ReviewCase.id).where(ReviewCase.audit_entry_id == entry.id)):
+        return 0
+    patient = session.get(Patient, _patient_id(entry))
+    if patient is None:
+        return 0
+    session.add(
+        ReviewCase(
+            audit_entry_id=entry.id,
+            patient_id=patient.id,
+            professional_id=entry.actor_id,
+            establishment=entry.actor_structure,
+            rules=" ".join(rule.value for rule in fired),
+            status=PENDING,
+            flagged_at=now,
+        )
+    )
+    notify.queue(
+        session, patient, "unusual_access", notify.FLAGGED.format(when=fr_datetime(entry.at)), now
+    )
+    return 1
