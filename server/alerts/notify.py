@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from server.models import OutboxMessage, Patient
+from server.services.facts import PatientRef
 
 FLAGGED = (
     "Bonjour, un accès inhabituel à votre dossier médical partagé a été signalé le {when}. "
@@ -22,7 +23,7 @@ UNJUSTIFIED = (
 )
 
 
-def channel_of(patient: Patient) -> str | None:
+def channel_of(patient: Patient | PatientRef) -> str | None:
     """The patient's channel, or None when they cannot be reached (notices.queue's rule)."""
     channel = patient.notify_channel
     if channel == "none" or (channel == "email" and not patient.email):
@@ -33,7 +34,7 @@ def channel_of(patient: Patient) -> str | None:
 
 
 def queue(
-    session: Session, patient: Patient, kind: str, body: str, now: datetime
+    session: Session, patient: Patient | PatientRef, kind: str, body: str, now: datetime
 ) -> OutboxMessage | None:
     channel = channel_of(patient)
     if channel is None:
