@@ -26,7 +26,16 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import guard, i18n
 from .client import ServerUnavailable
 from .labels import CATEGORIES
-from .pages import SessionGone, common, deposit, patient, pro, reading, unreachable_message
+from .pages import (
+    SessionGone,
+    common,
+    deposit,
+    officer,
+    patient,
+    pro,
+    reading,
+    unreachable_message,
+)
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -153,6 +162,7 @@ def create_kiosk_app(
     app.register_blueprint(patient.bp)
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
+    app.register_blueprint(officer.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

@@ -229,6 +229,26 @@ MODES: dict[str, tuple[str, str]] = {
     "admissions": ("au bureau des admissions", "at the admissions desk"),
 }
 EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
+# A flagged access, as the privacy officer's review stands (server/alerts/reviews.py).
+REVIEWS: dict[str, tuple[str, str]] = {
+    "a_traiter": (
+        "Accès signalé comme inhabituel : il sera examiné par le délégué à la protection "
+        "des données de l'établissement",
+        "Access flagged as unusual: the facility's data protection officer will review it",
+    ),
+    "en_cours": (
+        "Accès signalé comme inhabituel : examen en cours",
+        "Access flagged as unusual: review in progress",
+    ),
+    "justifiee": (
+        "Accès signalé comme inhabituel, examiné : justifié",
+        "Access flagged as unusual, reviewed: justified",
+    ),
+    "non_justifiee": (
+        "Accès signalé comme inhabituel, examiné : non justifié",
+        "Access flagged as unusual, reviewed: not justified",
+    ),
+}
 EMERGENCY_ACTIONS = frozenset({"emergency:bris_de_glace", "emergency:centre_15"})
 
 # Why an attempt was refused, in the patient's words.
@@ -471,6 +491,9 @@ class Line:
     kind: str = "access"  # access | own | denied | emergency
     count: int = 1
     detail: list[str] = field(default_factory=list)  # folded lines, "HH:MM text"
+    # A flagged access under review (docs/alerts.md): its status code and the words.
+    review: str | None = None
+    review_text: str = ""
 
 
 @dataclass
@@ -587,6 +610,8 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         and not (a.get("params") or {}).get("reason")
         and not a.get("repeated")
         and not b.get("repeated")
+        and not a.get("review")
+        and not b.get("review")
     )
 
 
@@ -626,6 +651,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
             continue
         line = Line(time, sentence(entry, lang), _kind(entry))
         line.detail.append(f"{time} {line.text}")
+        _reviewed(line, entry, lang)
         lines.append(line)
         previous = entry
     for day in out:
@@ -655,3 +681,12 @@ def _visit_text(lang: str) -> str:
 def _counted(text: str, count: int, lang: str) -> str:
     base = text[:-1] if text.endswith(".") else text
     return f"{base} ({count} times)." if lang == "en" else f"{base} ({count} fois)."
+
+
+def _reviewed(line: Line, entry: dict[str, Any], lang: str) -> None:
+    review = entry.get("review")
+    status = review.get("status") if isinstance(review, dict) else None
+    if not isinstance(status, str) or status not in REVIEWS:
+        return
+    line.review = status
+    line.review_text = REVIEWS[status][1 if lang == "en" else 0] + "."
