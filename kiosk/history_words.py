@@ -209,6 +209,25 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "signed in to your record",
         "sign in to your record",
     ),
+    # The establishment's privacy officer reviewing a flagged access (docs/alerts.md).
+    "review:read": (
+        "a examiné un accès signalé à votre dossier",
+        "examiner un accès signalé à votre dossier",
+        "reviewed a flagged access to your record",
+        "review a flagged access to your record",
+    ),
+    "review:decide": (
+        "a rendu sa conclusion sur un accès signalé à votre dossier",
+        "conclure sur un accès signalé à votre dossier",
+        "gave their conclusion on a flagged access to your record",
+        "conclude on a flagged access to your record",
+    ),
+    "review:list": (
+        "a consulté la liste des accès signalés",
+        "consulter la liste des accès signalés",
+        "viewed the list of flagged accesses",
+        "view the list of flagged accesses",
+    ),
 }
 SEARCH = (
     "a fait une recherche dans vos documents",
@@ -253,6 +272,23 @@ EMERGENCY_ACTIONS = frozenset({"emergency:bris_de_glace", "emergency:centre_15"}
 
 # Why an attempt was refused, in the patient's words.
 REASONS: dict[str, tuple[str, str]] = {
+    # The privacy officer's review rights (server/policy/review.py).
+    "officer_of_establishment": (
+        "délégué à la protection des données de l'établissement",
+        "the facility's data protection officer",
+    ),
+    "not_an_officer": (
+        "réservé au délégué à la protection des données",
+        "reserved for the data protection officer",
+    ),
+    "officer_without_establishment": (
+        "délégué sans établissement",
+        "an officer with no facility",
+    ),
+    "other_establishment": (
+        "accès signalé d'un autre établissement",
+        "a flagged access of another facility",
+    ),
     "default_deny": ("action non permise", "action not allowed"),
     "forbidden_actor": (
         "organisme sans aucun droit d'accès",
