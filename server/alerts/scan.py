@@ -15,9 +15,9 @@ import logging
 import threading
 import unicodedata
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, distinct, exists, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from server.alerts import notify, rules
@@ -25,6 +25,7 @@ from server.db import core
 from server.frenchtime import fr_datetime
 from server.models import (
     AlertCursor,
+    AlertSeen,
     AuditEntry,
     Block,
     Dossier,
@@ -63,11 +64,12 @@ def scan(session: Session, now: datetime, *, batch: int = 500) -> int:
         .limit(batch)
     ).all()
     opened = 0
+    memory = _Memory(session)
     for idx, entry in rows:
         cursor.next_leaf = idx + 1
         if entry.actor_kind != "professional" or not entry.chain.startswith("patient:"):
             continue
-        fired = rules.flag(_access(entry), _facts(session, entry))
+        fired = rules.flag(_access(entry), _facts(memory, entry))
         if fired:
             opened += _open(session, entry, fired, now)
     return opened
@@ -114,79 +116,105 @@ def _access(entry: AuditEntry) -> rules.Access:
     )
 
 
-def _any(session: Session, entry: AuditEntry, *conditions: Any) -> bool:
-    query = select(
-        exists().where(
-            _E.chain == entry.chain,
-            _E.seq < entry.seq,
-            _E.actor_kind == "professional",
-            _E.actor_id == entry.actor_id,
-            _E.outcome == "allowed",
-            _E.action.in_(rules.ACCESSES),
-            *conditions,
-        )
-    )
-    return bool(session.scalar(query))
+class _Memory:
+    """One batch's view of `AlertSeen` and of the dossiers' blocks: each row is read once
+    per batch, not once per entry."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.seen: dict[tuple[int, str], AlertSeen | None] = {}
+        self.blocks: dict[str, list[tuple[datetime, int, str | None]]] = {}
+
+    def seen_row(self, entry: AuditEntry) -> AlertSeen | None:
+        key = (entry.actor_id, entry.chain)
+        if key not in self.seen:
+            self.seen[key] = self.session.get(AlertSeen, key)
+        return self.seen[key]
+
+    def remember(self, row: AlertSeen) -> None:
+        self.session.add(row)
+        self.seen[row.professional_id, row.chain] = row
+
+    def blocks_of(self, entry: AuditEntry) -> list[tuple[datetime, int, str | None]]:
+        """(when, whom, their structure) of every current block of the entry's dossier."""
+        if entry.chain not in self.blocks:
+            self.blocks[entry.chain] = [
+                (at, pro_id, finess)
+                for at, pro_id, finess in self.session.execute(
+                    select(Block.created_at, Block.professional_id, Professional.structure_finess)
+                    .join(Dossier, Dossier.id == Block.dossier_id)
+                    .join(Professional, Professional.id == Block.professional_id)
+                    .where(Dossier.patient_id == _patient_id(entry))
+                )
+            ]
+        return self.blocks[entry.chain]
 
 
-def _facts(session: Session, entry: AuditEntry) -> rules.Facts:
+def _facts(memory: _Memory, entry: AuditEntry) -> rules.Facts:
+    """The facts of one entry, from the scanner's own memory (`AlertSeen`), which it
+    then updates: no rule reads the trace back."""
     if entry.outcome != "allowed" or entry.action not in rules.ACCESSES:
         return rules.Facts()
-    first = not _any(session, entry)
-    return rules.Facts(
-        first_access=first,
-        unrelated_dossiers=_unrelated_dossiers(session, entry),
-        colleague_blocked=_colleague_blocked(session, entry),
-        same_surname=first and _same_surname(session, entry),
+    session = memory.session
+    seen = memory.seen_row(entry)
+    unrelated = rules.is_unrelated_access(_access(entry))
+    facts = rules.Facts(
+        first_access=seen is None,
+        unrelated_dossiers=_unrelated_dossiers(session, entry, seen) if unrelated else 0,
+        colleague_blocked=_colleague_blocked(memory, entry, seen),
+        same_surname=seen is None and _same_surname(session, entry),
     )
+    if seen is None:
+        seen = AlertSeen(
+            professional_id=entry.actor_id,
+            chain=entry.chain,
+            first_at=entry.at,
+            last_at=entry.at,
+            unrelated_at=None,
+        )
+        memory.remember(seen)
+    seen.last_at = max(seen.last_at, entry.at)
+    if unrelated:
+        seen.unrelated_at = entry.at
+    return facts
 
 
-def _unrelated_dossiers(session: Session, entry: AuditEntry) -> int:
-    if not rules.is_unrelated_access(_access(entry)):
-        return 0
+def _unrelated_dossiers(session: Session, entry: AuditEntry, seen: AlertSeen | None) -> int:
     since = entry.at - rules.VOLUME_WINDOW
-    unrelated = and_(
-        _E.actor_kind == "professional",
-        _E.actor_id == entry.actor_id,
-        _E.outcome == "allowed",
-        _E.action.in_(rules.ACCESSES),
-        _E.mode.not_in(rules.CARE_RELATION),
-    )
-    if _any(session, entry, _E.at >= since, _E.mode.not_in(rules.CARE_RELATION)):
+    if seen is not None and seen.unrelated_at is not None and seen.unrelated_at >= since:
         return 0  # this dossier was already counted (and flagged) in the window
-    count = session.scalar(
-        select(func.count(distinct(_E.chain))).where(
-            unrelated, _E.at >= since, _E.at <= entry.at, _E.chain.startswith("patient:")
+    others = session.scalar(
+        select(func.count())
+        .select_from(AlertSeen)
+        .where(
+            AlertSeen.professional_id == entry.actor_id,
+            AlertSeen.unrelated_at >= since,
+            AlertSeen.unrelated_at <= entry.at,
+            AlertSeen.chain != entry.chain,
         )
     )
-    return int(count or 0)
+    return 1 + int(others or 0)
 
 
 def _patient_id(entry: AuditEntry) -> int:
     return int(entry.chain.removeprefix("patient:"))
 
 
-def _colleague_blocked(session: Session, entry: AuditEntry) -> bool:
+def _colleague_blocked(memory: _Memory, entry: AuditEntry, seen: AlertSeen | None) -> bool:
     """A professional of the same structure (not this one) was blocked by the patient
     within AFTER_BLOCK_WINDOW before this access, and this is the professional's first
     access to the dossier since that block."""
     if not entry.actor_structure:
         return False
-    blocked_at = session.scalar(
-        select(func.max(Block.created_at))
-        .join(Dossier, Dossier.id == Block.dossier_id)
-        .join(Professional, Professional.id == Block.professional_id)
-        .where(
-            Dossier.patient_id == _patient_id(entry),
-            Professional.structure_finess == entry.actor_structure,
-            Professional.id != entry.actor_id,
-            Block.created_at >= entry.at - rules.AFTER_BLOCK_WINDOW,
-            Block.created_at <= entry.at,
-        )
-    )
-    if blocked_at is None:
+    since = entry.at - rules.AFTER_BLOCK_WINDOW
+    times = [
+        at
+        for at, pro_id, finess in memory.blocks_of(entry)
+        if finess == entry.actor_structure and pro_id != entry.actor_id and since <= at <= entry.at
+    ]
+    if not times:
         return False
-    return not _any(session, entry, _E.at >= blocked_at)
+    return seen is None or seen.last_at < max(times)
 
 
 def fold_name(name: str | None) -> str:

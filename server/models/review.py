@@ -48,6 +48,25 @@ class AlertCursor(Base):
     next_leaf: Mapped[int] = mapped_column(Integer)
 
 
+class AlertSeen(Base):
+    """The rules' own memory of who opened which dossier, kept by the scanner as it reads
+    the trace (so that no rule scans the trace itself: the trace has no index by actor,
+    and adding one would slow every request's append). One row per professional and
+    dossier: their first and last allowed access, and the last one without a care
+    relation (the volume rule counts those within its window)."""
+
+    __tablename__ = "alert_seen"
+    __table_args__ = (
+        Index("ix_alert_seen_professional_unrelated", "professional_id", "unrelated_at"),
+    )
+
+    professional_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    unrelated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class DepositDigest(Base):
     """Deposits by the insurer and by the patient, counted per dossier and month into one
     outbox message sent after the month ends (docs/alerts.md, "Batched deposit notices")."""

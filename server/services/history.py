@@ -214,7 +214,7 @@ def history(
     for entry, item in zip(entries, items, strict=True):
         item["log_index"] = leaves.get(entry.id)
     # A flagged access's review and its outcome (server/alerts, docs/alerts.md).
-    reviewed = reviews.outcomes_for(ctx, [e.id for e in entries])
+    reviewed = reviews.outcomes_for(ctx, patient.id, [e.id for e in entries])
     for entry, item in zip(entries, items, strict=True):
         item["review"] = reviewed.get(entry.id)
     signed = trace_log.latest(ctx.session)

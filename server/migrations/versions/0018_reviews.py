@@ -60,6 +60,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_alert_cursor")),
     )
     op.create_table(
+        "alert_seen",
+        sa.Column("professional_id", sa.Integer(), nullable=False),
+        sa.Column("chain", sa.String(length=40), nullable=False),
+        sa.Column("first_at", server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_at", server.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("unrelated_at", server.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("professional_id", "chain", name=op.f("pk_alert_seen")),
+    )
+    op.create_index(
+        "ix_alert_seen_professional_unrelated",
+        "alert_seen",
+        ["professional_id", "unrelated_at"],
+        unique=False,
+    )
+    op.create_table(
         "deposit_digests",
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
@@ -78,6 +93,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("deposit_digests")
+    op.drop_index("ix_alert_seen_professional_unrelated", table_name="alert_seen")
+    op.drop_table("alert_seen")
     op.drop_table("alert_cursor")
     op.drop_index(op.f("ix_review_cases_patient_id"), table_name="review_cases")
     op.drop_index("ix_review_cases_establishment_status", table_name="review_cases")
