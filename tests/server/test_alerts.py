@@ -334,3 +334,41 @@ def test_entries_committed_late_are_still_read(world: World, marie_dossier: int)
         assert s.scalars(select(ReviewCase)).first() is None
         assert s.scalars(select(AuditEntry)).first() is not None
     assert len(flagged(world)) == 1
+
+
+def test_the_officer_gets_nothing_through_fhir_either(world: World, marie_dossier: int) -> None:
+    document = world.deposit("gp", marie_dossier, title="Sérologie", content=b"positif")
+    dpo = officer(world, "dpo", CABINET)
+    headers = world.h(dpo)
+    for url in (
+        f"/fhir/R4/DocumentReference?patient=Patient%2F{marie_dossier}",
+        f"/fhir/R4/AuditEvent?patient=Patient%2F{marie_dossier}",
+        f"/fhir/R4/DocumentReference/{document['logical_id']}",
+        f"/fhir/R4/Binary/{document['logical_id']}",
+    ):
+        r = world.client.get(url, headers=headers)
+        assert r.status_code in (403, 404), (url, r.status_code)
+        assert "positif" not in r.get_data(as_text=True)
+        assert "Sérologie" not in r.get_data(as_text=True)
+
+
+def test_an_officer_cannot_decide_by_forging_ids(world: World, marie_dossier: int) -> None:
+    break_glass(world, marie_dossier)
+    [case, *_] = flagged(world)
+    other = officer(world, "dpo_other", CABINET)
+    for method, url, body in (
+        ("PUT", f"/reviews/{case.id}/outcome", {"outcome": "justifiee"}),
+        ("PUT", f"/reviews/{case.id + 1000}/outcome", {"outcome": "justifiee"}),
+        ("GET", f"/reviews/{case.id}", None),
+        ("GET", f"/reviews?status=a_traiter&establishment={URGENCES}", None),
+    ):
+        r = world.call(method, other, url, body)
+        if "?" in url:  # a query naming another establishment changes nothing
+            assert r.status_code == 200
+            assert r.get_json()["cases"] == []
+        else:
+            assert r.status_code == 404, url
+    with world.rt.sessions() as s:
+        stored = s.get(ReviewCase, case.id)
+        assert stored is not None
+        assert stored.status == "a_traiter"  # untouched
