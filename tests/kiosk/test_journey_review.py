@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from server.alerts import scan
@@ -90,5 +91,11 @@ def test_an_officer_card_offers_no_patient_page(at: Kiosk) -> None:
     page.wait_for_url("**/dpo/")
     # The patient's card beside hers opens nothing: the server refuses her any dossier.
     at.insert(1, LUCIA)
-    page.wait_for_selector("[data-testid=denied]")
+    # The kiosk moves to the patient's page on its own; asked directly when the page's
+    # event stream was not listening yet as the card went in (the page had just loaded).
+    try:
+        page.wait_for_selector("[data-testid=denied]", timeout=3000)
+    except PlaywrightTimeout:
+        page.goto(at.running.kiosk_url + "/pro/patient")
+        page.wait_for_selector("[data-testid=denied]")
     assert "Accès refusé" in page.inner_text("[data-testid=denied]")
