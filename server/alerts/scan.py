@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -46,13 +47,21 @@ _LOCK_KEY = 0x616C7274  # "alrt": one scanner at a time on PostgreSQL
 _E = AuditEntry
 
 
-def scan(session: Session, now: datetime, *, batch: int = 500) -> int:
-    """Evaluates the rules on up to `batch` newly logged entries; returns how many cases
-    it opened. The caller commits (the cases and the cursor move together)."""
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    read: int  # trace entries the cursor moved past
+    opened: int  # review cases opened
+
+
+def scan(session: Session, now: datetime, *, batch: int = 500) -> Scanned:
+    """Evaluates the rules on up to `batch` newly logged entries. The caller commits (the
+    cases and the cursor move together)."""
     conn = core(session)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    cursor = session.get(AlertCursor, CURSOR)
+    # Read under the lock, never from the session's cache: another worker may have moved
+    # the cursor while this one waited.
+    cursor = session.get(AlertCursor, CURSOR, populate_existing=True)
     if cursor is None:
         cursor = AlertCursor(name=CURSOR, next_leaf=0)
         session.add(cursor)
@@ -72,21 +81,19 @@ def scan(session: Session, now: datetime, *, batch: int = 500) -> int:
         fired = rules.flag(_access(entry), _facts(memory, entry))
         if fired:
             opened += _open(session, entry, fired, now)
-    return opened
+    return Scanned(len(rows), opened)
 
 
 def run(rt: Runtime, *, batch: int = 500) -> int:
-    """Scans everything logged so far, one committed batch at a time."""
+    """Scans everything logged so far, one committed batch at a time; returns how many
+    cases it opened."""
     opened = 0
     while True:
         with rt.sessions() as session:
-            before = session.get(AlertCursor, CURSOR)
-            start = before.next_leaf if before is not None else 0
-            opened += scan(session, rt.clock(), batch=batch)
-            after = session.get(AlertCursor, CURSOR)
-            moved = (after.next_leaf if after is not None else 0) - start
+            done = scan(session, rt.clock(), batch=batch)
             session.commit()
-        if moved < batch:
+        opened += done.opened
+        if done.read < batch:
             return opened
 
 

@@ -372,3 +372,20 @@ def test_an_officer_cannot_decide_by_forging_ids(world: World, marie_dossier: in
         stored = s.get(ReviewCase, case.id)
         assert stored is not None
         assert stored.status == "a_traiter"  # untouched
+
+
+def test_two_scanners_never_open_a_case_twice(world: World, marie_dossier: int) -> None:
+    """A second worker's pass, in a session that read the cursor before another worker
+    moved it, reads nothing again and opens nothing twice."""
+    break_glass(world, marie_dossier)
+    trace_log.run(world.rt)
+    with world.rt.sessions() as late:
+        scan.scan(late, world.clock(), batch=0)  # the cursor, read and kept in its cache
+        late.commit()  # (its connection back to the pool: SQLite has one)
+        assert scan.run(world.rt) >= 1  # another worker's pass
+        again = scan.scan(late, world.clock())
+        late.commit()
+    assert again.opened == 0
+    assert again.read == 0
+    with world.rt.sessions() as s:
+        assert len(notices(world, "unusual_access")) == len(s.scalars(select(ReviewCase)).all())
