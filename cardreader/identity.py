@@ -31,6 +31,9 @@ PROFESSIONS = frozenset(
         "masseur_kinesitherapeute",
         "biologiste",
         "admissions",
+        # An establishment's délégué à la protection des données: reviews flagged
+        # accesses, reads no dossier (docs/alerts.md).
+        "delegue_protection_donnees",
     }
 )
 

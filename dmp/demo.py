@@ -203,6 +203,15 @@ def start(
         name="dmp-log",
         poll_seconds=float(rt.settings["LOG_SEQUENCE_SECONDS"]),
     )
+    from server.alerts import scan as alert_rules
+
+    # Unusual accesses reach the privacy officer's queue right after the log (docs/alerts.md).
+    in_background(
+        alert_rules.loop,
+        rt,
+        name="dmp-alerts",
+        poll_seconds=float(rt.settings["LOG_SEQUENCE_SECONDS"]),
+    )
 
     progress("borne et lecteurs de démonstration")
     key = serialization.load_pem_private_key(prepared.kiosk_key.read_bytes(), password=None)

@@ -32,6 +32,7 @@ from .pages import (
     common,
     deposit,
     export,
+    officer,
     patient,
     pro,
     reading,
@@ -166,6 +167,7 @@ def create_kiosk_app(
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(officer.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

@@ -472,6 +472,25 @@ class SessionClient:
     def confirm_totp(self, code: str) -> ApiResponse:
         return self._call("POST", "/me/totp/confirm", {"code": code})
 
+    # ---- the privacy officer's reviews (docs/alerts.md) ---------------------------------
+
+    def reviews(self, status: str | None = None) -> ApiResponse:
+        query = f"?{urlencode({'status': status})}" if status else ""
+        return self._call("GET", f"/reviews{query}")
+
+    def review(self, case_id: int) -> ApiResponse:
+        return self._call("GET", f"/reviews/{_segment(case_id)}")
+
+    def review_outcome(
+        self, case_id: int, outcome: str, comment: str | None, *, submission: str
+    ) -> ApiResponse:
+        body: dict[str, Any] = {"outcome": outcome}
+        if comment:
+            body["comment"] = comment
+        return self._call(
+            "PUT", f"/reviews/{_segment(case_id)}/outcome", body, idempotency_key=submission
+        )
+
 
 def _is_json(payload: bytes) -> bool:
     try:

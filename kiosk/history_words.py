@@ -215,6 +215,32 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "signed in to your record",
         "sign in to your record",
     ),
+    # A registered software (the insurer's system) signing in with its own key.
+    "auth:terminal": (
+        "s'est connecté en tant que système d'information",
+        "se connecter en tant que système d'information",
+        "signed in as an information system",
+        "sign in as an information system",
+    ),
+    # The establishment's privacy officer reviewing a flagged access (docs/alerts.md).
+    "review:read": (
+        "a examiné un accès signalé à votre dossier",
+        "examiner un accès signalé à votre dossier",
+        "reviewed a flagged access to your record",
+        "review a flagged access to your record",
+    ),
+    "review:decide": (
+        "a rendu sa conclusion sur un accès signalé à votre dossier",
+        "conclure sur un accès signalé à votre dossier",
+        "gave their conclusion on a flagged access to your record",
+        "conclude on a flagged access to your record",
+    ),
+    "review:list": (
+        "a consulté la liste des accès signalés",
+        "consulter la liste des accès signalés",
+        "viewed the list of flagged accesses",
+        "view the list of flagged accesses",
+    ),
 }
 SEARCH = (
     "a fait une recherche dans vos documents",
@@ -243,10 +269,47 @@ MODES: dict[str, tuple[str, str]] = {
     "admissions": ("au bureau des admissions", "at the admissions desk"),
 }
 EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
+# A flagged access, as the privacy officer's review stands (server/alerts/reviews.py).
+REVIEWS: dict[str, tuple[str, str]] = {
+    "a_traiter": (
+        "Accès signalé comme inhabituel : il sera examiné par le délégué à la protection "
+        "des données de l'établissement",
+        "Access flagged as unusual: the facility's data protection officer will review it",
+    ),
+    "en_cours": (
+        "Accès signalé comme inhabituel : examen en cours",
+        "Access flagged as unusual: review in progress",
+    ),
+    "justifiee": (
+        "Accès signalé comme inhabituel, examiné : justifié",
+        "Access flagged as unusual, reviewed: justified",
+    ),
+    "non_justifiee": (
+        "Accès signalé comme inhabituel, examiné : non justifié",
+        "Access flagged as unusual, reviewed: not justified",
+    ),
+}
 EMERGENCY_ACTIONS = frozenset({"emergency:bris_de_glace", "emergency:centre_15"})
 
 # Why an attempt was refused, in the patient's words.
 REASONS: dict[str, tuple[str, str]] = {
+    # The privacy officer's review rights (server/policy/review.py).
+    "officer_of_establishment": (
+        "délégué à la protection des données de l'établissement",
+        "the facility's data protection officer",
+    ),
+    "not_an_officer": (
+        "réservé au délégué à la protection des données",
+        "reserved for the data protection officer",
+    ),
+    "officer_without_establishment": (
+        "délégué sans établissement",
+        "an officer with no facility",
+    ),
+    "other_establishment": (
+        "accès signalé d'un autre établissement",
+        "a flagged access of another facility",
+    ),
     "default_deny": ("action non permise", "action not allowed"),
     "forbidden_actor": (
         "organisme sans aucun droit d'accès",
@@ -371,6 +434,15 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "unknown_kiosk": ("borne inconnue", "unknown kiosk"),
     "kiosk_revoked": ("borne révoquée", "revoked kiosk"),
+    "terminal_kind_refused": (
+        "ce terminal (borne ou logiciel) n'est pas enregistré pour cela",
+        "this terminal (kiosk or software) is not registered for that",
+    ),
+    "terminal_signature_invalid": ("signature du logiciel invalide", "invalid software signature"),
+    "session_other_terminal": (
+        "session présentée par un autre terminal que le sien",
+        "session shown by another terminal than its own",
+    ),
     "kiosk_signature_missing": ("requête de borne non signée", "unsigned kiosk request"),
     "kiosk_signature_invalid": ("signature de la borne invalide", "invalid kiosk signature"),
     "kiosk_certificate_untrusted": (
@@ -491,6 +563,9 @@ class Line:
     count: int = 1
     detail: list[str] = field(default_factory=list)  # folded lines, "HH:MM text"
     receipts: list[str] = field(default_factory=list)  # signed receipts of its changes
+    # A flagged access under review (docs/alerts.md): its status code and the words.
+    review: str | None = None
+    review_text: str = ""
 
 
 @dataclass
@@ -613,6 +688,8 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         and not (a.get("params") or {}).get("reason")
         and not a.get("repeated")
         and not b.get("repeated")
+        and not a.get("review")
+        and not b.get("review")
     )
 
 
@@ -656,6 +733,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
         line = Line(time, sentence(entry, lang), _kind(entry))
         line.receipts += [receipt_id] if isinstance(receipt_id, str) else []
         line.detail.append(f"{time} {line.text}")
+        _reviewed(line, entry, lang)
         lines.append(line)
         previous = entry
     for day in out:
@@ -685,3 +763,12 @@ def _visit_text(lang: str) -> str:
 def _counted(text: str, count: int, lang: str) -> str:
     base = text[:-1] if text.endswith(".") else text
     return f"{base} ({count} times)." if lang == "en" else f"{base} ({count} fois)."
+
+
+def _reviewed(line: Line, entry: dict[str, Any], lang: str) -> None:
+    review = entry.get("review")
+    status = review.get("status") if isinstance(review, dict) else None
+    if not isinstance(status, str) or status not in REVIEWS:
+        return
+    line.review = status
+    line.review_text = REVIEWS[status][1 if lang == "en" else 0] + "."

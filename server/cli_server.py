@@ -196,7 +196,8 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
     click.echo(
         f"{done.sent} message(s) delivered, {done.read} document(s) read by OCR, "
         f"{done.indexed} document(s) indexed, {done.exported} export(s) built, "
-        f"{done.logged} trace entr{'y' if done.logged == 1 else 'ies'} logged"
+        f"{done.logged} trace entr{'y' if done.logged == 1 else 'ies'} logged, "
+        f"{done.flagged} access(es) flagged for review"
     )
 
 

@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 
 from cardreader.emulator import demo as demo_cards
 from cardreader.emulator.demo import slug
+from server.alerts import scan as alert_rules
 from server.app import build_runtime
 from server.errors import DmpError
 from server.identifiers import parse_national_id
 from server.models import Patient, Professional, ServiceAccount
 from server.policy import ActorKind
 from server.receipt_signer import ReceiptSignerError
-from server.services import access, documents, dossiers
+from server.services import access, documents, dossiers, trace_log
 from server.services.context import Ctx, Principal
 from server.signin import sessions
 
@@ -56,6 +57,10 @@ def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
             services = _services(ctx)
             session.commit()
             _activity(ctx, pros, services)
+            # The demo's emergency access waits in the CHU officer's queue at once
+            # rather than after the worker's first pass (docs/alerts.md).
+            trace_log.run(rt)
+            alert_rules.run(rt)
             return (
                 f"loaded {len(pros)} professionals, {len(demo_cards.PATIENTS)} patients with their "
                 "dossiers, documents and access traces. Open a session with "

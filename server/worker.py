@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from server import ocr_worker
+from server.alerts import scan as alert_rules
 from server.delivery import Sender
 from server.export import jobs as exports
 from server.search import indexer
@@ -68,6 +69,7 @@ class Done:
     logged: int = 0  # trace entries appended to the verifiable log
     indexed: int = 0  # documents indexed for search
     exported: int = 0  # dossier exports built
+    flagged: int = 0  # accesses flagged for review (server/alerts)
 
 
 def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, once: bool) -> Done:
@@ -94,6 +96,10 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
         sequencer = _Background(
             lambda: trace_log.loop(rt, stop, poll_seconds=every, once=once), "dmp-log"
         )
+        # After the log: the rules read the trace in the log's order (server/alerts/scan.py).
+        flags = _Background(
+            lambda: alert_rules.loop(rt, stop, poll_seconds=every, once=once), "dmp-alerts"
+        )
         try:
             sent = run(rt, senders, stop, poll_seconds=poll_seconds, once=once)
         finally:
@@ -103,7 +109,8 @@ def serve(rt: Runtime, senders: Mapping[str, Sender], *, poll_seconds: float, on
             indexed = index.join()
             exported = exporter.join()
             logged = sequencer.join()
-        return Done(sent, read, logged, indexed, exported)
+            flagged = flags.join()
+        return Done(sent, read, logged, indexed, exported, flagged)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

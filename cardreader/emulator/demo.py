@@ -161,6 +161,11 @@ PROFESSIONALS = (
     ),
     DemoProfessional(
         ProfessionalIdentity(
+            "LAMBERT", "Sophie", "3510000011/DPO0001", "delegue_protection_donnees", CHU
+        ),
+    ),
+    DemoProfessional(
+        ProfessionalIdentity(
             "GIRARD", "Paul", "810001234565", "medecin_specialiste", CHU, "cardiologie"
         ),
     ),

@@ -22,6 +22,7 @@ from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
 from .finding import search_page, versions_page
 from .forms import open_dossier_page
+from .officer import OFFICER_PROFESSION
 from .reading import document_page
 from .synthesis import synthesis_page
 
@@ -57,6 +58,8 @@ def home_page() -> Response | str:
     t = terminal()
     if t.pro is None:
         return go_home()
+    if t.pro.profession == OFFICER_PROFESSION:
+        return redirect(url_for("officer.queue"))  # reviews only (docs/alerts.md)
     if t.patient_card is not None:
         return redirect(url_for("pro.patient"))
     return render_template("pro_home.html", pro=t.pro)

@@ -391,6 +391,10 @@ HISTORY = obj(
                     "log_index": {"type": ["integer", "null"]},
                     # The signed receipt this action produced, if any (docs/receipts.md).
                     "receipt_id": {**RECEIPT_ID, "type": ["string", "null"]},
+                    # A flagged access under review: the privacy officer's outcome
+                    # (a_traiter, en_cours, justifiee, non_justifiee) and the rules that
+                    # flagged it (docs/alerts.md); null for any other line.
+                    "review": {"type": ["object", "null"]},
                 }
             ),
         },

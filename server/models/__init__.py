@@ -25,6 +25,7 @@ from server.models.keycheck import KEY_CHECK_ID, MasterKeyCheck
 from server.models.people import Patient, Professional, RepresentativeLink, ServiceAccount
 from server.models.receipt import Receipt
 from server.models.replay import KioskRequestSeen
+from server.models.review import AlertCursor, AlertSeen, DepositDigest, ReviewCase
 from server.models.search import SearchPosting
 from server.models.session import (
     ApiSession,
@@ -37,6 +38,8 @@ from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
     "KEY_CHECK_ID",
+    "AlertCursor",
+    "AlertSeen",
     "ApiSession",
     "AuditEntry",
     "AuditHead",
@@ -48,6 +51,7 @@ __all__ = [
     "CareTeamMember",
     "ConsultationConsent",
     "DenialRepeat",
+    "DepositDigest",
     "Document",
     "DocumentContent",
     "DocumentEntry",
@@ -72,6 +76,7 @@ __all__ = [
     "Professional",
     "Receipt",
     "RepresentativeLink",
+    "ReviewCase",
     "SearchPosting",
     "ServiceAccount",
     "TotpCredential",

@@ -32,6 +32,9 @@ class ActorKind(StrEnum):
     PROFESSIONAL = "professional"  # CPS-like card holder
     INSURER = "insurer"  # the Assurance Maladie service account: writes reimbursements only
     THIRD_PARTY = "third_party"  # mutuelle, bank, employer, lab...: never any access
+    # An establishment's délégué à la protection des données: reviews flagged accesses
+    # (server/policy/review.py) and nothing else; `decide` refuses them every dossier act.
+    PRIVACY_OFFICER = "privacy_officer"
 
 
 class Action(StrEnum):

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from server.alerts import deposits as deposit_notices
 from server.content.errors import ContentRefused
 from server.content.limits import Limits
 from server.content.reading import Reading
@@ -171,6 +172,8 @@ def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, A
     _check_unique_id(ctx, doc)
     reading = _understand(ctx, data)
     _store(ctx, who, row, doc, reading)
+    # The insurer's and the patient's deposits are told once a month (docs/alerts.md).
+    deposit_notices.record(ctx, patient, who)
     return views.document(ctx, doc)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
 from server.models import AuditEntry, LogLeaf, Receipt
@@ -54,6 +55,10 @@ VERBS = {
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
     "auth:terminal": "s'est connecté en tant que système d'information",
+    # The privacy officer's review of flagged accesses (docs/alerts.md).
+    "review:read": "a examiné un accès signalé à votre dossier",
+    "review:decide": "a rendu sa conclusion sur un accès signalé à votre dossier",
+    "review:list": "a consulté la liste des accès signalés",
 }
 # An export is decided at each step (docs/export.md), each worded for the patient.
 EXPORT_VERBS = {
@@ -113,6 +118,11 @@ REASONS_FR = {
     # Refused export downloads (docs/export.md): not policy decisions.
     "export_code_invalid": "code de téléchargement incorrect",
     "export_link_spent": "trop de codes incorrects : le lien de téléchargement ne sert plus",
+    # The privacy officer's review rights (server/policy/review.py).
+    "officer_of_establishment": "délégué à la protection des données de l'établissement",
+    "not_an_officer": "réservé au délégué à la protection des données",
+    "officer_without_establishment": "délégué sans établissement",
+    "other_establishment": "accès signalé d'un autre établissement",
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -230,9 +240,12 @@ def history(
             )
         )
     }
+    # A flagged access's review and its outcome (server/alerts, docs/alerts.md).
+    reviewed = reviews.outcomes_for(ctx, patient.id, [e.id for e in entries])
     for entry, item in zip(entries, items, strict=True):
         item["log_index"] = leaves.get(entry.id)
         item["receipt_id"] = issued.get(entry.id)
+        item["review"] = reviewed.get(entry.id)
     signed = trace_log.latest(ctx.session)
     more = bool(entries) and entries[-1].seq > 1
     return {

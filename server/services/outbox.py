@@ -50,6 +50,9 @@ SUBJECTS = {
     "new_document": "Nouveau document dans votre dossier médical",
     "export_link": "Votre export du dossier médical est prêt",
     "export_code": "Le code de votre export du dossier médical",
+    "unusual_access": "Accès inhabituel à votre dossier médical",
+    "access_unjustified": "Résultat de l'examen d'un accès à votre dossier médical",
+    "deposits_digest": "Documents ajoutés à votre dossier médical ce mois-ci",
 }
 # Messages carrying a secret (a sign-in code, an export's link or code): sealed while
 # they wait, redacted once delivered.

@@ -180,7 +180,9 @@ def resign(
     """A fresh signature by the same card keeps a card session alive RESIGN_SECONDS more;
     a card that fails its re-signature ends the session at once."""
     binding = _binding(ctx, who, kiosk)
-    kind = CardKind.PROFESSIONAL if who.actor.kind is ActorKind.PROFESSIONAL else CardKind.PATIENT
+    # A privacy officer holds a professional card (the CPE profile of non-clinical staff).
+    on_pro_card = who.actor.kind in (ActorKind.PROFESSIONAL, ActorKind.PRIVACY_OFFICER)
+    kind = CardKind.PROFESSIONAL if on_pro_card else CardKind.PATIENT
     proof = parse_proof(body, kind=kind)
     try:
         _consume(ctx, kiosk, proof.challenge, RESIGN, who.session_hash)

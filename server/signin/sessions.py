@@ -31,6 +31,8 @@ from server.signin.events import Holder
 
 EXPIRED = "Session absente ou expirée."
 TOUCH_EVERY = timedelta(seconds=60)
+# The professions table's key of an establishment's délégué à la protection des données.
+OFFICER_PROFESSION = "delegue_protection_donnees"
 SERVICE_KINDS = frozenset({ActorKind.INSURER, ActorKind.THIRD_PARTY})
 _S = table_of(ApiSession)
 _PRO = table_of(Professional)
@@ -236,11 +238,22 @@ def _load_actor(session: Session, kind: ActorKind, actor_id: int) -> tuple[Actor
     )
 
 
+def officer_or(kind: ActorKind, profession: str | None) -> ActorKind:
+    """A professional card of the privacy-officer profile signs in as a privacy officer:
+    an actor of its own kind, with the review rights only (server/policy/review.py)."""
+    return ActorKind.PRIVACY_OFFICER if profession == OFFICER_PROFESSION else kind
+
+
 def _actor_of_row(kind: ActorKind, row: Any) -> tuple[Actor, str]:
     """`_actor` on the columns of `_SESSION_WITH_ACTOR`: the same rules, the same names."""
     if kind is ActorKind.PROFESSIONAL and row.pro_id is not None and row.pro_active:
         return (
-            Actor(kind, row.pro_id, profession=row.pro_profession, structure=row.pro_structure),
+            Actor(
+                officer_or(kind, row.pro_profession),
+                row.pro_id,
+                profession=row.pro_profession,
+                structure=row.pro_structure,
+            ),
             f"{row.pro_first_name} {row.pro_last_name}",
         )
     if kind is ActorKind.PATIENT and row.patient_id is not None:
@@ -261,7 +274,12 @@ def _actor(
 ) -> tuple[Actor, str]:
     if kind is ActorKind.PROFESSIONAL and pro is not None and pro.active:
         return (
-            Actor(kind, pro.id, profession=pro.profession, structure=pro.structure_finess),
+            Actor(
+                officer_or(kind, pro.profession),
+                pro.id,
+                profession=pro.profession,
+                structure=pro.structure_finess,
+            ),
             f"{pro.first_name} {pro.last_name}",
         )
     if kind is ActorKind.PATIENT and patient is not None:

@@ -141,7 +141,7 @@ def test_every_action_and_reason_of_the_server_is_worded() -> None:
         "emergency_granted", "creation_with_consent", "admissions_desk", "insurer_deposit",
         "identity_lookup", "card_signin", "card_first_factor", "password_valid", "password_set",
         "code_sent", "totp_enrolment_started", "totp_confirmed", "signin_card_code",
-        "signin_card_totp", "signin_password_code", "signin_password_totp",
+        "signin_card_totp", "signin_password_code", "signin_password_totp", "terminal_signin",
     }  # fmt: skip
     assert set(REASONS_FR) - allowed_only <= set(REASONS)
     assert all(fr and en and fr != en for fr, en in REASONS.values())

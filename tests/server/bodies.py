@@ -78,4 +78,5 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         },
         ("POST", "/api/v1/me/totp/confirm"): {"code": "123456"},
         ("PUT", "/api/v1/me/password"): {"password": "a long enough passphrase"},
+        ("PUT", "/api/v1/reviews/{case_id}/outcome"): {"outcome": "justifiee"},
     }

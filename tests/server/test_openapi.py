@@ -78,6 +78,7 @@ def test_no_documented_route_answers_without_a_session(world: World, marie_dossi
             .replace("{member_id}", "1")
             .replace("{receipt_id}", "A" * 22)
             .replace("{export_id}", "A" * 22)
+            .replace("{case_id}", "1")
         )
         if path.startswith("/api/v1/log/") or path == "/api/v1/receipts/certificate":
             # Open data on purpose: signed tree heads and hashes (test_trace_log), the

@@ -1,0 +1,101 @@
+"""Issue #14 at the kiosk: the CHU's privacy officer reviews the demo's emergency access
+(Dr Roux broke the glass on Lucia Santoni's dossier) with her own card, and Lucia sees the
+outcome on her history line, with what she can do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from sqlalchemy import select
+
+from server.alerts import scan
+from server.models import ReviewCase
+from server.services import trace_log
+from tests.kiosk.conftest import Kiosk
+from tests.kiosk.test_touch_targets import MEASURE, MIN_PX
+
+OFFICER = "delegue_protection_donnees-lambert"
+LUCIA = "patient-lucia-santoni"
+
+
+def _flagged(at: Kiosk) -> None:
+    """What the demo's worker does within a second, made certain."""
+    rt = at.running.server_app.extensions["dmp"]
+    trace_log.run(rt)
+    scan.run(rt)
+    with rt.sessions() as s:
+        assert s.scalars(select(ReviewCase)).first() is not None
+
+
+def _large_targets(page: Any) -> None:
+    small = page.evaluate(MEASURE, MIN_PX)
+    assert small == [], "\n".join(small)
+
+
+def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None:
+    page: Any = at.page
+    _flagged(at)
+    at.sign_in_pro(OFFICER)
+    page.wait_for_url("**/dpo/")
+    queue = page.inner_text("[data-testid=cases]")
+    assert "Thomas ROUX" in queue
+    assert "accès en urgence" in queue
+    _large_targets(page)
+    at.shot("dpo", "liste")
+    page.click("[data-testid=cases] a.row >> nth=0")
+    page.wait_for_url("**/dpo/cases/*")
+    assert (
+        page.inner_text("[data-testid=stated-reason]") == "« Patiente inconsciente aux urgences »"
+    )
+    assert "ROUX" in page.inner_text("[data-testid=professional]")
+    _large_targets(page)
+    # Nothing of a document on the officer's page.
+    assert "Compte rendu" not in page.content()
+    page.check("[data-testid=outcome-non_justifiee]")
+    page.fill("[data-testid=comment-input]", "Pas de passage aux urgences ce jour-là.")
+    page.click("[data-testid=save-outcome]")
+    page.wait_for_selector("[data-testid=saved]")
+    assert page.inner_text("[data-testid=status]") == "Non justifié"
+    at.shot("dpo", "conclusion")
+    # In English, the same page.
+    page.click("button[name=lang][value=en]")
+    page.wait_for_url("**/dpo/cases/*")
+    assert page.inner_text("[data-testid=status]") == "Not justified"
+    page.click("button[name=lang][value=fr]")
+    at.pull(0)  # the officer leaves with her card
+
+    at.sign_in_patient(LUCIA)
+    page.wait_for_url("**/patient/")
+    page.goto(at.running.kiosk_url + "/patient/history")
+    review = page.inner_text("[data-testid=review-non_justifiee]")
+    assert "non justifié" in review
+    steps = page.inner_text("[data-testid=next-steps]")
+    assert "CNIL" in steps
+    assert "Bloquer ce professionnel" in steps
+    _large_targets(page)
+    at.shot("patient", "acces-non-justifie")
+    page.click("button[name=lang][value=en]")
+    page.wait_for_url("**/patient/history")
+    assert "not justified" in page.inner_text("[data-testid=review-non_justifiee]")
+    assert "CNIL" in page.inner_text("[data-testid=next-steps]")
+    page.click("[data-testid=next-steps] a")
+    page.wait_for_url("**/patient/access")
+
+
+def test_an_officer_card_offers_no_patient_page(at: Kiosk) -> None:
+    page: Any = at.page
+    at.sign_in_pro(OFFICER)
+    page.wait_for_url("**/dpo/")
+    page.goto(at.running.kiosk_url + "/pro/")
+    page.wait_for_url("**/dpo/")
+    # The patient's card beside hers opens nothing: the server refuses her any dossier.
+    at.insert(1, LUCIA)
+    # The kiosk moves to the patient's page on its own; asked directly when the page's
+    # event stream was not listening yet as the card went in (the page had just loaded).
+    try:
+        page.wait_for_selector("[data-testid=denied]", timeout=3000)
+    except PlaywrightTimeout:
+        page.goto(at.running.kiosk_url + "/pro/patient")
+        page.wait_for_selector("[data-testid=denied]")
+    assert "Accès refusé" in page.inner_text("[data-testid=denied]")
