@@ -3,8 +3,8 @@
 The Patient, one DocumentReference per exported document (the API's mapping,
 server/fhir/mapping.py, so the export and the FHIR API describe a document alike) and one
 Binary per document holding its bytes, which the DocumentReference's attachment names.
-The patient summary (IPS Composition and its resources, server/fhir/summary.py, built by
-the FHIR issue's work) joins through `summary_entries` once merged.
+The patient summary (an IPS `document` Bundle, server/fhir/summary.py) is one entry of
+the collection, built at gathering from the rows the export's listing showed.
 """
 
 from __future__ import annotations
@@ -12,24 +12,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from server.export.gather import Gathered, Opened
+from server.export.gather import SUMMARY_BASE, Gathered, Opened
 from server.fhir.mapping import document_reference
 from server.policy import Matrix
 
 # The bundle stands alone: this base only makes its fullUrls absolute, as R4 asks.
-BASE = "https://dmp-kiosk.invalid/fhir"
+BASE = SUMMARY_BASE
 GENDER = {"M": "male", "F": "female", "I": "unknown"}
 
-# HOOK (issue 13 x FHIR issue): after the merge of server/fhir/summary.py, set this to a
-# function (gathered, matrix, base) -> list of Bundle entries ({"fullUrl", "resource"})
-# built from the export's already decided rows only, so the summary in the export never
-# holds more than the listing allowed this requester. None: no summary yet.
-SummaryEntries = Callable[[Gathered, Matrix, str], list[dict[str, Any]]]
-summary_entries: SummaryEntries | None = None
 
 
 def bundle(gathered: Gathered, opened: dict[str, Opened], matrix: Matrix, now: datetime) -> bytes:
@@ -81,8 +74,9 @@ def bundle(gathered: Gathered, opened: dict[str, Opened], matrix: Matrix, now: d
                     },
                 }
             )
-    if summary_entries is not None:
-        entries += summary_entries(gathered, matrix, BASE)
+    if gathered.summary is not None:
+        summary_id = gathered.summary["identifier"]["value"].removeprefix("urn:uuid:")
+        entries.append({"fullUrl": f"{BASE}/Bundle/{summary_id}", "resource": gathered.summary})
     out = {
         "resourceType": "Bundle",
         "type": "collection",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from server.db import core
+from server.fhir import summary as ips
 from server.models import Document, DocumentContent, DocumentText, Dossier, Receipt
 from server.policy import Action
 from server.services import document_text, guard, history, listing, lookup, receipts
@@ -62,6 +63,8 @@ class Gathered:
     checkpoint: str | None
     receipts: list[ReceiptFile]
     mode: str  # patient | representative
+    # The IPS patient summary (server/fhir/summary.py) from the shown rows only.
+    summary: dict[str, Any] | None = None
 
 
 class KeyDestroyed(Exception):
@@ -78,7 +81,9 @@ def gather(ctx: Ctx, who: Principal, dossier_id: int, export_id: str) -> Gathere
     if row.wrapped_key is None:
         raise KeyDestroyed()
     decided = listing.decide(ctx, who, dossier_id, {"export": export_id})
-    statement = listing.LISTINGS[True, False]  # everything, every category
+    # Everything, every category; with each version's row id, which the summary's
+    # structures are keyed by (server/fhir/summary.py).
+    statement = listing.LISTINGS[True, False].add_columns(Document.id.label("row_id"))
     rows = core(ctx.session).execute(statement, {"dossier_id": dossier_id, "category": None})
     shown = listing.shown(ctx, who, decided.granted, rows)
     listing.trace(ctx, who, decided, returned=len(shown))
@@ -111,7 +116,12 @@ def gather(ctx: Ctx, who: Principal, dossier_id: int, export_id: str) -> Gathere
             for r in found
         ],
         mode=granted.decision.mode.value,
+        summary=ips.from_rows(ctx, row.id, patient.id, list(shown), SUMMARY_BASE),
     )
+
+
+# The export's FHIR resources name themselves under this base (server/export/fhir_bundle.py).
+SUMMARY_BASE = "https://dmp-kiosk.invalid/fhir"
 
 
 @dataclass(frozen=True, slots=True)

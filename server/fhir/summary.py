@@ -136,11 +136,26 @@ def summary(
         },
         head=subject.head,
     )
-    patient = ctx.session.get(Patient, subject.patient.id)
+    emergency = granted.emergency.mode.value if granted.emergency is not None else None
+    return build(base, dossier_id, _patient_row(ctx, subject.patient.id), sources, ctx, emergency)
+
+
+def from_rows(
+    ctx: Ctx, dossier_id: int, patient_id: int, shown: list[DocumentRow], base: str
+) -> dict[str, Any]:
+    """The IPS document Bundle built from rows a decision already showed to the caller
+    (the export's listing, server/export/gather.py): no decision and no trace here, the
+    caller made and traced them; nothing beyond `shown` is ever opened."""
+    standing = [r for r in shown if r.status in STANDING]
+    sources = _sources(ctx, dossier_id, standing)
+    return build(base, dossier_id, _patient_row(ctx, patient_id), sources, ctx, None)
+
+
+def _patient_row(ctx: Ctx, patient_id: int) -> Patient:
+    patient = ctx.session.get(Patient, patient_id)
     if patient is None:  # the dossier's patient row always exists; kept for the type checker
         raise RuntimeError("dossier without its patient")
-    emergency = granted.emergency.mode.value if granted.emergency is not None else None
-    return build(base, dossier_id, patient, sources, ctx, emergency)
+    return patient
 
 
 def _sources(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> list[Source]:

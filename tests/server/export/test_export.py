@@ -23,7 +23,7 @@ from server.models import AuditEntry, Dossier, DossierExport, OutboxMessage
 from server.services import outbox
 from server.signin.sent_codes import open_body
 from tests.server.conftest import World
-from tests.server.content_samples import photo, text_pdf
+from tests.server.content_samples import FHIR, photo, text_pdf
 
 SECRET_WORDS = "diagnostic-tres-secret-4711"
 
@@ -177,6 +177,52 @@ def test_a_representative_gets_only_what_representatives_may_see(world: World) -
     # Léo himself gets both.
     z = fetch(world, "leo", export(world, "leo", leo)["export_id"])
     assert len([n for n in z.namelist() if n.startswith("originals/")]) == 2
+
+
+def _summary_of(z: zipfile.ZipFile) -> dict[str, Any]:
+    """The IPS document Bundle inside the export's FHIR collection."""
+    collection = json.loads(z.read("fhir-bundle.json"))
+    Bundle.model_validate(collection)  # the nested document Bundle validates with it
+    [ips] = [
+        e["resource"]
+        for e in collection["entry"]
+        if e["resource"]["resourceType"] == "Bundle" and e["resource"]["type"] == "document"
+    ]
+    composition = ips["entry"][0]["resource"]
+    assert composition["type"]["coding"][0]["code"] == "60591-5"  # IPS
+    return dict(ips)
+
+
+def _medications(ips: dict[str, Any]) -> list[str]:
+    return [
+        e["resource"]["medicationCodeableConcept"]["text"]
+        for e in ips["entry"]
+        if e["resource"]["resourceType"] == "MedicationStatement"
+    ]
+
+
+def test_the_export_holds_the_patient_summary_of_what_its_requester_may_see(
+    world: World,
+) -> None:
+    # A FHIR document with a medication line, invisible to representatives:
+    # Léo's own export summarises it, his mother's export knows nothing of it.
+    leo = world.create(
+        "gp", "leo", representatives=["279035121518989"], medecin_traitant=world.nid("gp")
+    )
+    world.deposit(
+        "gp",
+        leo,
+        title="ordonnance",
+        category="prescription",
+        content=FHIR,
+        mime_type="application/fhir+json",
+        invisible_rep=True,
+    )
+    own = _summary_of(fetch(world, "leo", export(world, "leo", leo)["export_id"]))
+    assert "DOLIPRANE 1000 mg" in _medications(own)
+    mother = _summary_of(fetch(world, "marie", export(world, "marie", leo)["export_id"]))
+    assert _medications(mother) == []
+    assert "DOLIPRANE" not in json.dumps(mother)
 
 
 def test_professionals_and_strangers_cannot_export(world: World, marie_dossier: int) -> None:
