@@ -17,6 +17,7 @@ from server.api import (  # noqa: E402, F401
     documents,
     dossiers,
     receipts,
+    representation,
     search,
     session,
     tlog,

@@ -7,7 +7,7 @@ transaction of the action it allows, which the API layer commits with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -25,7 +25,7 @@ from server.policy import (
     Reason,
     decide,
 )
-from server.services import audit, denials, notices
+from server.services import audit, delegation_facts, denials, notices
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     ActiveEmergency,
@@ -129,6 +129,7 @@ def authorize(
         )
         facts, emergency = loaded.facts, loaded.emergency
         context.setdefault("first_access", loaded.first_access)
+        facts = _with_delegation(ctx, who, facts, dossier.id)
     decision_context = Context(
         now=ctx.now, emergency=emergency.mode if emergency else None, **context
     )
@@ -154,6 +155,20 @@ def authorize(
     if dossier is not None and patient is not None:
         _fulfil(ctx, who, decision, dossier, patient)
     return Granted(decision, facts, decision_context, emergency)
+
+
+def _with_delegation(
+    ctx: Ctx, who: Principal, facts: DossierFacts, dossier_id: int
+) -> DossierFacts:
+    """A patient who is neither the dossier's patient nor a representative may hold a
+    delegation on it (issue 13): only then is it read, and only theirs."""
+    actor = who.actor
+    if actor.kind is not ActorKind.PATIENT or actor.id == facts.patient_id:
+        return facts
+    if actor.id in facts.representatives:
+        return facts
+    found = delegation_facts.for_caller(ctx.session, dossier_id, actor.id, ctx.now)
+    return facts if found is None else replace(facts, delegation=found)
 
 
 def refuse_missing(

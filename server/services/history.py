@@ -52,6 +52,16 @@ VERBS = {
     "auth:password_set": "a changé son mot de passe",
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
+    # Who may act for whom (issue 13); the operation words the line (OPERATIONS).
+    "representative:manage": "a modifié les représentants légaux",
+    "delegation:manage": "a modifié les délégations",
+}
+OPERATIONS = {
+    ("representative:manage", "add"): "a ajouté un représentant légal",
+    ("representative:manage", "remove"): "a retiré un représentant légal",
+    ("delegation:manage", "give"): "a donné une délégation de lecture",
+    ("delegation:manage", "revoke"): "a révoqué une délégation de lecture",
+    ("delegation:manage", "list"): "a consulté ses délégations",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
@@ -98,6 +108,12 @@ REASONS_FR = {
     "not_found": "introuvable (dossier, document ou professionnel inexistant)",
     "not_a_physician": "seul un médecin peut être désigné médecin traitant",
     "patient_deposit_visible": "un document déposé par le patient lui reste toujours visible",
+    "delegation_active": "délégation du patient",
+    "delegation_expired": "la délégation avait pris fin",
+    "delegation_revoked": "la délégation avait été révoquée",
+    "secret_deposit_visible": (
+        "en connexion secrète, un document doit rester invisible aux représentants légaux"
+    ),
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -184,6 +200,8 @@ def history(
     if before is not None:
         query = query.where(AuditEntry.seq < before)
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
+    if who.actor.id != patient.id:
+        entries = [e for e in entries if not _secret_from_representatives(e)]
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
     for entry, item in zip(entries, items, strict=True):
@@ -211,6 +229,13 @@ def history(
         "chain": chain,
         "checkpoint": signed.note if signed is not None else None,
     }
+
+
+def _secret_from_representatives(entry: AuditEntry) -> bool:
+    """What a professional did in secret connection with a minor (CSP art. L1111-5) is
+    not shown to the minor's legal representatives, or the secret would be told by the
+    history; the minor sees it."""
+    return bool(json.loads(entry.detail or "{}").get("secret_connection"))
 
 
 # The patient's own actions less than this apart are one visit (the kiosk folds them the
@@ -282,7 +307,9 @@ def render(
         rules = matrix.rules_for(e.actor_profession)
         who += f" ({rules.label_fr.lower() if rules else e.actor_profession}"
         who += f", structure {e.actor_structure})" if e.actor_structure else ")"
-    verb = VERBS.get(e.action, e.action)
+    verb = OPERATIONS.get((e.action, str(detail.get("op"))), VERBS.get(e.action, e.action))
+    if e.mode == "delegate":
+        who += " (délégation)"
     if e.action == Action.DOCUMENT_LIST and detail.get("search"):
         verb = SEARCH_VERB
     sentence = f"Le {fr_datetime(e.at)}, {who} {verb}"
@@ -320,7 +347,7 @@ def render(
         # a search). `text` below is the server's French sentence, for API clients.
         "params": {
             key: detail[key]
-            for key in ("search", "matched", "returned", "reason", "locked_until")
+            for key in ("search", "matched", "returned", "reason", "locked_until", "op")
             if key in detail
         },
         "action": e.action,
