@@ -9,7 +9,7 @@ every access they make is traced on the patient's chain in mode "delegate".
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -193,7 +193,7 @@ def _end_of(until: Any, now: datetime) -> datetime:
             "until_invalid",
             f"La date de fin doit être entre aujourd'hui et dans {MAX_DAYS} jours.",
         )
-    return datetime.combine(until + timedelta(days=1), time(), PARIS)
+    return datetime.combine(until + timedelta(days=1), time(), PARIS).astimezone(UTC)
 
 
 def _delegate(ctx: Ctx, ins: str, birth_name: str) -> Patient:
