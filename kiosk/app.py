@@ -26,7 +26,18 @@ from werkzeug.wrappers import Response as BaseResponse
 from . import guard, i18n
 from .client import ServerUnavailable
 from .labels import CATEGORIES
-from .pages import SessionGone, common, deposit, patient, pro, reading, unreachable_message
+from .pages import (
+    SessionGone,
+    acting,
+    common,
+    delegate,
+    deposit,
+    patient,
+    pro,
+    reading,
+    representatives,
+    unreachable_message,
+)
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -153,6 +164,9 @@ def create_kiosk_app(
     app.register_blueprint(patient.bp)
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
+    app.register_blueprint(acting.bp)
+    app.register_blueprint(delegate.bp)
+    app.register_blueprint(representatives.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 
