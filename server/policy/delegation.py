@@ -40,6 +40,7 @@ from server.policy.model import (
     DossierFacts,
     DossierStatus,
     Mode,
+    Obligation,
     Reason,
 )
 
@@ -129,3 +130,9 @@ def secret_deposit(document: DocumentFacts, ctx: Context) -> Decision | None:
     if ctx.secret_connection and not document.invisible_rep:
         return _deny(Reason.SECRET_DEPOSIT_VISIBLE)
     return None
+
+
+def deposit_obligations(ctx: Context, usual: frozenset[Obligation]) -> frozenset[Obligation]:
+    """No "new document" notice for a secret deposit: a minor's address on file is often a
+    parent's, and the notice would tell the secret the document keeps."""
+    return frozenset() if ctx.secret_connection else usual

@@ -98,6 +98,7 @@ from server.policy.age import is_minor
 from server.policy.delegation import (
     decide_delegate,
     decide_representative_manage,
+    deposit_obligations,
     is_delegate,
     may_manage_delegations,
     secret_deposit,
@@ -727,7 +728,7 @@ def _pro_deposit(req: _DocumentRequest) -> Decision:
     secret = secret_deposit(req.document, req.ctx)
     if secret is not None:
         return secret
-    return _allow(req.grant, NEW_DOCUMENT)
+    return _allow(req.grant, deposit_obligations(req.ctx, NEW_DOCUMENT))
 
 
 def _pro_lifecycle(req: _DocumentRequest) -> Decision:

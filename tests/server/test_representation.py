@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from server.models import Delegation, Receipt, RepresentativeLink
+from server.models import Delegation, OutboxMessage, Receipt, RepresentativeLink
 from tests.server.conftest import PATIENTS, World, doc
 
 JEAN_INS = PATIENTS["jean"][0]
@@ -164,17 +164,24 @@ def test_a_secret_deposit_must_be_invisible_to_the_representatives(world: World,
         "denied",
         "secret_deposit_visible",
     )
+    notices = _count(world, OutboxMessage)
     hidden = doc(title="Consultation secrète", secret_connection=True, invisible_rep=True)
     r = world.call("POST", "gp", f"/dossiers/{leo}/documents", hidden)
     assert r.status_code == 201, r.get_json()
+    # No "new document" notice: the minor's address on file may be a parent's.
+    assert _count(world, OutboxMessage) == notices
+    world.deposit("gp", leo, title="Ordinaire")
+    assert _count(world, OutboxMessage) == notices + 1
     # The representative sees neither the document nor that it was deposited.
     assert "Consultation secrète" not in world.titles("jean", leo)
     rep_history = world.call("GET", "jean", f"/dossiers/{leo}/history").get_json()["entries"]
-    assert not any(e["action"] == "document:deposit" for e in rep_history)
+    seen = [e["outcome"] for e in rep_history if e["action"] == "document:deposit"]
+    assert seen == ["allowed"]  # the ordinary deposit only
     # The minor does.
     assert "Consultation secrète" in world.titles("leo", leo)
     own = world.call("GET", "leo", f"/dossiers/{leo}/history").get_json()["entries"]
     assert [e["outcome"] for e in own if e["action"] == "document:deposit"] == [
+        "allowed",
         "allowed",
         "denied",
     ]
