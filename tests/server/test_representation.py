@@ -367,3 +367,23 @@ def test_a_closed_dossier_refuses_its_delegates(world: World, marie_dossier: int
     r = world.call("GET", "jean", f"/dossiers/{marie_dossier}/documents")
     assert _status(r) == (403, "dossier_closed")
     assert world.call("GET", "jean", "/me/dossiers").get_json()["delegated"] == []
+
+
+def test_a_delegates_search_finds_only_the_delegated_categories(
+    world: World, marie_dossier: int
+) -> None:
+    from server.search import indexer
+
+    d = marie_dossier
+    world.deposit("gp", d, title="CR", content=b"hypertension arterielle suivie")
+    world.deposit("gp", d, category="certificat", title="Certif", content=b"hypertension notee")
+    world.deposit("gp", d, title="Masque", content=b"hypertension cachee", masked_ps=True)
+    indexer.drain(world.rt)
+    _give(world, d)
+    r = world.call("GET", "jean", f"/dossiers/{d}/search?q=hypertension")
+    assert r.status_code == 200, r.get_json()
+    assert [x["title"] for x in r.get_json()["documents"]] == ["CR"]
+    r = world.call("GET", "marie", f"/dossiers/{d}/search?q=hypertension")
+    assert sorted(x["title"] for x in r.get_json()["documents"]) == ["CR", "Certif", "Masque"]
+    entries = world.call("GET", "marie", f"/dossiers/{d}/history").get_json()["entries"]
+    assert any(e["mode"] == "delegate" and e["params"].get("search") for e in entries)
