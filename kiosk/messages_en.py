@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "Confirmer": "Confirm",
     "Confirmer l'accès en urgence": "Confirm emergency access",
     "Connexion refusée par le serveur. Retirez votre carte et réessayez ; si cela persiste, contactez le support.": "Connection refused by the server. Remove your card and try again; if this persists, contact support.",
+    "Connexion secrète : le patient mineur ne veut pas que ses représentants légaux en soient informés": "Secret connection: the minor patient does not want their legal representatives to be told",
     "Consentement": "Consent",
     "Contenu": "Content",
     "Contenu du document": "Document content",

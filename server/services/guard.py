@@ -78,6 +78,9 @@ DENIAL_MESSAGES = {
     Reason.PATIENT_DEPOSIT_VISIBLE: (
         "Un document déposé par le patient ne peut pas lui être rendu invisible."
     ),
+    Reason.SECRET_DEPOSIT_VISIBLE: (
+        "En connexion secrète, le document doit être non visible par les représentants légaux."
+    ),
     Reason.FORBIDDEN_ACTOR: "Cet organisme n'a aucun accès au dossier médical partagé.",
     Reason.INSURER_READS_NOTHING: "L'Assurance Maladie ne lit aucun document.",
 }

@@ -161,3 +161,31 @@ def test_nothing_offered_to_a_professional(at: Kiosk) -> None:
         response = page.request.get(base + path)
         assert response.status == 403, path
     at.pull(READER_PRO)
+
+
+def test_a_secret_deposit_for_a_minor_stays_hidden_from_the_parent(at: Kiosk) -> None:
+    page: Any = at.page
+    # Dr DUPONT, Lucas's médecin traitant, with Lucas (a minor) at the counter.
+    at.at_counter("medecin_generaliste-dupont", "patient-lucas-lefebvre")
+    page.click("[data-testid=deposit]")
+    page.select_option("#type_code", index=1)
+    page.fill("#title", "Consultation confidentielle")
+    page.fill("#text", "Entretien à la demande du patient.")
+    page.check("[data-testid=secret-connection]")
+    page.click("[data-testid=save]")
+    assert "doit être non visible" in page.inner_text("[data-testid=error]")
+    page.check("input[name=invisible_rep]")
+    page.check("[data-testid=secret-connection]")
+    page.click("[data-testid=save]")
+    page.wait_for_selector("[data-testid=saved]")
+    at.pull(READER_PATIENT)
+    at.pull(READER_PRO)
+    page.wait_for_url(lambda url: "/pro" not in url)
+    # Sophie, his mother, sees neither the document nor that it was deposited.
+    at.sign_in_patient("patient-sophie-lefebvre")
+    page.wait_for_url("**/patient/choose")
+    page.click("[data-testid=choose-child-1]")
+    page.wait_for_url("**/patient/")
+    page.click("[data-testid=tile-documents]")
+    page.click("[data-testid=show-all]")
+    assert "Consultation confidentielle" not in page.inner_text("main")
