@@ -115,6 +115,15 @@ def test_a_delegation_is_given_used_and_revoked(at: Kiosk) -> None:
     at.sign_in_patient("patient-paul-bernard")
     page.wait_for_url("**/patient/choose")
     assert "Dossier de Marie Louise DURAND" in page.inner_text("[data-testid=choices]")
+    # A forged choice (another dossier's id in the form) is refused by the kiosk, which
+    # takes only what the server just listed; the server would refuse it anyway.
+    page.eval_on_selector(
+        "form:has([data-testid=choose-delegated-1]) input[name=dossier_id]",
+        "e => { e.value = String(Number(e.value) + 1) }",
+    )
+    page.click("[data-testid=choose-delegated-1]")
+    assert "pas proposé" in page.inner_text("main")
+    page.goto(page.url.split("/patient")[0] + "/patient/choose")
     page.click("[data-testid=choose-delegated-1]")
     page.wait_for_url("**/delegate/")
     at.shot("delegation", "vue-du-delegue")
