@@ -27,6 +27,14 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
                      (`search_ratios`; target: p99 under 20 ms and at most 1.5 x)
     search_typical   the same query mix in typical dossiers (list_mt's sample), reported
                      against list_mt
+    floor_logged     floor and list_mt again while the transparency log's sequencer runs
+    list_mt_logged   its passes (every LOG_SEQUENCE_SECONDS, as `dmp worker` does), the log
+                     brought up to date just before: issue #14's "the read path gets no
+                     slower", reported against floor and list_mt of the same run
+    fhir_search      ITI-67 GET /fhir/R4/DocumentReference?patient.identifier=<INS>&
+                     status=current as the médecin traitant in list_mt's dossiers: the
+                     dossier found by its INS (traced), then listed (traced); issue #12's
+                     target, reported against list_mt: p99 at most 1.5 x
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
 through `access.grant_consent` as the patient, all traced like any other act. Each client
@@ -57,11 +65,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
@@ -82,10 +91,10 @@ from server.api.runtime import Runtime
 from server.app import build_runtime
 from server.config import load_settings
 from server.migrate import require_current
-from server.models import ConsultationConsent, Document, Dossier, Professional
+from server.models import ConsultationConsent, Document, Dossier, Patient, Professional
 from server.policy import ActorKind
 from server.search import query
-from server.services import access, documents
+from server.services import access, documents, trace_log
 from server.signin import sessions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +113,9 @@ SCENARIOS = (
     "list_large",
     "search_large",
     "search_typical",
+    "fhir_search",
+    "floor_logged",
+    "list_mt_logged",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -118,6 +130,13 @@ TARGET_P99_MS = 25.0
 SEARCH_PAIRS = (("search_large", "list_large"), ("search_typical", "list_mt"))
 TARGET_SEARCH_P99_MS = 20.0
 TARGET_SEARCH_RATIO = 1.5
+# Issue #12: the FHIR search by patient identifier against the JSON listing of the same
+# dossiers, same run, p99 at most 1.5 x.
+FHIR_PAIRS = (("fhir_search", "list_mt"),)
+TARGET_FHIR_RATIO = 1.5
+# Issue #14: the read path with the log's sequencer running against without, same run.
+LOG_PAIRS = (("floor_logged", "floor"), ("list_mt_logged", "list_mt"))
+LOGGED = "_logged"
 LARGE_DOCS = 500
 # One query of each kind a professional types, from the corpus's vocabulary
 # (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
@@ -491,7 +510,11 @@ class Preparer:
 
     def shares(self, scenario: str) -> list[list[tuple[int, int, int]]]:
         # A search runs in the very dossiers of the listing it is compared with.
-        pool = {"search_typical": "list_mt", "search_large": "list_large"}.get(scenario, scenario)
+        pool = {
+            "search_typical": "list_mt",
+            "search_large": "list_large",
+            "fhir_search": "list_mt",
+        }.get(scenario, scenario)
         rng = random.Random(f"{self.seed}:{pool}")
         if pool == "list_large":
             if not self.pop.large:
@@ -518,6 +541,8 @@ class Preparer:
         return out
 
     def targets(self, scenario: str, bodies: dict[str, bytes]) -> list[list[Target]]:
+        # The same requests as the scenario without the log's sequencer: only it differs.
+        scenario = scenario.removesuffix(LOGGED)
         if scenario == "baseline":
             return [[Target("GET", "/bench/baseline", None, 200)] for _ in range(self.clients)]
         shares = self.shares(scenario)
@@ -582,7 +607,33 @@ class Preparer:
                 ]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
+        if scenario == "fhir_search":
+            toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            ins = self.patient_identifiers([p for sh in shares for _, p, _ in sh])
+            return [
+                [
+                    Target(
+                        "GET",
+                        "/fhir/R4/DocumentReference?"
+                        + urlencode({"patient.identifier": ins[p], "status": "current"}),
+                        tk[mt],
+                        200,
+                    )
+                    for _, p, mt in sh
+                ]
+                for sh, tk in zip(shares, toks, strict=True)
+            ]
         raise SystemExit(f"unknown scenario {scenario}")
+
+    def patient_identifiers(self, patient_ids: list[int]) -> dict[int, str]:
+        """`system|value` of each patient's INS, as professional software searches by it."""
+        with self.rt.sessions() as s:
+            rows = s.execute(
+                select(Patient.id, Patient.ins_oid, Patient.ins).where(
+                    Patient.id.in_(set(patient_ids))
+                )
+            )
+            return {pid: f"urn:oid:{oid}|{ins}" for pid, oid, ins in rows}
 
     def probe_matches(self, scenario: str) -> dict[str, Any]:
         """How many documents each query of the mix matches in the scenario's dossiers (a
@@ -753,7 +804,29 @@ def deposit_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def search_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each search scenario against the listing of the same dossiers, same run."""
-    return pair_ratios(results, SEARCH_PAIRS)
+    return pair_ratios(results, SEARCH_PAIRS + FHIR_PAIRS)
+
+
+@contextmanager
+def log_sequencer(settings: dict[str, Any], every: float) -> Iterator[dict[str, int]]:
+    """The transparency log's sequencer, as `dmp worker` runs it, beside a scenario: the
+    log is first brought up to date (the earlier scenarios' entries are not this one's
+    work), then a thread sequences every `every` seconds until the window ends."""
+    rt = build_runtime(settings)
+    stop = threading.Event()
+    counts = {"caught_up": trace_log.run(rt, catch_up=True)[0], "sequenced": 0}
+
+    def passes() -> None:
+        counts["sequenced"] = trace_log.loop(rt, stop, poll_seconds=every)
+
+    thread = threading.Thread(target=passes, name="bench-log-sequencer")
+    thread.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        thread.join()
+        rt.engine.dispose()
 
 
 def pair_ratios(
@@ -949,11 +1022,17 @@ def run(opts: Options) -> dict[str, Any]:
                     rt.engine.dispose()
                 print(f"-- {name}: warm-up {opts.warmup:g} s, measure {opts.duration:g} s",
                       file=sys.stderr, flush=True)  # fmt: skip
-                results.append(
-                    run_scenario(
+                with ExitStack() as stack:
+                    log_counts = None
+                    if name.endswith(LOGGED):
+                        every = float(settings["LOG_SEQUENCE_SECONDS"])
+                        log_counts = stack.enter_context(log_sequencer(settings, every))
+                    result = run_scenario(
                         name, per_client, port, master, opts.warmup, opts.duration, opts.seed
                     )
-                )
+                if log_counts is not None:
+                    result["log"] = dict(log_counts)
+                results.append(result)
         server_log = log_path.read_text(errors="replace")[-4000:]
     baseline = next((r for r in results if r["scenario"] == "baseline"), None)
     for r in results:
@@ -979,6 +1058,14 @@ def run(opts: Options) -> dict[str, Any]:
                 f"p99 <= {TARGET_SEARCH_RATIO:g} x list_large p99": pair["p99_ratio"] is not None
                 and pair["p99_ratio"] <= TARGET_SEARCH_RATIO,
             }
+    for pair in searches:
+        if pair["pair"] == list(FHIR_PAIRS[0]):
+            found = next(r for r in results if r["scenario"] == "fhir_search")
+            found["targets"] = {
+                f"p99 <= {TARGET_FHIR_RATIO:g} x list_mt p99": pair["p99_ratio"] is not None
+                and pair["p99_ratio"] <= TARGET_FHIR_RATIO,
+            }
+    logged = pair_ratios(results, LOG_PAIRS)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _backend(opts.db),
@@ -994,6 +1081,7 @@ def run(opts: Options) -> dict[str, Any]:
         "results": results,
         "deposit_ratios": deposit_ratios(results),
         "search_ratios": searches,
+        "log_ratios": logged,
         "large_docs": pop.large_docs,
         "large_dossiers": len(pop.large),
         "deposit_request_bytes": {name: len(b) for name, b in bodies.items()},
@@ -1028,7 +1116,8 @@ def format_table(report: dict[str, Any]) -> str:
             f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
             f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
         )
-    for pair in [*report.get("deposit_ratios", []), *report.get("search_ratios", [])]:
+    pairs = ("deposit_ratios", "search_ratios", "log_ratios")
+    for pair in [p for key in pairs for p in report.get(key, [])]:
         ratios = ", ".join(f"{q} {pair[f'{q}_ratio']:.2f}" for q in ("p50", "p95", "p99")
                            if pair[f"{q}_ratio"] is not None)  # fmt: skip
         lines.append(f"latency {pair['pair'][0]} / {pair['pair'][1]}: {ratios}")

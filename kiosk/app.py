@@ -29,6 +29,7 @@ from .labels import CATEGORIES
 from .pages import (
     SessionGone,
     acting,
+    closure,
     common,
     delegate,
     deposit,
@@ -162,6 +163,8 @@ def create_kiosk_app(
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
+    app.register_blueprint(closure.bp)
+    app.add_template_global(closure.allowed, "allowed")
     app.register_blueprint(deposit.bp)
     app.register_blueprint(reading.bp)
     app.register_blueprint(acting.bp)

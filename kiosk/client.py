@@ -302,6 +302,20 @@ class SessionClient:
             idempotency_key=submission,
         )
 
+    def close_in_person(
+        self, dossier_id: int, presence: dict[str, str], *, delete: bool, submission: str
+    ) -> ApiResponse:
+        """A professional closes at the desk: `presence` is the patient's card signature."""
+        return self._call(
+            "POST",
+            f"{self._dossier(dossier_id)}/close/in-person",
+            {"confirm": True, "delete": delete, "card": presence},
+            idempotency_key=submission,
+        )
+
+    def reopen_dossier(self, dossier_id: int, *, submission: str) -> ApiResponse:
+        return self._call("POST", f"{self._dossier(dossier_id)}/reopen", idempotency_key=submission)
+
     # ---- documents -----------------------------------------------------------------------
 
     def list_documents(self, dossier_id: int, *, show_all: bool = False) -> ApiResponse:
@@ -428,6 +442,20 @@ class SessionClient:
     def log_inclusion(self, index: int, size: int) -> ApiResponse:
         """An inclusion proof from the verifiable log (an open route: hashes only)."""
         return self._call("GET", f"/log/proof/inclusion?index={index}&size={size}")
+
+    def log_consistency(self, old: int, new: int) -> ApiResponse:
+        """A consistency proof between two signed sizes of the log (hashes only)."""
+        return self._call("GET", f"/log/proof/consistency?from={old}&to={new}")
+
+    # ---- signed receipts (docs/receipts.md) -----------------------------------------------
+
+    def receipts(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", f"{self._dossier(dossier_id)}/receipts")
+
+    def receipt(self, receipt_id: str) -> ApiResponse:
+        """The receipt's canonical content, decoded (the kiosk shows it; the bytes that
+        were signed are the API's to hand to whoever verifies them)."""
+        return self._call("GET", f"/receipts/{_segment(receipt_id)}")
 
     # ---- the patient's authenticator app ---------------------------------------------------
 

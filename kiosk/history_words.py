@@ -529,6 +529,7 @@ class Line:
     kind: str = "access"  # access | own | denied | emergency
     count: int = 1
     detail: list[str] = field(default_factory=list)  # folded lines, "HH:MM text"
+    receipts: list[str] = field(default_factory=list)  # signed receipts of its changes
 
 
 @dataclass
@@ -665,6 +666,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
     for entry in entries:
         moment = _local(str(entry["at"]))
         label = day_label(moment, lang)
+        receipt_id = entry.get("receipt_id")
         if not out or out[-1].label != label:
             out.append(Day(label, []))
             previous = None
@@ -677,17 +679,20 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
                 visit = visits[number] = Line(time, _visit_text(lang), "own")
                 lines.append(visit)
             visit.detail.append(f"{time} {sentence(entry, lang)}")
+            visit.receipts += [receipt_id] if isinstance(receipt_id, str) else []
             visit.count = len(visit.detail)
             visit.time = time  # shown at its start
             continue
         if previous is not None and _same(previous, entry) and lines and lines[-1].kind != "own":
             folded = lines[-1]
             folded.count += 1
+            folded.receipts += [receipt_id] if isinstance(receipt_id, str) else []
             folded.detail.append(f"{time} {sentence(entry, lang)}")
             folded.time = time
             folded.text = _counted(sentence(previous, lang), folded.count, lang)
             continue
         line = Line(time, sentence(entry, lang), _kind(entry))
+        line.receipts += [receipt_id] if isinstance(receipt_id, str) else []
         line.detail.append(f"{time} {line.text}")
         lines.append(line)
         previous = entry

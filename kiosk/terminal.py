@@ -166,7 +166,6 @@ class Terminal:
         self.patient_card: PatientCard | None = None
         self.patient: PatientSignIn | None = None
         self.dossier: Dossier | None = None
-        self.receipts: dict[str, bytes] = {}
         self.flash: str | None = None
         self.draft: DraftNote | None = None
         self.lost: DraftNote | None = None

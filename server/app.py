@@ -25,9 +25,11 @@ from server.fhir import PREFIX as FHIR_PREFIX
 from server.fhir import bp as fhir
 from server.fhir.routes import http_error as fhir_http_error
 from server.key_check import require_master_key
+from server.key_vault import KeyVault
 from server.policy import default_matrix_path, load_matrix
 from server.receipt_signer import ReceiptSignerError
 from server.receipt_signer import from_settings as receipt_signer_from
+from server.vault_check import require_vault
 
 log = logging.getLogger("dmp.server")
 
@@ -65,6 +67,17 @@ def create_app(
     return app
 
 
+def vault_directory(settings: dict[str, Any]) -> Path:
+    """KEY_VAULT_DIR; by default beside the master key: next to MASTER_KEY_FILE when the
+    key is in that file, else var/key-vault (docs/retention.md)."""
+    configured = settings.get("KEY_VAULT_DIR") or ""
+    if configured:
+        return Path(configured)
+    if settings["MASTER_KEY"]:
+        return Path("var/key-vault")
+    return Path(settings["MASTER_KEY_FILE"]).parent / "key-vault"
+
+
 def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_now) -> Runtime:
     """Everything a use case needs, for the web app and the command line alike."""
     engine = make_engine(settings["DATABASE_URL"])
@@ -72,9 +85,11 @@ def build_runtime(settings: dict[str, Any], clock: Callable[[], datetime] = utc_
         Path(settings["ACCESS_MATRIX"]) if settings["ACCESS_MATRIX"] else default_matrix_path()
     )
     key, key_file = settings["MASTER_KEY"], settings["MASTER_KEY_FILE"]
-    keyring = Keyring(load_master_key(key, key_file))
+    master = load_master_key(key, key_file)
+    keyring = Keyring(master, KeyVault(vault_directory(settings), master))
     try:
         require_master_key(engine, keyring, key_source(key, key_file), clock())
+        require_vault(engine, keyring, clock())
         # A configured signer that cannot sign stops the server here, with the reason
         # (server/receipt_signer.py); an absent one makes consent changes answer 503.
         signer = receipt_signer_from(settings, clock())

@@ -85,11 +85,37 @@ def demo_session(db_url: str | None, who: str) -> None:
 @db.command()
 @DB_OPTION
 def purge(db_url: str | None) -> None:
-    """Purge closed dossiers past retention, and those whose deletion was requested."""
+    """Purge closed dossiers past retention, and those whose deletion was requested
+    (the older name of `dmp retention run`, kept for existing scripts)."""
     from server.purge import purge_due
 
     count = purge_due(_settings(db_url))
     click.echo(f"{count} dossier(s) purged")
+
+
+@click.group()
+def retention() -> None:
+    """Closed dossiers: kept 10 years, deleted on request (docs/retention.md)."""
+
+
+@retention.command("run")
+@DB_OPTION
+@click.option("--quiet", is_flag=True, help="Print the summary line only.")
+def retention_run(db_url: str | None, quiet: bool) -> None:
+    """Purge (crypto-shred) what is due: deletions asked for, closures past retention.
+    Idempotent, resumable, safe from several hosts at once; run it daily."""
+    from server.app import build_runtime
+    from server.migrate import require_current
+    from server.retention import run
+
+    settings = _settings(db_url)
+    require_current(settings["DATABASE_URL"])
+    rt = build_runtime(settings)
+    try:
+        summary = run(rt, None if quiet else click.echo)
+    finally:
+        rt.engine.dispose()
+    click.echo(summary.line())
 
 
 @click.group()
@@ -222,21 +248,16 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
 @DB_OPTION
 @click.argument("name")
 def kiosk_revoke(db_url: str | None, name: str) -> None:
-    """Refuse every request of kiosk NAME from now on (its CRL entry may follow)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import select
-
+    """Refuse every request of kiosk NAME from now on (its CRL entry may follow); end its
+    sessions."""
     from server.app import build_runtime
-    from server.models import Kiosk
+    from server.signin import kiosk_identity
 
     rt = build_runtime(_settings(db_url))
     try:
         with rt.sessions() as session:
-            kiosk = session.scalars(select(Kiosk).where(Kiosk.name == name)).first()
-            if kiosk is None:
+            if kiosk_identity.revoke(rt.ctx(session), name) is None:
                 raise click.ClickException(f"no kiosk named {name}")
-            kiosk.revoked_at = kiosk.revoked_at or datetime.now(UTC)
             session.commit()
     finally:
         rt.engine.dispose()

@@ -18,6 +18,10 @@ DEFAULTS: dict[str, Any] = {
     # run with mode 0600: good for the demo, never for production (use a secret store).
     "MASTER_KEY": "",
     "MASTER_KEY_FILE": "var/master.key",
+    # The key vault: one key-encryption key per dossier, outside the database and its
+    # backups, destroyed by a purge (docs/retention.md). Empty: "key-vault" next to
+    # MASTER_KEY_FILE. Shared by every host of a deployment.
+    "KEY_VAULT_DIR": "",
     "ACCESS_MATRIX": "",  # empty: the matrix shipped in config/access-matrix.toml
     "MAX_PATIENT_UPLOAD_BYTES": 5 * 1024 * 1024,  # the real service's cap
     "MAX_PROFESSIONAL_UPLOAD_BYTES": 20 * 1024 * 1024,

@@ -1,8 +1,15 @@
-"""Content encryption: one data key per dossier, wrapped by the master key.
+"""Content encryption: one data key per dossier, wrapped by that dossier's own KEK.
 
 AES-256-GCM for content with the document's logical id as associated data (a ciphertext
-moved to another row fails to decrypt); RFC 3394 key wrap for the data keys. Purging a
-dossier destroys its wrapped key, which makes its documents unreadable everywhere.
+moved to another row fails to decrypt); RFC 3394 key wrap for the data keys. The KEK
+lives in the key vault, outside the database (server/key_vault.py): purging a dossier
+destroys its KEK, which makes its documents unreadable everywhere, in the database's
+backups too (docs/retention.md).
+
+Stored forms of a data key (`dossiers.wrapped_key`):
+- vaulted: VAULT_MAGIC, the KEK's id (16 bytes), the data key wrapped by the KEK;
+- legacy (before the vault): the data key wrapped by the master key alone (40 bytes).
+  Still read; `dmp retention run` moves them into the vault.
 """
 
 from __future__ import annotations
@@ -19,23 +26,68 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from server.key_vault import KEY_ID_BYTES, KeyDestroyed, KeyVault
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
+VAULT_MAGIC = b"DMK2"
+_VAULTED_LEN = len(VAULT_MAGIC) + KEY_ID_BYTES + KEY_BYTES + 8
 
 
 class KeyMaterialError(Exception):
     pass
 
 
+def is_vaulted(wrapped_key: bytes) -> bool:
+    return len(wrapped_key) == _VAULTED_LEN and wrapped_key.startswith(VAULT_MAGIC)
+
+
+def vault_key_id(wrapped_key: bytes) -> bytes | None:
+    """The id of the KEK that opens `wrapped_key`; None for a legacy key."""
+    if not is_vaulted(wrapped_key):
+        return None
+    return wrapped_key[len(VAULT_MAGIC) : len(VAULT_MAGIC) + KEY_ID_BYTES]
+
+
 class Keyring:
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes, vault: KeyVault | None = None) -> None:
         if len(master_key) != KEY_BYTES:
             raise KeyMaterialError("the master key must be 32 bytes (base64 of 32 random bytes)")
         self._master = master_key
         self._derived: dict[str, bytes] = {}
+        # None only for tools that never create dossiers (benches, offline checks).
+        self.vault = vault
 
     def new_wrapped_key(self) -> bytes:
+        """A new dossier data key, wrapped by a new KEK of the vault when there is one."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        if self.vault is None:
+            return aes_key_wrap(self._master, data_key)
+        key_id, kek = self.vault.create()
+        return VAULT_MAGIC + key_id + aes_key_wrap(kek, data_key)
+
+    def new_check_key(self) -> bytes:
+        """A random key wrapped by the master key alone: the record that binds a database
+        to its master key (server/key_check.py); it belongs to no dossier."""
         return aes_key_wrap(self._master, AESGCM.generate_key(bit_length=256))
+
+    def into_vault(self, wrapped_key: bytes) -> bytes:
+        """A legacy data key re-wrapped by a new KEK of the vault (same data key: nothing
+        needs re-encrypting). A vaulted key is returned as it is."""
+        if self.vault is None or is_vaulted(wrapped_key):
+            return wrapped_key
+        data_key = self._unwrap(wrapped_key)
+        key_id, kek = self.vault.create()
+        return VAULT_MAGIC + key_id + aes_key_wrap(kek, data_key)
+
+    def destroy(self, wrapped_key: bytes) -> bool:
+        """Crypto-shredding: destroys the KEK of `wrapped_key`, after which no copy of
+        `wrapped_key` (this database, its backups) opens again. False when there was no
+        KEK to destroy (already destroyed, or a legacy key: see docs/retention.md)."""
+        key_id = vault_key_id(wrapped_key)
+        if key_id is None or self.vault is None:
+            return False
+        return self.vault.destroy(key_id)
 
     def encrypt(self, wrapped_key: bytes, plaintext: bytes, aad: str) -> tuple[bytes, bytes]:
         nonce = os.urandom(NONCE_BYTES)
@@ -83,12 +135,18 @@ class Keyring:
         """Whether this master key wrapped `wrapped_key` (RFC 3394's integrity check)."""
         try:
             self._unwrap(wrapped_key)
-        except (InvalidUnwrap, ValueError):
+        except (InvalidUnwrap, ValueError, KeyDestroyed):
             return False
         return True
 
     def _unwrap(self, wrapped_key: bytes) -> bytes:
-        return aes_key_unwrap(self._master, wrapped_key)
+        key_id = vault_key_id(wrapped_key)
+        if key_id is None:
+            return aes_key_unwrap(self._master, wrapped_key)
+        if self.vault is None:
+            raise KeyDestroyed()
+        kek = self.vault.get(key_id)
+        return aes_key_unwrap(kek, wrapped_key[len(VAULT_MAGIC) + KEY_ID_BYTES :])
 
 
 def key_source(value: str, key_file: str) -> str:

@@ -52,7 +52,7 @@ def _bind(conn: Connection, keyring: Keyring, now: datetime) -> bytes:
     )
     if existing is not None and not keyring.opens(existing):
         return existing  # the caller refuses; nothing is bound to the wrong key
-    wrapped = keyring.new_wrapped_key()
+    wrapped = keyring.new_check_key()
     try:
         conn.execute(
             insert(MasterKeyCheck).values(id=KEY_CHECK_ID, wrapped_key=wrapped, created_at=now)

@@ -1,6 +1,7 @@
-"""Purging dossiers: closed and past retention, or whose deletion the patient asked for.
+"""Erasing a purged dossier's rows (server/retention.py decides when, and destroys the
+key first).
 
-A purge destroys the dossier's data key and document contents; the trace stays, so the
+A purge destroys the dossier's key and document contents; the trace stays, so the
 patient's history and the chain's integrity outlive the data (domain.md: kept 10 years
 then purged; deletion on explicit request within 3 months).
 """
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.app import build_runtime
 from server.models import (
     Block,
     CareTeamMember,
@@ -28,44 +28,21 @@ from server.models import (
     RepresentativeLink,
     SearchPosting,
 )
-from server.services import audit
 
 
 def purge_due(settings: dict[str, Any]) -> int:
+    """`dmp db purge`, kept for the scripts that call it: `dmp retention run`."""
+    from server.app import build_runtime
+    from server.retention import run
+
     rt = build_runtime(settings)
     try:
-        with rt.sessions() as session:
-            now = rt.clock()
-            due = session.scalars(
-                select(Dossier).where(
-                    Dossier.status == "closed",
-                    or_(Dossier.retention_until <= now, Dossier.deletion_requested_at.is_not(None)),
-                )
-            ).all()
-            for row in due:
-                reason = "deletion_requested" if row.deletion_requested_at else "retention_expired"
-                _erase(session, row)
-                audit.append(
-                    session,
-                    row.patient_id,
-                    audit.TraceEntry(
-                        at=now,
-                        actor_kind="system",
-                        actor_id=0,
-                        actor_name="Service de purge",
-                        action=audit.SystemAction.DOSSIER_PURGE,
-                        mode="none",
-                        outcome="allowed",
-                        reason=reason,
-                    ),
-                )
-                session.commit()  # one dossier per transaction: a crash loses no progress
-            return len(due)
+        return run(rt).total
     finally:
         rt.engine.dispose()
 
 
-def _erase(session: Session, row: Dossier) -> None:
+def erase(session: Session, row: Dossier) -> None:
     """Everything but the patient's identity and the trace: titles and metadata are health
     data too, and a dossier opened again later must start blank."""
     docs = select(Document.id).where(Document.dossier_id == row.id)

@@ -16,7 +16,6 @@ from werkzeug.wrappers import Response
 from cardreader.identity import PatientIdentity
 from kiosk.client import ServerUnavailable
 from kiosk.i18n import gettext as _
-from kiosk.receipts import ConsentChange
 from kiosk.terminal import Dossier, Terminal
 
 from . import new_submission_id, server, unreachable_message, valid_submission_id
@@ -100,11 +99,6 @@ def dossier_request(
     return body
 
 
-def receipt_reference(submission: str) -> str:
-    """A short reference printed on the receipt and used in its URL (not guessable)."""
-    return submission.replace("-", "")[:16].upper()
-
-
 Page = Response | str | tuple[str, int]
 
 
@@ -113,7 +107,7 @@ def open_dossier_page(
 ) -> tuple[Page | None, str, dict[str, Any]]:
     """The opening form, shown or submitted. Returns (page to show, submission id, the
     request body sent); the page is None once the server has opened the dossier (then
-    `t.dossier` is set and the caller prints its receipt)."""
+    `t.dossier` is set, its summary naming the signed receipt)."""
 
     def show(form: Mapping[str, str], errors: list[str], submission: str) -> str:
         return render_template(
@@ -154,12 +148,3 @@ def _on_file(t: Terminal) -> dict[str, str]:
     if channel in ("email", "sms"):
         found["notify_channel"] = channel
     return found
-
-
-def emergency_changes(settings: Mapping[str, bool]) -> list[ConsentChange]:
-    """The two emergency permissions as receipt lines."""
-    yes, no = _("autorisé"), _("refusé")
-    return [
-        ConsentChange("emergency_access", yes if settings["bris_de_glace"] else no),
-        ConsentChange("emergency_regulator", yes if settings["centre_15"] else no),
-    ]

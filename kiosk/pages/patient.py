@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -14,23 +13,23 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from werkzeug.wrappers import Response
 
-from kiosk import history_words, i18n
+from kiosk import history_words, i18n, log_check, receipt_words
 from kiosk.i18n import gettext as _
-from kiosk.receipts import ConsentChange, ReceiptPerson, consent_receipt
 from kiosk.terminal import Dossier, Terminal
+from server.tlog import checkpoint as log_checkpoint
 from server.tlog import history as log_history
 from server.tlog import note
 
 from . import acting, new_submission_id, server, terminal, valid_submission_id
 from . import home as go_home
+from . import receipts as signed_receipts
 from .common import CODE_RE
 from .finding import search_page, versions_page
-from .forms import emergency_changes, open_dossier_page, receipt_reference
+from .forms import open_dossier_page
 from .reading import document_page
 
 bp = Blueprint("patient", __name__, url_prefix="/patient")
@@ -56,26 +55,10 @@ def _dossier_id(t: Terminal) -> int | None:
     return t.dossier.dossier_id
 
 
-def _person(t: Terminal) -> ReceiptPerson:
-    identity = t.patient_card.identity if t.patient_card else None
-    if identity is None:
-        abort(403)
-    return ReceiptPerson(
-        f"{' '.join(identity.first_names)} {identity.birth_name}", identity.ins[-4:]
-    )
-
-
-def _receipt(t: Terminal, changes: list[ConsentChange], submission: str) -> str:
-    reference = receipt_reference(submission)
-    t.receipts[reference] = consent_receipt(
-        _person(t),
-        changes,
-        when=datetime.now(UTC),
-        kiosk=t.client.kiosk_name,
-        reference=reference,
-        lang=i18n.current(),
-    )
-    return reference
+def _after(endpoint: str, r: Any) -> Response:
+    """Back to `endpoint` after a change, its signed receipt shown there (issue 13)."""
+    receipt_id = r.body.get("receipt_id") if isinstance(r.body, dict) else None
+    return redirect(url_for(endpoint, receipt=receipt_id))
 
 
 @bp.get("/")
@@ -97,10 +80,11 @@ def home() -> Response | str:
     if not summary.ok:
         return render_template("error.html", message=summary.message)
     t.dossier.summary = summary.body  # type: ignore[union-attr]
+    # The server's receipt of a change just made (a closure, a reopening...), in the page.
     return render_template(
         "patient_home.html",
         summary=summary.body,
-        receipt=request.args.get("receipt"),
+        signed=signed_receipts.after_change(),
         acting=t.dossier.acting if t.dossier else None,
         acting_for=t.dossier.acting_for if t.dossier else "",
     )
@@ -112,13 +96,11 @@ def create() -> Response | str | tuple[str, int]:
     identity = t.patient_card.identity  # type: ignore[union-attr]
     if identity is None:
         return go_home()
-    page, submission, body = open_dossier_page(t, identity, self_service=True)
+    page, _submission, _body = open_dossier_page(t, identity, self_service=True)
     if page is not None:
         return page
-    reference = _receipt(
-        t, [ConsentChange("dossier_opened", ""), *emergency_changes(body["emergency"])], submission
-    )
-    return redirect(url_for("patient.totp", receipt=reference))
+    receipt_id = (t.dossier.summary or {}).get("receipt_id") if t.dossier else None
+    return redirect(url_for("patient.totp", receipt=receipt_id))
 
 
 @bp.get("/documents")
@@ -135,7 +117,7 @@ def documents() -> Response | str:
         "patient_documents.html",
         documents=r.body.get("documents", []),
         show_all=show_all,
-        receipt=request.args.get("receipt"),
+        signed=signed_receipts.after_change(),
     )
 
 
@@ -186,12 +168,7 @@ def visibility(logical_id: str) -> Response | str | tuple[str, int]:
     r = server().set_masked(d, logical_id, not masked, submission=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
-    when = i18n.day(meta.body.get("created_at") or meta.body.get("submitted_at"))
-    detail = _("document du {date}", date=when) if when else ""
-    reference = _receipt(
-        t, [ConsentChange("document_unmasked" if masked else "document_masked", detail)], submission
-    )
-    return redirect(url_for("patient.documents", receipt=reference))
+    return _after("patient.documents", r)
 
 
 @bp.get("/access")
@@ -207,7 +184,7 @@ def access() -> Response | str:
         "patient_access.html",
         access=r.body,
         submission=new_submission_id(),
-        receipt=request.args.get("receipt"),
+        signed=signed_receipts.after_change(),
     )
 
 
@@ -235,16 +212,7 @@ def block(national_id: str, op: str) -> Response | str | tuple[str, int]:
         r = server().unblock(d, national_id, submission=submission)
     if not r.ok:
         return render_template("error.html", message=r.message), 400
-    reference = _receipt(
-        t,
-        [
-            ConsentChange(
-                "professional_blocked" if op == "block" else "professional_unblocked", name[:100]
-            )
-        ],
-        submission,
-    )
-    return redirect(url_for("patient.access", receipt=reference))
+    return _after("patient.access", r)
 
 
 @bp.route("/emergency", methods=["GET", "POST"])
@@ -274,8 +242,7 @@ def emergency() -> Response | str | tuple[str, int]:
     )
     if not r.ok:
         return render_template("error.html", message=r.message), 400
-    reference = _receipt(t, emergency_changes(wanted), submission)
-    return redirect(url_for("patient.home", receipt=reference))
+    return _after("patient.home", r)
 
 
 @bp.get("/history")
@@ -298,11 +265,12 @@ def history() -> Response | str:
         next_before=r.body.get("next_before"),
         before=before,
         can_verify=bool(current_app.extensions["kiosk_settings"]["LOG_KEY"]),
-        verdict=_verdict(r.body) if request.args.get("verifier") == "1" else None,
+        verdict=_verdict(r.body, d) if request.args.get("verifier") == "1" else None,
+        typed=(request.args.get("checkpoint") or "")[: log_check.MAX_TYPED],
     )
 
 
-def _verdict(page: dict[str, Any]) -> dict[str, Any]:
+def _verdict(page: dict[str, Any], dossier_id: int) -> dict[str, Any]:
     """ "Vérifier mon historique": every line shown proven in the verifiable log, against
     a checkpoint signed by the key this kiosk was installed with (never the key the
     server serves), each line's leaf recomputed from what the page says (server/tlog)."""
@@ -329,6 +297,50 @@ def _verdict(page: dict[str, Any]) -> dict[str, Any]:
         "pending": found.pending,
         "size": found.size,
         "failed": failed,
+        "receipt": _against_receipt(page, dossier_id, verifier, settings["LOG_ORIGIN"])
+        if found.status != "unsigned"
+        else None,
+    }
+
+
+def _against_receipt(
+    page: dict[str, Any], dossier_id: int, verifier: note.Verifier, origin: str
+) -> dict[str, Any] | None:
+    """The log proven consistent with the checkpoint on the patient's last receipt, or
+    with the one typed from a receipt's QR code (kiosk/log_check.py)."""
+    typed = (request.args.get("checkpoint") or "").strip()
+    issued_at = None
+    if typed:
+        head = log_check.read_checkpoint(typed, verifier, origin)
+        if head is None:
+            return {"status": "malformed", "typed": True}
+    else:
+        text, issued_at = signed_receipts.latest_checkpoint(dossier_id)
+        if text is None:
+            return None  # no receipt carries a checkpoint yet: nothing to compare with
+        head = log_check.read_checkpoint(text, verifier, origin)
+        if head is None:
+            return {"status": "malformed", "typed": False}
+    current = log_checkpoint.verify(str(page["checkpoint"]), origin, [verifier])
+
+    def proof(old: int, new: int) -> list[bytes] | None:
+        r = server().log_consistency(old, new)
+        if r.status in (400, 404, 422):
+            return []  # the server cannot prove it (no checkpoint at that size): no proof
+        if not r.ok or not isinstance(r.body, dict):
+            return None
+        try:
+            return [base64.b64decode(p, validate=True) for p in r.body.get("proof", [])]
+        except (binascii.Error, TypeError, ValueError):
+            return []
+
+    found = log_check.check(head, current, proof)
+    return {
+        "status": found.status,
+        "typed": bool(typed),
+        "when": receipt_words.when(issued_at, i18n.current()) if issued_at else None,
+        "old": found.old_size,
+        "new": found.new_size,
     }
 
 
@@ -339,7 +351,13 @@ def totp() -> Response | str | tuple[str, int]:
     _signed_in()
     receipt = request.args.get("receipt") or request.form.get("receipt")
     if request.method == "GET":
-        return render_template("patient_totp.html", enrol=None, started=False, receipt=receipt)
+        return render_template(
+            "patient_totp.html",
+            enrol=None,
+            started=False,
+            receipt=receipt,
+            signed=signed_receipts.fetch(receipt),
+        )
     if request.form.get("action") == "start":
         r = server().enrol_totp()
         if not r.ok:
@@ -368,34 +386,24 @@ def totp() -> Response | str | tuple[str, int]:
     return redirect(url_for("patient.home", receipt=receipt))
 
 
-@bp.route("/close", methods=["GET", "POST"])
-def close() -> Response | str | tuple[str, int]:
+@bp.get("/receipts")
+def receipts() -> Response | str:
+    """ "Mes reçus": the dossier's signed receipts, newest first; each opens in the page."""
     t = _signed_in()
     d = _dossier_id(t)
     if d is None:
         return redirect(url_for("patient.create"))
-    if request.method == "GET":
-        return render_template("confirm_close.html", submission=new_submission_id())
-    submission = valid_submission_id(request.form.get("submission"))
-    r = server().close_dossier(d, delete=request.form.get("delete") == "on", submission=submission)
-    if not r.ok:
-        return render_template("error.html", message=r.message), 400
-    reference = _receipt(t, [ConsentChange("dossier_closed", "")], submission)
-    return redirect(url_for("patient.home", receipt=reference))
+    lines, message = signed_receipts.listing(d)
+    if lines is None:
+        return render_template("error.html", message=message)
+    return render_template("patient_receipts.html", lines=lines)
 
 
-@bp.get("/receipt/<reference>.pdf")
-def receipt(reference: str) -> Response:
-    """The receipt, from memory (it leaves with the session), to print or download."""
-    import io
-
-    t = terminal()
-    pdf = t.receipts.get(reference) if t.token() is not None else None
-    if pdf is None:
-        abort(404)
-    return send_file(
-        io.BytesIO(pdf),
-        mimetype="application/pdf",
-        as_attachment=False,
-        download_name=f"recu-{reference}.pdf",
-    )
+@bp.get("/receipts/<receipt_id>")
+def receipt(receipt_id: str) -> Response | str | tuple[str, int]:
+    """One receipt, inside the page, printed from there (no new tab, no file)."""
+    _signed_in()
+    shown = signed_receipts.fetch(receipt_id)
+    if shown is None:
+        return render_template("error.html", message=_("Reçu introuvable.")), 404
+    return render_template("patient_receipt.html", receipt=shown)

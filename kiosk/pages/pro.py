@@ -8,8 +8,6 @@ sign-in): the kiosk keeps no copy of the profession rules.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -23,7 +21,7 @@ from kiosk.terminal import Dossier, SignInFailed
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
 from .finding import search_page, versions_page
-from .forms import open_dossier_page, receipt_reference
+from .forms import open_dossier_page
 from .reading import document_page
 
 bp = Blueprint("pro", __name__, url_prefix="/pro")
@@ -89,20 +87,13 @@ def open_dossier() -> Response | str | tuple[str, int]:
     if t.pro is None or t.patient_card is None:
         return go_home()
     identity = t.read_patient_card()
-    page, submission, _body = open_dossier_page(t, identity, self_service=False)
+    page, _submission, _body = open_dossier_page(t, identity, self_service=False)
     if page is not None:
         return page
-    from kiosk.receipts import ReceiptPerson, opening_receipt
-
-    reference = receipt_reference(submission)
-    t.receipts[reference] = opening_receipt(
-        ReceiptPerson(f"{' '.join(identity.first_names)} {identity.birth_name}", identity.ins[-4:]),
-        when=datetime.now(UTC),
-        kiosk=t.client.kiosk_name,
-        opened_by=f"{t.pro.identity.first_name} {t.pro.identity.last_name}",
-        reference=reference,
-    )
-    return render_template("dossier_opened.html", reference=reference)
+    # The signed receipt is the patient's (docs/receipts.md): the desk shows its id, the
+    # patient reads and prints it in « Mes reçus » with their own card.
+    receipt_id = (t.dossier.summary or {}).get("receipt_id") if t.dossier else None
+    return render_template("dossier_opened.html", receipt_id=receipt_id)
 
 
 @bp.get("/dossier")

@@ -115,7 +115,15 @@
     });
   }
 
+  // A receipt prints from the page it is shown in (no new tab, no file on the kiosk).
+  function printing() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   listen();
+  printing();
   idle();
   keypads();
   once();

@@ -14,6 +14,7 @@ from server.api import (  # noqa: E402, F401
     access,
     auth_cards,
     auth_codes,
+    auth_terminals,
     documents,
     dossiers,
     receipts,

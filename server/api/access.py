@@ -6,7 +6,7 @@ from typing import Any
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, FINESS, NATIONAL_ID, PRO_REF, obj
+from server.api.schemas import BOOL, FINESS, NATIONAL_ID, PRO_REF, obj, with_receipt
 from server.services import access
 
 TAG = "access"
@@ -24,7 +24,7 @@ def overview(dossier_id: int) -> Any:
     D + "/blocks/<path:national_id>",
     "Block a professional",
     tag=TAG,
-    response=obj({"blocked": PRO_REF}),
+    response=with_receipt(obj({"blocked": PRO_REF})),
 )
 def block(dossier_id: int, national_id: str) -> Any:
     return run(lambda ctx, who: access.block(ctx, who, dossier_id, national_id), write=True)
@@ -35,7 +35,7 @@ def block(dossier_id: int, national_id: str) -> Any:
     D + "/blocks/<path:national_id>",
     "Unblock a professional",
     tag=TAG,
-    response=obj({"unblocked": PRO_REF}),
+    response=with_receipt(obj({"unblocked": PRO_REF})),
 )
 def unblock(dossier_id: int, national_id: str) -> Any:
     return run(lambda ctx, who: access.unblock(ctx, who, dossier_id, national_id), write=True)
@@ -47,6 +47,7 @@ def unblock(dossier_id: int, national_id: str) -> Any:
     "Consent to a professional for this consultation",
     tag=TAG,
     body=obj({"national_id": NATIONAL_ID}, ["national_id"]),
+    response=with_receipt(),
     status=201,
 )
 def consent(dossier_id: int) -> Any:
@@ -66,6 +67,7 @@ def consent(dossier_id: int) -> Any:
         "minProperties": 1,
         "x-refusal": "member_required",
     },
+    response=with_receipt(),
     status=201,
 )
 def add_member(dossier_id: int) -> Any:
@@ -76,13 +78,23 @@ def add_member(dossier_id: int) -> Any:
 
 
 @api.route(
-    "POST", D + "/care-team/join", "Admission: the caller's structure joins the care team", tag=TAG
+    "POST",
+    D + "/care-team/join",
+    "Admission: the caller's structure joins the care team",
+    tag=TAG,
+    response=with_receipt(),
 )
 def join(dossier_id: int) -> Any:
     return run(lambda ctx, who: access.join_care_team(ctx, who, dossier_id), write=True)
 
 
-@api.route("DELETE", D + "/care-team/<int:member_id>", "Remove a care team member", tag=TAG)
+@api.route(
+    "DELETE",
+    D + "/care-team/<int:member_id>",
+    "Remove a care team member",
+    tag=TAG,
+    response=with_receipt(),
+)
 def remove_member(dossier_id: int, member_id: int) -> Any:
     return run(
         lambda ctx, who: access.remove_care_team(ctx, who, dossier_id, member_id), write=True
@@ -96,6 +108,7 @@ def remove_member(dossier_id: int, member_id: int) -> Any:
     tag=TAG,
     # null clears it; a body without the field is refused, never read as "clear".
     body=obj({"national_id": {**NATIONAL_ID, "type": ["string", "null"]}}, ["national_id"]),
+    response=with_receipt(),
 )
 def medecin_traitant(dossier_id: int) -> Any:
     body = json_body()
@@ -108,7 +121,7 @@ def medecin_traitant(dossier_id: int) -> Any:
     "Allow or withdraw emergency access",
     tag=TAG,
     body=EMERGENCY,
-    response=EMERGENCY,
+    response=with_receipt(EMERGENCY),
 )
 def emergency_settings(dossier_id: int) -> Any:
     body = json_body()

@@ -12,7 +12,7 @@ from typing import Any
 
 from server.api import api
 from server.api.runtime import json_body, run_card, run_kiosk, runtime
-from server.api.schemas import STR, obj
+from server.api.schemas import STR, obj, with_receipt
 from server.errors import PresenceRefused
 from server.services import access
 from server.services.context import Ctx, Principal
@@ -129,7 +129,7 @@ def card_removed() -> Any:
     "The patient at the counter consents to the caller's access: their card signs",
     tag="access",
     body=SIGNIN_BODY,
-    response=obj({"professional": {"type": "object"}, "expires_at": STR}),
+    response=with_receipt(obj({"professional": {"type": "object"}, "expires_at": STR})),
     status=201,
 )
 def consent_in_person(dossier_id: int) -> Any:

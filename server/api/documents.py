@@ -19,6 +19,7 @@ from server.api.schemas import (
     STRUCTURE,
     VERSIONS,
     VISIBILITY,
+    with_receipt,
 )
 from server.errors import InvalidInput
 from server.services import documents, versions
@@ -175,7 +176,7 @@ def delete(dossier_id: int, logical_id: str) -> Any:
     "Change visibility flags (confirmed)",
     tag=TAG,
     body=VISIBILITY,
-    response=DOCUMENT,
+    response=with_receipt(DOCUMENT),
 )
 def visibility(dossier_id: int, logical_id: str) -> Any:
     body = json_body()

@@ -7,11 +7,25 @@ from typing import Any
 from flask import request
 
 from server.api import api
-from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, CREATE_DOSSIER, HISTORY, INS, ROW_ID, STR, SUMMARY, obj
-from server.errors import InvalidInput
+from server.api.auth_cards import SIGNIN_BODY
+from server.api.runtime import json_body, run, run_card, runtime
+from server.api.schemas import (
+    BOOL,
+    CREATE_DOSSIER,
+    HISTORY,
+    INS,
+    ROW_ID,
+    STR,
+    SUMMARY,
+    obj,
+    with_receipt,
+)
+from server.errors import InvalidInput, PresenceRefused
 from server.services import dossiers, history
-from server.validation import ascii_int
+from server.services.context import Ctx, Principal
+from server.signin import card_signin
+from server.signin.kiosk_identity import VerifiedKiosk
+from server.validation import ascii_int, require_object
 
 TAG = "dossiers"
 
@@ -22,7 +36,7 @@ TAG = "dossiers"
     "Create a dossier with the patient's explicit consent",
     tag=TAG,
     body=CREATE_DOSSIER,
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
     status=201,
 )
 def create() -> Any:
@@ -62,7 +76,7 @@ def summary(dossier_id: int) -> Any:
     "Close the dossier (kept 10 years, or deleted on request)",
     tag=TAG,
     body=obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"]),
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
 )
 def close(dossier_id: int) -> Any:
     body = json_body()
@@ -71,10 +85,33 @@ def close(dossier_id: int) -> Any:
 
 @api.route(
     "POST",
+    "/dossiers/<int:dossier_id>/close/in-person",
+    "A professional closes the dossier at the desk: the patient's card present signs",
+    tag=TAG,
+    body=obj(
+        {"confirm": {"const": True}, "delete": BOOL, "card": SIGNIN_BODY}, ["confirm", "card"]
+    ),
+    response=SUMMARY,
+)
+def close_in_person(dossier_id: int) -> Any:
+    body = json_body()
+
+    def work(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
+        data = require_object(body)
+        present = card_signin.patient_presence(ctx, runtime().trust, kiosk, data.get("card"))
+        choice = {k: v for k, v in data.items() if k != "card"}
+        return dossiers.close_in_person(ctx, who, dossier_id, choice, present)
+
+    # A failed card check refuses the evidence, not the professional's own session.
+    return run_card(work, write=True, refusal=PresenceRefused)
+
+
+@api.route(
+    "POST",
     "/dossiers/<int:dossier_id>/reopen",
     "Reopen a closed dossier",
     tag=TAG,
-    response=SUMMARY,
+    response=with_receipt(SUMMARY),
 )
 def reopen(dossier_id: int) -> Any:
     return run(lambda ctx, who: dossiers.reopen(ctx, who, dossier_id), write=True)

@@ -7,10 +7,12 @@ as it is and checks the signature over it, with nothing re-encoded in between.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response
 
+from server import receipt_pdf
 from server.api import api
 from server.api.runtime import run, runtime
 from server.api.schemas import RECEIPT_ID, ROW_ID, STR, obj
@@ -21,6 +23,7 @@ from server.services.context import Ctx, Principal
 TAG = "receipts"
 CMS_TYPE = "application/pkcs7-signature"
 PEM_TYPE = "application/x-pem-file"
+PDF_TYPE = "application/pdf"
 RECEIPT_LINE = obj(
     {"receipt_id": RECEIPT_ID, "action": STR, "issued_at": STR, "trace_seq": ROW_ID},
     ["receipt_id", "action", "issued_at", "trace_seq"],
@@ -83,5 +86,26 @@ def receipt_signature(receipt_id: str) -> Any:
     def work(ctx: Ctx, who: Principal) -> Response:
         found = receipts.read(ctx, who, receipt_id, "receipt_signature")
         return Response(found.signature, 200, mimetype=CMS_TYPE)
+
+    return run(work)
+
+
+@api.route(
+    "GET",
+    "/receipts/<receipt_id>/pdf",
+    "A receipt rendered for people (PDF, in French): a reading of it, not the proof",
+    tag=TAG,
+    content_type=PDF_TYPE,
+    response={"type": "string", "format": "binary"},
+)
+def receipt_pdf_view(receipt_id: str) -> Any:
+    def work(ctx: Ctx, who: Principal) -> Response:
+        found = receipts.read(ctx, who, receipt_id, "receipt_pdf")
+        pdf = receipt_pdf.render(json.loads(found.content))
+        response = Response(pdf, 200, mimetype=PDF_TYPE)
+        # It names the patient: no cache on the way, and shown, not downloaded.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Disposition"] = f'inline; filename="recu-{receipt_id}.pdf"'
+        return response
 
     return run(work)

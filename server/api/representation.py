@@ -7,7 +7,7 @@ from typing import Any
 
 from server.api import api
 from server.api.runtime import json_body, run
-from server.api.schemas import BOOL, CATEGORY, INS, ROW_ID, STR, obj, visible
+from server.api.schemas import BOOL, CATEGORY, INS, ROW_ID, STR, obj, visible, with_receipt
 from server.services import delegations, representatives
 
 TAG = "representation"
@@ -87,7 +87,7 @@ def representative_list(dossier_id: int) -> Any:
     "Add a minor's legal representative (admissions desk, identity checked)",
     tag=TAG,
     body=REP_BODY,
-    response=REPRESENTATIVES,
+    response=with_receipt(REPRESENTATIVES),
     status=201,
 )
 def representative_add(dossier_id: int) -> Any:
@@ -103,7 +103,7 @@ def representative_add(dossier_id: int) -> Any:
     "Remove a minor's legal representative (admissions desk, identity checked)",
     tag=TAG,
     body=REP_BODY,
-    response=REPRESENTATIVES,
+    response=with_receipt(REPRESENTATIVES),
 )
 def representative_remove(dossier_id: int) -> Any:
     body = json_body()
@@ -138,7 +138,7 @@ def delegation_list(dossier_id: int) -> Any:
     "Give an adult read access to chosen categories until a date",
     tag=TAG,
     body=GIVE,
-    response=DELEGATION,
+    response=with_receipt(DELEGATION),
     status=201,
 )
 def delegation_give(dossier_id: int) -> Any:
@@ -153,7 +153,7 @@ def delegation_give(dossier_id: int) -> Any:
     D + "/delegations/<int:delegation_id>/revoke",
     "Revoke a delegation at once",
     tag=TAG,
-    response=DELEGATION,
+    response=with_receipt(DELEGATION),
 )
 def delegation_revoke(dossier_id: int, delegation_id: int) -> Any:
     return run(lambda ctx, who: delegations.revoke(ctx, who, dossier_id, delegation_id), write=True)

@@ -219,7 +219,7 @@ def _execute(
         kiosk = _verified_kiosk(ctx, caller, recent_row)
         who = None
         if caller is Caller.SESSION:
-            who = sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+            who = _resolve(ctx, kiosk)
         if kiosk_required and kiosk is None:
             _refuse(ctx, SigninFailure(SigninReason.KIOSK_SIGNATURE_MISSING, SigninAction.KIOSK))
             raise authentication_failed()
@@ -230,7 +230,7 @@ def _execute(
                 replay = _replay(session, who, key)
                 if replay is not None:
                     return replay
-            response = _as_response(work(ctx, kiosk, who), status)
+            response = _as_response(_with_receipt(ctx, work(ctx, kiosk, who)), status)
             if key is not None and who is not None:
                 session.add(
                     IdempotencyRecord(
@@ -262,6 +262,33 @@ def _execute(
             raise Conflict(
                 "concurrent_write", "Requête concurrente : veuillez réessayer."
             ) from None
+
+
+def _resolve(ctx: Ctx, kiosk: VerifiedKiosk | None) -> Principal:
+    """The session's caller. A session shown by another terminal than its own is
+    answered like any invalid session, and traced under its holder (a patient's own
+    chain for hers): a token that left its terminal is worth knowing about."""
+    try:
+        return sessions.resolve(ctx, _token(), kiosk.name if kiosk else None)
+    except sessions.SessionElsewhere as misuse:
+        ctx.session.rollback()  # the replay record of the request, if any
+        failure = SigninFailure(
+            SigninReason.SESSION_OTHER_TERMINAL,
+            SigninAction.KIOSK,
+            holder=misuse.holder,
+            detail={"session_terminal": misuse.bound},
+        )
+        _refuse(ctx, failure, kiosk.name if kiosk else None)
+        raise
+
+
+def _with_receipt(ctx: Ctx, result: Any) -> Any:
+    """A consent-bearing change answers with the id of the receipt it produced (issue
+    13): once here rather than in each use case, so that no change forgets it. Stored
+    with the answer, a replayed request names the same receipt."""
+    if ctx.receipt_id is not None and isinstance(result, dict):
+        return {**result, "receipt_id": ctx.receipt_id}
+    return result
 
 
 def _rate_limit(ctx: Ctx, rt: Runtime, caller: Caller) -> None:

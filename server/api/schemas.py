@@ -44,6 +44,19 @@ RECEIPT_ID = {
     "description": "A receipt's random id: 22 URL-safe base64 characters (128 bits)",
     "pattern": "^[A-Za-z0-9_-]{22}$",
 }
+
+
+def with_receipt(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The answer of a consent-bearing change: its own fields and the id of the signed
+    receipt it produced (docs/receipts.md), always present."""
+    base = schema or {"type": "object"}
+    return {
+        **base,
+        "properties": {**base.get("properties", {}), "receipt_id": RECEIPT_ID},
+        "required": sorted({*base.get("required", []), "receipt_id"}),
+    }
+
+
 # Path parameters that are not row ids, by name.
 PATH_PARAMS: dict[str, dict[str, Any]] = {
     "logical_id": LOGICAL_ID,
@@ -85,6 +98,7 @@ PRO_REF = {
         "name": STR,
         "profession": STR,
         "structure": {"type": ["string", "null"]},
+        "structure_name": {"type": ["string", "null"]},  # the establishment, by name
     },
 }
 
@@ -143,6 +157,11 @@ SUMMARY = obj(
         "medecin_traitant": PRO_REF,
         "readable_categories": {"type": "array", "items": CATEGORY},
         "emergency_access": {"type": "object"},
+        # For the patient (and representatives): what the policy allows them now
+        # (server/services/capabilities.py), so the kiosk never offers a refused act.
+        "actions": {"type": "array", "items": STR},
+        # Closing and reopening: the signed receipt of the change (docs/receipts.md).
+        "receipt_id": RECEIPT_ID,
         # For the holder only: others' accesses since their previous visit, or null on
         # a first visit (server/services/history.py).
         "since_last_visit": {
@@ -369,6 +388,8 @@ HISTORY = obj(
                     # The entry's leaf in the verifiable log, once sequenced (about a
                     # second after the action): docs/transparency.md.
                     "log_index": {"type": ["integer", "null"]},
+                    # The signed receipt this action produced, if any (docs/receipts.md).
+                    "receipt_id": {**RECEIPT_ID, "type": ["string", "null"]},
                 }
             ),
         },

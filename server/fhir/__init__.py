@@ -1,5 +1,6 @@
-"""The IHE MHD Document Responder on FHIR R4 (issue #12), read side: metadata, ITI-67
-Find Document References, DocumentReference read and ITI-68 Retrieve Document.
+"""The IHE MHD Document Responder on FHIR R4 (issue #12): metadata, ITI-67 Find Document
+References, DocumentReference read, ITI-68 Retrieve Document, ITI-65 Provide Document
+Bundle and the PDSm metadata updates (PATCH, DELETE).
 
 A door onto the same services as the JSON API (server/services/): every decision and
 trace is theirs, nothing here decides access. docs/fhir.md describes the mapping.
@@ -12,4 +13,5 @@ from flask import Blueprint
 PREFIX = "/fhir/R4"
 bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
 
-from server.fhir import routes  # noqa: E402, F401  (registers the views on `bp`)
+# Registers the views on `bp`: the read side, and ITI-65, PATCH and DELETE.
+from server.fhir import routes, write_routes  # noqa: E402, F401

@@ -1,7 +1,8 @@
 """The CapabilityStatement: exactly what this server does, nothing it does not.
 
-It claims neither the MHD Document Responder's nor PDSm's CapabilityStatement: XML,
-ITI-65, PATCH and the Patient resource are not served yet (docs/fhir.md).
+It claims neither the MHD Document Responder's nor PDSm's CapabilityStatement: XML, the
+Patient resource, the IsDeleted extension and the other MHD options are not served yet;
+what is, ITI-65 and the PATCH it answers included, says where it departs (docs/fhir.md).
 """
 
 from __future__ import annotations
@@ -50,6 +51,23 @@ SEARCH_PARAMS: list[tuple[str, str, str]] = [
 ]
 
 
+TRANSACTION_DOC = (
+    "ITI-65 Provide Document Bundle: POST [base] with a transaction Bundle of one "
+    "SubmissionSet List (code MHDlistTypes#submissionset), DocumentReferences and their "
+    "Binaries (fullUrl urn:uuid:, POST only, at most 20 documents). PDSm: author contained, "
+    "custodian, date, attachment size, SHA-1 hash (checked against the Binary) and title "
+    "mandatory; securityLabel N plus MASQUE_PS, INVISIBLE_PATIENT, "
+    "INVISIBLE_REPRESENTANTS_LEGAUX. relatesTo replaces: a new version, the old one "
+    "superseded. All or nothing; the JSON API's deposit decision and trace."
+)
+PATCH_DOC = (
+    "application/json-patch+json (add, remove, replace, test) on securityLabel (the "
+    "visibility codes) and the PDSm isArchived extension (false to true) only; the JSON "
+    "API's masking, visibility and archive decisions and traces."
+)
+DELETE_DOC = "Logical deletion, the document's author only (the JSON API's delete)."
+
+
 def statement(base: str, software_version: str) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -59,8 +77,9 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "dmp-kiosk", "version": software_version},
         "implementation": {
-            "description": "Dossier médical partagé: IHE MHD Document Responder, read side "
-            "(ITI-67, ITI-68), DocumentReference after the French PDSm profile",
+            "description": "Dossier médical partagé: IHE MHD Document Responder (ITI-65 "
+            "Provide Document Bundle, ITI-67, ITI-68), DocumentReference and metadata "
+            "updates (PATCH, DELETE) after the French PDSm profile",
             "url": base,
         },
         "fhirVersion": "4.0.1",
@@ -75,13 +94,20 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                     "decided and traced as in the JSON API (/api/v1). Software cannot "
                     "register as a terminal of its own yet.",
                 },
+                "interaction": [{"code": "transaction", "documentation": TRANSACTION_DOC}],
                 "resource": [
                     {
                         "type": "DocumentReference",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "search-type"},
+                            {"code": "patch", "documentation": PATCH_DOC},
+                            {"code": "delete", "documentation": DELETE_DOC},
+                        ],
                         "versioning": "no-version",
                         "readHistory": False,
                         "updateCreate": False,
+                        "conditionalDelete": "not-supported",
                         "searchParam": [
                             {"name": name, "type": kind, "documentation": doc}
                             for name, kind, doc in SEARCH_PARAMS

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import bindparam, select
 
+from server.crypto import NONCE_BYTES
 from server.db import core
 from server.fhir import mapping, outcome
 from server.fhir.params import Search
@@ -31,7 +32,9 @@ from server.services.views import EMERGENCY_BANNER
 
 _DOC, _CONTENT = table_of(Document), table_of(DocumentContent)
 # The listing's own statement with every status but deleted (`all=true`).
-_ROWS = listing.LISTINGS[True, False].add_columns(_DOC.c.id.label("row_id"))
+_ROWS = listing.LISTINGS[True, False].add_columns(
+    _DOC.c.id.label("row_id"), _DOC.c.sha1.label("sha1_sealed")
+)
 _ONE = _ROWS.where(_DOC.c.id == bindparam("row_id"))
 _CONTENTS = select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
     _CONTENT.c.document_id.in_(bindparam("ids", expanding=True))
@@ -89,7 +92,14 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
 def read(ctx: Ctx, who: Principal, logical_id: str, base: str) -> dict[str, Any]:
     dossier_id = _dossier_of(ctx, who, logical_id, "metadata")
     found = documents.readable(ctx, who, dossier_id, logical_id, "metadata")
-    row = core(ctx.session).execute(_ONE, {"dossier_id": dossier_id, "row_id": found.document.id})
+    return resource(ctx, dossier_id, found.patient.id, found.document.id, base)
+
+
+def resource(ctx: Ctx, dossier_id: int, patient_id: int, row_id: int, base: str) -> dict[str, Any]:
+    """The DocumentReference of a stored document, as it is now. Decides nothing: the
+    caller decided (and traced) that it may be shown."""
+    ctx.session.flush()  # the changes of this request, if any, are what is shown
+    row = core(ctx.session).execute(_ONE, {"dossier_id": dossier_id, "row_id": row_id})
     listed = row.first()
     if listed is None:  # deleted: the policy refused it already; kept for the type checker
         raise lookup.no_document()
@@ -97,7 +107,7 @@ def read(ctx: Ctx, who: Principal, logical_id: str, base: str) -> dict[str, Any]
         listed,
         base=base,
         dossier_id=dossier_id,
-        patient_id=found.patient.id,
+        patient_id=patient_id,
         sha1=_sha1s(ctx, dossier_id, [listed]).get(listed.row_id),
         matrix=ctx.matrix,
     )
@@ -110,14 +120,18 @@ def retrieve(ctx: Ctx, who: Principal, logical_id: str) -> documents.Content:
 
 
 def _dossier_of(ctx: Ctx, who: Principal, logical_id: str, part: str) -> int:
+    return dossier_of(ctx, who, logical_id, Action.DOCUMENT_READ, {"part": part})
+
+
+def dossier_of(
+    ctx: Ctx, who: Principal, logical_id: str, action: Action, detail: dict[str, Any] | None
+) -> int:
     """The dossier holding the document a FHIR id names. An id that names no document is
     decided and traced like a request on no dossier (`guard.refuse_missing`): the caller
     gets the answer the policy gives there, as for any unknown dossier."""
     dossier_id = ctx.session.scalar(_DOSSIER_OF, {"logical_id": logical_id})
     if dossier_id is None:
-        guard.refuse_missing(
-            ctx, who, Action.DOCUMENT_READ, None, None, lookup.no_document(), detail={"part": part}
-        )
+        guard.refuse_missing(ctx, who, action, None, None, lookup.no_document(), detail=detail)
     return int(dossier_id)
 
 
@@ -158,9 +172,24 @@ _SHA1_LOCK = threading.Lock()
 
 
 def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]:
+    """base64 SHA-1 of each row's content: opened from its sealed digest (kept at deposit
+    since migration 0015), else computed from the content as before (older rows)."""
+    if not rows:
+        return {}
+    conn = core(ctx.session)
+    wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
+    if wrapped is None:  # a destroyed key: no bytes, no hash
+        return {}
+    opener = ctx.keyring.opener(wrapped)
     out: dict[int, str] = {}
     missing: dict[int, DocumentRow] = {}
     for row in rows:
+        sealed = row.sha1_sealed
+        if sealed is not None:
+            aad = f"{row.logical_id}:sha1".encode()
+            opened = opener.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+            out[row.row_id] = base64.b64encode(opened).decode()
+            continue
         known = _SHA1_BY_SHA256.get(row.sha256)
         if known is None:
             missing[row.row_id] = row
@@ -168,11 +197,6 @@ def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]
             out[row.row_id] = known
     if not missing:
         return out
-    conn = core(ctx.session)
-    wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
-    if wrapped is None:  # a destroyed key: no bytes, no hash
-        return out
-    opener = ctx.keyring.opener(wrapped)
     for found in conn.execute(_CONTENTS, {"ids": sorted(missing)}):
         row = missing[found.document_id]
         body = opener.decrypt(found.nonce, found.ciphertext, row.logical_id.encode())

@@ -15,14 +15,27 @@ from server.models.base import Base, UTCDateTime
 
 
 class Kiosk(Base):
-    """A registered kiosk: its certificate from the kiosk CA is pinned by fingerprint."""
+    """A registered terminal: whatever signs requests with a key the server pinned.
+
+    `kind` "kiosk": a kiosk, its certificate from the kiosk CA pinned (`cert_pem`, and
+    `cert_sha256` its DER's SHA-256). "software": a professional's record-keeping
+    software, whose vendor made its own key pair; the server pins the bare public key (no
+    CA involved): `cert_pem` holds its SubjectPublicKeyInfo PEM and `cert_sha256` the
+    SHA-256 of that DER, so one key pins one terminal. "insurer": the insurer's system,
+    pinned the same way, signing in as the institutional identity `service_account_id`
+    (no card). One table, so that request replay records, card challenges, card bindings
+    and sessions name every terminal alike. (The columns keep their kiosk-era names: on
+    SQLite renaming them would rebuild a table that other tables reference.)
+    """
 
     __tablename__ = "kiosks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="kiosk", server_default="kiosk")
     cert_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     cert_pem: Mapped[str] = mapped_column(Text)
+    service_account_id: Mapped[int | None] = mapped_column(ForeignKey("service_accounts.id"))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

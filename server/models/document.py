@@ -61,6 +61,12 @@ class Document(Base):
     # the row the deposit writes anyway, so that queueing costs the deposit nothing; a
     # search confirms such documents against their text (docs/documents.md).
     search_queued: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("false"))
+    # The SHA-1 of the stored bytes that IHE MHD and PDSm publish in
+    # DocumentReference.content.attachment.hash, sealed under the dossier key (nonce ||
+    # AES-GCM, AAD "<logical_id>:sha1"): a digest of a short content can be confirmed by
+    # guessing, so it is derived health data and dies with the dossier key. NULL for the
+    # documents stored before it was kept (docs/fhir.md: computed from the content then).
+    sha1: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class DocumentEntry(Base):

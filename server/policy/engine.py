@@ -31,8 +31,9 @@ The rules, in the order they are tried:
    reads the delegated categories until the delegation ends (policy/delegation.py).
 7. Professionals: closed dossiers refuse everything; the emergency acts; consent given in
    person (ACCESS_GRANT for oneself with `patient_present`: the patient's card at the
-   counter), refused to a blocked professional; the admissions desk (which also adds and
-   removes a minor's representatives); then a relation
+   counter), refused to a blocked professional; closure in person (DOSSIER_CLOSE with
+   `patient_present`), likewise; the admissions desk (which also adds and removes a
+   minor's representatives); then a relation
    (médecin traitant, blocked, author, care team, consent, emergency) and the per-action
    checks (matrix, masking, authorship, status).
 8. Anything else is refused (DEFAULT_DENY).
@@ -519,6 +520,8 @@ def _decide_professional(
         return _centre_15(actor, dossier)
     if action is Action.ACCESS_GRANT and ctx.patient_present:
         return _consent_in_person(actor, dossier, ctx)
+    if action is Action.DOSSIER_CLOSE and ctx.patient_present:
+        return _close_in_person(actor, dossier)
     desk = _admissions_desk(actor, action, dossier, ctx)
     if desk is not None:
         return desk
@@ -589,6 +592,16 @@ def _consent_in_person(actor: Actor, dossier: DossierFacts, ctx: Context) -> Dec
     if ctx.target_professional_id != actor.id:
         return _deny(Reason.NOT_A_PARTY)
     if actor.id in dossier.blocked:
+        return _deny(Reason.PROFESSIONAL_BLOCKED)
+    return _allow(Grant(Reason.EXPLICIT_CONSENT, Mode.CONSENT))
+
+
+def _close_in_person(actor: Actor, dossier: DossierFacts) -> Decision:
+    """Issue 13: closure "by a professional with the patient's card present". The
+    patient's card signing a fresh challenge at this desk is the patient's own act (as for
+    consent in person); the professional only carries it out. A blocked professional
+    stays blocked: the patient can close the dossier themself at any kiosk."""
+    if actor.id in dossier.blocked and actor.id != dossier.medecin_traitant_id:
         return _deny(Reason.PROFESSIONAL_BLOCKED)
     return _allow(Grant(Reason.EXPLICIT_CONSENT, Mode.CONSENT))
 

@@ -56,6 +56,7 @@ def overview(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
                 "id": m.id,
                 "professional": ref(m.professional_id),
                 "structure": m.structure_finess,
+                "structure_name": views.structure_name(ctx, m.structure_finess),
                 "added_at": views.iso(m.added_at),
             }
             for m in team

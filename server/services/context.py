@@ -45,6 +45,9 @@ class Ctx:
     # answer (a 409, a 422) must still be traced (guard.authorize sets it, the API runner
     # calls it).
     unfinished: Callable[[DmpError], None] | None = field(default=None)
+    # The receipt a consent-bearing change of this request issued (services/receipts.py):
+    # its id rides on the answer, so the caller can show that very receipt.
+    receipt_id: str | None = field(default=None)
 
     @property
     def now(self) -> datetime:

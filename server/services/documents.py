@@ -281,6 +281,14 @@ def seal_replace_reason(ctx: Ctx, wrapped_key: bytes, old: Document, reason: str
     return nonce + sealed
 
 
+def seal_sha1(ctx: Ctx, wrapped_key: bytes, doc: Document, body: bytes) -> bytes:
+    """The SHA-1 IHE MHD publishes (attachment.hash), sealed like the content it derives
+    from (Document.sha1): the FHIR door opens it instead of decrypting the content."""
+    digest = hashlib.sha1(body, usedforsecurity=False).digest()  # an identifier PDSm names
+    nonce, sealed = ctx.keyring.encrypt(wrapped_key, digest, f"{doc.logical_id}:sha1")
+    return nonce + sealed
+
+
 def _deposit_fields(
     ctx: Ctx, who: Principal, body: Any, allowed: set[str] = DEPOSIT_FIELDS
 ) -> dict[str, Any]:
@@ -389,6 +397,7 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Readi
     ctx.session.flush()
     nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, reading.body, doc.logical_id)
     ctx.session.add(DocumentContent(document_id=doc.id, nonce=nonce, ciphertext=sealed))
+    doc.sha1 = seal_sha1(ctx, row.wrapped_key, doc, reading.body)
     ctx.session.add(_entry(ctx, who, doc))
     # The new version is born queued for the background indexer (Document.search_queued):
     # searchable at once, its postings made by `dmp worker` (server/search/index.py).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,8 @@ from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
-from server.services import audit, guard, history, lookup, receipts, views
+from server.policy.model import DossierStatus
+from server.services import audit, capabilities, guard, history, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
@@ -194,6 +196,8 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     if full and who.actor.id == patient.id:
         # The home page's "Depuis votre dernière visite : 2 accès, dont 1 en urgence".
         out["since_last_visit"] = history.since_last_visit(ctx, patient.id)
+    if full and granted.facts is not None:
+        out["actions"] = capabilities.allowed(who.actor, granted.facts, ctx.now, ctx.matrix)
     if not full:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
     return views.with_banner(out, granted)
@@ -205,15 +209,64 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
     if data.get("confirm") is not True:
         raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
     delete = flag(data, "delete", False)
-    row, patient = lookup.dossier(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
-    guard.authorize(ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete})
+    row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
+    granted = guard.authorize(
+        ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete}
+    )
+    return _closed(ctx, who, row, patient, delete, granted, {})
+
+
+def close_in_person(
+    ctx: Ctx, who: Principal, dossier_id: int, body: Any, present_patient_id: int
+) -> dict[str, Any]:
+    """A professional closes the dossier at the desk, the patient's card in the reader
+    having just signed a fresh challenge (`present_patient_id`, as for consent in
+    person): the patient's choice, carried out by the professional."""
+    data = require_object(body)
+    reject_unknown(data, {"confirm", "delete"})
+    if data.get("confirm") is not True:
+        raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
+    delete = flag(data, "delete", False)
+    row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
+    present = present_patient_id == patient.id
+    granted = guard.authorize(
+        ctx,
+        who,
+        Action.DOSSIER_CLOSE,
+        row,
+        patient,
+        patient_present=present,
+        detail={"delete": delete, "card_holder": present_patient_id},
+    )
+    return _closed(ctx, who, row, patient, delete, granted, {"in_person": True})
+
+
+def _locked(ctx: Ctx, who: Principal, action: Action, dossier_id: int) -> tuple[Dossier, Patient]:
+    """The dossier row locked for this transaction, read again under the lock: closing,
+    reopening and `dmp retention run` on another host are serialised, so a reopening
+    never revives a dossier purged meanwhile (PostgreSQL: FOR UPDATE; SQLite: the
+    transaction already holds the write lock)."""
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
+    ctx.session.refresh(row, with_for_update=True)
+    return row, patient
+
+
+def _closed(
+    ctx: Ctx,
+    who: Principal,
+    row: Dossier,
+    patient: Patient,
+    delete: bool,
+    granted: guard.Granted,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     row.status = "closed"
     row.closed_at = ctx.now
     # Kept ten years after closure, or deleted within three months when the patient asks.
     years = ctx.settings["RETENTION_YEARS"]
     row.retention_until = ctx.now + timedelta(days=round(365.25 * years))
     row.deletion_requested_at = ctx.now if delete else None
-    receipts.issue(
+    receipt = receipts.issue(
         ctx,
         who,
         Action.DOSSIER_CLOSE,
@@ -223,18 +276,47 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
             "status": "closed",
             "deletion_requested": delete,
             "retention_until": receipts.instant(row.retention_until),
+            **extra,
         },
     )
-    return views.summary(ctx, row, patient, full=True)
+    return _answer(ctx, who, row, patient, granted, receipt.receipt_id)
 
 
 def reopen(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
-    row, patient = lookup.dossier(ctx, who, Action.DOSSIER_REOPEN, dossier_id)
-    guard.authorize(ctx, who, Action.DOSSIER_REOPEN, row, patient)
+    row, patient = _locked(ctx, who, Action.DOSSIER_REOPEN, dossier_id)
+    granted = guard.authorize(ctx, who, Action.DOSSIER_REOPEN, row, patient)
     row.status = "active"
+    # Everything was kept while closed (documents, settings, care team): reopening only
+    # lifts the closure, and a deletion asked for and not yet carried out is withdrawn.
+    withdrawn = row.deletion_requested_at is not None
     row.closed_at = row.retention_until = row.deletion_requested_at = None
-    receipts.issue(ctx, who, Action.DOSSIER_REOPEN, row, patient, {"status": "active"})
-    return views.summary(ctx, row, patient, full=True)
+    receipt = receipts.issue(
+        ctx,
+        who,
+        Action.DOSSIER_REOPEN,
+        row,
+        patient,
+        {"status": "active", "deletion_request_withdrawn": withdrawn},
+    )
+    return _answer(ctx, who, row, patient, granted, receipt.receipt_id)
+
+
+def _answer(
+    ctx: Ctx,
+    who: Principal,
+    row: Dossier,
+    patient: Patient,
+    granted: guard.Granted,
+    receipt_id: str,
+) -> dict[str, Any]:
+    full = who.actor.kind is ActorKind.PATIENT
+    out = views.summary(ctx, row, patient, full=full)
+    out["receipt_id"] = receipt_id
+    if full and granted.facts is not None:
+        # The facts as they are now, not as they were before the change.
+        facts = replace(granted.facts, status=DossierStatus(row.status))
+        out["actions"] = capabilities.allowed(who.actor, facts, ctx.now, ctx.matrix)
+    return out
 
 
 def _patient_fields(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:

@@ -174,6 +174,33 @@ def _with_delegation(
     return facts if found is None else replace(facts, delegation=found)
 
 
+def permits(
+    ctx: Ctx,
+    who: Principal,
+    action: Action,
+    dossier: Dossier,
+    patient: Patient,
+    document: Document | None = None,
+) -> bool:
+    """Whether `action` would be allowed now, asked of the same `decide` on the same facts
+    and not traced: the caller only chooses with it which decision to take and trace (a
+    FHIR PATCH applies to the resource only a caller who may read it)."""
+    professional = who.actor.kind is ActorKind.PROFESSIONAL
+    loaded = load(
+        ctx.session,
+        dossier,
+        patient,
+        ctx.now,
+        professional_id=who.actor.id if professional else None,
+        session_hash=who.session_hash if professional else None,
+    )
+    emergency = loaded.emergency.mode if loaded.emergency else None
+    context = Context(now=ctx.now, emergency=emergency, first_access=loaded.first_access)
+    facts = document_facts(document) if document is not None else None
+    dossier_facts = _with_delegation(ctx, who, loaded.facts, dossier.id)
+    return decide(who.actor, action, dossier_facts, facts, context, ctx.matrix).allowed
+
+
 def refuse_missing(
     ctx: Ctx,
     who: Principal,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry, LogLeaf
+from server.models import AuditEntry, LogLeaf, Receipt
 from server.policy import Action, Matrix
 from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
@@ -52,6 +52,7 @@ VERBS = {
     "auth:password_set": "a changé son mot de passe",
     "auth:totp_enrol": "a enregistré une application d'authentification",
     "auth:signin": "s'est connecté à son dossier",
+    "auth:terminal": "s'est connecté en tant que système d'information",
     # Who may act for whom (issue 13); the operation words the line (OPERATIONS).
     "representative:manage": "a modifié les représentants légaux",
     "delegation:manage": "a modifié les délégations",
@@ -138,10 +139,10 @@ REASONS_FR = {
     "signature_invalid": "signature de la carte invalide",
     "unknown_holder": "titulaire de la carte inconnu",
     "card_changed": "une autre carte a été présentée pendant la session",
-    "unknown_kiosk": "borne inconnue",
-    "kiosk_revoked": "borne révoquée",
+    "unknown_kiosk": "borne ou logiciel inconnu",
+    "kiosk_revoked": "borne ou logiciel révoqué",
     "kiosk_signature_missing": "requête de borne non signée",
-    "kiosk_signature_invalid": "signature de la borne invalide",
+    "kiosk_signature_invalid": "signature de la borne ou du logiciel invalide",
     "kiosk_certificate_untrusted": "certificat de borne non reconnu",
     "kiosk_certificate_expired": "certificat de borne expiré",
     "kiosk_certificate_not_yet_valid": "certificat de borne pas encore valide",
@@ -153,6 +154,11 @@ REASONS_FR = {
     "request_date_invalid": "date de requête de borne illisible",
     "request_stale": "requête de borne trop ancienne ou horloge déréglée",
     "request_replayed": "requête de borne rejouée",
+    # Registered software (issue #12): professional software, the insurer's system.
+    "terminal_kind_refused": "ce terminal (borne ou logiciel) n'est pas enregistré pour cela",
+    "terminal_signature_invalid": "signature du logiciel invalide",
+    "session_other_terminal": "session présentée par un autre terminal que le sien",
+    "terminal_signin": "connexion du système d'information de l'Assurance Maladie",
     # Sign-in refusals (issue #4): the caller only sees one generic message.
     "otp_invalid": "code de connexion incorrect",
     "otp_replayed": "code de connexion déjà utilisé",
@@ -219,8 +225,18 @@ def history(
             )
         )
     }
+    # The receipt of each line whose change produced one (docs/receipts.md).
+    issued: dict[int, str] = {
+        entry_id: receipt_id
+        for entry_id, receipt_id in ctx.session.execute(
+            select(Receipt.audit_entry_id, Receipt.receipt_id).where(
+                Receipt.audit_entry_id.in_([e.id for e in entries])
+            )
+        )
+    }
     for entry, item in zip(entries, items, strict=True):
         item["log_index"] = leaves.get(entry.id)
+        item["receipt_id"] = issued.get(entry.id)
     signed = trace_log.latest(ctx.session)
     more = bool(entries) and entries[-1].seq > 1
     return {

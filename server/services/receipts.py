@@ -20,10 +20,11 @@ from server.errors import AccessDenied, NotFound
 from server.models import AuditEntry, Dossier, Patient, Professional, Receipt
 from server.policy import Action, ActorKind
 from server.receipt_signer import SignerUnavailable
-from server.services import audit, guard, lookup
+from server.services import audit, guard, lookup, trace_log
 from server.services.context import Ctx, Principal
 
-FORMAT = "dmp-kiosk-receipt/1"
+# Version 2 added `log_checkpoint`: the log's signed checkpoint when the receipt was issued.
+FORMAT = "dmp-kiosk-receipt/2"
 RECEIPT_ID_BYTES = 16  # 128 random bits: 22 URL-safe characters, never guessed
 RECEIPT_ID_PATTERN = "^[A-Za-z0-9_-]{22}$"
 
@@ -72,6 +73,9 @@ def issue(
         "mode": entry.mode,
         "trace_entry": {"id": entry.id, "seq": entry.seq},
         "signer": {"serial": signer.serial_hex},
+        # The log as it stood (docs/receipts.md): signed inside the receipt, the patient
+        # can later ask for a consistency proof from it and catch a rewritten history.
+        "log_checkpoint": current_checkpoint(ctx),
     }
     data = canonical(content)
     row = Receipt(
@@ -86,7 +90,15 @@ def issue(
         seq=entry.seq,
     )
     ctx.session.add(row)
+    # The API answers the change with this id (server/api/runtime.py adds it).
+    ctx.receipt_id = receipt_id
     return row
+
+
+def current_checkpoint(ctx: Ctx) -> str | None:
+    """The latest signed checkpoint's note; None only before the log's first pass."""
+    signed = trace_log.latest(ctx.session)
+    return signed.note if signed is not None else None
 
 
 def patient_ref(patient: Patient) -> dict[str, Any]:

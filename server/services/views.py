@@ -79,7 +79,21 @@ def professional_ref(ctx: Ctx, pro_id: int | None) -> dict[str, Any] | None:
         "name": f"{pro.first_name} {pro.last_name}",
         "profession": pro.profession,
         "structure": pro.structure_finess,
+        "structure_name": pro.structure_name,
     }
+
+
+def structure_name(ctx: Ctx, finess: str | None) -> str | None:
+    """The establishment's name, as its professionals' cards state it: the patient reads
+    a name, never a bare FINESS number (there is no establishment directory of its own)."""
+    if finess is None:
+        return None
+    return ctx.session.scalars(
+        select(Professional.structure_name)
+        .where(Professional.structure_finess == finess, Professional.structure_name.is_not(None))
+        .order_by(Professional.id)
+        .limit(1)
+    ).first()
 
 
 def document(

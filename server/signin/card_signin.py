@@ -37,7 +37,7 @@ from server.policy import ActorKind
 from server.services.context import Ctx, Principal
 from server.signin import challenges, sessions, trace
 from server.signin.events import Holder, SigninAction, SigninFailure, SigninReason
-from server.signin.kiosk_identity import VerifiedKiosk, forget_expired
+from server.signin.kiosk_identity import TerminalKind, VerifiedKiosk, forget_expired
 from server.trust import TrustError, TrustStore, der_fingerprint
 
 SIGNIN = "signin"
@@ -76,6 +76,7 @@ def issue_challenge(
     ctx: Ctx, kiosk: VerifiedKiosk, purpose: str, session_hash: str | None = None
 ) -> dict[str, Any]:
     """A challenge bound to the kiosk (and session): nothing is written (challenges.py)."""
+    _card_terminal(kiosk)
     value, expires = challenges.issue(ctx, kiosk.id, purpose, session_hash)
     return {"challenge": base64.b64encode(value).decode(), "expires_at": _iso(expires)}
 
@@ -102,6 +103,7 @@ def parse_proof(body: Any, *, kind: CardKind | None = None) -> CardProof:
 
 def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof) -> dict[str, Any]:
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
+    _card_terminal(kiosk, proof.kind)
     holder, sha = _verify(ctx, trust, proof)
     serial_hex = proof.serial.hex()
     detail = {"card_serial": serial_hex, "card_cert_sha256": sha}
@@ -162,6 +164,7 @@ def patient_presence(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, body: An
     kiosk. Every sign-in check applies; the answer is the card holder's patient id."""
     proof = parse_proof(body, kind=CardKind.PATIENT)
     _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
+    _card_terminal(kiosk)  # a patient's card shown at a software's reader: consent only
     holder, _sha = _verify(ctx, trust, proof)
     return holder.id
 
@@ -199,6 +202,22 @@ def card_removed(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, An
     _binding(ctx, who, kiosk)
     sessions.end_session(ctx, who)
     return {"ended": True}
+
+
+def _card_terminal(kiosk: VerifiedKiosk, signs_in: CardKind | None = None) -> None:
+    """Which terminal relays which card. The insurer's system holds no reader. A
+    professional's software signs professionals in (and shows a patient's card for an
+    in-person consent), but no patient signs in to her own dossier through her doctor's
+    software: she has her own session (kiosk, or online)."""
+    refused = kiosk.kind is TerminalKind.INSURER or (
+        kiosk.kind is TerminalKind.SOFTWARE and signs_in is CardKind.PATIENT
+    )
+    if refused:
+        raise SigninFailure(
+            SigninReason.TERMINAL_KIND_REFUSED,
+            SigninAction.CARD,
+            detail={"kind": kiosk.kind.value},
+        )
 
 
 def _binding(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk | None) -> CardBinding:

@@ -36,7 +36,7 @@ from server.services.context import Ctx
 from server.signin.events import SigninFailure, SigninReason
 
 VERSION = 1
-PURPOSES = {"signin": 1, "resign": 2}
+PURPOSES = {"signin": 1, "resign": 2, "terminal": 3}  # terminal: terminal_signin.py
 NONCE_BYTES = 16
 TAG_BYTES = 16
 KEY_PURPOSE = "card-challenge"

@@ -22,6 +22,7 @@ class SigninAction(StrEnum):
     PASSWORD_SET = "auth:password_set"  # noqa: S105
     TOTP_ENROL = "auth:totp_enrol"
     SIGNIN = "auth:signin"  # a pending sign-in finished (or refused)
+    TERMINAL = "auth:terminal"  # a terminal's machine sign-in (the insurer's system)
 
 
 class SigninReason(StrEnum):
@@ -42,6 +43,10 @@ class SigninReason(StrEnum):
     REQUEST_NONCE_INVALID = "request_nonce_invalid"
     REQUEST_REPLAYED = "request_replayed"
     REVOCATION_UNKNOWN = "revocation_unknown"
+    # Software terminals (kiosk_identity.py, terminal_signin.py)
+    TERMINAL_KIND_REFUSED = "terminal_kind_refused"  # e.g. a kiosk asking to sign in as insurer
+    TERMINAL_SIGNATURE_INVALID = "terminal_signature_invalid"  # the challenge's signature
+    SESSION_OTHER_TERMINAL = "session_other_terminal"  # a bound session shown elsewhere
     # Card challenges and certificates (challenges.py, card_signin.py, server/trust.py)
     CHALLENGE_UNKNOWN = "challenge_unknown"
     CHALLENGE_OTHER_KIOSK = "challenge_other_kiosk"
@@ -77,6 +82,7 @@ class SigninReason(StrEnum):
     # Successes
     CARD_SIGNIN = "card_signin"
     CARD_FIRST_FACTOR = "card_first_factor"
+    TERMINAL_SIGNIN = "terminal_signin"
     PASSWORD_VALID = "password_valid"  # noqa: S105
     PASSWORD_SET = "password_set"  # noqa: S105
     CODE_SENT = "code_sent"

@@ -12,6 +12,11 @@ A kiosk sends four headers:
     X-DMP-Signature: base64 of a DER ECDSA P-256 / SHA-256 signature, low-s, of
                      canonical_request(kiosk, method, path?query, date, nonce, body)
 
+A registered software (docs/integrators.md) signs its requests exactly so, its
+registered name in X-DMP-Kiosk. The insurer's system also signs a sign-in challenge:
+`terminal_signin_message` is what it signs, in its own scheme, so that no signed request
+can pass for a signed challenge nor the reverse.
+
 The server remembers each accepted request by the SHA-256 of its canonical bytes (what
 was signed, not the signature: ECDSA signatures are malleable, `(r, n - s)` verifies as
 well as `(r, s)`), so the nonce is what keeps two honest identical requests of the same
@@ -39,6 +44,7 @@ HEADER_NONCE = "X-DMP-Nonce"
 HEADER_SIGNATURE = "X-DMP-Signature"
 HEADERS = (HEADER_KIOSK, HEADER_DATE, HEADER_NONCE, HEADER_SIGNATURE)
 SCHEME = "DMP-KIOSK-REQUEST-v2"
+TERMINAL_SIGNIN_SCHEME = "DMP-TERMINAL-SIGNIN-v1"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 NONCE_BYTES = 16
 _NONCE = re.compile(f"[0-9a-f]{{{2 * NONCE_BYTES}}}")
@@ -92,3 +98,18 @@ def sign_request(
         HEADER_NONCE: nonce,
         HEADER_SIGNATURE: base64.b64encode(low_s(signature)).decode(),
     }
+
+
+def terminal_signin_message(terminal: str, challenge: bytes) -> bytes:
+    """What a registered software signs to sign in as its own identity (the insurer's
+    system): the server's challenge, named for this terminal."""
+    encoded = base64.b64encode(challenge).decode()
+    return "\n".join((TERMINAL_SIGNIN_SCHEME, terminal, encoded)).encode()
+
+
+def sign_terminal_challenge(
+    key: ec.EllipticCurvePrivateKey, terminal: str, challenge: bytes
+) -> str:
+    """The software side: base64 of the low-s signature of `terminal_signin_message`."""
+    signature = key.sign(terminal_signin_message(terminal, challenge), ec.ECDSA(hashes.SHA256()))
+    return base64.b64encode(low_s(signature)).decode()

@@ -27,6 +27,7 @@ from server.models import (
 )
 from server.policy import Actor, ActorKind
 from server.services.context import Ctx, Principal
+from server.signin.events import Holder
 
 EXPIRED = "Session absente ou expirée."
 TOUCH_EVERY = timedelta(seconds=60)
@@ -113,6 +114,16 @@ _INSERT_BOUND_PG = (
 )
 
 
+class SessionElsewhere(Unauthenticated):
+    """A live session shown by another terminal than its own, or without its terminal's
+    signature: a token that left its terminal. The same answer as any invalid session;
+    the API runner traces who it belongs to and where it was used (`holder`, `bound`)."""
+
+    def __init__(self, holder: Holder, bound: str) -> None:
+        super().__init__("session_invalid", EXPIRED)
+        self.holder, self.bound = holder, bound
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -192,10 +203,16 @@ def resolve(ctx: Ctx, token: str, kiosk: str | None = None) -> Principal:
         row.ended_at is not None
         or row.expires_at <= ctx.now
         or row.last_seen + idle <= ctx.now
-        or (row.kiosk is not None and row.kiosk != kiosk)
         or (row.bound is not None and row.last_signature_at + resign <= ctx.now)
     ):
         raise Unauthenticated("session_invalid", EXPIRED)
+    if row.kiosk is not None and row.kiosk != kiosk:
+        actor, name = _actor_of_row(ActorKind(row.actor_kind), row)
+        patient = actor.id if actor.kind is ActorKind.PATIENT else None
+        holder = Holder(
+            actor.kind.value, actor.id, name, actor.profession, actor.structure, patient
+        )
+        raise SessionElsewhere(holder, row.kiosk)
     # Writing last_seen on every request would make every read a row write; to the
     # minute is precise enough for an idle timeout counted in minutes.
     if ctx.now - row.last_seen >= TOUCH_EVERY:

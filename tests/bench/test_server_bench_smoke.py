@@ -17,7 +17,7 @@ from bench.server_bench import SCENARIOS, SEARCH_QUERIES, SMOKE_POPULATION
 from tests.bench.smoke import run_smoke
 from tests.conftest import wipe
 
-SEARCHES = ("list_mt", "search_typical", "list_large", "search_large")
+SEARCHES = ("list_mt", "search_typical", "list_large", "search_large", "fhir_search")
 
 
 def _check_clean(results: dict[str, Any]) -> None:
@@ -55,18 +55,27 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert results["list_large"]["by_label"] == {}
     # Each search beside the listing of the same dossiers, and the issue's two targets.
     pairs = {tuple(p["pair"]): p for p in report["search_ratios"]}
-    assert set(pairs) == {("search_large", "list_large"), ("search_typical", "list_mt")}
+    assert set(pairs) == {
+        ("search_large", "list_large"),
+        ("search_typical", "list_mt"),
+        ("fhir_search", "list_mt"),  # issue #12: the ITI-67 search by INS
+    }
     for pair in pairs.values():
         assert pair["p99_ratio"] > 0
     assert set(results["search_large"]["targets"]) == {
         "p99 < 20 ms",
         "p99 <= 1.5 x list_large p99",
     }
+    assert set(results["fhir_search"]["targets"]) == {"p99 <= 1.5 x list_mt p99"}
+    # Every FHIR answer was a searchset Bundle of a real size, not an OperationOutcome.
+    assert results["fhir_search"]["mean_body_bytes"] > 300
 
 
 @pytest.mark.slow
 def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) -> None:
-    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json")
+    # Sixteen scenarios, each with its own sessions and gunicorn window: minutes on a
+    # loaded 2-core machine.
+    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json", timeout=480)
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
     _check_clean(results)
@@ -79,6 +88,14 @@ def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) ->
     for pair in pairs.values():
         assert pair["p50_ratio"] > 0
         assert pair["p99_ratio"] > 0
+    # Issue #14: the read path with the log's sequencer running, beside the same without;
+    # the sequencer really ran in the window (it logged the scenario's own trace entries).
+    logged = {tuple(p["pair"]): p for p in report["log_ratios"]}
+    assert set(logged) == {("floor_logged", "floor"), ("list_mt_logged", "list_mt")}
+    for name in ("floor_logged", "list_mt_logged"):
+        assert results[name]["log"]["sequenced"] > 0, name
+        assert logged[(name, name.removesuffix("_logged"))]["p99_ratio"] > 0
+    assert "log" not in results["floor"]
     sizes = report["deposit_request_bytes"]
     assert sizes["deposit_pdf10"] > 5 * sizes["deposit_text"]
     _check_searches(report, results)

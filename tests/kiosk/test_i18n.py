@@ -24,7 +24,7 @@ from kiosk.pages.common import FLASH
 KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
 TEMPLATES = KIOSK / "templates"
 # Python files whose texts are not translated through MESSAGES.
-NOT_TRANSLATED = {"receipts.py", "messages_en.py"}  # receipts have their own languages
+NOT_TRANSLATED = {"messages_en.py"}
 GETTEXT_NAMES = {"_", "gettext"}  # `_` in pages/, `i18n.gettext` in app.py
 
 # `_("...")` or `_('...')` in a template, with backslash escapes inside the literal.

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
-
-from pypdf import PdfReader
 
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
 
@@ -56,12 +53,9 @@ def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Ki
     page.check("[data-testid=consent]")
     page.click("[data-testid=open-dossier]")
     page.wait_for_selector("[data-testid=opened]")
-    href = page.get_attribute("[data-testid=receipt]", "href")
-    pdf = page.request.get("/".join(page.url.split("/")[:3]) + href)
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
-    assert "Camille NICOLAS" in text
-    assert "Claire MOREAU" in text
-    assert "code" in text.lower()  # how to sign in: card, then a one-time code
+    # The server signed the opening's receipt; the patient prints it with her card.
+    assert "carte Vitale" in page.inner_text("[data-testid=receipt-told]")
+    assert len(page.inner_text("[data-testid=receipt-id]").strip()) == 22
     page.click("text=Continuer vers le dossier")
     # Consent to the creation is not consent to read: the patient confirms with the card.
     page.click("[data-testid=consent-in-person]")

@@ -160,11 +160,9 @@ def test_pulling_the_professional_card_clears_everything(rig: Rig) -> None:
     rig.pro_signs_in()
     t = rig.terminal
     t.dossier = Dossier(7, {"patient": {"birth_name": "DURAND"}})
-    t.receipts["ABC"] = b"%PDF"
     rig.went_to()
     rig.pull(PRO)
     assert (t.pro, t.pro_reader, t.dossier, t.patient_card, t.patient) == (None,) * 5
-    assert t.receipts == {}
     assert t.token() is None
     assert t.flash == "card_removed"
     assert rig.went_to() == ["/"]
@@ -200,9 +198,8 @@ def test_a_patient_alone_signs_in_and_pulling_the_card_ends_it(rig: Rig) -> None
     t.finish_patient_sign_in("patient-token", 120.0)
     assert t.token() == "patient-token"
     assert t.patient.pending_token is None
-    t.receipts["R1"] = b"%PDF"
     rig.pull(PATIENT)
-    assert (t.patient, t.patient_card, t.dossier, t.receipts) == (None, None, None, {})
+    assert (t.patient, t.patient_card, t.dossier) == (None, None, None)
     assert rig.ended() == ["patient-token"]
 
 
@@ -286,10 +283,9 @@ def test_signing_out_clears_the_memory_and_tells_the_server(rig: Rig) -> None:
     rig.patient_signs_in()
     t = rig.terminal
     t.dossier = Dossier(3, {"patient": {}})
-    t.receipts["R"] = b"%PDF"
     rig.went_to()
     t.clear("signed_out", notify=False)
-    assert (t.patient, t.dossier, t.receipts, t.token()) == (None, None, {}, None)
+    assert (t.patient, t.dossier, t.token()) == (None, None, None)
     assert t.patient_card is None  # the card is stale: the welcome asks to take it
     assert t.present == {PATIENT: t.present[PATIENT]}
     assert rig.ended() == ["patient-token"]

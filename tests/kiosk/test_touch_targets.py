@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+import pytest
+
+from tests.kiosk.conftest import Kiosk
+from tests.kiosk.page_tour import TOURS
 
 MIN_PX = 44
 
@@ -45,135 +48,11 @@ MEASURE = """(min) => {
 
 
 def _small(page: Any) -> list[str]:
-    page.wait_for_load_state("load")
     found: list[str] = page.evaluate(MEASURE, MIN_PX)
     return found
 
 
-def _walk(page: Any, base: str, paths: list[str]) -> list[str]:
-    offenders: list[str] = []
-    for path in paths:
-        page.goto(base + path)
-        offenders += _small(page)
-    return offenders
-
-
-def test_patient_pages_have_large_targets(at: Kiosk) -> None:
-    page: Any = at.page
-    base = at.running.kiosk_url
-    offenders = _small(page)  # welcome
-    at.insert(READER_PATIENT, "patient-marie-durand")
-    page.wait_for_url("**/code")
-    offenders += _small(page)
-    page.click("[data-testid=send]")
-    page.wait_for_selector("[data-testid=sent]")
-    page.fill("#code", "000000")
-    page.click("form.card-form button[type=submit]")
-    page.wait_for_selector("[data-testid=error]")
-    offenders += _small(page)
-    page.fill("#code", at.last_code())
-    page.click("form.card-form button[type=submit]")
-    page.wait_for_url("**/patient/")
-    offenders += _small(page)
-    page.click("[data-testid=tile-documents]")
-    offenders += _small(page)
-    page.click("[data-testid=doc-1]")
-    offenders += _small(page)
-    page.click("[data-testid=mask]")
-    offenders += _small(page)
-    offenders += _walk(
-        page,
-        base,
-        [
-            "/patient/documents?all=1",
-            "/patient/documents/search?q=consultation",
-            "/patient/access",
-            "/patient/access/810003123451/block?name=Claire+MOREAU",
-            "/patient/emergency",
-            "/patient/history",
-            "/patient/totp",
-            "/patient/close",
-        ],
-    )
-    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
-
-
-def test_patient_opening_a_dossier_has_large_targets(at: Kiosk) -> None:
-    page: Any = at.page
-    at.sign_in_patient("patient-camille-nicolas")
-    page.wait_for_url("**/patient/create")
-    offenders = _small(page)
-    page.click("[data-testid=open-dossier]")
-    page.wait_for_selector("[data-testid=error]")
-    offenders += _small(page)
-    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
-
-
-def test_professional_pages_have_large_targets(at: Kiosk) -> None:
-    page: Any = at.page
-    base = at.running.kiosk_url
-    at.insert(READER_PRO, "urgentiste-roux")
-    page.wait_for_url("**/pin")
-    offenders = _small(page)
-    page.fill("#pin", "9999")
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=error]")
-    offenders += _small(page)
-    page.fill("#pin", "1234")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/pro/")
-    offenders += _small(page)
-    at.insert(READER_PATIENT, "patient-marie-durand")
-    page.wait_for_url("**/pro/dossier")
-    offenders += _small(page)
-    page.click("[data-testid=break-glass]")
-    offenders += _small(page)
-    page.fill("#reason", "Patiente inconsciente, admise aux urgences.")
-    page.click("[data-testid=confirm-emergency]")
-    page.wait_for_url("**/pro/dossier")
-    offenders += _small(page)
-    page.click("[data-testid=doc-1]")
-    offenders += _small(page)
-    offenders += _walk(page, base, ["/pro/dossier/search?q=consultation"])
-    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
-
-
-def test_pharmacy_and_admissions_pages_have_large_targets(at: Kiosk) -> None:
-    page: Any = at.page
-    base = at.running.kiosk_url
-    at.at_counter("pharmacien-moreau", "patient-marie-durand")
-    offenders = _small(page)
-    offenders += _walk(
-        page, base, ["/pro/dossier/deposit?form=dispensation", "/pro/dossier/deposit?form=text"]
-    )
-    at.pull(READER_PATIENT)
-    at.pull(READER_PRO)
-    page.wait_for_selector("[data-testid=welcome]")
-    at.at_counter("admissions-garcia", "patient-marie-durand")
-    offenders += _small(page)
-    page.click("[data-testid=admit]")
-    page.wait_for_selector("[data-testid=done]")
-    offenders += _small(page)
-    at.pull(READER_PATIENT)
-    page.wait_for_url("**/pro/")
-    at.insert(READER_PATIENT, "patient-camille-nicolas")
-    page.wait_for_url("**/pro/open")
-    offenders += _small(page)
-    page.fill("#email", "camille.nicolas@example.org")
-    page.check("[data-testid=consent]")
-    page.click("[data-testid=open-dossier]")
-    page.wait_for_selector("[data-testid=opened]")
-    offenders += _small(page)
-    assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)
-
-
-def test_unblock_page_has_large_targets(at: Kiosk) -> None:
-    page: Any = at.page
-    at.insert(READER_PRO, "pharmacien-moreau")
-    page.wait_for_url("**/pin")
-    for _ in range(3):
-        page.fill("#pin", "9999")
-        page.click("button[type=submit]")
-    page.wait_for_url("**/unblock")
-    offenders = _small(page)
+@pytest.mark.parametrize("tour", sorted(TOURS))
+def test_pages_have_large_targets(at: Kiosk, tour: str) -> None:
+    offenders = TOURS[tour](at, _small)
     assert not offenders, "targets under 44 px:\n" + "\n".join(offenders)

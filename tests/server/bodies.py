@@ -58,7 +58,16 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", D + "/emergency-access"): {"mode": "bris_de_glace", "reason": "détresse"},
         ("POST", "/api/v1/auth/card/signin"): {"kind": "patient", **PROOF},
         ("POST", "/api/v1/session/card/resign"): dict(PROOF),
+        ("POST", "/api/v1/auth/terminal/signin"): {
+            "challenge": PROOF["challenge"],
+            "signature": PROOF["signature"],
+        },
         ("POST", D + "/consents/in-person"): {"kind": "patient", **PROOF},
+        ("POST", D + "/close/in-person"): {
+            "confirm": True,
+            "delete": False,
+            "card": {"kind": "patient", **PROOF},
+        },
         ("POST", "/api/v1/signin/password"): {"ins": "255081416802538", "password": "secret"},
         ("POST", "/api/v1/signin/code"): {"pending_token": "x" * 40, "channel": "email"},
         ("POST", "/api/v1/signin/otp"): {

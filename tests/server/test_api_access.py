@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from server.models import FirstAccess, OutboxMessage
+from server.models import FirstAccess, OutboxMessage, Professional
 from server.policy import Action
 from server.services import guard, lookup
 from server.signin import sessions
@@ -89,9 +89,8 @@ def test_an_admission_brings_the_hospital_team_into_the_care_team(world: World) 
     assert (
         world.call("GET", "specialist", d + "/documents").get_json()["reason"] == "no_authorisation"
     )
-    assert world.call("POST", "admissions", d + "/care-team/join").get_json() == {
-        "structure": "920000049"
-    }
+    joined = world.call("POST", "admissions", d + "/care-team/join").get_json()
+    assert joined["structure"] == "920000049"
     assert world.call("GET", "specialist", d + "/documents").status_code == 200  # same FINESS
     r = world.call("GET", "admissions", d + "/documents")
     assert (r.status_code, r.get_json()["reason"]) == (
@@ -167,7 +166,11 @@ def test_withdrawn_emergency_permission_refuses_the_glass_and_centre_15(
 ) -> None:
     d = f"/dossiers/{marie_dossier}"
     r = put(world, "marie", d + "/emergency-settings", {"bris_de_glace": False, "centre_15": False})
-    assert r.get_json() == {"bris_de_glace": False, "centre_15": False}
+    assert r.get_json() | {"receipt_id": None} == {
+        "bris_de_glace": False,
+        "centre_15": False,
+        "receipt_id": None,
+    }
     r = world.call(
         "POST", "urgentiste", d + "/emergency-access", {"mode": "bris_de_glace", "reason": "x"}
     )
@@ -338,3 +341,19 @@ def test_a_first_access_already_recorded_by_a_concurrent_request_is_not_a_confli
         rows = s.scalars(select(FirstAccess).where(FirstAccess.dossier_id == marie_dossier))
         assert len(list(rows)) == 1
     assert [m.kind for m in outbox(world)].count("first_access") == 1
+
+
+def test_the_access_page_names_establishments_not_finess(world: World, marie_dossier: int) -> None:
+    # issue #14: the patient reads an establishment's name, never a bare FINESS number.
+    with world.rt.sessions() as s:
+        pro = s.get(Professional, world.ids["pharmacien"])
+        assert pro is not None
+        pro.structure_name = "Pharmacie du Marché"
+        s.commit()
+    d = f"/dossiers/{marie_dossier}"
+    world.call("POST", "marie", d + "/care-team", {"structure_finess": "750000028"})
+    world.call("POST", "marie", d + "/care-team", {"structure_finess": "920000049"})
+    access = world.call("GET", "marie", d + "/access").get_json()
+    names = {m["structure"]: m["structure_name"] for m in access["care_team"]}
+    # An establishment nobody's card names has no name to give (the kiosk then says so).
+    assert names == {"750000028": "Pharmacie du Marché", "920000049": None}

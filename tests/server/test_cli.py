@@ -128,7 +128,12 @@ def test_an_empty_database_is_bound_to_the_key_of_its_first_start(
     # server with another key is refused before it seals anything with it.
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 1
+        assert (
+            conn.scalar(
+                select(func.count()).select_from(MasterKeyCheck).where(MasterKeyCheck.id == 1)
+            )
+            == 1
+        )
         assert conn.scalar(select(func.count()).select_from(Dossier)) == 0
     engine.dispose()
     other = {**settings, "MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
@@ -144,13 +149,23 @@ def test_a_database_filled_before_the_check_record_is_bound_to_its_dossiers_key(
     # is refused and binds nothing; the right key then writes the record.
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(delete(MasterKeyCheck))
+        conn.execute(delete(MasterKeyCheck).where(MasterKeyCheck.id == 1))
     other = {**settings, "MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
     with pytest.raises(KeyMaterialError):
         create_app(other)
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 0
+        assert (
+            conn.scalar(
+                select(func.count()).select_from(MasterKeyCheck).where(MasterKeyCheck.id == 1)
+            )
+            == 0
+        )
     create_app(settings).extensions["dmp"].engine.dispose()
     with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(MasterKeyCheck)) == 1
+        assert (
+            conn.scalar(
+                select(func.count()).select_from(MasterKeyCheck).where(MasterKeyCheck.id == 1)
+            )
+            == 1
+        )
     engine.dispose()

@@ -149,7 +149,7 @@ CHANGES: dict[str, tuple[Change, str, Callable[[World, dict[str, Any]], None]]] 
             _ok(w.call("POST", "marie", f"/dossiers/{d}/reopen")),
         ),
         "dossier:reopen",
-        lambda w, c: _is(c, {"status": "active"}),
+        lambda w, c: _is(c, {"status": "active", "deletion_request_withdrawn": True}),
     ),
 }
 
@@ -165,7 +165,7 @@ def test_creation_gives_one_receipt_naming_consent_terminal_and_actor(
     assert line["action"] == "dossier:create"
     content = content_of(world, line["receipt_id"])
     assert content["receipt_id"] == line["receipt_id"]
-    assert content["format"] == "dmp-kiosk-receipt/1"
+    assert content["format"] == "dmp-kiosk-receipt/2"
     assert content["issued_at"] == "2026-06-15T10:00:00.000000Z"
     ins, birth_name, first_names, born, _sex, _place = PATIENTS["marie"]
     assert content["dossier"] == {
@@ -453,6 +453,8 @@ def test_consent_in_person_gives_one_receipt_naming_the_card_holder(
     assert r.status_code == 201, r.get_json()
     after = receipts_of(world, marie_dossier)
     assert len(after) == len(before) + 1
+    # A card-relayed route answers with its receipt too (server/api/runtime.py).
+    assert r.get_json()["receipt_id"] == after[-1]["receipt_id"]
     content = content_of(world, after[-1]["receipt_id"])
     assert content["action"] == "access:grant"
     assert content["terminal"] == "borne-1"

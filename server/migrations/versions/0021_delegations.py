@@ -1,7 +1,7 @@
 """Time-boxed delegations of read access (issue 13)
 
 Revision ID: 0021
-Revises: 0014
+Revises: 0016
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import server.models.base
 
 revision: str = "0021"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,7 +38,10 @@ def valid(resource: dict[str, Any]) -> dict[str, Any]:
     model.model_validate(resource)
     if resource["resourceType"] == "Bundle":
         for entry in resource.get("entry", []):
-            valid(entry["resource"])
+            if "resource" in entry or resource["type"] != "transaction-response":
+                valid(entry["resource"])
+            if "outcome" in entry.get("response", {}):
+                valid(entry["response"]["outcome"])
     if resource["resourceType"] == "DocumentReference":
         pdsm(resource)
     return resource

@@ -1,8 +1,10 @@
-"""Any query string or id on the FHIR routes: an OperationOutcome 4xx or a valid answer,
-never a 500, and never a document the JSON listing does not show the caller."""
+"""Any query string, id, Bundle or patch on the FHIR routes: an OperationOutcome 4xx or a
+valid answer, never a 500, never a document the JSON listing does not show the caller,
+and a refused Bundle writes nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from server.fhir import params
 from tests.server.conftest import World
+from tests.server.fhir import mhdkit
 from tests.server.fhir.fhirkit import ids, valid
 
 FUZZ = settings(
@@ -88,5 +91,110 @@ def test_any_id_is_clean(target: tuple[World, int, set[str]], resource_id: str) 
         r = world.client.get(
             f"/fhir/R4/{kind}/{resource_id}",
             headers=world.h("gp", Accept="application/fhir+json"),
+        )
+        clean(r)
+
+
+# --- the write routes: ITI-65 Bundles and PATCH -------------------------------------------
+
+# Bundle paths a mutation may hit, and values to put there: near the grammar and far off.
+WRITE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=20),
+    st.sampled_from(["current", "urn:uuid:x", "Patient/1", "#auteur", "N", "MASQUE_PS", "AAAA"]),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _paths(item, (*prefix, i))
+    return out
+
+
+def _mutate(tree: Any, path: tuple[Any, ...], value: Any, drop: bool) -> None:
+    *steps, last = path
+    for step in steps:
+        tree = tree[step]
+    if drop:
+        del tree[last]
+    else:
+        tree[last] = value
+
+
+@pytest.fixture
+def writer(world: World, marie_dossier: int) -> tuple[World, int, list[tuple[Any, ...]]]:
+    template = mhdkit.bundle(marie_dossier, {}, {})
+    return world, marie_dossier, _paths(template)
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_mutated_bundle_is_clean_and_all_or_nothing(
+    writer: tuple[World, int, list[tuple[Any, ...]]], data: st.DataObject
+) -> None:
+    world, dossier_id, paths = writer
+    sent = mhdkit.bundle(dossier_id, {}, {})
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            _mutate(sent, path, data.draw(WRITE_VALUES), data.draw(st.booleans()))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed or replaced the parent
+    before = mhdkit.count(world)
+    r = world.client.post("/fhir/R4", json=sent, headers=world.h("gp"))
+    body = clean(r)
+    if r.status_code >= 400:
+        assert mhdkit.count(world) == before
+    else:
+        assert body["type"] == "transaction-response"
+        assert mhdkit.count(world) == before + 2  # both documents, never one
+
+
+PATCH_OPS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["add", "remove", "replace", "test", "move", "x"]),
+            "path": st.sampled_from(
+                [
+                    "/securityLabel",
+                    "/securityLabel/-",
+                    "/securityLabel/0",
+                    "/securityLabel/1",
+                    "/securityLabel/0/coding/0/code",
+                    "/extension/0/valueBoolean",
+                    "/extension",
+                    "/extension/-",
+                    "/title",
+                    "",
+                    "/securityLabel/99",
+                ]
+            ),
+        },
+        optional={"value": WRITE_VALUES, "from": st.sampled_from(["/securityLabel/0", "/id"])},
+    ),
+    max_size=4,
+)
+
+
+@FUZZ
+@given(ops=st.one_of(PATCH_OPS, WRITE_VALUES))
+def test_any_patch_is_clean(target: tuple[World, int, set[str]], ops: Any) -> None:
+    world, dossier_id, _ = target
+    listing = world.call("GET", "gp", f"/dossiers/{dossier_id}/documents?all=true").get_json()
+    logical_id = listing["documents"][0]["logical_id"]
+    for who in ("gp", "infirmier"):
+        r = world.client.patch(
+            f"/fhir/R4/DocumentReference/{logical_id}",
+            data=json.dumps(ops),
+            headers=world.h(who, **{"Content-Type": "application/json-patch+json"}),
         )
         clean(r)

@@ -24,7 +24,18 @@ def test_the_capability_statement_says_exactly_what_is_served(world: World) -> N
     assert [i["code"] for i in resources["DocumentReference"]["interaction"]] == [
         "read",
         "search-type",
+        "patch",
+        "delete",
     ]
+    assert [i["code"] for i in statement["rest"][0]["interaction"]] == ["transaction"]
+    # Each declared interaction is routed, and no other method is.
+    methods: dict[str, set[str]] = {}
+    for rule in world.app.url_map.iter_rules():
+        if rule.rule.startswith("/fhir/R4"):
+            methods.setdefault(rule.rule, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    assert methods["/fhir/R4"] == methods["/fhir/R4/"] == {"POST"}  # transaction
+    assert methods["/fhir/R4/DocumentReference/<string:resource_id>"] == {"GET", "PATCH", "DELETE"}
+    assert methods["/fhir/R4/Binary/<string:resource_id>"] == {"GET"}
     declared = {p["name"] for p in resources["DocumentReference"]["searchParam"]}
     assert declared == {*params.SEARCH_PARAMETERS, "patient", "patient.identifier"} | {
         "_count",
@@ -102,7 +113,7 @@ def test_other_formats_and_bodies_are_refused_in_fhir(world: World, marie_dossie
     outcome(r, 415, "content_type_unsupported")
     outcome(get(world, "gp", "/Patient/1"), 404)
     outcome(get(world, "gp", "/DocumentReference/x/_history"), 404)
-    r = world.client.delete("/fhir/R4/DocumentReference/x", headers=world.h("gp"))
+    r = world.client.put("/fhir/R4/DocumentReference/x", headers=world.h("gp"))
     outcome(r, 405)
     assert "GET" in r.headers["Allow"]
 

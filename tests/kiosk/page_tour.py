@@ -1,0 +1,176 @@
+"""A tour of every page of the kiosk's journeys, with a check run on each page reached.
+
+The touch-target and accessibility tests walk the same pages (the patient's, the
+professional's, the pharmacy counter's, the admissions desk's, the unblock page): the
+tour is written once here and each test brings its own check, which returns what it found
+wrong on the page as it is laid out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+
+Check = Callable[[Any], list[str]]
+
+
+def _checked(page: Any, check: Check) -> list[str]:
+    page.wait_for_load_state("load")
+    return check(page)
+
+
+def _walk(page: Any, base: str, paths: list[str], check: Check) -> list[str]:
+    found: list[str] = []
+    for path in paths:
+        page.goto(base + path)
+        found += _checked(page, check)
+    return found
+
+
+def patient_pages(at: Kiosk, check: Check) -> list[str]:
+    page: Any = at.page
+    base = at.running.kiosk_url
+    found = _checked(page, check)  # welcome
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/code")
+    found += _checked(page, check)
+    page.click("[data-testid=send]")
+    page.wait_for_selector("[data-testid=sent]")
+    page.fill("#code", "000000")
+    page.click("form.card-form button[type=submit]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
+    page.fill("#code", at.last_code())
+    page.click("form.card-form button[type=submit]")
+    page.wait_for_url("**/patient/")
+    found += _checked(page, check)
+    page.click("[data-testid=tile-documents]")
+    found += _checked(page, check)
+    page.click("[data-testid=doc-1]")
+    found += _checked(page, check)
+    page.click("[data-testid=mask]")
+    found += _checked(page, check)
+    found += _walk(
+        page,
+        base,
+        [
+            "/patient/documents?all=1",
+            "/patient/documents/search?q=consultation",
+            "/patient/access",
+            "/patient/access/810003123451/block?name=Claire+MOREAU",
+            "/patient/emergency",
+            "/patient/history",
+            "/patient/history?verifier=1",
+            "/patient/totp",
+            "/patient/close",
+        ],
+        check,
+    )
+    # The same pages in English: a translated page keeps its labels and its `lang`.
+    page.click("button[name=lang][value=en]")
+    page.wait_for_selector("html[lang=en]")
+    found += _walk(page, base, ["/patient/", "/patient/documents", "/patient/history"], check)
+    return found
+
+
+def opening_pages(at: Kiosk, check: Check) -> list[str]:
+    page: Any = at.page
+    at.sign_in_patient("patient-camille-nicolas")
+    page.wait_for_url("**/patient/create")
+    found = _checked(page, check)
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
+    return found
+
+
+def professional_pages(at: Kiosk, check: Check) -> list[str]:
+    page: Any = at.page
+    base = at.running.kiosk_url
+    at.insert(READER_PRO, "urgentiste-roux")
+    page.wait_for_url("**/pin")
+    found = _checked(page, check)
+    page.fill("#pin", "9999")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
+    page.fill("#pin", "1234")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/pro/")
+    found += _checked(page, check)
+    at.insert(READER_PATIENT, "patient-marie-durand")
+    page.wait_for_url("**/pro/dossier")
+    found += _checked(page, check)
+    page.click("[data-testid=break-glass]")
+    found += _checked(page, check)
+    page.fill("#reason", "Patiente inconsciente, admise aux urgences.")
+    page.click("[data-testid=confirm-emergency]")
+    page.wait_for_url("**/pro/dossier")
+    found += _checked(page, check)
+    page.click("[data-testid=doc-1]")
+    found += _checked(page, check)
+    found += _walk(
+        page,
+        base,
+        [
+            "/pro/dossier/search?q=consultation",
+            "/pro/dossier/deposit?form=prescription",
+            "/pro/dossier/deposit?form=vaccination",
+        ],
+        check,
+    )
+    return found
+
+
+def counter_and_desk_pages(at: Kiosk, check: Check) -> list[str]:
+    page: Any = at.page
+    base = at.running.kiosk_url
+    at.at_counter("pharmacien-moreau", "patient-marie-durand")
+    found = _checked(page, check)
+    found += _walk(
+        page,
+        base,
+        ["/pro/dossier/deposit?form=dispensation", "/pro/dossier/deposit?form=text"],
+        check,
+    )
+    at.pull(READER_PATIENT)
+    at.pull(READER_PRO)
+    page.wait_for_selector("[data-testid=welcome]")
+    at.at_counter("admissions-garcia", "patient-marie-durand")
+    found += _checked(page, check)
+    page.click("[data-testid=admit]")
+    page.wait_for_selector("[data-testid=done]")
+    found += _checked(page, check)
+    at.pull(READER_PATIENT)
+    page.wait_for_url("**/pro/")
+    at.insert(READER_PATIENT, "patient-camille-nicolas")
+    page.wait_for_url("**/pro/open")
+    found += _checked(page, check)
+    page.fill("#email", "camille.nicolas@example.org")
+    page.check("[data-testid=consent]")
+    page.click("[data-testid=open-dossier]")
+    page.wait_for_selector("[data-testid=opened]")
+    found += _checked(page, check)
+    return found
+
+
+def unblock_page(at: Kiosk, check: Check) -> list[str]:
+    page: Any = at.page
+    at.insert(READER_PRO, "pharmacien-moreau")
+    page.wait_for_url("**/pin")
+    for _ in range(3):
+        page.fill("#pin", "9999")
+        page.click("button[type=submit]")
+    page.wait_for_url("**/unblock")
+    return _checked(page, check)
+
+
+TOURS = {
+    "patient": patient_pages,
+    "opening": opening_pages,
+    "professional": professional_pages,
+    "counter_and_desk": counter_and_desk_pages,
+    "unblock": unblock_page,
+}
