@@ -209,12 +209,6 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "signed in to your record",
         "sign in to your record",
     ),
-    "auth:terminal": (
-        "s'est connecté en tant que système d'information",
-        "se connecter en tant que système d'information",
-        "signed in as an information system",
-        "sign in as an information system",
-    ),
     # Who may act for whom (issue 13); OPERATIONS words each operation.
     "representative:manage": (
         "a modifié vos représentants légaux",
