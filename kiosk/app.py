@@ -28,14 +28,17 @@ from .client import ServerUnavailable
 from .labels import CATEGORIES
 from .pages import (
     SessionGone,
+    acting,
     closure,
     common,
+    delegate,
     deposit,
     export,
     officer,
     patient,
     pro,
     reading,
+    representatives,
     unreachable_message,
 )
 from .readers import DemoReaders
@@ -168,6 +171,9 @@ def create_kiosk_app(
     app.register_blueprint(reading.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(officer.bp)
+    app.register_blueprint(acting.bp)
+    app.register_blueprint(delegate.bp)
+    app.register_blueprint(representatives.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

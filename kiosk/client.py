@@ -396,6 +396,37 @@ class SessionClient:
     def access(self, dossier_id: int) -> ApiResponse:
         return self._call("GET", f"{self._dossier(dossier_id)}/access")
 
+    # ---- who may act for whom (issue 13) ---------------------------------------------
+
+    def my_dossiers(self) -> ApiResponse:
+        """The dossiers the card holder may act on for someone else."""
+        return self._call("GET", "/me/dossiers")
+
+    def representatives(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", f"{self._dossier(dossier_id)}/representatives")
+
+    def change_representative(
+        self, dossier_id: int, ins: str, *, add: bool, identity_checked: bool, submission: str
+    ) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/representatives" + ("" if add else "/remove")
+        body = {"ins": ins, "identity_checked": identity_checked}
+        return self._call("POST", path, body, idempotency_key=submission)
+
+    def delegations(self, dossier_id: int) -> ApiResponse:
+        return self._call("GET", f"{self._dossier(dossier_id)}/delegations")
+
+    def give_delegation(
+        self, dossier_id: int, body: dict[str, Any], *, submission: str
+    ) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/delegations"
+        return self._call("POST", path, body, idempotency_key=submission)
+
+    def revoke_delegation(
+        self, dossier_id: int, delegation_id: int, *, submission: str
+    ) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/delegations/{_segment(delegation_id)}/revoke"
+        return self._call("POST", path, idempotency_key=submission)
+
     def block(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
         path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
         return self._call("PUT", path, idempotency_key=submission)

@@ -241,6 +241,19 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
         "viewed the list of flagged accesses",
         "view the list of flagged accesses",
     ),
+    # Who may act for whom (issue 13); OPERATIONS words each operation.
+    "representative:manage": (
+        "a modifié vos représentants légaux",
+        "modifier vos représentants légaux",
+        "changed your legal representatives",
+        "change your legal representatives",
+    ),
+    "delegation:manage": (
+        "a modifié vos délégations",
+        "modifier vos délégations",
+        "changed your delegations",
+        "change your delegations",
+    ),
 }
 SEARCH = (
     "a fait une recherche dans vos documents",
@@ -256,6 +269,42 @@ SUMMARY = (
     "viewed your record's summary of care",
     "view your record's summary of care",
 )
+
+# (action, params["op"]) -> the same four forms, for actions whose operation says more.
+OPERATIONS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("representative:manage", "add"): (
+        "a ajouté un représentant légal",
+        "ajouter un représentant légal",
+        "added a legal representative",
+        "add a legal representative",
+    ),
+    ("representative:manage", "remove"): (
+        "a retiré un représentant légal",
+        "retirer un représentant légal",
+        "removed a legal representative",
+        "remove a legal representative",
+    ),
+    ("delegation:manage", "give"): (
+        "a donné une délégation de lecture",
+        "donner une délégation de lecture",
+        "gave a reading delegation",
+        "give a reading delegation",
+    ),
+    ("delegation:manage", "revoke"): (
+        "a révoqué une délégation de lecture",
+        "révoquer une délégation de lecture",
+        "revoked a reading delegation",
+        "revoke a reading delegation",
+    ),
+    ("delegation:manage", "list"): (
+        "a consulté ses délégations",
+        "consulter ses délégations",
+        "viewed their delegations",
+        "view their delegations",
+    ),
+}
+# Said after the name of someone reading by the patient's delegation.
+DELEGATE_MARK = {"fr": "délégation", "en": "delegation"}
 
 # How an allowed access was allowed (mode), when it says something to the patient.
 MODES: dict[str, tuple[str, str]] = {
@@ -525,6 +574,15 @@ REASONS: dict[str, tuple[str, str]] = {
         "informations de connexion incomplètes ou mal formées",
         "incomplete or malformed sign-in details",
     ),
+    "delegation_expired": ("la délégation avait pris fin", "the delegation had ended"),
+    "delegation_revoked": (
+        "la délégation avait été révoquée",
+        "the delegation had been revoked",
+    ),
+    "secret_deposit_visible": (
+        "en connexion secrète, un document doit rester invisible aux représentants légaux",
+        "in a secret connection, a document must stay hidden from legal representatives",
+    ),
 }
 UNFINISHED = ("la demande n'a pas pu aboutir", "the request could not be completed")
 
@@ -592,6 +650,8 @@ def day_label(moment: datetime, lang: str) -> str:
 def _who(entry: dict[str, Any], lang: str) -> str:
     actor = entry.get("actor") or {}
     name = str(actor.get("name") or "")
+    if entry.get("mode") == "delegate":
+        return f"{name} ({DELEGATE_MARK.get(lang, DELEGATE_MARK['fr'])})"
     labels = actor.get("profession_label") or {}
     label = labels.get(lang) or labels.get("fr")
     return f"{name} ({label.lower() if lang == 'fr' else label})" if label else name
@@ -604,6 +664,9 @@ def _forms(entry: dict[str, Any]) -> tuple[str, str, str, str]:
     if params.get("summary"):
         return SUMMARY
     action = str(entry.get("action", ""))
+    operation = OPERATIONS.get((action, str(params.get("op"))))
+    if operation is not None:
+        return operation
     return ACTIONS.get(action, (action, action, action, action))
 
 

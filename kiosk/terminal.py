@@ -94,6 +94,10 @@ class PatientSignIn:
 class Dossier:
     dossier_id: int
     summary: dict[str, Any] = field(default_factory=dict)
+    # A card holder acting for someone else (issue 13): "representative" or "delegate",
+    # with the name of the person whose dossier it is; None on one's own dossier.
+    acting: str | None = None
+    acting_for: str = ""
     emergency: str | None = None  # the reason given, while bris de glace lasts
     # The documents opened in this session, to show their pages and images from memory;
     # they leave with the dossier (patient card pulled) or with the session.

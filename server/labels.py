@@ -40,4 +40,5 @@ MODES: dict[str, str] = {
     "centre_15": "régulation du centre 15",
     "admissions": "bureau des admissions",
     "insurer": "Assurance Maladie",
+    "delegate": "délégation du patient",
 }

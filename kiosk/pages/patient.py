@@ -24,8 +24,8 @@ from server.tlog import checkpoint as log_checkpoint
 from server.tlog import history as log_history
 from server.tlog import note
 
+from . import acting, new_submission_id, server, terminal, valid_submission_id
 from . import home as go_home
-from . import new_submission_id, server, terminal, valid_submission_id
 from . import receipts as signed_receipts
 from .common import CODE_RE
 from .finding import search_page, versions_page
@@ -67,6 +67,13 @@ def home() -> Response | str:
     t = terminal()
     if t.patient is None or not t.patient.token:
         return go_home()
+    if t.dossier is None and t.patient_card is not None:
+        # A representative or delegate first chooses whose dossier to open (issue 13).
+        found = acting.others()
+        if found["represented"] or found["delegated"]:
+            return redirect(url_for("acting.choose"))
+    if t.dossier is not None and t.dossier.acting == "delegate":
+        return redirect(url_for("delegate.home"))
     d = _dossier_id(t)
     if d is None:
         return redirect(url_for("patient.create"))
@@ -76,7 +83,11 @@ def home() -> Response | str:
     t.dossier.summary = summary.body  # type: ignore[union-attr]
     # The server's receipt of a change just made (a closure, a reopening...), in the page.
     return render_template(
-        "patient_home.html", summary=summary.body, signed=signed_receipts.after_change()
+        "patient_home.html",
+        summary=summary.body,
+        signed=signed_receipts.after_change(),
+        acting=t.dossier.acting if t.dossier else None,
+        acting_for=t.dossier.acting_for if t.dossier else "",
     )
 
 

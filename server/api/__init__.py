@@ -19,6 +19,7 @@ from server.api import (  # noqa: E402, F401
     dossiers,
     exports,
     receipts,
+    representation,
     reviews,
     search,
     session,

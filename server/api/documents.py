@@ -10,7 +10,7 @@ from server.api import api
 from server.api.runtime import json_body, run
 from server.api.schemas import (
     CATEGORY,
-    DEPOSIT,
+    DEPOSIT_NEW,
     DIFF,
     DOCUMENT,
     DOCUMENT_LIST,
@@ -64,7 +64,7 @@ def list_documents(dossier_id: int) -> Any:
     "/dossiers/<int:dossier_id>/documents",
     "Deposit a document",
     tag=TAG,
-    body=DEPOSIT,
+    body=DEPOSIT_NEW,
     response=DOCUMENT,
     status=201,
 )

@@ -287,6 +287,13 @@ STRUCTURE = obj(
     ["text_status", "sections", "entries"],
 )
 
+# A professional in secret connection with a minor (issue 13) says so on the deposit; a
+# replacement cannot (it names an existing document, whose visibility is its own).
+DEPOSIT_NEW = obj(
+    {**DEPOSIT["properties"], "secret_connection": BOOL},
+    DEPOSIT["required"],
+)
+
 # A replacement is a deposit that may say why the old version is replaced.
 REPLACE = obj(
     {**DEPOSIT["properties"], "replace_reason": visible(500)},

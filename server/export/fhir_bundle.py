@@ -24,7 +24,6 @@ BASE = SUMMARY_BASE
 GENDER = {"M": "male", "F": "female", "I": "unknown"}
 
 
-
 def bundle(gathered: Gathered, opened: dict[str, Opened], matrix: Matrix, now: datetime) -> bytes:
     p = gathered.patient
     patient_id = str(p.dossier_id)  # the FHIR API names the dossier's patient so

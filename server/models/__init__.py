@@ -12,6 +12,7 @@ from server.models.auth import (
     TotpCredential,
 )
 from server.models.base import Base, UTCDateTime, table_of
+from server.models.delegation import Delegation
 from server.models.document import (
     Document,
     DocumentContent,
@@ -50,6 +51,7 @@ __all__ = [
     "CardChallenge",
     "CareTeamMember",
     "ConsultationConsent",
+    "Delegation",
     "DenialRepeat",
     "DepositDigest",
     "Document",

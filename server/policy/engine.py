@@ -27,11 +27,13 @@ The rules, in the order they are tried:
    any unblocked eligible professional on an active dossier (so that one can ask for
    consent or break the glass, which need the id).
 6. Patients act on their own dossier, representatives on a minor's; a closed dossier
-   can still be read, exported and reopened.
+   can still be read, exported and reopened. Someone the patient delegated reading to
+   reads the delegated categories until the delegation ends (policy/delegation.py).
 7. Professionals: closed dossiers refuse everything; the emergency acts; consent given in
    person (ACCESS_GRANT for oneself with `patient_present`: the patient's card at the
    counter), refused to a blocked professional; closure in person (DOSSIER_CLOSE with
-   `patient_present`), likewise; the admissions desk; then a relation
+   `patient_present`), likewise; the admissions desk (which also adds and removes a
+   minor's representatives); then a relation
    (médecin traitant, blocked, author, care team, consent, emergency) and the per-action
    checks (matrix, masking, authorship, status).
 8. Anything else is refused (DEFAULT_DENY).
@@ -94,6 +96,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from server.policy.age import is_minor
+from server.policy.delegation import (
+    decide_delegate,
+    decide_representative_manage,
+    deposit_obligations,
+    is_delegate,
+    may_manage_delegations,
+    secret_deposit,
+)
 from server.policy.matrix import Matrix, ProfessionRules
 from server.policy.model import (
     Action,
@@ -150,6 +160,7 @@ PATIENT_DOSSIER_RIGHTS = frozenset(
         Action.EMERGENCY_SETTINGS,
         Action.DOSSIER_CLOSE,
         Action.DOSSIER_EXPORT,
+        Action.DELEGATION_MANAGE,
     }
 )
 # domain.md: a closed dossier is kept so that it can be exported and reopened.
@@ -394,6 +405,10 @@ def _decide_patient(
     matrix: Matrix,
 ) -> Decision:
     grant = _patient_relation(actor, dossier, ctx)
+    if grant is Reason.NOT_A_PARTY and dossier.delegation is not None:
+        # Someone the patient delegated reading to (server/policy/delegation.py).
+        if is_delegate(actor, dossier):
+            return decide_delegate(action, dossier, dossier.delegation, document, ctx)
     if isinstance(grant, Reason):
         return _deny(grant)
     closed = dossier.status is DossierStatus.CLOSED
@@ -427,6 +442,10 @@ def _patient_dossier_action(
         # domain.md: the médecin traitant cannot be blocked.
         if action is Action.ACCESS_BLOCK and target == dossier.medecin_traitant_id:
             return _deny(Reason.MEDECIN_TRAITANT_NOT_BLOCKABLE)
+    if action is Action.DELEGATION_MANAGE:
+        refused = may_manage_delegations(grant.mode, dossier, ctx)
+        if refused is not None:
+            return refused
     if action in (Action.DOSSIER_READ, Action.DOCUMENT_LIST):
         # The whole dossier is theirs; invisible documents are filtered one by one.
         return _allow(grant, readable=ALL_CATEGORIES)
@@ -561,6 +580,8 @@ def _admissions_desk(
         return _allow(Grant(Reason.ADMISSIONS_DESK, Mode.ADMISSIONS), _first_access(action, ctx))
     if action is Action.CARE_TEAM_JOIN:
         return _allow(Grant(Reason.ADMISSIONS_DESK, Mode.ADMISSIONS))
+    if action is Action.REPRESENTATIVE_MANAGE:
+        return decide_representative_manage(dossier, ctx)
     return None
 
 
@@ -719,7 +740,10 @@ def _pro_deposit(req: _DocumentRequest) -> Decision:
         return _deny(Reason.CATEGORY_NOT_ALLOWED)
     if req.document.status is not DocumentStatus.CURRENT:
         return _deny(Reason.DOCUMENT_NOT_CURRENT)
-    return _allow(req.grant, NEW_DOCUMENT)
+    secret = secret_deposit(req.document, req.ctx)
+    if secret is not None:
+        return secret
+    return _allow(req.grant, deposit_obligations(req.ctx, NEW_DOCUMENT))
 
 
 def _pro_lifecycle(req: _DocumentRequest) -> Decision:

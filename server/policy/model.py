@@ -68,6 +68,10 @@ class Action(StrEnum):
     # Everything the caller may see, taken away (docs/export.md): the patient and a
     # minor's representatives only, on an active or a closed dossier.
     DOSSIER_EXPORT = "dossier:export"
+    # Add or remove a minor's legal representative after creation (at a desk).
+    REPRESENTATIVE_MANAGE = "representative:manage"
+    # Give, list or revoke a time-boxed read delegation (the patient only).
+    DELEGATION_MANAGE = "delegation:manage"
 
 
 class DossierStatus(StrEnum):
@@ -97,6 +101,7 @@ class Mode(StrEnum):
     CENTRE_15 = "centre_15"
     ADMISSIONS = "admissions"
     INSURER = "insurer"
+    DELEGATE = "delegate"  # an adult the patient delegated reading of some categories to
 
 
 class Obligation(StrEnum):
@@ -153,6 +158,12 @@ class Reason(StrEnum):
     NOT_A_PHYSICIAN = "not_a_physician"  # only a physician can be the médecin traitant
     # INVISIBLE_PATIENT has no meaning on what the patient (or a representative) deposited.
     PATIENT_DEPOSIT_VISIBLE = "patient_deposit_visible"
+    # Time-boxed delegation (server/policy/delegation.py).
+    DELEGATION_ACTIVE = "delegation_active"  # allowed: within the delegated categories
+    DELEGATION_EXPIRED = "delegation_expired"
+    DELEGATION_REVOKED = "delegation_revoked"
+    # Secret connection for minors: a deposit must be invisible to the representatives.
+    SECRET_DEPOSIT_VISIBLE = "secret_deposit_visible"  # noqa: S105 (a reason, no password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +172,17 @@ class Actor:
     id: int  # patients.id for patients, professionals.id for professionals, 0 otherwise
     profession: str | None = None  # key of the access matrix, professionals only
     structure: str | None = None  # FINESS of the professional's structure
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationFacts:
+    """The caller's own delegation on a dossier (the services load only that one): read
+    access to `categories` until `until`, unless revoked."""
+
+    delegate_id: int  # patients.id of the adult the patient delegated to
+    categories: frozenset[Category]
+    until: datetime
+    revoked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +204,8 @@ class DossierFacts:
     # Professionals who authored a document of this dossier (the services load only the
     # caller's own authorship): their list shows at least what they wrote.
     authors: frozenset[int] = frozenset()
+    # The calling patient's delegation on this dossier, if they are not its patient.
+    delegation: DelegationFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +240,9 @@ class Context:
     # answered NOT_FOUND to a caller who may act on the dossier, as a refusal to others.
     unknown_target: bool = False
     subject_patient_id: int | None = None  # DOSSIER_CREATE: whose dossier is to be created
+    # A professional in "connexion secrète" with a minor (CSP art. L1111-5): every deposit
+    # must be invisible to the legal representatives.
+    secret_connection: bool = False
 
 
 @dataclass(frozen=True, slots=True)

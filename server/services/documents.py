@@ -163,10 +163,21 @@ def structure(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dic
 
 
 def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
-    data = _deposit_fields(ctx, who, body)
+    data = _deposit_fields(ctx, who, body, DEPOSIT_FIELDS | {"secret_connection"})
+    secret = _secret_connection(who, body)
     row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_DEPOSIT, dossier_id)
     doc = _new_document(ctx, who, row, data)
-    guard.authorize(ctx, who, Action.DOCUMENT_DEPOSIT, row, patient, doc)
+    detail = {"secret_connection": True} if secret else None
+    guard.authorize(
+        ctx,
+        who,
+        Action.DOCUMENT_DEPOSIT,
+        row,
+        patient,
+        doc,
+        detail=detail,
+        secret_connection=secret,
+    )
     # After the decision: whether a unique id is taken is no business of a refused caller,
     # and a refused caller's file is not worth reading.
     _check_unique_id(ctx, doc)
@@ -318,6 +329,17 @@ def _deposit_fields(
         "flags": flags,
         "content": content(data, limit),
     }
+
+
+def _secret_connection(who: Principal, body: Any) -> bool:
+    """A professional in "connexion secrète" with a minor (CSP art. L1111-5): the policy
+    then refuses any deposit the representatives could see (SECRET_DEPOSIT_VISIBLE)."""
+    secret = flag(require_object(body), "secret_connection", False)
+    if secret and who.actor.kind is not ActorKind.PROFESSIONAL:
+        raise InvalidInput(
+            "flag_not_allowed", "Seul un professionnel peut déposer en connexion secrète."
+        )
+    return secret
 
 
 def _check_flags(flags: dict[str, bool]) -> None:

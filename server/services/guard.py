@@ -7,7 +7,7 @@ transaction of the action it allows, which the API layer commits with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -25,7 +25,7 @@ from server.policy import (
     Reason,
     decide,
 )
-from server.services import audit, denials, notices
+from server.services import audit, delegation_facts, denials, notices
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     ActiveEmergency,
@@ -78,6 +78,9 @@ DENIAL_MESSAGES = {
     Reason.PATIENT_DEPOSIT_VISIBLE: (
         "Un document déposé par le patient ne peut pas lui être rendu invisible."
     ),
+    Reason.SECRET_DEPOSIT_VISIBLE: (
+        "En connexion secrète, le document doit être non visible par les représentants légaux."
+    ),
     Reason.FORBIDDEN_ACTOR: "Cet organisme n'a aucun accès au dossier médical partagé.",
     Reason.INSURER_READS_NOTHING: "L'Assurance Maladie ne lit aucun document.",
 }
@@ -129,6 +132,7 @@ def authorize(
         )
         facts, emergency = loaded.facts, loaded.emergency
         context.setdefault("first_access", loaded.first_access)
+        facts = _with_delegation(ctx, who, facts, dossier.id)
     decision_context = Context(
         now=ctx.now, emergency=emergency.mode if emergency else None, **context
     )
@@ -156,6 +160,20 @@ def authorize(
     return Granted(decision, facts, decision_context, emergency)
 
 
+def _with_delegation(
+    ctx: Ctx, who: Principal, facts: DossierFacts, dossier_id: int
+) -> DossierFacts:
+    """A patient who is neither the dossier's patient nor a representative may hold a
+    delegation on it (issue 13): only then is it read, and only theirs."""
+    actor = who.actor
+    if actor.kind is not ActorKind.PATIENT or actor.id == facts.patient_id:
+        return facts
+    if actor.id in facts.representatives:
+        return facts
+    found = delegation_facts.for_caller(ctx.session, dossier_id, actor.id, ctx.now)
+    return facts if found is None else replace(facts, delegation=found)
+
+
 def permits(
     ctx: Ctx,
     who: Principal,
@@ -179,7 +197,8 @@ def permits(
     emergency = loaded.emergency.mode if loaded.emergency else None
     context = Context(now=ctx.now, emergency=emergency, first_access=loaded.first_access)
     facts = document_facts(document) if document is not None else None
-    return decide(who.actor, action, loaded.facts, facts, context, ctx.matrix).allowed
+    dossier_facts = _with_delegation(ctx, who, loaded.facts, dossier.id)
+    return decide(who.actor, action, dossier_facts, facts, context, ctx.matrix).allowed
 
 
 def refuse_missing(

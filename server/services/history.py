@@ -59,6 +59,9 @@ VERBS = {
     "review:read": "a examiné un accès signalé à votre dossier",
     "review:decide": "a rendu sa conclusion sur un accès signalé à votre dossier",
     "review:list": "a consulté la liste des accès signalés",
+    # Who may act for whom (issue 13); the operation words the line (OPERATIONS).
+    "representative:manage": "a modifié les représentants légaux",
+    "delegation:manage": "a modifié les délégations",
 }
 # An export is decided at each step (docs/export.md), each worded for the patient.
 EXPORT_VERBS = {
@@ -66,6 +69,13 @@ EXPORT_VERBS = {
     "build": "a fait préparer l'export du dossier",
     "link": "a demandé le lien de téléchargement de l'export",
     "download": "a téléchargé l'export du dossier",
+}
+OPERATIONS = {
+    ("representative:manage", "add"): "a ajouté un représentant légal",
+    ("representative:manage", "remove"): "a retiré un représentant légal",
+    ("delegation:manage", "give"): "a donné une délégation de lecture",
+    ("delegation:manage", "revoke"): "a révoqué une délégation de lecture",
+    ("delegation:manage", "list"): "a consulté ses délégations",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).
@@ -123,6 +133,12 @@ REASONS_FR = {
     "not_an_officer": "réservé au délégué à la protection des données",
     "officer_without_establishment": "délégué sans établissement",
     "other_establishment": "accès signalé d'un autre établissement",
+    "delegation_active": "délégation du patient",
+    "delegation_expired": "la délégation avait pris fin",
+    "delegation_revoked": "la délégation avait été révoquée",
+    "secret_deposit_visible": (
+        "en connexion secrète, un document doit rester invisible aux représentants légaux"
+    ),
     # Reasons written by the purge job, which is not a policy decision.
     "retention_expired": "fin de la durée de conservation",
     "deletion_requested": "suppression demandée par le patient",
@@ -214,6 +230,8 @@ def history(
     if before is not None:
         query = query.where(AuditEntry.seq < before)
     entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
+    if who.actor.id != patient.id:
+        entries = [e for e in entries if not _secret_from_representatives(e)]
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
     for entry, item in zip(entries, items, strict=True):
@@ -254,6 +272,13 @@ def history(
         "chain": chain,
         "checkpoint": signed.note if signed is not None else None,
     }
+
+
+def _secret_from_representatives(entry: AuditEntry) -> bool:
+    """What a professional did in secret connection with a minor (CSP art. L1111-5) is
+    not shown to the minor's legal representatives, or the secret would be told by the
+    history; the minor sees it."""
+    return bool(json.loads(entry.detail or "{}").get("secret_connection"))
 
 
 # The patient's own actions less than this apart are one visit (the kiosk folds them the
@@ -325,7 +350,9 @@ def render(
         rules = matrix.rules_for(e.actor_profession)
         who += f" ({rules.label_fr.lower() if rules else e.actor_profession}"
         who += f", structure {e.actor_structure})" if e.actor_structure else ")"
-    verb = VERBS.get(e.action, e.action)
+    verb = OPERATIONS.get((e.action, str(detail.get("op"))), VERBS.get(e.action, e.action))
+    if e.mode == "delegate":
+        who += " (délégation)"
     if e.action == Action.DOCUMENT_LIST and detail.get("search"):
         verb = SEARCH_VERB
     if detail.get("summary"):
@@ -380,6 +407,7 @@ def render(
                 "locked_until",
                 "step",
             )
+            for key in ("search", "matched", "returned", "reason", "locked_until", "op")
             if key in detail
         },
         "action": e.action,

@@ -142,6 +142,7 @@ def test_every_action_and_reason_of_the_server_is_worded() -> None:
         "identity_lookup", "card_signin", "card_first_factor", "password_valid", "password_set",
         "code_sent", "totp_enrolment_started", "totp_confirmed", "signin_card_code",
         "signin_card_totp", "signin_password_code", "signin_password_totp", "terminal_signin",
+        "delegation_active",
     }  # fmt: skip
     assert set(REASONS_FR) - allowed_only <= set(REASONS)
     assert all(fr and en and fr != en for fr, en in REASONS.values())
@@ -210,3 +211,30 @@ def test_a_summary_reads_as_a_read_of_the_documents_it_drew_on() -> None:
     assert day.lines[0].text.endswith(
         "viewed your record's summary of care, drawn from 4 document(s)."
     )
+
+
+def test_a_delegate_reads_as_a_delegate_and_operations_are_worded() -> None:
+    paul = {"kind": "patient", "name": "Paul DURAND", "profession": None, "structure": None}
+    read = line(
+        "2026-11-28T10:00:00+00:00",
+        "document:read",
+        paul,
+        mode="delegate",
+        reason="delegation_active",
+        category="compte_rendu",
+    )
+    assert history_words.sentence(read, "fr").startswith(
+        "Paul DURAND (délégation) a ouvert un document de la catégorie"
+    )
+    assert history_words.sentence(read, "en").startswith("Paul DURAND (delegation) opened")
+    refused = line(
+        "2026-11-28T10:00:00+00:00",
+        "document:read",
+        paul,
+        outcome="denied",
+        reason="delegation_revoked",
+    )
+    assert "la délégation avait été révoquée" in history_words.sentence(refused, "fr")
+    given = line("2026-11-28T10:00:00+00:00", "delegation:manage", MARIE, params={"op": "give"})
+    assert history_words.sentence(given, "fr") == "Vous avez donné une délégation de lecture."
+    assert history_words.sentence(given, "en") == "You gave a reading delegation."

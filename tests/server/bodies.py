@@ -44,7 +44,6 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         },
         ("POST", "/api/v1/dossiers/lookup"): {"ins": "279035121518989"},
         ("POST", D + "/close"): {"confirm": True, "delete": False},
-        ("POST", D + "/documents"): deposit,
         ("POST", DOC + "/replace"): {**deposit, "unique_id": "1.2.4"},
         ("PATCH", DOC + "/visibility"): {
             "masked_ps": True,
@@ -79,4 +78,16 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/me/totp/confirm"): {"code": "123456"},
         ("PUT", "/api/v1/me/password"): {"password": "a long enough passphrase"},
         ("PUT", "/api/v1/reviews/{case_id}/outcome"): {"outcome": "justifiee"},
+        ("POST", D + "/documents"): {**deposit, "secret_connection": False},
+        ("POST", D + "/representatives"): {"ins": "187069201234563", "identity_checked": True},
+        ("POST", D + "/representatives/remove"): {
+            "ins": "187069201234563",
+            "identity_checked": True,
+        },
+        ("POST", D + "/delegations"): {
+            "ins": "187069201234563",
+            "birth_name": "ROUSSEAU",
+            "categories": ["compte_rendu"],
+            "until": "2030-01-01",
+        },
     }

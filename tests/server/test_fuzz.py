@@ -65,6 +65,7 @@ def operations(world: World) -> list[tuple[str, str]]:
 def concrete(path: str, dossier_id: int, logical_id: str) -> str:
     path = path.replace("{dossier_id}", str(dossier_id)).replace("{logical_id}", logical_id)
     path = path.replace("{national_id}", "810003456786").replace("{member_id}", "1")
+    path = path.replace("{delegation_id}", "1")
     path = path.replace("{size}", "1").replace("{receipt_id}", "A" * 22)
     assert not re.search(r"{\w+}", path), path
     return path

@@ -76,6 +76,7 @@ def test_no_documented_route_answers_without_a_session(world: World, marie_dossi
             .replace("{logical_id}", logical_id)
             .replace("{national_id}", "810003456786")
             .replace("{member_id}", "1")
+            .replace("{delegation_id}", "1")
             .replace("{receipt_id}", "A" * 22)
             .replace("{export_id}", "A" * 22)
             .replace("{case_id}", "1")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from server.policy import (
     Category,
     Context,
     Decision,
+    DelegationFacts,
     DocumentFacts,
     DocumentStatus,
     DossierFacts,
@@ -40,6 +41,7 @@ MATRIX = load_matrix(default_matrix_path())
 
 # Patients.
 SELF, MINOR, REP_OF_MINOR, REP_OF_ADULT, OTHER_PATIENT = 1, 2, 10, 11, 12
+DELEGATE = 13  # an adult SELF delegated reading of reports and prescriptions to
 # Professionals.
 MT = 100
 AUTHOR = 101
@@ -91,6 +93,7 @@ PRINCIPALS: dict[str, Principal] = {
     "rep_of_minor": _patient(REP_OF_MINOR),
     "rep_of_adult": _patient(REP_OF_ADULT),
     "other_patient": _patient(OTHER_PATIENT),
+    "delegate": _patient(DELEGATE),
     "mt": _pro(MT, "medecin_generaliste"),
     "blocked_mt": _pro(MINOR_MT, "medecin_generaliste"),
     "author": _pro(AUTHOR, "medecin_specialiste"),
@@ -129,6 +132,11 @@ ADULT = DossierFacts(
     consents=frozenset({CONSENTED, PHARMACIEN}),
     representatives=frozenset({REP_OF_ADULT}),  # a parent still linked after the 18th birthday
     authors=frozenset({AUTHOR, MT, PHARMACIEN, DENTISTE}),  # of DOCUMENTS, below
+    delegation=DelegationFacts(
+        DELEGATE,
+        frozenset({Category.COMPTE_RENDU, Category.PRESCRIPTION}),
+        NOW + timedelta(days=30),
+    ),
 )
 DOSSIERS: dict[str, DossierFacts | None] = {
     "active_adult": ADULT,
@@ -640,6 +648,32 @@ ALLOWED: tuple[Allow, ...] = (
         Reason.CENTRE_15_ACTIVE,
         Mode.CENTRE_15,
         CURRENT_REPORTS,
+    ),
+    # Issue 13: the patient alone manages delegations; a delegate reads the delegated
+    # categories (reports, prescriptions), nothing hidden from anyone but the patient.
+    Allow(
+        ("patient_self",),
+        (A.DELEGATION_MANAGE,),
+        OWN_ACTIVE,
+        Reason.PATIENT_OWN_DOSSIER,
+        Mode.PATIENT,
+    ),
+    Allow(("delegate",), SUMMARY, OWN_ACTIVE, Reason.DELEGATION_ACTIVE, Mode.DELEGATE),
+    Allow(
+        ("delegate",),
+        (A.DOCUMENT_READ,),
+        OWN_ACTIVE,
+        Reason.DELEGATION_ACTIVE,
+        Mode.DELEGATE,
+        ("compte_rendu", "superseded", "prescription"),
+    ),
+    # Issue 13: the desk adds or removes a minor's representatives (identity checked).
+    Allow(
+        ("admissions",),
+        (A.REPRESENTATIVE_MANAGE,),
+        ("active_minor",),
+        Reason.ADMISSIONS_DESK,
+        Mode.ADMISSIONS,
     ),
 )
 
@@ -1797,9 +1831,163 @@ HIDDEN_DOCUMENT_ACTS: tuple[Case, ...] = (
         R.DOCUMENT_DELETED,
     ),
 )
-DENIED = DENIED + NON_PHYSICIAN_MT + NOT_FOUND_CASES + HIDDEN_DOCUMENT_ACTS
+# Issue 13: delegation, representatives after creation, the secret connection.
+ENDED = {"delegation": replace(ADULT.delegation, until=NOW)} if ADULT.delegation else {}
+REVOKED = {"delegation": replace(ADULT.delegation, revoked=True)} if ADULT.delegation else {}
+WHO_MAY_ACT_FOR_WHOM: tuple[Case, ...] = (
+    Case(
+        "delegate_other_category",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "dispensation",
+        R.CATEGORY_NOT_ALLOWED,
+    ),
+    Case("delegate_masked", "delegate", A.DOCUMENT_READ, AD, "masked", R.DOCUMENT_MASKED),
+    Case(
+        "delegate_invisible_patient",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "invisible_patient",
+        R.INVISIBLE_TO_PATIENT,
+    ),
+    Case(
+        "delegate_invisible_rep",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "invisible_rep",
+        R.INVISIBLE_TO_REPRESENTATIVES,
+    ),
+    Case("delegate_deleted", "delegate", A.DOCUMENT_READ, AD, "deleted", R.DOCUMENT_DELETED),
+    Case("delegate_no_document", "delegate", A.DOCUMENT_READ, AD, NODOC, R.NOT_FOUND),
+    # The end instant itself is already too late.
+    Case(
+        "delegate_at_end_date",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "compte_rendu",
+        R.DELEGATION_EXPIRED,
+        dossier_changes=ENDED,
+    ),
+    Case(
+        "delegate_list_after_end",
+        "delegate",
+        A.DOCUMENT_LIST,
+        AD,
+        NODOC,
+        R.DELEGATION_EXPIRED,
+        dossier_changes=ENDED,
+    ),
+    Case(
+        "delegate_after_revocation",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "compte_rendu",
+        R.DELEGATION_REVOKED,
+        dossier_changes=REVOKED,
+    ),
+    Case(
+        "delegate_revoked_and_ended",
+        "delegate",
+        A.DOSSIER_READ,
+        AD,
+        NODOC,
+        R.DELEGATION_REVOKED,
+        dossier_changes={**REVOKED, "delegation": replace(REVOKED["delegation"], until=NOW)},
+    ),
+    Case("delegate_on_minor", "delegate", A.DOCUMENT_READ, AM, "compte_rendu", R.DEFAULT_DENY),
+    Case(
+        "minor_delegates",
+        "patient_self",
+        A.DELEGATION_MANAGE,
+        AD,
+        NODOC,
+        R.DEFAULT_DENY,
+        dossier_changes={"patient_birth_date": date(2012, 9, 1)},
+    ),
+    Case("delegate_history", "delegate", A.HISTORY_READ, AD, NODOC, R.DEFAULT_DENY),
+    Case(
+        "delegate_deposits", "delegate", A.DOCUMENT_DEPOSIT, AD, "patient_deposit", R.DEFAULT_DENY
+    ),
+    Case("delegate_delegates", "delegate", A.DELEGATION_MANAGE, AD, NODOC, R.DEFAULT_DENY),
+    Case("delegate_masks", "delegate", A.DOCUMENT_MASK, AD, "compte_rendu", R.DEFAULT_DENY),
+    Case("delegate_closed", "delegate", A.DOCUMENT_LIST, "closed", NODOC, R.DOSSIER_CLOSED),
+    Case("delegate_looks_up", "delegate", A.DOSSIER_LOOKUP, AD, NODOC, R.NOT_A_PARTY),
+    Case("delegate_purged", "delegate", A.DOSSIER_READ, "purged", NODOC, R.NOT_A_PARTY),
+    # A delegation on someone else's dossier is nothing on this one.
+    Case("delegation_of_another", "other_patient", A.DOSSIER_READ, AD, NODOC, R.NOT_A_PARTY),
+    Case("rep_delegates_for_minor", "rep_of_minor", A.DELEGATION_MANAGE, AM, NODOC, R.DEFAULT_DENY),
+    Case(
+        "patient_delegates_closed",
+        "patient_self",
+        A.DELEGATION_MANAGE,
+        "closed",
+        NODOC,
+        R.DOSSIER_CLOSED,
+    ),
+    Case(
+        "desk_reps_of_adult",
+        "admissions",
+        A.REPRESENTATIVE_MANAGE,
+        AD,
+        NODOC,
+        R.REPRESENTATIVE_OF_ADULT,
+    ),
+    Case(
+        "desk_reps_without_identity",
+        "admissions",
+        A.REPRESENTATIVE_MANAGE,
+        AM,
+        NODOC,
+        R.CONSENT_MISSING,
+        ctx={"consent_evidence": False},
+    ),
+    Case(
+        "desk_reps_closed", "admissions", A.REPRESENTATIVE_MANAGE, "closed", NODOC, R.DOSSIER_CLOSED
+    ),
+    Case("clinician_manages_reps", "mt", A.REPRESENTATIVE_MANAGE, AD, NODOC, R.DEFAULT_DENY),
+    Case("rep_manages_reps", "rep_of_minor", A.REPRESENTATIVE_MANAGE, AM, NODOC, R.DEFAULT_DENY),
+    Case(
+        "secret_deposit_visible_to_reps",
+        "care_team",
+        A.DOCUMENT_DEPOSIT,
+        AM,
+        "compte_rendu",
+        R.SECRET_DEPOSIT_VISIBLE,
+        ctx={"secret_connection": True},
+    ),
+)
+DENIED = DENIED + NON_PHYSICIAN_MT + NOT_FOUND_CASES + HIDDEN_DOCUMENT_ACTS + WHO_MAY_ACT_FOR_WHOM
 
 SPECIAL_ALLOWED: tuple[Case, ...] = (
+    Case(
+        "delegate_second_before_end",
+        "delegate",
+        A.DOCUMENT_READ,
+        AD,
+        "prescription",
+        R.DELEGATION_ACTIVE,
+        Mode.DELEGATE,
+        dossier_changes={
+            "delegation": replace(ADULT.delegation, until=NOW + timedelta(microseconds=1))
+        }
+        if ADULT.delegation
+        else {},
+    ),
+    Case(
+        "secret_deposit_invisible_to_reps",
+        "care_team",
+        A.DOCUMENT_DEPOSIT,
+        AM,
+        "invisible_rep",
+        R.CARE_TEAM_MEMBER,
+        Mode.CARE_TEAM,
+        ctx={"secret_connection": True},
+    ),
     Case(
         "rep_day_before_18th_birthday",
         "rep_of_minor",
