@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
+
+from server.alerts import scan
+from server.models import ReviewCase
+from server.services import trace_log
 from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+
+OFFICER = "delegue_protection_donnees-lambert"  # the demo's privacy officer (CHU de Reims)
 
 Check = Callable[[Any], list[str]]
 
@@ -66,6 +73,9 @@ def patient_pages(at: Kiosk, check: Check) -> list[str]:
             "/patient/history?verifier=1",
             "/patient/totp",
             "/patient/close",
+            "/patient/receipts",
+            "/patient/delegations",
+            "/patient/export/",
         ],
         check,
     )
@@ -169,10 +179,29 @@ def unblock_page(at: Kiosk, check: Check) -> list[str]:
     return _checked(page, check)
 
 
+def officer_pages(at: Kiosk, check: Check) -> list[str]:
+    """The privacy officer's queue and one case (issue #14), after the demo's emergency
+    access has been flagged (what the demo's worker does within a second)."""
+    page: Any = at.page
+    rt = at.running.server_app.extensions["dmp"]
+    trace_log.run(rt)
+    scan.run(rt)
+    with rt.sessions() as s:
+        assert s.scalars(select(ReviewCase)).first() is not None
+    at.sign_in_pro(OFFICER)
+    page.wait_for_url("**/dpo/")
+    found = _checked(page, check)
+    page.click("[data-testid=cases] a.row >> nth=0")
+    page.wait_for_url("**/dpo/cases/*")
+    found += _checked(page, check)
+    return found
+
+
 TOURS = {
     "patient": patient_pages,
     "opening": opening_pages,
     "professional": professional_pages,
     "counter_and_desk": counter_and_desk_pages,
     "unblock": unblock_page,
+    "officer": officer_pages,
 }
