@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import itertools
 import json
 import math
@@ -645,7 +644,7 @@ def _documents(
             "submitted_at": submitted,
             "mime_type": mime,
             "size": len(body),
-            "sha256": hashlib.sha256(body).hexdigest(),
+            "sha256": params.keyring.fingerprint(wrapped, body),  # keyed, as a deposit
             "status": "current",
             **flags,
             "replaces_id": replaced["id"] if replaced else None,
@@ -667,7 +666,7 @@ def _documents(
         if params.indexed:
             understood = population_index.read(params.keyring, wrapped, doc, generated, limits)
             body = understood.body  # what a deposit stores (an image loses its EXIF)
-            doc["size"], doc["sha256"] = len(body), hashlib.sha256(body).hexdigest()
+            doc["size"], doc["sha256"] = len(body), params.keyring.fingerprint(wrapped, body)
             texts[doc_id] = understood.text
             for name, row in understood.rows.items():
                 chunk.rows[name].append(row)
@@ -1273,8 +1272,9 @@ def check_sample(url: str, key_b64: str) -> None:
                     "the master key does not open this population's documents "
                     "(DMP_MASTER_KEY or the bench key file differs from the generation's)"
                 ) from None
-            if hashlib.sha256(body).hexdigest() != row.sha256:
-                raise SystemExit("sample document: content does not match its sha256")
+            # The keyed fingerprint (blank for a population made before migration 0020).
+            if row.sha256 and keyring.fingerprint(row.wrapped_key, body) != row.sha256:
+                raise SystemExit("sample document: content does not match its fingerprint")
             ins = conn.execute(select(Patient.ins).limit(1)).scalar_one()
             parse_ins(ins)
     finally:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import os
 import tempfile
 from pathlib import Path
@@ -130,6 +132,14 @@ class Keyring:
             info=b"dmp:dossier:" + purpose.encode(),
         )
         return hkdf.derive(self._unwrap(wrapped_key))
+
+    def fingerprint(self, wrapped_key: bytes, body: bytes) -> str:
+        """A keyed digest of a content (HMAC-SHA256 under a key of the dossier's, hex):
+        identical contents of one dossier share it, and without the dossier key it says
+        nothing of the content (a plain SHA-256 of a short result, "VIH négatif", is
+        confirmed by hashing guesses); it dies with the key."""
+        key = self.dossier_key(wrapped_key, "content-fingerprint")
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
 
     def opens(self, wrapped_key: bytes) -> bool:
         """Whether this master key wrapped `wrapped_key` (RFC 3394's integrity check)."""

@@ -92,7 +92,7 @@ def content(dossier_id: int, logical_id: str) -> Any:
     def work(ctx: Ctx, who: Principal) -> Response:
         found = documents.read_content(ctx, who, dossier_id, logical_id)
         response = Response(found.body, 200, mimetype=found.mime_type)
-        response.headers["Digest"] = f"sha-256={found.sha256}"
+        response.headers["Digest"] = found.digest
         response.headers["Cache-Control"] = "no-store"
         return response
 

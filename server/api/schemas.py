@@ -204,7 +204,6 @@ DOCUMENT = obj(
         "submitted_at": DATETIME,
         "mime_type": STR,
         "size": {"type": "integer"},
-        "sha256": STR,
         "status": {"type": "string", "enum": ["current", "superseded", "archived", "deleted"]},
         "flags": obj({"masked_ps": BOOL, "invisible_patient": BOOL, "invisible_rep": BOOL}),
         "labels": {"type": "array", "items": STR},

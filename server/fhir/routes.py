@@ -112,7 +112,7 @@ def binary(resource_id: str) -> Response:
                 }
             )
         response = Response(found.body, 200, mimetype=found.mime_type)
-        response.headers["Digest"] = f"sha-256={found.sha256}"
+        response.headers["Digest"] = found.digest
         return response
 
     return run(work)

@@ -163,10 +163,11 @@ def _banner(mode: str) -> dict[str, Any]:
     return {"resource": note, "search": {"mode": "outcome"}}
 
 
-# SHA-1 of stored contents, by their SHA-256 (what the database keeps): PDSm wants the
-# SHA-1, which only the bytes give, so a document's content is decrypted once per process
-# to compute it. Keyed by content digest, an entry says nothing of who may read what.
-_SHA1_BY_SHA256: dict[str, str] = {}
+# SHA-1 of the contents of versions stored before their sealed SHA-1 (migration 0016), by
+# version row id (a row's bytes never change): PDSm wants the SHA-1, which only the bytes
+# give, so such a content is decrypted once per process to compute it. Served only after
+# the caller's own decision to show that row.
+_SHA1_BY_ROW: dict[int, str] = {}
 _SHA1_MAX = 10_000
 _SHA1_LOCK = threading.Lock()
 
@@ -190,7 +191,7 @@ def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]
             opened = opener.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
             out[row.row_id] = base64.b64encode(opened).decode()
             continue
-        known = _SHA1_BY_SHA256.get(row.sha256)
+        known = _SHA1_BY_ROW.get(row.row_id)
         if known is None:
             missing[row.row_id] = row
         else:
@@ -204,7 +205,7 @@ def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]
         digest = base64.b64encode(sha1.digest()).decode()
         out[row.row_id] = digest
         with _SHA1_LOCK:
-            if len(_SHA1_BY_SHA256) >= _SHA1_MAX:
-                _SHA1_BY_SHA256.clear()
-            _SHA1_BY_SHA256[row.sha256] = digest
+            if len(_SHA1_BY_ROW) >= _SHA1_MAX:
+                _SHA1_BY_ROW.clear()
+            _SHA1_BY_ROW[row.row_id] = digest
     return out

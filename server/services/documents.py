@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -140,7 +141,12 @@ def metadata(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict
 class Content:
     body: bytes
     mime_type: str
-    sha256: str
+
+    @property
+    def digest(self) -> str:
+        """The `Digest` header's value (RFC 3230: base64 of the SHA-256 of the bytes),
+        computed from the bytes served: nothing derived from a content is kept in clear."""
+        return "sha-256=" + base64.b64encode(hashlib.sha256(self.body).digest()).decode()
 
 
 def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> Content:
@@ -150,7 +156,7 @@ def read_content(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> 
     if stored is None or row.wrapped_key is None:
         raise Conflict("content_unavailable", "Le contenu de ce document n'est plus disponible.")
     body = ctx.keyring.decrypt(row.wrapped_key, stored.nonce, stored.ciphertext, doc.logical_id)
-    return Content(body, doc.mime_type, doc.sha256)
+    return Content(body, doc.mime_type)
 
 
 def structure(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
@@ -395,7 +401,8 @@ def _store(ctx: Ctx, who: Principal, row: Dossier, doc: Document, reading: Readi
         raise Conflict("dossier_key_destroyed", "Ce dossier n'accepte plus de documents.")
     # What is stored (an image without its metadata) is what size and digest describe.
     doc.size = len(reading.body)
-    doc.sha256 = hashlib.sha256(reading.body).hexdigest()
+    # Keyed, not a plain SHA-256 in clear: see Keyring.fingerprint.
+    doc.sha256 = ctx.keyring.fingerprint(row.wrapped_key, reading.body)
     ctx.session.add(doc)
     ctx.session.flush()
     nonce, sealed = ctx.keyring.encrypt(row.wrapped_key, reading.body, doc.logical_id)

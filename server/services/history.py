@@ -406,8 +406,8 @@ def render(
                 "reason",
                 "locked_until",
                 "step",
+                "op",
             )
-            for key in ("search", "matched", "returned", "reason", "locked_until", "op")
             if key in detail
         },
         "action": e.action,

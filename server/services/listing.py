@@ -43,7 +43,6 @@ _COLUMNS = (
     "submitted_at",
     "mime_type",
     "size",
-    "sha256",
     "status",
     "masked_ps",
     "invisible_patient",

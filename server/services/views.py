@@ -158,7 +158,6 @@ def document_fields(
         "submitted_at": iso(doc.submitted_at),
         "mime_type": doc.mime_type,
         "size": doc.size,
-        "sha256": doc.sha256,
         "status": doc.status,
         "flags": flags,
         "labels": state_labels(doc),

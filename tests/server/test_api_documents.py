@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from server.models import AuditEntry, Document, DocumentContent, DocumentEntry
+from server.models import AuditEntry, Document, DocumentContent, DocumentEntry, Dossier
 from tests.server import content_samples as samples
 from tests.server.conftest import World, doc
 
@@ -28,8 +29,8 @@ def grant(world: World, dossier_id: int, pro: str) -> None:
 def test_deposit_then_read_back_the_exact_bytes(world: World, marie_dossier: int) -> None:
     body = b"Compte rendu : tension 12/8, poursuite du traitement."
     meta = world.deposit("gp", marie_dossier, content=body, title="Consultation")
-    assert meta["sha256"] == hashlib.sha256(body).hexdigest()
     assert meta["size"] == len(body)
+    assert "sha256" not in meta  # nothing derived from the content in clear (below)
     assert meta["status"] == "current"
     assert meta["version"] == 1
     assert meta["author"]["profession"] == "medecin_generaliste"
@@ -38,6 +39,16 @@ def test_deposit_then_read_back_the_exact_bytes(world: World, marie_dossier: int
     )
     assert r.status_code == 200
     assert r.data == body
+    # RFC 3230: the SHA-256 of the bytes served, base64, computed at read.
+    assert (
+        r.headers["Digest"] == "sha-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+    )
+    # At rest: no plain digest of the content, a fingerprint keyed by the dossier's key.
+    with world.rt.sessions() as s:
+        stored = s.scalars(select(Document).where(Document.logical_id == meta["logical_id"])).one()
+        wrapped = s.get(Dossier, marie_dossier).wrapped_key
+        assert stored.sha256 != hashlib.sha256(body).hexdigest()
+        assert stored.sha256 == world.rt.keyring.fingerprint(wrapped, body)
     assert r.mimetype == "text/plain"
     assert r.headers["Cache-Control"] == "no-store"
 

@@ -11,7 +11,8 @@ import pytest
 
 from tests.server.conftest import World, doc
 
-CLOSED_ACTIONS = ["document:list", "dossier:reopen", "history:read"]
+# A closed dossier is kept so that it can be exported and reopened (domain.md).
+CLOSED_ACTIONS = ["document:list", "dossier:export", "dossier:reopen", "history:read"]
 
 
 def _content(world: World, who: str, receipt_id: str) -> dict[str, Any]:

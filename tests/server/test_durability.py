@@ -89,12 +89,12 @@ def depositor(stream: Stream, name: str) -> None:
             ).encode()
             reply = deposit_until_answered(stream, key, body)
             meta = reply.json()
-            assert meta["sha256"] == hashlib.sha256(content).hexdigest()
+            assert meta["size"] == len(content)
             ack = Ack(
                 key,
                 unique_id,
                 meta["logical_id"],
-                meta["sha256"],
+                hashlib.sha256(content).hexdigest(),
                 reply.headers.get("idempotent-replayed") == "true",
             )
             with stream.changed:

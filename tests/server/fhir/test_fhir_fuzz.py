@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -216,7 +217,9 @@ def test_any_summary_request_is_clean(
 ) -> None:
     """IPS $summary, instance and type level (server/fhir/summary_routes.py)."""
     world, dossier_id, shown = target
-    for path in (f"/fhir/R4/Patient/{resource_id}/$summary", "/fhir/R4/Patient/$summary"):
+    # Percent-encoded: a "?" or "#" in the id is the id's, not a query or a fragment.
+    quoted = quote(resource_id, safe="")
+    for path in (f"/fhir/R4/Patient/{quoted}/$summary", "/fhir/R4/Patient/$summary"):
         r = world.client.get(path, query_string=query, headers=world.h("infirmier"))
         clean(r)
     r = world.client.get(f"/fhir/R4/Patient/{dossier_id}/$summary", headers=world.h("infirmier"))
