@@ -102,6 +102,15 @@ class Dossier:
     # The documents opened in this session, to show their pages and images from memory;
     # they leave with the dossier (patient card pulled) or with the session.
     viewed: Shelf = field(default_factory=Shelf)
+    # « Exporter puis fermer » under way: the closure chosen, waiting for the export's
+    # handover. Memory only, it leaves with the dossier: a pulled card closes nothing.
+    closing: PendingClosure | None = None
+
+
+@dataclass(frozen=True)
+class PendingClosure:
+    choice: str  # "keep" or "delete" (kiosk/pages/closure.py CHOICES)
+    export_id: str
 
 
 @dataclass(frozen=True)

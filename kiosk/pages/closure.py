@@ -2,6 +2,10 @@
 by the patient alone or by a professional with the patient's card in the reader, and
 reopening it; each answered by the server's signed receipt, shown in the page.
 
+« Exporter puis fermer » is one flow: the choice is kept in the kiosk session only, the
+export is prepared and handed over (kiosk/pages/export.py), and only once the patient
+says they have it does the dossier close, with the one signed receipt of the closure.
+
 What a dossier page offers comes from the server (`actions` of the dossier summary,
 server/services/capabilities.py): a closed dossier offers reopening, reading and the
 history, never masking nor emergency settings. The kiosk does not guess from the status.
@@ -16,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from cardreader.errors import CardError
 from kiosk.i18n import gettext as _
-from kiosk.terminal import SignInFailed, Terminal
+from kiosk.terminal import PendingClosure, SignInFailed, Terminal
 
 from . import home as go_home
 from . import new_submission_id, server, terminal, valid_submission_id
@@ -84,7 +88,60 @@ def close() -> Page:
             t, self_service=True, error=_("Choisissez ce que devient votre dossier.")
         )
     submission = valid_submission_id(request.form.get("submission"))
+    if request.form.get("then") == "export":
+        return _export_first(t, d, choice, submission)
     r = server().close_dossier(d, delete=choice == "delete", submission=submission)
+    return _after(t, r.ok, r.body, r.message)
+
+
+def _export_first(t: Terminal, dossier_id: int, choice: str, submission: str) -> Page:
+    """Starts the export and remembers the closure, in this session only."""
+    r = server().start_export(dossier_id, submission=submission)
+    export_id = r.body.get("export_id") if r.ok and isinstance(r.body, dict) else None
+    if t.dossier is None or not isinstance(export_id, str):
+        return render_template("error.html", message=r.message or not_closed()), 400
+    t.dossier.closing = PendingClosure(choice, export_id)
+    return redirect(url_for("export.progress", export_id=export_id))
+
+
+def not_closed() -> str:
+    return _(
+        "Votre export n'a pas pu vous être remis : votre dossier n'a pas été fermé. "
+        "Réessayez, ou demandez de l'aide à l'accueil."
+    )
+
+
+def pending(export_id: str) -> PendingClosure | None:
+    """The closure waiting for this export's handover, if any."""
+    t = terminal()
+    closing = t.dossier.closing if t.dossier is not None else None
+    return closing if closing is not None and closing.export_id == export_id else None
+
+
+def forget_pending() -> None:
+    t = terminal()
+    if t.dossier is not None:
+        t.dossier.closing = None
+
+
+@bp.post("/patient/close/after-export/<export_id>")
+def after_export(export_id: str) -> Page:
+    """The patient has their export: the dossier closes as they chose. The server is
+    asked again that this export is ready and was handed over (a link was made)."""
+    t = _signed_in()
+    d = _dossier_id(t)
+    closing = pending(export_id)
+    if d is None or closing is None:
+        # Nothing waits (the card was pulled meanwhile, or a forged address): no closure.
+        return redirect(url_for("patient.home"))
+    job = server().export_status(export_id)
+    body = job.body if job.ok and isinstance(job.body, dict) else {}
+    if body.get("status") != "ready" or not body.get("link"):
+        forget_pending()
+        return render_template("error.html", message=not_closed()), 409
+    submission = valid_submission_id(request.form.get("submission"))
+    r = server().close_dossier(d, delete=closing.choice == "delete", submission=submission)
+    forget_pending()
     return _after(t, r.ok, r.body, r.message)
 
 

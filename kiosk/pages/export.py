@@ -15,7 +15,7 @@ import segno
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from . import new_submission_id, server, terminal, valid_submission_id
+from . import closure, new_submission_id, server, terminal, valid_submission_id
 
 bp = Blueprint("export", __name__, url_prefix="/patient/export")
 
@@ -56,10 +56,14 @@ def progress(export_id: str) -> Response | str | tuple[str, int]:
     stage = {"ready": "ready", "failed": "failed", "expired": "failed"}.get(
         job["status"], "working"
     )
+    closing = closure.pending(export_id) is not None
+    if closing and stage == "failed":
+        closure.forget_pending()  # « Exporter puis fermer »: no export, no closure
     return render_template(
         "patient_export.html",
         stage=stage,
         job=job,
+        closing=closing,
         refresh=REFRESH_SECONDS if stage == "working" else None,
     )
 
@@ -74,7 +78,15 @@ def link(export_id: str) -> Response | str | tuple[str, int]:
         return render_template("error.html", message=r.message), 400
     # The QR code is drawn here, in memory, from this answer only.
     qr = segno.make(r.body["url"], error="m").png_data_uri(scale=6, border=2)
-    page = render_template("patient_export.html", stage="handover", handover=r.body, qr=qr)
+    page = render_template(
+        "patient_export.html",
+        stage="handover",
+        handover=r.body,
+        qr=qr,
+        job={"export_id": export_id},
+        closing=closure.pending(export_id) is not None,
+        submission=new_submission_id(),
+    )
     response = Response(page, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
