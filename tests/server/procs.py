@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.app import create_app, utc_now
+from server.app import create_app, utc_now, vault_directory
 from tests.conftest import wipe
 from tests.server.conftest import World
 
@@ -57,6 +57,9 @@ def server_env(settings: dict[str, Any], **extra: str) -> dict[str, str]:
         DMP_MASTER_KEY_FILE=settings["MASTER_KEY_FILE"],
         DMP_RECEIPT_SIGNER_KEY_FILE=settings.get("RECEIPT_SIGNER_KEY_FILE", ""),
         DMP_RECEIPT_SIGNER_CHAIN_FILE=settings.get("RECEIPT_SIGNER_CHAIN_FILE", ""),
+        # The test app's key vault, named absolutely: a command run from another
+        # directory opens the same one (docs/retention.md).
+        DMP_KEY_VAULT_DIR=str(vault_directory(settings).absolute()),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -67,6 +67,7 @@ def concrete(path: str, dossier_id: int, logical_id: str) -> str:
     path = path.replace("{national_id}", "810003456786").replace("{member_id}", "1")
     path = path.replace("{delegation_id}", "1")
     path = path.replace("{size}", "1").replace("{receipt_id}", "A" * 22)
+    path = path.replace("{case_id}", "1").replace("{export_id}", "A" * 22)
     assert not re.search(r"{\w+}", path), path
     return path
 

@@ -82,10 +82,14 @@ def test_finess(finess: str, ok: bool) -> None:
 def test_card_profession_codes_are_the_matrix_professions_cards_may_carry() -> None:
     from cardreader.identity import PROFESSIONS
     from server.policy import default_matrix_path, load_matrix
+    from server.signin.sessions import OFFICER_PROFESSION
 
     matrix = load_matrix(default_matrix_path())
     eligible = {code for code, rules in matrix.professions.items() if rules.eligible}
-    assert eligible == PROFESSIONS
+    # The privacy officer's card (docs/alerts.md) opens no dossier: its holder signs in
+    # as a privacy officer, whom the policy refuses every dossier act.
+    assert eligible | {OFFICER_PROFESSION} == PROFESSIONS
+    assert OFFICER_PROFESSION not in eligible
 
 
 # Python's `\d`, str.isdigit() and int() take other scripts' digits: "٢٧٩..." would be

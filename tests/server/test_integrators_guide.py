@@ -75,8 +75,8 @@ def test_every_example_of_the_guide_runs_against_a_live_server(
         server.env["DMP_PKI_DIR"] = with_pki["PKI_DIR"]
         with server:
             monkeypatch.setenv("DMP_SERVER", f"http://127.0.0.1:{server.port}")
+            shell_env = server_env(settings, DMP_PKI_DIR=with_pki["PKI_DIR"])  # before cd
             monkeypatch.chdir(vendor)
-            shell_env = server_env(settings, DMP_PKI_DIR=with_pki["PKI_DIR"])
             shell_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{shell_env['PATH']}"
             namespace: dict[str, Any] = {"__name__": "integrators_guide"}
             for number, (lang, code, run) in enumerate(blocks(), start=1):
