@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -163,6 +164,77 @@ def _file(
     }
 
 
+def _fhir_document(
+    code: str, title: str, section: str, narrative: str, resources: list[dict[str, Any]]
+) -> bytes:
+    """A small FHIR R4 document Bundle (Composition first, one section): the structured
+    lines the server reads at deposit, which the patient summary (Synthèse) shows with
+    the document they come from (issues 11 and 12)."""
+    ids = [f"urn:uuid:6a1f0c2e-0000-4000-8000-{n:012d}" for n in range(len(resources) + 1)]
+    composition = {
+        "resourceType": "Composition",
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "date": "2026-11-02T10:00:00+01:00",
+        "title": title,
+        "section": [
+            {
+                "title": section,
+                "text": {
+                    "status": "generated",
+                    "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{narrative}</p></div>',
+                },
+                "entry": [{"reference": ref} for ref in ids[1:]],
+            }
+        ],
+    }
+    entries = [{"fullUrl": ids[0], "resource": composition}]
+    entries += [{"fullUrl": ref, "resource": r} for ref, r in zip(ids[1:], resources, strict=True)]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "timestamp": "2026-11-02T10:00:00+01:00",
+        "entry": entries,
+    }
+    return json.dumps(bundle, ensure_ascii=False).encode()
+
+
+def _dispensation() -> bytes:
+    return _fhir_document(
+        "60593-1",
+        "Délivrance du 2 novembre 2026",
+        "Médicaments délivrés",
+        "Amlodipine 5 mg, comprimé : 1 boîte, 1 comprimé par jour.",
+        [
+            {
+                "resourceType": "MedicationDispense",
+                "status": "completed",
+                "medicationCodeableConcept": {"text": "Amlodipine 5 mg, comprimé"},
+                "quantity": {"value": 1, "unit": "boîte"},
+                "dosageInstruction": [
+                    {
+                        "text": "1 comprimé par jour",
+                        "doseAndRate": [{"doseQuantity": {"value": 5, "unit": "mg"}}],
+                    }
+                ],
+            }
+        ],
+    )
+
+
+def _medical_summary() -> bytes:
+    return _fhir_document(
+        "60591-5",
+        "Synthèse médicale",
+        "Antécédents et allergies",
+        "Hypertension artérielle traitée. Allergie : pénicilline.",
+        [
+            {"resourceType": "Condition", "code": {"text": "Hypertension artérielle"}},
+            {"resourceType": "AllergyIntolerance", "code": {"text": "Pénicilline"}},
+        ],
+    )
+
+
 def _lab_report_pdf() -> bytes:
     """A one-page laboratory report with a text layer: read in the kiosk page as an
     image of its page, and found by its words (issue 11)."""
@@ -284,13 +356,16 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
         ctx,
         gp,
         marie,
-        _doc(
-            "synthese",
-            "60591-5",
-            "Synthèse médicale",
-            "Hypertension artérielle traitée. Allergie : pénicilline.",
-            masked_ps=True,
-        ),
+        {
+            **_file(
+                "synthese",
+                "60591-5",
+                "Synthèse médicale",
+                "application/fhir+json",
+                _medical_summary(),
+            ),
+            "masked_ps": True,
+        },
     )
     insurer = _principal(ctx, ActorKind.INSURER, services["insurer"].id)
     step(
@@ -344,7 +419,7 @@ def _activity(ctx: Ctx, pros: dict[str, Professional], services: dict[str, Servi
         ctx,
         pharmacien,
         marie,
-        _doc("dispensation", "60593-1", "Délivrance", "Amlodipine 5 mg, 1 boîte."),
+        _file("dispensation", "60593-1", "Délivrance", "application/fhir+json", _dispensation()),
     )
     step(access.block, ctx, patient, marie, pros["infirmier"].national_id)
     step(documents.list_documents, ctx, pro("infirmier"), marie)  # denied: blocked

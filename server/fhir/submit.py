@@ -179,7 +179,9 @@ def _valid(bundle: dict[str, Any]) -> None:
         # The location and kind only: the value is the caller's, and may be health data.
         message = f"Ressource FHIR invalide : {where} ({first['type']})."
         raise malformed("resource_invalid", message) from None
-    except (ValueError, TypeError, KeyError, RecursionError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        # fhir.resources' validators raise these on some malformed shapes (an element
+        # where a list of objects is expected...): still the caller's bad resource.
         raise malformed("resource_invalid", "Ressource FHIR invalide.") from None
 
 

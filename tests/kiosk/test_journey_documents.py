@@ -324,13 +324,13 @@ def test_replace_is_offered_only_when_the_server_allows_and_starts_from_the_curr
     refused = page.request.get(page.url + "/replace")
     assert refused.status == 403
     assert "Seul l'auteur" in html.unescape(refused.text())
-    # Her own dispensation (typed as text before the structured form): she may.
+    # Her own dispensation (a structured FHIR document): she may.
     page.click("[data-testid=back]")
     page.click('[data-testid=documents] a.row >> text="Délivrance"')
     page.click("[data-testid=replace]")
     assert page.input_value("#title") == "Délivrance"  # starts from the current version
-    # Its text is shown above the empty lines, to be typed again as lines.
-    assert page.inner_text("[data-testid=previous-text]") == "Amlodipine 5 mg, 1 boîte."
+    # Its medication line, as the server read it, is the form's first line.
+    assert page.input_value("#line-0-name") == "Amlodipine 5 mg, comprimé"
     page.fill("#line-0-name", "Amlodipine 5 mg, gélule")
     page.fill("#line-0-quantity", "1 boîte")
     page.click("[data-testid=save]")
