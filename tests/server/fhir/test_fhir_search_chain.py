@@ -16,7 +16,8 @@ from sqlalchemy import event
 from server.fhir import params, service
 from server.identifiers import ins_key
 from server.models import AuditEntry
-from server.services import audit
+from server.policy import Action, Context, Decision, Mode, Obligation, Reason
+from server.services import audit, guard, lookup
 from server.signin import sessions
 from tests.server.conftest import PATIENTS, World
 from tests.server.fhir.fhirkit import BASE, INS_TEST_NIR, ids, outcome, search
@@ -186,3 +187,32 @@ def test_concurrent_searches_by_ins_on_one_dossier_never_fork_its_chain(
     # Each search's two entries are adjacent: no other search came between them.
     actions = [e.action for e in ours]
     assert actions == ["dossier:lookup", "document:list"] * threads_n * per_thread
+
+
+def test_after_hands_on_the_moved_head_never_the_used_one(world: World, marie_dossier: int) -> None:
+    """`lookup.after`: the second decision appends after the head the first one left, or
+    locks it again (None); a first access the first decision recorded is no longer one."""
+    with world.rt.sessions() as s:
+        ctx = world.rt.ctx(s)
+        who = sessions.resolve(ctx, world.tokens["gp"])
+        found = lookup.subject(ctx, who, Action.DOCUMENT_LIST, marie_dossier)
+        assert found.head is not None
+        assert found.loaded.first_access
+        moved = audit.Head(found.head.chain, found.head.seq + 1, "f" * 64)
+        plain = Decision(True, Reason.IDENTITY_LOOKUP)
+        context = Context(now=ctx.now)
+        granted = guard.Granted(plain, found.loaded.facts, context, None, moved)
+        after = lookup.after(found, granted)
+        assert after.head == moved
+        assert after.loaded.first_access  # nothing recorded it
+        first = Decision(
+            True,
+            Reason.MEDECIN_TRAITANT,
+            Mode.MEDECIN_TRAITANT,
+            frozenset({Obligation.NOTIFY_PATIENT_FIRST_ACCESS}),
+        )
+        after = lookup.after(found, guard.Granted(first, None, context, None, None))
+        assert after.head is None  # not traced after this head: read again under the lock
+        assert not after.loaded.first_access
+        assert after.loaded.facts == found.loaded.facts
+        s.rollback()
