@@ -45,14 +45,17 @@ _DOSSIER_OF = select(Document.dossier_id).where(Document.logical_id == bindparam
 
 def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]:
     dossier_id = query.dossier_id
+    found = None
     if query.ins is not None:
+        # Two decisions, two entries (the lookup, then the listing), on one load of the
+        # dossier and one lock of its chain's head, the second entry after the first.
         matricule, oid = query.ins
-        dossier_id = int(dossiers.find(ctx, who, matricule, oid)["dossier_id"])
+        found = dossiers.find_subject(ctx, who, matricule, oid)
+        dossier_id = found.dossier.id
     if dossier_id is None:  # params.parse requires a patient
         raise RuntimeError("search without a patient")
-    decided = listing.decide(
-        ctx, who, dossier_id, {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
-    )
+    detail = {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
+    decided = listing.decide(ctx, who, dossier_id, detail, found)
     subject, granted = decided.subject, decided.granted
     rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
     matched = [row for row in listing.shown(ctx, who, granted, rows) if query.matches(row)]

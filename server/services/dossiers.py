@@ -38,21 +38,30 @@ def find(ctx: Ctx, who: Principal, ins_value: Any, oid: str | None = None) -> di
     """The dossier id behind an INS, so that the INS never travels in URLs. `oid`: the
     identifier's system as FHIR names it (patient.identifier): an INS under another OID
     (a real one for a test identity) is another identifier, hence no one's."""
+    found = find_subject(ctx, who, ins_value, oid)
+    return {"dossier_id": found.dossier.id, "status": found.dossier.status}
+
+
+def find_subject(
+    ctx: Ctx, who: Principal, ins_value: Any, oid: str | None = None
+) -> lookup.Subject:
+    """`find`, decided and traced, answering the dossier as `lookup.subject` loads it (one
+    statement: dossier, patient, facts, the chain's head under its lock), with the head as
+    the lookup's entry left it: a request that goes on to a second decision on the same
+    dossier (the FHIR search by INS: the listing) neither loads it again nor locks the
+    head again (`listing.decide(subject=...)`)."""
     if not isinstance(ins_value, str):
         raise InvalidInput("ins_invalid", "INS attendu.")
     try:
         ins = parse_ins(ins_value, oid)
     except IdentifierError as exc:
         raise InvalidInput("ins_invalid", str(exc)) from None
-    same_ins = Patient.ins == ins.matricule
-    condition = same_ins if oid is None else same_ins & (Patient.ins_oid == oid)
-    patient = ctx.session.scalars(select(Patient).where(condition)).first()
-    row = (
-        ctx.session.scalars(select(Dossier).where(Dossier.patient_id == patient.id)).first()
-        if patient
-        else None
-    )
-    if row is None:
+    missing = NotFound("dossier_not_found", "Aucun dossier pour cet INS.")
+    found = lookup.subject_by_ins(ctx, who, ins.matricule, oid)
+    if found is None:
+        same_ins = Patient.ins == ins.matricule
+        condition = same_ins if oid is None else same_ins & (Patient.ins_oid == oid)
+        patient = ctx.session.scalars(select(Patient).where(condition)).first()
         # Decided and traced like any lookup (on the person's chain if they are known,
         # else the system chain; never the INS itself): "none" only to whoever may learn
         # that a dossier exists, the usual refusal to anyone else.
@@ -62,19 +71,21 @@ def find(ctx: Ctx, who: Principal, ins_value: Any, oid: str | None = None) -> di
             Action.DOSSIER_LOOKUP,
             None,
             patient,
-            NotFound("dossier_not_found", "Aucun dossier pour cet INS."),
+            missing,
             subject_patient_id=patient.id if patient else None,
         )
-    guard.authorize(
+    granted = guard.authorize(
         ctx,
         who,
         Action.DOSSIER_LOOKUP,
-        row,
-        patient,
-        subject_patient_id=patient.id if patient else None,
-        missing=NotFound("dossier_not_found", "Aucun dossier pour cet INS."),
+        found.dossier,
+        found.patient,
+        loaded=found.loaded,
+        head=found.head,
+        subject_patient_id=found.patient.id,
+        missing=missing,
     )
-    return {"dossier_id": row.id, "status": row.status}
+    return lookup.after(found, granted)
 
 
 def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:

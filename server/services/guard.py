@@ -92,6 +92,9 @@ class Granted:
     facts: DossierFacts | None
     context: Context
     emergency: ActiveEmergency | None  # shown as a banner for the whole session
+    # The chain's head after this decision's entry, when it was appended after the `head`
+    # the caller gave (`lookup.after`, for a second decision in the same request).
+    head: audit.Head | None = None
 
 
 def authorize(
@@ -147,8 +150,9 @@ def authorize(
     if not decision.allowed:
         record_denial(ctx, who, action, decision, patient, document, detail)
         raise refusal(who, action, decision.reason, missing)
+    after = None
     if not defer_trace:
-        trace(ctx, who, action, decision, patient, document, detail, head=head)
+        after = trace(ctx, who, action, decision, patient, document, detail, head=head)
 
     def unfinished(error: DmpError) -> None:
         failed = {**(detail or {}), "decided": decision.reason.value}
@@ -157,7 +161,7 @@ def authorize(
     ctx.unfinished = unfinished
     if dossier is not None and patient is not None:
         _fulfil(ctx, who, decision, dossier, patient)
-    return Granted(decision, facts, decision_context, emergency)
+    return Granted(decision, facts, decision_context, emergency, after)
 
 
 def _with_delegation(
@@ -248,12 +252,16 @@ def record_denial(
     ctx.session.rollback()
     ctx.unfinished = None  # what the request had begun is undone, its decisions with it
     target = f"document:{document.logical_id}" if document is not None else None
+
+    def append(full: dict[str, Any] | None, head: audit.Head | None) -> None:
+        trace(ctx, who, action, decision, patient, document, full, head=head)
+
     denials.record(
         ctx,
         audit.chain_for(patient.id if patient is not None else None),
         denials.key_of(who, action.value, decision.reason.value, target),
         detail,
-        lambda full, head: trace(ctx, who, action, decision, patient, document, full, head=head),
+        append,
     )
     ctx.session.commit()
 
@@ -275,31 +283,34 @@ def trace(
     *,
     head: audit.Head | None = None,
     failure: str | None = None,
-) -> None:
+) -> audit.Head | None:
     """`failure`: the allowed action could not be carried out (the request's error
-    reason); traced as denied with that reason."""
+    reason); traced as denied with that reason. Returns the chain's new head when `head`
+    was given (the caller's, read under its lock in this transaction), else None."""
     allowed = decision.allowed and failure is None
-    audit.append(
-        ctx.session,
-        patient.id if patient is not None else None,
-        audit.TraceEntry(
-            at=ctx.now,
-            actor_kind=who.actor.kind.value,
-            actor_id=who.actor.id,
-            actor_name=who.name,
-            actor_profession=who.actor.profession,
-            actor_structure=who.actor.structure,
-            action=action,
-            mode=decision.mode.value,
-            outcome="allowed" if allowed else "denied",
-            reason=failure or decision.reason.value,
-            target=f"document:{document.logical_id}" if document is not None else None,
-            category=document.category if document is not None else None,
-            detail=detail or {},
-            kiosk=who.kiosk,
-        ),
-        head=head,
+    patient_id = patient.id if patient is not None else None
+    entry = audit.TraceEntry(
+        at=ctx.now,
+        actor_kind=who.actor.kind.value,
+        actor_id=who.actor.id,
+        actor_name=who.name,
+        actor_profession=who.actor.profession,
+        actor_structure=who.actor.structure,
+        action=action,
+        mode=decision.mode.value,
+        outcome="allowed" if allowed else "denied",
+        reason=failure or decision.reason.value,
+        target=f"document:{document.logical_id}" if document is not None else None,
+        category=document.category if document is not None else None,
+        detail=detail or {},
+        kiosk=who.kiosk,
     )
+    if head is None:
+        audit.append(ctx.session, patient_id, entry)
+        return None
+    if head.chain != audit.chain_for(patient_id):
+        raise ValueError(f"head of {head.chain} given for {audit.chain_for(patient_id)}")
+    return audit.append_after(ctx.session, head, entry)
 
 
 def _fulfil(

@@ -127,12 +127,22 @@ class Decided:
     detail: dict[str, Any]
 
 
-def decide(ctx: Ctx, who: Principal, dossier_id: int, detail: dict[str, Any]) -> Decided:
+def decide(
+    ctx: Ctx,
+    who: Principal,
+    dossier_id: int,
+    detail: dict[str, Any],
+    subject: lookup.Subject | None = None,
+) -> Decided:
     """The listing's decision (the same rule, subject and lookup as the listing itself) for
     a door that answers a part of the listing and traces how much: a search, the FHIR
     search. A refusal is traced at once, as the listing's; `trace` writes an allowed one
-    with its counts."""
-    subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
+    with its counts. `subject`: the dossier as this request already loaded it for a
+    decision it traced (`dossiers.find_subject`, `lookup.after`), head included."""
+    if subject is None:
+        subject = lookup.subject(ctx, who, Action.DOCUMENT_LIST, dossier_id)
+    elif subject.dossier.id != dossier_id:
+        raise ValueError(f"subject of dossier {subject.dossier.id} given for {dossier_id}")
     granted = guard.authorize(
         ctx,
         who,
