@@ -113,11 +113,15 @@ def summary(
 ) -> dict[str, Any]:
     """The IPS document Bundle of the dossier `dossier_id` (or of the INS `ins`, found as
     POST /dossiers/lookup finds it: decided and traced), as `who` may see it."""
+    found = None
     if ins is not None:
-        dossier_id = int(dossiers.find(ctx, who, ins[0], ins[1])["dossier_id"])
+        # As the search by INS: the lookup's decision and entry, then the summary's, on
+        # one load of the dossier and one lock of its chain's head.
+        found = dossiers.find_subject(ctx, who, ins[0], ins[1])
+        dossier_id = found.dossier.id
     if dossier_id is None:
         raise RuntimeError("summary without a patient")
-    decided = listing.decide(ctx, who, dossier_id, {"summary": "ips"})
+    decided = listing.decide(ctx, who, dossier_id, {"summary": "ips"}, found)
     subject, granted = decided.subject, decided.granted
     rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
     standing = [r for r in listing.shown(ctx, who, granted, rows) if r.status in STANDING]
