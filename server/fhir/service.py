@@ -167,10 +167,11 @@ def _banner(mode: str) -> dict[str, Any]:
 
 
 # SHA-1 of the contents of versions stored before their sealed SHA-1 (migration 0016), by
-# version row id (a row's bytes never change): PDSm wants the SHA-1, which only the bytes
-# give, so such a content is decrypted once per process to compute it. Served only after
-# the caller's own decision to show that row.
-_SHA1_BY_ROW: dict[int, str] = {}
+# version (row id and random logical id: a version's bytes never change, and no other
+# database's row has both): PDSm wants the SHA-1, which only the bytes give, so such a
+# content is decrypted once per process. Served only after the caller's own decision to
+# show that row.
+_SHA1_BY_ROW: dict[tuple[int, str], str] = {}
 _SHA1_MAX = 10_000
 _SHA1_LOCK = threading.Lock()
 
@@ -194,7 +195,7 @@ def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]
             opened = opener.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
             out[row.row_id] = base64.b64encode(opened).decode()
             continue
-        known = _SHA1_BY_ROW.get(row.row_id)
+        known = _SHA1_BY_ROW.get((row.row_id, row.logical_id))
         if known is None:
             missing[row.row_id] = row
         else:
@@ -210,5 +211,5 @@ def _sha1s(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> dict[int, str]
         with _SHA1_LOCK:
             if len(_SHA1_BY_ROW) >= _SHA1_MAX:
                 _SHA1_BY_ROW.clear()
-            _SHA1_BY_ROW[row.row_id] = digest
+            _SHA1_BY_ROW[row.row_id, row.logical_id] = digest
     return out
