@@ -214,29 +214,18 @@ _WORDS: dict[str, Callable[[Any, int], list[str]]] = {
         if v
         else []
     ),
-    "retention_until": lambda v, en: (
-        [
-            _said(
-                ("Conservé jusqu'au", "Kept until"),
-                day_label(
-                    datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(PARIS),
-                    "en" if en else "fr",
-                ),
-                en,
-            )
-        ]
-        if isinstance(v, str) and _iso(v)
-        else []
-    ),
+    "retention_until": lambda v, en: _kept_until(v, en),
     "deletion_request_withdrawn": lambda v, en: (
         [("Demande de suppression annulée", "Deletion request withdrawn")[en]] if v else []
     ),
 }
 
 
-def _iso(text: str) -> bool:
+def _kept_until(value: Any, en: int) -> list[str]:
+    """The closure's retention date, as a day (an unreadable one says nothing)."""
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        return False
-    return True
+        return []
+    day = day_label(moment.astimezone(PARIS), "en" if en else "fr")
+    return [_said(("Conservé jusqu'au", "Kept until"), day, en)]

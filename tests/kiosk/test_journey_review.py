@@ -7,25 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from sqlalchemy import select
 
-from server.alerts import scan
-from server.models import ReviewCase
-from server.services import trace_log
 from tests.kiosk.conftest import Kiosk
+from tests.kiosk.page_tour import OFFICER, flag_the_demo_access
 from tests.kiosk.test_touch_targets import MEASURE, MIN_PX
 
-OFFICER = "delegue_protection_donnees-lambert"
 LUCIA = "patient-lucia-santoni"
-
-
-def _flagged(at: Kiosk) -> None:
-    """What the demo's worker does within a second, made certain."""
-    rt = at.running.server_app.extensions["dmp"]
-    trace_log.run(rt)
-    scan.run(rt)
-    with rt.sessions() as s:
-        assert s.scalars(select(ReviewCase)).first() is not None
 
 
 def _large_targets(page: Any) -> None:
@@ -35,7 +22,7 @@ def _large_targets(page: Any) -> None:
 
 def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None:
     page: Any = at.page
-    _flagged(at)
+    flag_the_demo_access(at)
     at.sign_in_pro(OFFICER)
     page.wait_for_url("**/dpo/")
     queue = page.inner_text("[data-testid=cases]")
