@@ -203,7 +203,7 @@ def worker(db_url: str | None, once: bool, poll_seconds: float) -> None:
 
 @click.group("kiosk-admin")
 def kiosk_admin() -> None:
-    """Kiosk identities on the records server (register, revoke, list)."""
+    """Kiosk identities on the records server (register; revoke and list any terminal)."""
 
 
 @kiosk_admin.command("register")
@@ -243,42 +243,3 @@ def kiosk_register(db_url: str | None, pki_dir: str | None, cert_pem: str, name:
     finally:
         rt.engine.dispose()
     click.echo(f"kiosk {name} registered")
-
-
-@kiosk_admin.command("revoke")
-@DB_OPTION
-@click.argument("name")
-def kiosk_revoke(db_url: str | None, name: str) -> None:
-    """Refuse every request of kiosk NAME from now on (its CRL entry may follow); end its
-    sessions."""
-    from server.app import build_runtime
-    from server.signin import kiosk_identity
-
-    rt = build_runtime(_settings(db_url))
-    try:
-        with rt.sessions() as session:
-            if kiosk_identity.revoke(rt.ctx(session), name) is None:
-                raise click.ClickException(f"no kiosk named {name}")
-            session.commit()
-    finally:
-        rt.engine.dispose()
-    click.echo(f"kiosk {name} revoked")
-
-
-@kiosk_admin.command("list")
-@DB_OPTION
-def kiosk_list(db_url: str | None) -> None:
-    """Registered kiosks, their certificate fingerprints and state."""
-    from sqlalchemy import select
-
-    from server.app import build_runtime
-    from server.models import Kiosk
-
-    rt = build_runtime(_settings(db_url))
-    try:
-        with rt.sessions() as session:
-            for kiosk in session.scalars(select(Kiosk).order_by(Kiosk.name)):
-                state = "revoked" if kiosk.revoked_at else "active"
-                click.echo(f"{kiosk.name}\t{kiosk.cert_sha256}\t{state}")
-    finally:
-        rt.engine.dispose()

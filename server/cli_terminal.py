@@ -1,9 +1,9 @@
 """`dmp terminal ...`: registered software terminals (issue #12).
 
 A professional's record-keeping software, or the insurer's system, registered by an
-operator with the public key its vendor generated; kiosks keep `dmp kiosk-admin`
-(their certificate comes from the kiosk CA). Both live in one registry, so `list` and
-`revoke` name either.
+operator with the public key its vendor generated; kiosks keep `dmp kiosk-admin
+register` (their certificate comes from the kiosk CA). Both live in one registry, so
+`list` and `revoke` name either, under either group.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from server.cli_server import DB_OPTION, _settings
+from server.cli_server import DB_OPTION, _settings, kiosk_admin
 
 KINDS = ("software", "insurer")
 
@@ -58,7 +58,11 @@ def register(db_url: str | None, kind: str, key_file: str, account: str | None, 
     click.echo(f"{kind} {name} registered, key SHA-256 {fingerprint}")
 
 
-@terminal.command("revoke")
+# Kiosks and software share one registry: `dmp kiosk-admin list|revoke` are these same
+# commands under the kiosk operator's group (only registration differs, by certificate).
+
+
+@click.command("revoke")
 @DB_OPTION
 @click.argument("name")
 def revoke(db_url: str | None, name: str) -> None:
@@ -78,7 +82,7 @@ def revoke(db_url: str | None, name: str) -> None:
     click.echo(f"terminal {name} revoked, {ended} session(s) ended")
 
 
-@terminal.command("list")
+@click.command("list")
 @DB_OPTION
 def list_terminals(db_url: str | None) -> None:
     """Registered terminals: name, kind, key or certificate SHA-256, state."""
@@ -95,3 +99,8 @@ def list_terminals(db_url: str | None) -> None:
                 click.echo(f"{row.name}\t{row.kind}\t{row.cert_sha256}\t{state}")
     finally:
         rt.engine.dispose()
+
+
+for command in (revoke, list_terminals):
+    terminal.add_command(command)
+    kiosk_admin.add_command(command)
