@@ -401,6 +401,11 @@ HISTORY = obj(
                     # (a_traiter, en_cours, justifiee, non_justifiee) and the rules that
                     # flagged it (docs/alerts.md); null for any other line.
                     "review": {"type": ["object", "null"]},
+                    # Every field the line's hash covers, as hashed, and the previous
+                    # line's hash: the patient's side recomputes `hash` from them
+                    # (server/tlog/links.py, docs/transparency.md).
+                    "hashed": {"type": "object"},
+                    "prev_hash": STR,
                 }
             ),
         },

@@ -5,15 +5,15 @@ entry, so editing, deleting or reordering any entry breaks every later link; the
 (locked while appending) also catches a cut-off tail. The head is read inside the writing
 transaction under a row lock (SQLite: the BEGIN IMMEDIATE write lock): reading it outside
 forked 36% of entries under concurrent writers in an earlier test (performance.md).
+The hash itself is defined in server/tlog/links.py, which the patient's side shares.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -32,30 +32,9 @@ from sqlalchemy.orm import Session
 
 from server.db import core
 from server.models import AuditEntry, AuditHead, table_of
+from server.tlog.links import GENESIS, HASHED_FIELDS, link_hash
 
-GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
-
-# Every column the hash covers, in a fixed order; adding a column means a new version.
-HASHED_FIELDS = (
-    "chain",
-    "seq",
-    "at",
-    "actor_kind",
-    "actor_id",
-    "actor_name",
-    "actor_profession",
-    "actor_structure",
-    "action",
-    "mode",
-    "outcome",
-    "reason",
-    "target",
-    "category",
-    "detail",
-    "kiosk",
-)
-
 
 Outcome = Literal["allowed", "denied"]
 
@@ -116,20 +95,6 @@ def chain_for(patient_id: int | None) -> str:
 def chain_of_column(patient_id: ColumnElement[int]) -> ColumnElement[str]:
     """`chain_for` in SQL, to join a patient's row to their chain's head."""
     return literal("patient:", String) + cast(patient_id, String)
-
-
-def canonical(values: dict[str, Any]) -> bytes:
-    encoded = {}
-    for name in HASHED_FIELDS:
-        value = values[name]
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        encoded[name] = value
-    return json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def link_hash(prev_hash: str, values: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(values)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

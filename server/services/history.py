@@ -15,6 +15,7 @@ from server.models import AuditEntry, LogLeaf, Receipt
 from server.policy import Action, Matrix
 from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
+from server.tlog import links
 
 VERBS = {
     "dossier:create": "a créé le dossier",
@@ -261,6 +262,12 @@ def history(
     # A flagged access's review and its outcome (server/alerts, docs/alerts.md).
     reviewed = reviews.outcomes_for(ctx, patient.id, [e.id for e in entries])
     for entry, item in zip(entries, items, strict=True):
+        # Every hashed field and the previous link, so that the patient's side recomputes
+        # each line's hash from what it shows (server/tlog/history.py) instead of trusting it.
+        item["hashed"] = links.hashed_values(
+            {name: getattr(entry, name) for name in links.HASHED_FIELDS}
+        )
+        item["prev_hash"] = entry.prev_hash
         item["log_index"] = leaves.get(entry.id)
         item["receipt_id"] = issued.get(entry.id)
         item["review"] = reviewed.get(entry.id)

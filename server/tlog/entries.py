@@ -8,8 +8,8 @@ meant for the kiosk's "Vérifier mon historique" as much as for tests: pure, no 
 
 What it proves: the log (hence every witness that cosigned the checkpoint) holds exactly
 these link hashes. The link hash commits to the entry's content and to every earlier
-entry of its chain (server/services/audit.py); checking that the shown content gives the
-shown hash needs every hashed field, which the history does not carry today.
+entry of its chain (server/tlog/links.py); that the shown content gives the shown hash
+is checked by server/tlog/history.py, from the hashed fields each history line carries.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ def test_the_patient_verifies_her_history_and_sees_a_rewritten_line(at: Kiosk) -
     assert f"Les {lines} ligne(s) vérifiée(s)" in verdict
     at.shot("patient", "historique-verifie")
 
-    # Someone with the database rewrites one of her lines already in the log (its link
-    # hash recomputed, as a careful forger would): the chain alone would not show it.
+    # Someone with the database rewrites who read her dossier on one of her lines already
+    # in the log, and leaves its hash alone: the kiosk recomputes each line's hash from
+    # the fields it shows, so the line no longer gives the hash the log holds.
     with rt.sessions() as s:
         target = s.scalars(
             select(AuditEntry)
@@ -51,7 +52,11 @@ def test_the_patient_verifies_her_history_and_sees_a_rewritten_line(at: Kiosk) -
             .order_by(AuditEntry.seq)
         ).first()
         assert target is not None
-        s.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(hash="0" * 64))
+        s.execute(
+            update(AuditEntry)
+            .where(AuditEntry.id == target.id)
+            .values(actor_name="Quelqu'un d'autre")
+        )
         s.commit()
     page.click("[data-testid=verify]")
     verdict = page.inner_text("[data-testid=verdict]")

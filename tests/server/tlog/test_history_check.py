@@ -7,11 +7,26 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server.tlog import checkpoint, merkle, note
+from server.tlog import checkpoint, links, merkle, note
 from server.tlog.history import leaf_entry, verify_page
 
 ORIGIN = "example.invalid/trace"
 CHAIN = "patient:7"
+
+
+def _line(seq: int, prev: str, **shown: Any) -> dict[str, Any]:
+    """A history line as the server gives it: its words' fields, every hashed field and
+    the link hashes (server/services/history.py)."""
+    at = f"2026-11-{seq:02d}T10:00:00.000000Z"
+    fields = {"action": "document:read", "mode": "normal", "outcome": "allowed"}
+    fields |= {"reason": "matrix", "category": None} | shown
+    actor = {"kind": "professional", "name": "Dr Paul MARTIN", "profession": "medecin"}
+    actor |= {"structure": "750000001"}
+    hashed = {"chain": CHAIN, "seq": seq, "at": at, "actor_id": 3, "target": "dossier:1"}
+    hashed |= {f"actor_{k}": v for k, v in actor.items()} | fields
+    hashed |= {"detail": '{"op":"read","read":1}', "kiosk": "borne-1"}
+    line = {"seq": seq, "at": at, "actor": actor, "params": {"read": 1}, **fields}
+    return line | {"hashed": hashed, "prev_hash": prev, "hash": links.link_hash(prev, hashed)}
 
 
 def _log(lines: int) -> tuple[list[bytes], list[dict[str, Any]]]:
@@ -19,11 +34,13 @@ def _log(lines: int) -> tuple[list[bytes], list[dict[str, Any]]]:
     and the history lines that show them."""
     leaves: list[bytes] = []
     shown = []
+    prev = links.GENESIS
     for seq in range(1, lines + 1):
         leaves.append(merkle.leaf_hash(leaf_entry("patient:9", seq, "ab" * 32)))
-        link = hashlib.sha256(f"entry {seq}".encode()).hexdigest()
-        shown.append({"seq": seq, "hash": link, "log_index": len(leaves), "at": f"t{seq}"})
-        leaves.append(merkle.leaf_hash(leaf_entry(CHAIN, seq, link)))
+        line = _line(seq, prev)
+        prev = line["hash"]
+        shown.append(line | {"log_index": len(leaves)})
+        leaves.append(merkle.leaf_hash(leaf_entry(CHAIN, seq, line["hash"])))
     return leaves, shown
 
 
@@ -53,8 +70,9 @@ def test_lines_newer_than_the_checkpoint_are_pending_not_failed() -> None:
     key = Ed25519PrivateKey.generate()
     leaves, shown = _log(5)
     page = _page(leaves, shown, key)
-    page["entries"].insert(0, {"seq": 6, "hash": "cd" * 32, "log_index": None, "at": "t6"})
-    page["entries"].insert(0, {"seq": 7, "hash": "ef" * 32, "log_index": 99, "at": "t7"})
+    newer = _line(6, shown[-1]["hash"]) | {"log_index": None}
+    page["entries"].insert(0, newer)
+    page["entries"].insert(0, _line(7, newer["hash"]) | {"log_index": 99})
     verdict = verify_page(page, _source(leaves), _verifier(key), ORIGIN)
     assert (verdict.status, verdict.checked, verdict.pending) == ("verified", 5, 2)
 
@@ -72,7 +90,7 @@ def test_a_rewritten_removed_or_reordered_line_is_caught() -> None:
     # A removed entry: the server renumbers what follows to hide the gap.
     renumbered = [dict(line, seq=line["seq"] - 1) if line["seq"] > 3 else line for line in shown]
     del renumbered[2]
-    for page_lines, failed in ((rewritten, (3,)), (reordered, (5, 2)), (renumbered, (5, 4, 3))):
+    for page_lines, failed in ((rewritten, (3, 4)), (reordered, (2, 5)), (renumbered, (3, 4, 5))):
         page = _page(leaves, shown, key)
         page["entries"] = list(reversed(page_lines))
         verdict = verify_page(page, _source(leaves), _verifier(key), ORIGIN)
@@ -101,3 +119,42 @@ def test_a_missing_proof_interrupts_the_check() -> None:
 
 def _verifier(key: Ed25519PrivateKey) -> note.Verifier:
     return note.Signer(ORIGIN, key).verifier
+
+
+def test_a_line_whose_words_or_fields_were_changed_is_caught() -> None:
+    """The log holds the line's hash, but what the page shows is not what was hashed:
+    a line rewritten with its hash left alone, or words that say something else."""
+    key = Ed25519PrivateKey.generate()
+    leaves, shown = _log(4)
+    cases: list[tuple[str, Any]] = [
+        ("hashed field", lambda line: line["hashed"].update(actor_name="Dr Autre NOM")),
+        ("detail", lambda line: line["hashed"].update(detail='{"op":"read","read":9}')),
+        ("shown name", lambda line: line["actor"].update(name="Dr Autre NOM")),
+        ("shown mode", lambda line: line.update(mode="bris_de_glace")),
+        ("shown outcome", lambda line: line.update(outcome="denied")),
+        ("shown time", lambda line: line.update(at="2026-11-20T10:00:00.000000Z")),
+        ("shown count", lambda line: line["params"].update(read=5)),
+        ("a parameter not hashed", lambda line: line["params"].update(reason="urgence")),
+        ("no fields", lambda line: line.pop("hashed")),
+        ("previous hash", lambda line: line.update(prev_hash="00" * 32)),
+    ]
+    for what, change in cases:
+        lines = [
+            {**line, "actor": dict(line["actor"]), "params": dict(line["params"])} for line in shown
+        ]
+        lines[2]["hashed"] = dict(lines[2]["hashed"])
+        change(lines[2])
+        page = _page(leaves, shown, key)
+        page["entries"] = list(reversed(lines))
+        verdict = verify_page(page, _source(leaves), _verifier(key), ORIGIN)
+        assert (verdict.status, verdict.failed) == ("altered", (3,)), what
+
+
+def test_a_gap_left_by_a_hidden_line_is_not_a_break() -> None:
+    """A representative does not see the minor's secret lines: the page skips a number,
+    which is not a broken link."""
+    key = Ed25519PrivateKey.generate()
+    leaves, shown = _log(5)
+    page = _page(leaves, [line for line in shown if line["seq"] != 3], key)
+    verdict = verify_page(page, _source(leaves), _verifier(key), ORIGIN)
+    assert (verdict.status, verdict.checked) == ("verified", 4)

@@ -34,7 +34,7 @@ from server import witness_cli
 from server.cli import main as dmp
 from server.models import AuditEntry, AuditHead, LogCheckpoint, LogLeaf, LogNode
 from server.services import audit, trace_log
-from server.tlog import entries, merkle, note, witness
+from server.tlog import entries, history, merkle, note, witness
 from server.tlog.checkpoint import Checkpoint
 from server.witness_cli import EXIT_INCONSISTENT, EXIT_OK, EXIT_SIGNATURE, LogClient, State
 from tests.server.conftest import World
@@ -518,3 +518,35 @@ def test_the_patients_check_catches_a_rewritten_trace(
     assert {f.problem for f in found} == {entries.Problem.NOT_IN_LOG}
     # The log itself was not touched: the witness still sees it grow, as it should.
     assert station.run().code == EXIT_OK
+
+
+def test_the_patients_page_check_catches_an_entry_edited_under_its_hash(
+    world: World, station: Witness, marie_dossier: int
+) -> None:
+    """An operator edits an entry and leaves its hash (and the log) alone: `dmp audit
+    verify` catches it, and now the patient's device too, which recomputes each line's
+    hash from the fields the history gives it (server/tlog/history.py)."""
+    _witnessed_twice(world, station, marie_dossier)
+    origin = world.rt.settings["LOG_ORIGIN"]
+
+    def proof(index: int, size: int) -> list[bytes]:
+        query = f"index={index}&size={size}"
+        with urllib.request.urlopen(f"{station.url}/api/v1/log/proof/inclusion?{query}") as got:  # noqa: S310
+            return [base64.b64decode(h) for h in json.load(got)["proof"]]
+
+    def page_check() -> history.Verdict:
+        page = world.call("GET", "marie", f"/dossiers/{marie_dossier}/history").get_json()
+        return history.verify_page(page, proof, station.log_key, origin)
+
+    before = page_check()
+    assert (before.status, before.failed) == ("verified", ())
+    chain = audit.chain_for(world.ids["marie"])
+    with world.rt.sessions() as s:
+        third = s.scalars(
+            select(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq == 3)
+        ).one()
+        third.actor_name = "Quelqu'un d'autre"
+        s.commit()
+        assert [b.seq for b in audit.verify(s, chain)] == [3]
+    after = page_check()
+    assert (after.status, after.failed) == ("altered", (3,))
