@@ -333,6 +333,9 @@ def create_online_app(
         )
     _install_guard(app, settings, all_visits)
     configure(app, settings, demo=demo)
+    # Its own cookie name: on a machine that also runs a kiosk (the demo), cookies of
+    # the same host are shared whatever the port.
+    app.config["SESSION_COOKIE_NAME"] = "online"
     register_pages(app)
     app.register_blueprint(bp)
     app.view_functions["common.index"] = index
@@ -358,7 +361,7 @@ def _install_guard(app: Flask, settings: dict[str, Any], all_visits: Visits) -> 
         return refused()
 
     @app.before_request
-    def visit() -> tuple[str, int] | None:
+    def visit() -> Response | tuple[str, int] | None:
         if not guard.from_own_pages():
             log.warning("request refused: Origin not allowed")
             return refused()
@@ -370,7 +373,11 @@ def _install_guard(app: Flask, settings: dict[str, Any], all_visits: Visits) -> 
             found.clear("idle")  # the sweep may not have run yet
         g.visit = found if found is not None else all_visits.new_visit()
         g.visit_secret = secret if found is not None else ""
-        if request.endpoint not in ONLINE_PAGES:
+        endpoint = request.endpoint or ""
+        signed_in = g.visit.patient is not None and bool(g.visit.patient.token)
+        if endpoint.startswith(("patient.", "reading.")) and not signed_in:
+            return redirect(url_for("common.index"))
+        if endpoint not in ONLINE_PAGES:
             page = app.jinja_env.get_template("refused.html")
             message = i18n.gettext(
                 "Cette page n'est pas proposée dans l'espace en ligne : rendez-vous à une "
