@@ -18,6 +18,7 @@ from server.services import trace_log
 from tests.kiosk import at_home
 from tests.kiosk.conftest import Kiosk
 
+
 @pytest.fixture
 def server_overrides() -> dict[str, Any]:
     # Marie may get a code at the kiosk and another at home a few seconds later.
@@ -40,9 +41,13 @@ def test_a_patient_signs_in_from_home_reads_verifies_and_signs_out(at: Kiosk) ->
     # What makes sense at home, and only that: no closing, export or delegations here.
     tiles = page.locator("nav.tiles a").evaluate_all("els => els.map(e => e.dataset.testid)")
     assert {"tile-documents", "tile-history", "tile-receipts", "tile-synthesis"} <= set(tiles)
-    assert not {"tile-close", "tile-export", "tile-delegations", "tile-totp", "tile-password"} & set(
-        tiles
-    )
+    assert not {
+        "tile-close",
+        "tile-export",
+        "tile-delegations",
+        "tile-totp",
+        "tile-password",
+    } & set(tiles)
     at.shot("online", "accueil")
 
     page.click("[data-testid=tile-history]")
@@ -161,8 +166,11 @@ def test_the_visit_cookie_is_httponly_samesite_strict_and_secure(at: Kiosk) -> N
     at_home.sign_in(at, page)
     cookies = {c["name"]: c for c in page.context.cookies(at.running.online_url)}
     visit = cookies["dmp_visit"]
-    assert visit["httpOnly"] and visit["secure"] and visit["sameSite"] == "Strict"
-    assert cookies["online"]["httpOnly"] and cookies["online"]["sameSite"] == "Strict"
+    assert visit["httpOnly"]
+    assert visit["secure"]
+    assert visit["sameSite"] == "Strict"
+    assert cookies["online"]["httpOnly"]
+    assert cookies["online"]["sameSite"] == "Strict"
 
 
 def test_the_password_is_set_at_the_kiosk_with_the_card_then_opens_the_online_space(
