@@ -7,14 +7,19 @@ and foreign origins refused; the password set up at the kiosk with the card."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from dmp import demo
+from kiosk.runner import run_online
 from server.models import ApiSession, Patient
 from server.services import trace_log
+from server.signin import kiosk_identity
 from tests.kiosk import at_home
 from tests.kiosk.conftest import Kiosk
 
@@ -210,3 +215,46 @@ def test_the_password_is_set_at_the_kiosk_with_the_card_then_opens_the_online_sp
         assert "Bonjour Marie" in home.inner_text("[data-testid=greeting]")
     finally:
         home.context.close()
+
+
+def test_dmp_kiosk_online_runs_the_space_from_its_settings_alone(
+    at: Kiosk, page: Any, tmp_path: Path
+) -> None:
+    """`dmp kiosk --online` (kiosk/runner.py run_online): its own terminal name and key,
+    registered as an online terminal, and nothing else of the demo."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_file = tmp_path / "online.key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    rt = _rt(at)
+    with rt.sessions() as s:
+        kiosk_identity.register_software(
+            rt.ctx(s),
+            "espace-patients",
+            kiosk_identity.TerminalKind.ONLINE,
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+        )
+        s.commit()
+    running = run_online(
+        {
+            "SERVER_URL": at.running.server_url,
+            "KIOSK_NAME": "espace-patients",
+            "KIOSK_KEY_FILE": str(key_file),
+            "PORT": 0,
+        }
+    )
+    try:
+        page.goto(running.url + "/")
+        page.fill("#ins", at_home.MARIE_INS)
+        page.fill("#password", demo.ONLINE_PASSWORD)
+        page.click("[data-testid=signin]")
+        page.wait_for_url("**/connexion/code")  # the server took the password through it
+    finally:
+        running.stop()
