@@ -286,6 +286,8 @@ def signin() -> Response | str | tuple[str, int]:
     if r.ok and isinstance(r.body, dict) and isinstance(r.body.get("pending_token"), str):
         visit = current_visit()
         assert isinstance(visit, Visit)  # noqa: S101 - the online guard put it there
+        if visit.token() is not None:
+            visit.clear()  # a new sign-in in a signed-in browser: the old session ends
         visit.start_password(ins, r.body["pending_token"])
         g.rotate_visit = True  # kept from now on, under a fresh secret
         return redirect(url_for("online.code"))
