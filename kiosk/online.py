@@ -111,9 +111,20 @@ class Visit(Terminal):
     """One browser's visit: the kiosk's `Terminal` state (pending sign-in, session
     token, dossier, documents viewed), without readers, cards or card events."""
 
-    def __init__(self, client: ServerClient, idle_seconds: float, warn_seconds: float) -> None:
-        super().__init__(_NoReaders(), client, idle_seconds=idle_seconds, warn_seconds=warn_seconds)
+    def __init__(
+        self,
+        client: ServerClient,
+        idle_seconds: float,
+        warn_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            _NoReaders(), client, idle_seconds=idle_seconds, warn_seconds=warn_seconds, clock=clock
+        )
         self.ins: str | None = None
+        # Set when the visit must be kept under a new secret (a password accepted, then
+        # the session opened): the answer to that request carries it.
+        self.new_secret_due = False
 
     def holder_ins(self) -> str | None:
         return self.ins if self.patient is not None and self.patient.token else None
@@ -134,7 +145,7 @@ class Visit(Terminal):
             # The patient pages ask for a patient who is "here"; online, here is signed in.
             self.patient_card = PatientCard(reader="online")
             self.touch()
-        g.rotate_visit = True
+            self.new_secret_due = True
 
     def clear(self, reason: str = "", *, rearm: bool = False, notify: bool = True) -> None:
         del rearm, notify
@@ -184,7 +195,7 @@ class Visits:
 
     def new_visit(self) -> Visit:
         """A visit that holds nothing yet, not kept unless `keep` is called."""
-        return Visit(self.client, self.idle_seconds, self.warn_seconds)
+        return Visit(self.client, self.idle_seconds, self.warn_seconds, self.clock)
 
     def find(self, secret: str) -> Visit | None:
         if not secret or len(secret) > 100:
@@ -289,7 +300,7 @@ def signin() -> Response | str | tuple[str, int]:
         if visit.token() is not None:
             visit.clear()  # a new sign-in in a signed-in browser: the old session ends
         visit.start_password(ins, r.body["pending_token"])
-        g.rotate_visit = True  # kept from now on, under a fresh secret
+        visit.new_secret_due = True  # kept from now on, under a fresh secret
         return redirect(url_for("online.code"))
     if r.status == 401:
         error = _(
@@ -391,7 +402,8 @@ def _install_guard(app: Flask, settings: dict[str, Any], all_visits: Visits) -> 
     @app.after_request
     def hand_secret(response: Response) -> Response:
         current = g.get("visit")
-        if isinstance(current, Visit) and g.get("rotate_visit"):
+        if isinstance(current, Visit) and current.new_secret_due:
+            current.new_secret_due = False
             secret = all_visits.keep(current, g.get("visit_secret", ""))
             response.set_cookie(
                 COOKIE, secret, secure=secure, httponly=True, samesite="Strict", path="/"

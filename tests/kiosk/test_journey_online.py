@@ -258,3 +258,32 @@ def test_dmp_kiosk_online_runs_the_space_from_its_settings_alone(
         page.wait_for_url("**/connexion/code")  # the server took the password through it
     finally:
         running.stop()
+
+
+def test_the_code_step_shows_the_tries_left_and_the_ways_the_patient_has(at: Kiosk) -> None:
+    page: Any = at.page
+    page.goto(at.running.online_url + "/")
+    page.fill("#ins", at_home.MARIE_INS)
+    page.fill("#password", demo.ONLINE_PASSWORD)
+    page.click("[data-testid=signin]")
+    page.wait_for_url("**/connexion/code")
+    page.click("[data-testid=send]")
+    page.wait_for_selector("[data-testid=sent]")
+    assert "3 essais" in page.inner_text("[data-testid=tries]")
+    # Only the ways this patient can be reached are offered (besides the one just used).
+    with _rt(at).sessions() as s:
+        marie = s.scalars(select(Patient).where(Patient.ins == at_home.MARIE_INS)).one()
+        has = {"email": bool(marie.email), "sms": bool(marie.phone)}
+    offered = page.locator("button[data-testid^=send-]").evaluate_all(
+        "els => els.map(e => e.dataset.testid)"
+    )
+    assert offered == ([] if not all(has.values()) else [offered[0]])
+    assert all(has[name.removeprefix("send-")] for name in offered)
+    page.fill("#code", "000000" if at.last_code() != "000000" else "111111")
+    page.click("[data-testid=verify]")
+    assert "Code refusé" in page.inner_text("[data-testid=error]")
+    assert "2 essais" in page.inner_text("[data-testid=tries]")
+    at.shot("online", "code-refuse")
+    page.fill("#code", at.last_code())
+    page.click("[data-testid=verify]")
+    page.wait_for_url("**/patient/")
