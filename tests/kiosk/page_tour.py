@@ -76,9 +76,15 @@ def patient_pages(at: Kiosk, check: Check) -> list[str]:
             "/patient/receipts",
             "/patient/delegations",
             "/patient/export/",
+            "/patient/mot-de-passe/",
         ],
         check,
     )
+    page.fill("#password", "court")
+    page.fill("#password_again", "court")
+    page.click("[data-testid=save-password]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
     # The same pages in English: a translated page keeps its labels and its `lang`.
     page.click("button[name=lang][value=en]")
     page.wait_for_selector("html[lang=en]")

@@ -287,3 +287,18 @@ def test_the_code_step_shows_the_tries_left_and_the_ways_the_patient_has(at: Kio
     page.fill("#code", at.last_code())
     page.click("[data-testid=verify]")
     page.wait_for_url("**/patient/")
+
+
+def test_in_english_the_online_space_is_english(at: Kiosk) -> None:
+    page: Any = at.page
+    page.goto(at.running.online_url + "/")
+    page.click("button[name=lang][value=en]")
+    page.wait_for_selector("h1")
+    assert page.inner_text("h1") == "My medical record, from home"
+    page.fill("#ins", at_home.MARIE_INS)
+    page.fill("#password", "not the right one")
+    page.click("[data-testid=signin]")
+    assert "Cannot sign in" in page.inner_text("[data-testid=error]")
+    at_home.sign_in(at, page)
+    assert "Hello Marie" in page.inner_text("[data-testid=greeting]")
+    assert "Terminer" not in page.inner_text("header")
