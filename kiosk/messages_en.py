@@ -228,7 +228,7 @@ MESSAGES: dict[str, str] = {
     "Le nouveau code PIN doit avoir 4 chiffres.": "The new PIN must have 4 digits.",
     "Le numéro INS a 15 caractères (chiffres, 2A ou 2B pour la Corse).": "The INS number has 15 characters (digits, 2A or 2B for Corsica).",
     "Le numéro de lot a 40 caractères au plus.": "The batch number has 40 characters at most.",
-    "Le numéro de sécurité sociale a 15 caractères (13 chiffres et la clé), sans espace.": "The social security number has 15 characters (13 digits and the key), without spaces.",
+    "Le numéro de sécurité sociale a 15 caractères : 13 chiffres, puis les 2 de la clé.": "The social security number has 15 characters: 13 digits, then the 2 of the key.",
     "Le numéro de téléphone n'est pas valide (ex. 06 12 34 56 78).": "The phone number is not valid (e.g. 06 12 34 56 78).",
     "Le patient consent : valider avec sa carte Vitale": "The patient consents: confirm with their Carte Vitale",
     "Le patient consent à l'ouverture de son dossier médical partagé.": "The patient consents to the opening of their shared medical record.",

@@ -27,8 +27,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
@@ -101,7 +100,7 @@ class _NoReaders:
         return []
 
     def run(self, reader: str, job: Callable[[Any], Any]) -> Any:
-        raise ServerUnavailable("no card reader online")
+        raise RuntimeError("the online space has no card reader")
 
     def release(self, reader: str) -> None:
         del reader
@@ -287,7 +286,7 @@ def signin() -> Response | str | tuple[str, int]:
     password = request.form.get("password", "")
     if not INS_RE.match(ins):
         error = _(
-            "Le numéro de sécurité sociale a 15 caractères (13 chiffres et la clé), sans espace."
+            "Le numéro de sécurité sociale a 15 caractères : 13 chiffres, puis les 2 de la clé."
         )
         return render_template("online_signin.html", error=error, ins=ins[:20]), 400
     if not password or len(password) > 128:
@@ -409,14 +408,3 @@ def _install_guard(app: Flask, settings: dict[str, Any], all_visits: Visits) -> 
                 COOKIE, secret, secure=secure, httponly=True, samesite="Strict", path="/"
             )
         return response
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[Visits]:
-    """The visits' housekeeping (idle timeouts) while the app serves."""
-    v: Visits = app.extensions["online_visits"]
-    v.start()
-    try:
-        yield v
-    finally:
-        v.stop()
