@@ -92,6 +92,19 @@ def _serve(app: Any, host: str, port: int, name: str, *, join: bool = False) -> 
     return server
 
 
+def _free(host: str, port: int) -> bool:
+    """Whether `port` can be bound now (werkzeug exits the process on a busy port)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _register_online(ctx: Any) -> ec.EllipticCurvePrivateKey:
     """The online space as its own terminal (`dmp terminal register --kind online`), its
     key made now and kept in memory; the demo patients get their online password."""
@@ -291,8 +304,8 @@ def start(
     online_app = create_online_app(online_client, kiosk_settings, demo=DemoKit(None, {}, inbox))
     online_visits = online_app.extensions["online_visits"]
     online_visits.start()
-    if online_port is None:
-        online_port = port + 1 if port else 0
+    if online_port is None:  # beside the kiosk; a busy port must not stop the demo
+        online_port = port + 1 if port and _free(host, port + 1) else 0
     online_http = _serve(online_app, host, online_port, "dmp-online")
 
     running = RunningDemo(
