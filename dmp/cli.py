@@ -31,7 +31,7 @@ def main() -> None:
 def demo(port: int, host: str, data_dir: Path | None) -> None:
     """The embedded demo: records server (SQLite), demo data, demo cards and the kiosk
     with two in-process readers. No pcscd needed."""
-    from dmp.demo import start
+    from dmp.demo import ONLINE_PASSWORD, start
 
     def progress(step: str) -> None:
         click.echo(f"… {step}", err=True)
@@ -41,6 +41,8 @@ def demo(port: int, host: str, data_dir: Path | None) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot start the demo: {exc.strerror or exc}") from None
     click.echo(f"Borne de démonstration : {running.kiosk_url}/?demo=1")
+    click.echo(f"Espace patient en ligne : {running.online_url}/ (Marie DURAND : INS")
+    click.echo(f"  255081416802538, mot de passe {ONLINE_PASSWORD}, code dans le panneau « Démo »)")
     click.echo(f"Serveur du dossier médical : {running.server_url}/openapi.json")
     click.echo("Ouvrez la borne dans un navigateur ; le panneau « Démo » en bas de page insère")
     click.echo("et retire les cartes (PIN 1234, PUK 12345678). Ctrl-C pour arrêter.")

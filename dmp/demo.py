@@ -42,6 +42,9 @@ from server.signin import kiosk_identity
 
 log = logging.getLogger("dmp.demo")
 KIOSK_NAME = "borne-demo"
+ONLINE_NAME = "espace-en-ligne-demo"
+# The demo patients' password for the online space (as if set at a kiosk with the card).
+ONLINE_PASSWORD = "soleil-de-mars"  # noqa: S105 - the demo's, printed at start
 RECEIPT_SIGNER_NAME = "receipts-demo"
 
 
@@ -52,6 +55,8 @@ class RunningDemo:
     terminal: Terminal
     kit: DemoKit
     directory: Path
+    online_url: str = ""  # the patients' online space (kiosk/online.py)
+    online_app: Any = None
     server_app: Any = None
     server_http: BaseWSGIServer | None = None
     _stops: list[Callable[[], None]] = field(default_factory=list)
@@ -85,6 +90,40 @@ def _serve(app: Any, host: str, port: int, name: str, *, join: bool = False) -> 
         server.daemon_threads = not join
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
+
+
+def _free(host: str, port: int) -> bool:
+    """Whether `port` can be bound now (werkzeug exits the process on a busy port)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _register_online(ctx: Any) -> ec.EllipticCurvePrivateKey:
+    """The online space as its own terminal (`dmp terminal register --kind online`), its
+    key made now and kept in memory; the demo patients get their online password."""
+    from server.demo import MARIE, PAUL
+    from server.models import Patient
+    from server.signin import passwords
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    kiosk_identity.register_software(ctx, ONLINE_NAME, kiosk_identity.TerminalKind.ONLINE, public)
+    from sqlalchemy import select
+
+    for ins in (MARIE, PAUL):
+        patient = ctx.session.scalars(select(Patient).where(Patient.ins == ins)).first()
+        if patient is not None:
+            passwords.set_password(ctx, patient.id, ins, ONLINE_PASSWORD)
+    return key
 
 
 def card_label(card: cardfile.CardFile) -> str:
@@ -127,6 +166,7 @@ def start(
     reader: str = "demo",
     port: int = 8500,
     host: str = "127.0.0.1",
+    online_port: int | None = None,
     directory: Path | None = None,
     kiosk_overrides: dict[str, Any] | None = None,
     server_overrides: dict[str, Any] | None = None,
@@ -163,6 +203,7 @@ def start(
         kiosk_identity.register(
             rt.ctx(session), rt.trust, KIOSK_NAME, prepared.kiosk_certificate.read_bytes()
         )
+        online_key = _register_online(rt.ctx(session))
         session.commit()
 
     server_app = create_app(settings)
@@ -254,12 +295,27 @@ def start(
     terminal.start()
     kiosk_http = _serve(app, host, port, "dmp-kiosk")
 
+    progress("espace patient en ligne")
+    from kiosk.online import create_online_app
+
+    online_client = ServerClient(
+        server_url, ONLINE_NAME, online_key, timeout=float(kiosk_settings["SERVER_TIMEOUT_SECONDS"])
+    )
+    online_app = create_online_app(online_client, kiosk_settings, demo=DemoKit(None, {}, inbox))
+    online_visits = online_app.extensions["online_visits"]
+    online_visits.start()
+    if online_port is None:  # beside the kiosk; a busy port must not stop the demo
+        online_port = port + 1 if port and _free(host, port + 1) else 0
+    online_http = _serve(online_app, host, online_port, "dmp-online")
+
     running = RunningDemo(
         f"http://{host}:{kiosk_http.server_port}",
         server_url,
         terminal,
         kit,
         directory,
+        online_url=f"http://{host}:{online_http.server_port}",
+        online_app=online_app,
         server_app=server_app,
         server_http=server_http,
     )
@@ -278,6 +334,8 @@ def start(
         running.stop_server,
         terminal.stop,
         kiosk_http.shutdown,
+        online_visits.stop,
+        online_http.shutdown,
     ]
     if temp is not None:
         running._stops.insert(0, temp.cleanup)

@@ -34,13 +34,16 @@ from .pages import (
     delegate,
     deposit,
     export,
+    offered,
     officer,
+    password,
     patient,
     pro,
     reading,
     representatives,
     unreachable_message,
 )
+from .pages import terminal as current_terminal
 from .readers import DemoReaders
 from .terminal import Terminal
 
@@ -67,6 +70,22 @@ def create_kiosk_app(
     terminal: Terminal, settings: dict[str, Any], *, demo: DemoKit | None = None
 ) -> Flask:
     app = Flask(__name__)
+    app.extensions["terminal"] = terminal
+    guard.init_app(app, terminal, settings)  # before CSRF: a stranger learns nothing
+    configure(app, settings, demo=demo)
+    register_pages(app)
+    if demo is not None and demo.readers is not None:
+        from .pages import demo_panel
+
+        app.register_blueprint(demo_panel.bp)
+    return app
+
+
+def configure(app: Flask, settings: dict[str, Any], *, demo: DemoKit | None = None) -> None:
+    """What the kiosk and the online space share: cookie and CSRF rules, headers, the
+    language, the template helpers and the French error pages. The caller installs its
+    own guard first (the kiosk's one browser, or the online space's many visits); the
+    pages find their state through `pages.terminal()`."""
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),  # per start: nothing survives a restart
         SESSION_COOKIE_NAME="kiosk",
@@ -77,10 +96,8 @@ def create_kiosk_app(
         MAX_CONTENT_LENGTH=256 * 1024,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions["terminal"] = terminal
     app.extensions["kiosk_settings"] = settings
     app.extensions["demo"] = demo
-    guard.init_app(app, terminal, settings)  # before CSRF: a stranger learns nothing
     CSRFProtect(app)
 
     @app.before_request
@@ -98,6 +115,7 @@ def create_kiosk_app(
 
     @app.context_processor
     def helpers() -> dict[str, Any]:
+        terminal = current_terminal()
         return {
             "flash": common.pop_flash(),
             # What a pulled card left unsaved, told on the page(s) right after the pull.
@@ -107,6 +125,8 @@ def create_kiosk_app(
             "csrf_token": generate_csrf,
             "terminal": terminal,
             "demo": demo,
+            "online": bool(app.extensions.get("online")),
+            "offered": offered,
             "idle_seconds": int(terminal.idle_seconds),
             "warn_seconds": int(terminal.warn_seconds),
         }
@@ -162,6 +182,8 @@ def create_kiosk_app(
         )
         return render_template("error.html", message=message), 500
 
+
+def register_pages(app: Flask) -> None:
     app.register_blueprint(common.bp)
     app.register_blueprint(pro.bp)
     app.register_blueprint(patient.bp)
@@ -174,8 +196,4 @@ def create_kiosk_app(
     app.register_blueprint(acting.bp)
     app.register_blueprint(delegate.bp)
     app.register_blueprint(representatives.bp)
-    if demo is not None and demo.readers is not None:
-        from .pages import demo_panel
-
-        app.register_blueprint(demo_panel.bp)
-    return app
+    app.register_blueprint(password.bp)

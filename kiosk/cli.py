@@ -27,19 +27,26 @@ def wait_for_signal() -> None:
     type=click.Choice(["pcsc", "demo"]),
     help="Card readers: pcsc (through pcscd) or demo (in-process). Default: READER setting.",
 )
-def kiosk(reader: str | None) -> None:
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Serve the patients' online space instead (no card reader, many browsers, "
+    "sign-in with INS, password and a one-time code; docs/online.md).",
+)
+def kiosk(reader: str | None, online: bool) -> None:
     """A kiosk: pages on HOST:PORT, cards through pcscd, every call to SERVER_URL.
 
     Settings come from DMP_KIOSK_* variables or the TOML file DMP_KIOSK_CONFIG names
     (see config/kiosk.example.toml)."""
-    from kiosk.runner import run
+    from kiosk.runner import RunningKiosk, RunningOnline, run, run_online
 
     overrides = {"READER": reader} if reader else {}
+    running: RunningKiosk | RunningOnline
     try:
-        running = run(overrides)
+        running = run_online(overrides) if online else run(overrides)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Borne : {running.url}")
+    click.echo(f"{'Espace en ligne' if online else 'Borne'} : {running.url}")
     try:
         wait_for_signal()
     finally:

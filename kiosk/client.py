@@ -220,6 +220,15 @@ class ServerClient:
         body = {"pending_token": pending_token, "code": code, "method": "totp" if totp else "code"}
         return self.call("POST", "/signin/otp", body)
 
+    def password_sign_in(self, ins: str, password: str) -> ApiResponse:
+        """The online space's first factor (INS and password): a pending token, then the
+        same code step as after a card."""
+        return self.call("POST", "/signin/password", {"ins": ins, "password": password})
+
+    def sign_out(self, token: str) -> ApiResponse:
+        """End a session that no card holds (the online space's)."""
+        return self.call("DELETE", "/session", token=token)
+
     def session_challenge(self, token: str) -> ApiResponse:
         """A challenge for the card of a running session to re-sign."""
         return self.call("POST", "/session/card/challenge", token=token)
@@ -499,6 +508,10 @@ class SessionClient:
         """A new TOTP secret and its QR code. No Idempotency-Key: the answer holds a
         secret, which no replay record may keep."""
         return self._call("POST", "/me/totp")
+
+    def set_password(self, password: str) -> ApiResponse:
+        """The patient's password for the online space, set or reset at the kiosk."""
+        return self._call("PUT", "/me/password", {"password": password})
 
     def confirm_totp(self, code: str) -> ApiResponse:
         return self._call("POST", "/me/totp/confirm", {"code": code})

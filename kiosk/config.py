@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     # warning 30 s before (the server's own idle limit, 15 min, is an upper bound).
     "IDLE_SECONDS": 120,
     "IDLE_WARNING_SECONDS": 30,
+    # The online space (`dmp kiosk --online`, docs/online.md): a browser at home ends its
+    # session after this long without a request (below the server's 15 min idle limit).
+    "ONLINE_IDLE_SECONDS": 600,
+    # Behind a reverse proxy that terminates TLS, how many proxies set X-Forwarded-*
+    # (the online space then sees the https address its visitors used). 0: none.
+    "PROXY_HOPS": 0,
     # How long the kiosk waits for the records server before saying it is unreachable.
     "SERVER_TIMEOUT_SECONDS": 8.0,
     # Secure cookies: only leave it off behind a plain-HTTP test harness.

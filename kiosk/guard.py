@@ -60,6 +60,10 @@ def _from_the_kiosk() -> bool:
     return origin == request.host_url.rstrip("/")  # the Host was checked by then
 
 
+# The online space (kiosk/online.py) checks Host and Origin the same way.
+from_own_pages = _from_the_kiosk
+
+
 def init_app(app: Flask, terminal: Terminal, settings: dict[str, Any]) -> None:
     hosts = allowed_hosts(settings)
     app.config["TRUSTED_HOSTS"] = hosts

@@ -14,6 +14,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from . import config
 from .app import DemoKit, create_kiosk_app
 from .client import ServerClient
+from .online import Visits, create_online_app
 from .readers import CardReaders, DemoReaders, PcscReaders
 from .terminal import Terminal
 
@@ -38,17 +39,44 @@ def load_key(path: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def run(overrides: dict[str, Any] | None = None) -> RunningKiosk:
-    settings = config.load_settings(overrides)
+def _client(settings: dict[str, Any], registered_with: str) -> ServerClient:
     if not settings["KIOSK_NAME"]:
-        raise ValueError("KIOSK_NAME is not set (the name registered with dmp kiosk-admin)")
-    key = load_key(settings["KIOSK_KEY_FILE"])
-    client = ServerClient(
+        raise ValueError(f"KIOSK_NAME is not set (the name registered with {registered_with})")
+    return ServerClient(
         settings["SERVER_URL"],
         settings["KIOSK_NAME"],
-        key,
+        load_key(settings["KIOSK_KEY_FILE"]),
         timeout=float(settings["SERVER_TIMEOUT_SECONDS"]),
     )
+
+
+@dataclass
+class RunningOnline:
+    url: str
+    visits: Visits
+    http: BaseWSGIServer
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.visits.stop()
+
+
+def run_online(overrides: dict[str, Any] | None = None) -> RunningOnline:
+    """The patients' online space (kiosk/online.py): KIOSK_NAME and KIOSK_KEY_FILE are
+    those of its terminal, registered with `dmp terminal register --kind online`."""
+    settings = config.load_settings(overrides)
+    client = _client(settings, "dmp terminal register --kind online")
+    app = create_online_app(client, settings)
+    visits: Visits = app.extensions["online_visits"]
+    visits.start()
+    http = make_server(settings["HOST"], int(settings["PORT"]), app, threaded=True)
+    threading.Thread(target=http.serve_forever, name="dmp-online", daemon=True).start()
+    return RunningOnline(f"http://{settings['HOST']}:{http.server_port}", visits, http)
+
+
+def run(overrides: dict[str, Any] | None = None) -> RunningKiosk:
+    settings = config.load_settings(overrides)
+    client = _client(settings, "dmp kiosk-admin")
     readers: CardReaders
     demo: DemoKit | None = None
     if settings["READER"] == "pcsc":

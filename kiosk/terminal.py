@@ -254,6 +254,12 @@ class Terminal:
     def touch(self) -> None:
         self.last_activity = self.clock()
 
+    def holder_ins(self) -> str | None:
+        """The signed-in patient's INS, as read from the card (online: as typed at
+        sign-in, kiosk/online.py)."""
+        card = self.patient_card
+        return card.identity.ins if card is not None and card.identity is not None else None
+
     def in_session(self) -> bool:
         """A server session, or a patient's sign-in under way, is held for someone."""
         return self.token() is not None or self.patient is not None

@@ -14,7 +14,7 @@ import click
 
 from server.cli_server import DB_OPTION, _settings, kiosk_admin
 
-KINDS = ("software", "insurer")
+KINDS = ("software", "insurer", "online")
 
 
 @click.group("terminal")

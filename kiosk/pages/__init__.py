@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import NoReturn
 
-from flask import current_app, redirect, url_for
+from flask import current_app, g, redirect, url_for
 from werkzeug.wrappers import Response
 
 from kiosk import i18n
@@ -23,8 +23,21 @@ class SessionGone(Exception):
 
 
 def terminal() -> Terminal:
+    """The state of whoever this request serves: the kiosk's one `Terminal`, or online,
+    this browser's own visit (kiosk/online.py puts it in `g` before any page runs)."""
+    visit: Terminal | None = g.get("visit")
+    if visit is not None:
+        return visit
     t: Terminal = current_app.extensions["terminal"]
     return t
+
+
+def offered(endpoint: str) -> bool:
+    """Whether this app offers a page: every page at the kiosk; online, the online
+    space's list only (kiosk/online.py ONLINE_PAGES). Templates hide what is not offered
+    and the online space refuses it."""
+    pages: frozenset[str] | None = current_app.extensions.get("online_pages")
+    return pages is None or endpoint in pages
 
 
 def server() -> SessionClient:

@@ -48,6 +48,9 @@ FLASH = {
     "session_ended": "Votre session a pris fin. Recommencez en insérant votre carte.",
     "unknown_card": "Cette carte n'est pas reconnue par la borne.",
     "signed_out": "Vous êtes déconnecté. Pensez à reprendre votre carte.",
+    # The online space (kiosk/online.py): no card to take back or to insert.
+    "online_signed_out": "Vous êtes déconnecté. À bientôt.",
+    "online_session_ended": "Votre session a pris fin. Reconnectez-vous pour continuer.",
     "unblocked": "Carte débloquée. Entrez votre nouveau code PIN.",
 }
 
@@ -279,7 +282,6 @@ def code() -> BaseResponse | str | tuple[str, int]:
         return redirect(url_for("patient.home"))
     if request.method == "GET":
         return _code_page(None)
-    error = None
     action = request.form.get("action", "")
     if action in ("send", "sms", "email", "verify"):
         if t.patient is None or not t.patient.pending_token:
@@ -289,6 +291,15 @@ def code() -> BaseResponse | str | tuple[str, int]:
                 return home()
             if started.status != 201:
                 return _card_refused()
+    return code_step(action)
+
+
+def code_step(action: str) -> BaseResponse | str | tuple[str, int]:
+    """The one-time code step of a pending sign-in, after a card at the kiosk or after
+    INS and password online (kiosk/online.py): send the code (only by the ways the
+    server says this patient has), then check it, tries left shown."""
+    t = terminal()
+    error = None
     pending = t.patient.pending_token if t.patient is not None else None
     if action in ("send", "sms", "email") and pending is not None:
         inbox = _demo_inbox()
@@ -303,7 +314,7 @@ def code() -> BaseResponse | str | tuple[str, int]:
             t.touch()
             if inbox is not None:  # the demo panel shows the new code, not the last one
                 inbox.wait_after(before, 3.0)
-            return redirect(url_for("common.code"))
+            return redirect(request.path)
         error = (
             # No reason given (the server answers one generic refusal): the factor is
             # locked for a while, or this sign-in has expired.

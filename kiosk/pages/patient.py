@@ -24,7 +24,7 @@ from server.tlog import checkpoint as log_checkpoint
 from server.tlog import history as log_history
 from server.tlog import note
 
-from . import acting, new_submission_id, server, terminal, valid_submission_id
+from . import acting, new_submission_id, offered, server, terminal, valid_submission_id
 from . import home as go_home
 from . import receipts as signed_receipts
 from .common import CODE_RE
@@ -46,10 +46,10 @@ def _signed_in() -> Terminal:
 def _dossier_id(t: Terminal) -> int | None:
     if t.dossier is not None:
         return t.dossier.dossier_id
-    identity = t.patient_card.identity if t.patient_card else None
-    if identity is None:
+    ins = t.holder_ins()
+    if ins is None:
         return None
-    r = server().lookup_dossier(identity.ins)
+    r = server().lookup_dossier(ins)
     if not r.ok:
         return None
     t.dossier = Dossier(int(r.body["dossier_id"]))
@@ -67,7 +67,7 @@ def home() -> Response | str:
     t = terminal()
     if t.patient is None or not t.patient.token:
         return go_home()
-    if t.dossier is None and t.patient_card is not None:
+    if t.dossier is None and t.patient_card is not None and offered("acting.choose"):
         # A representative or delegate first chooses whose dossier to open (issue 13).
         found = acting.others()
         if found["represented"] or found["delegated"]:

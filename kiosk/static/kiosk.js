@@ -5,6 +5,8 @@
 
   // Card inserted or pulled, session ended: the kiosk says where to go, at once.
   function listen() {
+    // The online space has no cards: no event stream (body data-events="off").
+    if (body.dataset.events === "off") { return; }
     var source = new EventSource("/events");
     source.onmessage = function (message) {
       var event;
@@ -28,13 +30,20 @@
     var warn = Number(body.dataset.warn) * 1000;
     var dialog = document.getElementById("idle-warning");
     var timer = null;
+    var end = null;
     function arm() {
       clearTimeout(timer);
+      clearTimeout(end);
       dialog.hidden = true;
       timer = setTimeout(function () {
         dialog.hidden = false;
         document.getElementById("idle-continue").focus();
       }, Math.max(total - warn, 1000));
+      // Online there is no event stream to say the session ended: the page leaves by
+      // itself once the time is up (the server side has ended the visit by then).
+      if (body.dataset.events === "off") {
+        end = setTimeout(function () { window.location.assign("/"); }, total + 1000);
+      }
     }
     document.getElementById("idle-continue").addEventListener("click", function () {
       fetch("/activity", {method: "POST", headers: {"X-CSRFToken": body.dataset.csrf},

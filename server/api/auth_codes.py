@@ -75,12 +75,12 @@ def _patient(ctx: Ctx, who: Principal) -> Patient:
     public=True,
 )
 def signin_password() -> Any:
-    def work(ctx: Ctx, data: dict[str, Any], _kiosk: str | None) -> dict[str, Any]:
+    def work(ctx: Ctx, data: dict[str, Any], kiosk: str | None) -> dict[str, Any]:
         ins = _str(data, "ins", 15)
         password = _str(data, "password", passwords.MAX_LENGTH)
         assert ins is not None  # noqa: S101 - required above
         assert password is not None  # noqa: S101
-        return pending.start_password_signin(ctx, ins, password)
+        return pending.start_password_signin(ctx, ins, password, kiosk)
 
     return _public(work)
 

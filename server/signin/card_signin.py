@@ -210,8 +210,9 @@ def _card_terminal(kiosk: VerifiedKiosk, signs_in: CardKind | None = None) -> No
     """Which terminal relays which card. The insurer's system holds no reader. A
     professional's software signs professionals in (and shows a patient's card for an
     in-person consent), but no patient signs in to her own dossier through her doctor's
-    software: she has her own session (kiosk, or online)."""
-    refused = kiosk.kind is TerminalKind.INSURER or (
+    software: she has her own session (kiosk, or online). The online space has no reader
+    at all: it relays patients' password sign-ins only (docs/online.md)."""
+    refused = kiosk.kind in (TerminalKind.INSURER, TerminalKind.ONLINE) or (
         kiosk.kind is TerminalKind.SOFTWARE and signs_in is CardKind.PATIENT
     )
     if refused:

@@ -91,6 +91,7 @@ class TerminalKind(StrEnum):
     KIOSK = "kiosk"  # a kiosk: certificate from the kiosk CA; both card kinds
     SOFTWARE = "software"  # a professional's software: pinned key; professional cards
     INSURER = "insurer"  # the insurer's system: pinned key; machine sign-in, no card
+    ONLINE = "online"  # the patients' online space: pinned key; password sign-ins, no card
 
 
 @dataclass(frozen=True, slots=True)

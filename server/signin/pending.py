@@ -164,10 +164,27 @@ def complete_signin(
     return Opened(session_token, expires)
 
 
-def start_password_signin(ctx: Ctx, ins: str, password: str) -> dict[str, Any]:
+def start_password_signin(
+    ctx: Ctx, ins: str, password: str, terminal: str | None = None
+) -> dict[str, Any]:
     """INS + password, the first factor of an online sign-in without a card.
 
-    An unknown INS costs one argon2 verification like a known one, and answers the same."""
+    An unknown INS costs one argon2 verification like a known one, and answers the same.
+    `terminal`: the verified terminal that relays it (the online space, docs/online.md),
+    None for a browser calling the API itself. The pending sign-in, and the session it
+    opens, are then bound to that terminal: a token copied out of it is worth nothing
+    elsewhere. A professional's software or the insurer's system relays no patient's
+    password (terminal_kind_refused)."""
+    relay = None
+    if terminal is not None:
+        relay = ctx.session.scalars(select(Kiosk).where(Kiosk.name == terminal)).first()
+        if relay is None or relay.kind in ("software", "insurer"):
+            raise SigninFailure(
+                SigninReason.TERMINAL_KIND_REFUSED,
+                SigninAction.PASSWORD,
+                kiosk=terminal,
+                detail={"kind": relay.kind if relay is not None else None},
+            )
     patient = ctx.session.scalars(select(Patient).where(Patient.ins == ins)).first()
     if patient is None:
         passwords.verify(None, password)
@@ -191,6 +208,7 @@ def start_password_signin(ctx: Ctx, ins: str, password: str) -> dict[str, Any]:
             token_hash=sessions.token_hash(token),
             patient_id=patient.id,
             first_factor="password",
+            kiosk_id=relay.id if relay is not None else None,
             created_at=ctx.now,
             expires_at=expires,
         )
@@ -200,7 +218,7 @@ def start_password_signin(ctx: Ctx, ins: str, password: str) -> dict[str, Any]:
         SigninAction.PASSWORD,
         SigninReason.PASSWORD_VALID,
         holder=holder,
-        kiosk=None,
+        kiosk=terminal,
         allowed=True,
     )
     methods = ["totp", "code"] if totp.totp_confirmed(ctx, patient.id) else ["code"]

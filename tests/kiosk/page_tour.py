@@ -76,9 +76,15 @@ def patient_pages(at: Kiosk, check: Check) -> list[str]:
             "/patient/receipts",
             "/patient/delegations",
             "/patient/export/",
+            "/patient/mot-de-passe/",
         ],
         check,
     )
+    page.fill("#password", "court")
+    page.fill("#password_again", "court")
+    page.click("[data-testid=save-password]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
     # The same pages in English: a translated page keeps its labels and its `lang`.
     page.click("button[name=lang][value=en]")
     page.wait_for_selector("html[lang=en]")
@@ -203,6 +209,49 @@ def officer_pages(at: Kiosk, check: Check) -> list[str]:
     return found
 
 
+def online_pages(at: Kiosk, check: Check) -> list[str]:
+    """The online space (kiosk/online.py): sign-in, a refused password, the code, then
+    the patient's pages offered at home."""
+    from tests.kiosk import at_home
+
+    page: Any = at.page
+    base = at.running.online_url
+    page.goto(base + "/")
+    found = _checked(page, check)
+    page.fill("#ins", at_home.MARIE_INS)
+    page.fill("#password", "pas le bon mot de passe")
+    page.click("[data-testid=signin]")
+    page.wait_for_selector("[data-testid=error]")
+    found += _checked(page, check)
+    at_home.sign_in(at, page)
+    found += _checked(page, check)
+    trace_log.run(at.running.server_app.extensions["dmp"])
+    found += _walk(
+        page,
+        base,
+        [
+            "/patient/documents",
+            "/patient/synthesis",
+            "/patient/access",
+            "/patient/emergency",
+            "/patient/history",
+            "/patient/history?verifier=1",
+            "/patient/receipts",
+            "/patient/create",  # not offered online: its French page
+        ],
+        check,
+    )
+    page.goto(base + "/patient/receipts")
+    if page.locator("[data-testid=receipt-line]").count():
+        page.locator("[data-testid=receipt-line]").first.click()
+        found += _checked(page, check)
+    page.goto(base + "/patient/")
+    page.click("header form button.quiet")  # « Terminer »
+    page.wait_for_selector("[data-testid=flash]")
+    found += _checked(page, check)
+    return found
+
+
 TOURS = {
     "patient": patient_pages,
     "opening": opening_pages,
@@ -210,4 +259,5 @@ TOURS = {
     "counter_and_desk": counter_and_desk_pages,
     "unblock": unblock_page,
     "officer": officer_pages,
+    "online": online_pages,
 }
