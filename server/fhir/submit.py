@@ -204,7 +204,9 @@ def _document(
     unique_id = doc["masterIdentifier"].get("value")
     if not unique_id:
         raise unprocessable("master_identifier_required", f"{where} : masterIdentifier.value.")
-    loinc = [c for c in doc.get("type", {}).get("coding", []) if c.get("system") == codes.LOINC]
+    # A null `type` passes the model's validation as an absent one (pydantic), hence `or`.
+    codings = (doc.get("type") or {}).get("coding") or []
+    loinc = [c for c in codings if isinstance(c, dict) and c.get("system") == codes.LOINC]
     type_code = loinc[0].get("code") if loinc else None
     if type_code is None:
         raise unprocessable("type_required", f"{where} : type, un code LOINC ({codes.LOINC}).")
