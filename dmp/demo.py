@@ -37,6 +37,7 @@ from kiosk.readers import CardReaders, DemoReaders, PcscReaders
 from kiosk.terminal import Terminal
 from server.app import build_runtime, create_app
 from server.config import load_settings as server_settings
+from server.http_log import PathOnlyRequestHandler
 from server.migrate import upgrade
 from server.signin import kiosk_identity
 
@@ -83,7 +84,7 @@ class RunningDemo:
 
 
 def _serve(app: Any, host: str, port: int, name: str, *, join: bool = False) -> BaseWSGIServer:
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=PathOnlyRequestHandler)
     # join: server_close() waits for the requests in flight (the records server's, which
     # hold database connections); never for the kiosk's, whose event streams never end.
     if isinstance(server, ThreadedWSGIServer):

@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from server.http_log import PathOnlyRequestHandler
+
 from . import config
 from .app import DemoKit, create_kiosk_app
 from .client import ServerClient
@@ -69,7 +71,13 @@ def run_online(overrides: dict[str, Any] | None = None) -> RunningOnline:
     app = create_online_app(client, settings)
     visits: Visits = app.extensions["online_visits"]
     visits.start()
-    http = make_server(settings["HOST"], int(settings["PORT"]), app, threaded=True)
+    http = make_server(
+        settings["HOST"],
+        int(settings["PORT"]),
+        app,
+        threaded=True,
+        request_handler=PathOnlyRequestHandler,
+    )
     threading.Thread(target=http.serve_forever, name="dmp-online", daemon=True).start()
     return RunningOnline(f"http://{settings['HOST']}:{http.server_port}", visits, http)
 
@@ -92,6 +100,12 @@ def run(overrides: dict[str, Any] | None = None) -> RunningKiosk:
     )
     app = create_kiosk_app(terminal, settings, demo=demo)
     terminal.start()
-    http = make_server(settings["HOST"], int(settings["PORT"]), app, threaded=True)
+    http = make_server(
+        settings["HOST"],
+        int(settings["PORT"]),
+        app,
+        threaded=True,
+        request_handler=PathOnlyRequestHandler,
+    )
     threading.Thread(target=http.serve_forever, name="dmp-kiosk", daemon=True).start()
     return RunningKiosk(f"http://{settings['HOST']}:{http.server_port}", terminal, http)

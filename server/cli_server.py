@@ -25,6 +25,7 @@ def server(db_url: str | None, host: str, port: int) -> None:
     """Run the records server (development server; see README for gunicorn)."""
     from server.app import create_app
     from server.crypto import KeyMaterialError
+    from server.http_log import PathOnlyRequestHandler
     from server.migrate import require_current
     from server.receipt_signer import ReceiptSignerError
 
@@ -37,7 +38,7 @@ def server(db_url: str | None, host: str, port: int) -> None:
     click.echo(
         f"dmp records server on http://{host}:{port}/ (API under /api/v1, spec at /openapi.json)"
     )
-    app.run(host=host, port=port, threaded=True)
+    app.run(host=host, port=port, threaded=True, request_handler=PathOnlyRequestHandler)
 
 
 @click.group()

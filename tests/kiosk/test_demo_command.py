@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -34,10 +35,17 @@ def test_dmp_demo_serves_the_kiosk_and_cleans_up(tmp_path: Path) -> None:
         assert "Insérez votre carte Vitale" in html
         assert "Carte Vitale · Marie DURAND" in html  # the demo panel and its cards
         assert list(tmp_path.glob("dmp-demo-*"))  # its keys live in a private temp dir
+        # A search's words are health content: logged, the request keeps its path only.
+        try:
+            urllib.request.urlopen(found.group(1) + "/patient/documents/search?q=hypertension")  # noqa: S310
+        except urllib.error.HTTPError:
+            pass  # no patient signed in: refused, and logged all the same
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=20)  # also closes the pipes
+        _, err = process.communicate(timeout=20)  # also closes the pipes
     assert process.returncode == 0
+    assert "/patient/documents/search" in err
+    assert "hypertension" not in err
     assert not list(tmp_path.glob("dmp-demo-*"))  # and leave with it
 
 

@@ -20,13 +20,15 @@ SIGNING = "server.signin.request_signing"
 # The verifiable log's pure verification (hashlib and cryptography only): the kiosk's
 # "Vérifier mon historique" checks the server with the very code a witness uses.
 TLOG = "server.tlog"
+# werkzeug's request log without query strings (a search's words are health content).
+HTTP_LOG = "server.http_log"
 
 
 def _shared(module: str) -> bool:
-    """The signing module, the log's verification, their names, and the import-free
-    packages above them."""
-    return module in ("server", "server.signin", SIGNING, TLOG) or module.startswith(
-        (SIGNING + ".", TLOG + ".")
+    """The signing module, the log's verification, the request log, their names, and the
+    import-free packages above them."""
+    return module in ("server", "server.signin", SIGNING, TLOG, HTTP_LOG) or module.startswith(
+        (SIGNING + ".", TLOG + ".", HTTP_LOG + ".")
     )
 
 
