@@ -339,3 +339,40 @@ def test_the_pixel_limit_is_a_setting(world: World, marie_dossier: int) -> None:
     world.rt.settings["MAX_IMAGE_PIXELS"] = 800
     r = deposit(world, "marie", marie_dossier, samples.photo("PNG", (40, 20)), "image/png")
     assert r.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("rtf", "status", "words"),
+    [
+        # Word writes a character beyond the basic plane as a UTF-16 surrogate pair.
+        (b"{\\rtf1\\ansi\\uc1 Vaccin \\u-10179?\\u-8704? fait}", 201, "Vaccin \U0001f600 fait"),
+        # Out of range, overflowing, a lone half: the replacement character, not a 500.
+        (b"{\\rtf1\\ansi Dose \\u1114112? \\u99999999999? \\u55296? ok}", 201, "Dose \ufffd"),
+        # A control word striprtf cannot take without its number: an unreadable file.
+        (b"{\\rtf1\\ansi \\uc\\u\\u1252 ok}", 422, None),
+    ],
+    ids=["surrogate-pair", "out-of-range", "malformed"],
+)
+def test_an_rtfs_unicode_escapes_never_crash_the_deposit(
+    world: World, marie_dossier: int, rtf: bytes, status: int, words: str | None
+) -> None:
+    """Found by an outside review: these escapes were 500s, the allowed deposit untraced."""
+    before = counts(world)
+    r = deposit(world, "gp", marie_dossier, rtf, "text/rtf")
+    assert r.status_code == status, r.get_json()
+    last = world.trace("marie")[-1]
+    assert last.action == "document:deposit"
+    if words is None:
+        assert r.get_json()["reason"] == "content_corrupt"
+        assert counts(world) == before
+        assert (last.outcome, last.reason) == ("denied", "content_corrupt")
+        return
+    logical_id = r.get_json()["logical_id"]
+    stored, _, dossier = sealed_rows(world, logical_id)
+    assert stored is not None
+    assert stored.nonce is not None
+    assert stored.ciphertext is not None
+    opened = world.rt.keyring.decrypt(
+        dossier.wrapped_key, stored.nonce, stored.ciphertext, f"{logical_id}:text"
+    )
+    assert words in opened.decode()
