@@ -46,6 +46,15 @@ SEARCH_PARAMS: list[tuple[str, str, str]] = [
     ("facility", _TOKEN, "not recorded: matches no document"),
     ("setting", _TOKEN, "not recorded: matches no document"),
     ("event", _TOKEN, "not recorded: matches no document"),
+    (
+        "_content",
+        _STRING,
+        "full text: the words of the document and its metadata, all required; case and "
+        "accents ignored, French stems, a word also finds the words it begins (3 letters "
+        'or more), a "quoted" word only itself; at most 8 words; no comma alternatives. '
+        "Only documents the caller may read are searched (the JSON search, /api/v1)",
+    ),
+    ("_text", _STRING, "the same as _content (a DocumentReference has no narrative)"),
     ("_count", "number", f"page size, at most {params.MAX_COUNT} (default {params.DEFAULT_COUNT})"),
     ("_offset", "number", "where the page starts (the `next` links carry it)"),
 ]

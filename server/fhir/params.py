@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from server.errors import MalformedRequest
+from server.errors import InvalidInput, MalformedRequest
 from server.fhir import codes
 from server.frenchtime import PARIS
 from server.identifiers import IdentifierError, parse_ins
+from server.search import query as text_search
 from server.search.normalise import fold
 from server.services.facts import DocumentRow
 from server.validation import ID_MAX, ascii_int, safe_text
@@ -65,6 +66,8 @@ class Search:
     offset: int = 0
     # The filters as received (name with modifier, value), repeated in paging links.
     link_params: list[tuple[str, str]] = field(default_factory=list)
+    # Full-text terms (`_content`, `_text`): the JSON search's words, all required.
+    terms: dict[tuple[str, bool], text_search.Term] = field(default_factory=dict)
 
     def matches(self, row: DocumentRow) -> bool:
         return all(test(row) for test in self.tests)
@@ -274,6 +277,29 @@ def _nothing_recorded(search: Search, name: str, modifier: str, value: str, base
     _no_modifier(name, modifier)
     tokens(name, value)
     _add(search, name, modifier, value, lambda row: False)
+
+
+def _content(search: Search, name: str, modifier: str, value: str, base: str) -> None:
+    """`_content` (and `_text`, the same: a DocumentReference has no narrative of its
+    own, the document's words are its text): the words of the JSON search's `q`, parsed
+    by it (case, accents, French stems, prefixes, "quoted" words, stop words). Repeating
+    the parameter ANDs its words; a comma's alternatives (OR) are refused rather than
+    read as one search, which would answer something else than asked."""
+    _no_modifier(name, modifier)
+    alternatives = values(value)
+    if len(alternatives) != 1:
+        raise bad(name, f"« {name} » : une seule alternative (pas de virgule).")
+    try:
+        parsed = text_search.parse({"q": alternatives[0]})
+    except InvalidInput as exc:
+        raise bad(name, exc.message) from None
+    for term in parsed.terms:
+        search.terms.setdefault((term.word, term.exact), term)
+    if len(search.terms) > text_search.MAX_TERMS:
+        raise bad(name, f"Une recherche compte au plus {text_search.MAX_TERMS} mots.")
+    if name not in search.used:
+        search.used.append(name)
+    search.link_params.append((name, value))
 
 
 # --- references ------------------------------------------------------------------------
@@ -489,6 +515,8 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "facility": _nothing_recorded,
     "setting": _nothing_recorded,
     "event": _nothing_recorded,
+    "_content": _content,
+    "_text": _content,
 }
 # Parameters that shape the answer, not the set: not repeated as filters in links.
 CONTROL = frozenset({"patient", "patient.identifier", "_count", "_offset", "_format"})
