@@ -117,9 +117,11 @@ def test_content_is_combined_with_other_filters_paged_and_posted(
     first = valid(
         search(world, "gp", {"patient": patient, "_content": "hypert", "_count": "1"}).get_json()
     )
-    assert first["total"] == 2 and len(ids(first)) == 1
+    assert first["total"] == 2
+    assert len(ids(first)) == 1
     url = link(first, "next")
-    assert url is not None and "_content=hypert" in url
+    assert url is not None
+    assert "_content=hypert" in url
     second = valid(follow(world, "gp", url).get_json())
     assert second["total"] == 2
     assert link(second, "next") is None
