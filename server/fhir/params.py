@@ -81,8 +81,16 @@ def _reason(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "parameter"
 
 
-def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, base: str) -> Search:
-    """The query's (name, value) pairs, from the URL and a POSTed form alike."""
+def parse(
+    pairs: Iterable[tuple[str, str]],
+    *,
+    strict: bool,
+    base: str,
+    handlers: dict[str, Callable[..., None]] | None = None,
+) -> Search:
+    """The query's (name, value) pairs, from the URL and a POSTed form alike.
+    `handlers`: another resource's parameters (List: server/fhir/lists.py)."""
+    handlers = _HANDLERS if handlers is None else handlers
     pairs = list(pairs)
     if len(pairs) > MAX_PARAMETERS:
         raise bad("parameters", f"Au plus {MAX_PARAMETERS} paramètres de recherche.")
@@ -91,7 +99,7 @@ def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, base: str) -> Searc
         if not safe_text(raw_name) or not safe_text(value) or len(value) > MAX_VALUE:
             raise bad("parameter", "Paramètre de recherche illisible ou trop long.")
         name, _, modifier = raw_name.partition(":")
-        handler = _HANDLERS.get(name)
+        handler = handlers.get(name)
         if handler is None:
             if strict:
                 raise MalformedRequest(
@@ -521,3 +529,10 @@ _HANDLERS: dict[str, Callable[..., None]] = {
 # Parameters that shape the answer, not the set: not repeated as filters in links.
 CONTROL = frozenset({"patient", "patient.identifier", "_count", "_offset", "_format"})
 SEARCH_PARAMETERS = tuple(name for name in _HANDLERS if name not in CONTROL)
+# The patient and paging parameters, for the other resources searched by patient.
+COMMON: dict[str, Callable[..., None]] = {name: _HANDLERS[name] for name in CONTROL}
+
+
+def add(search: Search, name: str, modifier: str, value: str, test: Test) -> None:
+    """A filter of another resource's parameter (recorded for the trace and the links)."""
+    _add(search, name, modifier, value, test)

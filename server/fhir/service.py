@@ -36,6 +36,7 @@ _DOC, _CONTENT = table_of(Document), table_of(DocumentContent)
 _ROWS = listing.LISTINGS[True, False].add_columns(
     _DOC.c.id.label("row_id"), _DOC.c.sha1.label("sha1_sealed")
 )
+ROWS = _ROWS  # for the other FHIR resources drawn from the listing (server/fhir/lists.py)
 _ONE = _ROWS.where(_DOC.c.id == bindparam("row_id"))
 _CONTENTS = select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
     _CONTENT.c.document_id.in_(bindparam("ids", expanding=True))
