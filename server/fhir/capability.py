@@ -96,6 +96,8 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
+        # PDSm: a server taking JSON Patch says so here (FHIRPath Patch is not served).
+        "patchFormat": ["application/json-patch+json"],
         "rest": [
             {
                 "mode": "server",
