@@ -302,6 +302,13 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str, str]] = {
         "viewed their delegations",
         "view their delegations",
     ),
+    # Taking a document out of the archive is decided as archiving (docs/fhir.md).
+    ("document:archive", "unarchive"): (
+        "a désarchivé un document",
+        "désarchiver un document",
+        "took a document out of the archive",
+        "take a document out of the archive",
+    ),
 }
 # Said after the name of someone reading by the patient's delegation.
 DELEGATE_MARK = {"fr": "délégation", "en": "delegation"}

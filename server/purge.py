@@ -27,6 +27,8 @@ from server.models import (
     FirstAccess,
     RepresentativeLink,
     SearchPosting,
+    SubmissionSet,
+    SubmissionSetEntry,
 )
 
 
@@ -54,6 +56,12 @@ def erase(session: Session, row: Dossier) -> None:
     for sealed in (DocumentContent, DocumentText, DocumentStructure):
         session.execute(delete(sealed).where(sealed.document_id.in_(docs)))
     session.execute(delete(DocumentEntry).where(DocumentEntry.document_id.in_(docs)))
+    # ITI-65 submission sets: who deposited what, when (server/models/submission.py).
+    sets = select(SubmissionSet.id).where(SubmissionSet.dossier_id == row.id)
+    session.execute(
+        delete(SubmissionSetEntry).where(SubmissionSetEntry.submission_set_id.in_(sets))
+    )
+    session.execute(delete(SubmissionSet).where(SubmissionSet.dossier_id == row.id))
     session.execute(
         update(Document)
         .where(Document.dossier_id == row.id)

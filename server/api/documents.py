@@ -165,6 +165,11 @@ def archive(dossier_id: int, logical_id: str) -> Any:
     return run(lambda ctx, who: documents.archive(ctx, who, dossier_id, logical_id), write=True)
 
 
+@api.route("POST", DOC + "/unarchive", "Take out of the archive", tag=TAG, response=DOCUMENT)
+def unarchive(dossier_id: int, logical_id: str) -> Any:
+    return run(lambda ctx, who: documents.unarchive(ctx, who, dossier_id, logical_id), write=True)
+
+
 @api.route("DELETE", DOC, "Delete logically (author only)", tag=TAG, response=DOCUMENT)
 def delete(dossier_id: int, logical_id: str) -> Any:
     return run(lambda ctx, who: documents.delete(ctx, who, dossier_id, logical_id), write=True)

@@ -14,4 +14,4 @@ PREFIX = "/fhir/R4"
 bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
 
 # Registers the views on `bp`: the read side; ITI-65, PATCH and DELETE; the IPS $summary.
-from server.fhir import routes, summary_routes, write_routes  # noqa: E402, F401
+from server.fhir import list_routes, routes, summary_routes, write_routes  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """The CapabilityStatement: exactly what this server does, nothing it does not.
 
 It claims neither the MHD Document Responder's nor PDSm's CapabilityStatement: XML, the
-Patient resource, the IsDeleted extension and the other MHD options are not served yet;
+Patient resource, FHIRPath Patch and the other MHD options are not served yet;
 what is, ITI-65 and the PATCH it answers included, says where it departs (docs/fhir.md).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.fhir import codes, params, summary
+from server.fhir import codes, lists, params, summary
 
 PUBLISHED = "2026-11-28"  # when this statement last changed
 
@@ -46,6 +46,15 @@ SEARCH_PARAMS: list[tuple[str, str, str]] = [
     ("facility", _TOKEN, "not recorded: matches no document"),
     ("setting", _TOKEN, "not recorded: matches no document"),
     ("event", _TOKEN, "not recorded: matches no document"),
+    (
+        "_content",
+        _STRING,
+        "full text: the words of the document and its metadata, all required; case and "
+        "accents ignored, French stems, a word also finds the words it begins (3 letters "
+        'or more), a "quoted" word only itself; at most 8 words; no comma alternatives. '
+        "Only documents the caller may read are searched (the JSON search, /api/v1)",
+    ),
+    ("_text", _STRING, "the same as _content (a DocumentReference has no narrative)"),
     ("_count", "number", f"page size, at most {params.MAX_COUNT} (default {params.DEFAULT_COUNT})"),
     ("_offset", "number", "where the page starts (the `next` links carry it)"),
 ]
@@ -58,12 +67,15 @@ TRANSACTION_DOC = (
     "custodian, date, attachment size, SHA-1 hash (checked against the Binary) and title "
     "mandatory; securityLabel N plus MASQUE_PS, INVISIBLE_PATIENT, "
     "INVISIBLE_REPRESENTANTS_LEGAUX. relatesTo replaces: a new version, the old one "
-    "superseded. All or nothing; the JSON API's deposit decision and trace."
+    "superseded. All or nothing; the JSON API's deposit decision and trace. The "
+    "SubmissionSet is kept (201, List/{id})."
 )
 PATCH_DOC = (
     "application/json-patch+json (add, remove, replace, test) on securityLabel (the "
-    "visibility codes) and the PDSm isArchived extension (false to true) only; the JSON "
-    "API's masking, visibility and archive decisions and traces."
+    "visibility codes), the PDSm isArchived extension (archive and un-archive) and PDSm's "
+    "logical deletion (isDeleted true with status superseded, current version, author "
+    "only) only; the JSON API's masking, visibility, archive and delete decisions and "
+    "traces."
 )
 DELETE_DOC = "Logical deletion, the document's author only (the JSON API's delete)."
 
@@ -84,6 +96,8 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
+        # PDSm: a server taking JSON Patch says so here (FHIRPath Patch is not served).
+        "patchFormat": ["application/json-patch+json"],
         "rest": [
             {
                 "mode": "server",
@@ -138,6 +152,22 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                                 "documentation": "paging: "
                                 "entries before this sequence number (from the next link)",
                             },
+                        ],
+                    },
+                    {
+                        "type": "List",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "versioning": "no-version",
+                        "readHistory": False,
+                        "updateCreate": False,
+                        "documentation": "ITI-65 SubmissionSets, kept and read back (MHD "
+                        "ITI-66 Find Document Lists, submission sets only; no folders): "
+                        "decided as the document listing; an entry whose document the "
+                        "caller may not read is left out, a List with none left is not "
+                        "there.",
+                        "searchParam": [
+                            {"name": name, "type": kind, "documentation": doc}
+                            for name, kind, doc in lists.SEARCH_PARAMS
                         ],
                     },
                     summary.capability(),  # IPS $summary (server/fhir/summary.py)

@@ -35,6 +35,8 @@ FR_CORE_V2_0203 = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"  # professionals' national ids ("8" + RPPS...)
 IDNST = "urn:oid:1.2.250.1.71.4.2.2"  # structures' national ids ("1" + FINESS)
 IS_ARCHIVED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
+# PDSm_IsDeleted (boolean, on DocumentReference): logical deletion, with status superseded.
+IS_DELETED = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-deleted"
 PDSM_PROFILE = (
     "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
     "pdsm-comprehensive-document-reference"

@@ -26,6 +26,14 @@ def instant(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def author_of(
+    row: DocumentRow, dossier_id: int, patient_id: int, matrix: Matrix
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The contained author resources of a listed row and the reference to them, as a
+    DocumentReference embeds them (a SubmissionSet List names its source so)."""
+    return _author(row, dossier_id, patient_id, matrix, None)
+
+
 def document_reference(
     row: DocumentRow,
     *,

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from server.errors import MalformedRequest
+from server.errors import InvalidInput, MalformedRequest
 from server.fhir import codes
 from server.frenchtime import PARIS
 from server.identifiers import IdentifierError, parse_ins
+from server.search import query as text_search
 from server.search.normalise import fold
 from server.services.facts import DocumentRow
 from server.validation import ID_MAX, ascii_int, safe_text
@@ -65,6 +66,8 @@ class Search:
     offset: int = 0
     # The filters as received (name with modifier, value), repeated in paging links.
     link_params: list[tuple[str, str]] = field(default_factory=list)
+    # Full-text terms (`_content`, `_text`): the JSON search's words, all required.
+    terms: dict[tuple[str, bool], text_search.Term] = field(default_factory=dict)
 
     def matches(self, row: DocumentRow) -> bool:
         return all(test(row) for test in self.tests)
@@ -78,8 +81,16 @@ def _reason(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "parameter"
 
 
-def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, base: str) -> Search:
-    """The query's (name, value) pairs, from the URL and a POSTed form alike."""
+def parse(
+    pairs: Iterable[tuple[str, str]],
+    *,
+    strict: bool,
+    base: str,
+    handlers: dict[str, Callable[..., None]] | None = None,
+) -> Search:
+    """The query's (name, value) pairs, from the URL and a POSTed form alike.
+    `handlers`: another resource's parameters (List: server/fhir/lists.py)."""
+    handlers = _HANDLERS if handlers is None else handlers
     pairs = list(pairs)
     if len(pairs) > MAX_PARAMETERS:
         raise bad("parameters", f"Au plus {MAX_PARAMETERS} paramètres de recherche.")
@@ -88,7 +99,7 @@ def parse(pairs: Iterable[tuple[str, str]], *, strict: bool, base: str) -> Searc
         if not safe_text(raw_name) or not safe_text(value) or len(value) > MAX_VALUE:
             raise bad("parameter", "Paramètre de recherche illisible ou trop long.")
         name, _, modifier = raw_name.partition(":")
-        handler = _HANDLERS.get(name)
+        handler = handlers.get(name)
         if handler is None:
             if strict:
                 raise MalformedRequest(
@@ -274,6 +285,29 @@ def _nothing_recorded(search: Search, name: str, modifier: str, value: str, base
     _no_modifier(name, modifier)
     tokens(name, value)
     _add(search, name, modifier, value, lambda row: False)
+
+
+def _content(search: Search, name: str, modifier: str, value: str, base: str) -> None:
+    """`_content` (and `_text`, the same: a DocumentReference has no narrative of its
+    own, the document's words are its text): the words of the JSON search's `q`, parsed
+    by it (case, accents, French stems, prefixes, "quoted" words, stop words). Repeating
+    the parameter ANDs its words; a comma's alternatives (OR) are refused rather than
+    read as one search, which would answer something else than asked."""
+    _no_modifier(name, modifier)
+    alternatives = values(value)
+    if len(alternatives) != 1:
+        raise bad(name, f"« {name} » : une seule alternative (pas de virgule).")
+    try:
+        parsed = text_search.parse({"q": alternatives[0]})
+    except InvalidInput as exc:
+        raise bad(name, exc.message) from None
+    for term in parsed.terms:
+        search.terms.setdefault((term.word, term.exact), term)
+    if len(search.terms) > text_search.MAX_TERMS:
+        raise bad(name, f"Une recherche compte au plus {text_search.MAX_TERMS} mots.")
+    if name not in search.used:
+        search.used.append(name)
+    search.link_params.append((name, value))
 
 
 # --- references ------------------------------------------------------------------------
@@ -489,7 +523,16 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "facility": _nothing_recorded,
     "setting": _nothing_recorded,
     "event": _nothing_recorded,
+    "_content": _content,
+    "_text": _content,
 }
 # Parameters that shape the answer, not the set: not repeated as filters in links.
 CONTROL = frozenset({"patient", "patient.identifier", "_count", "_offset", "_format"})
 SEARCH_PARAMETERS = tuple(name for name in _HANDLERS if name not in CONTROL)
+# The patient and paging parameters, for the other resources searched by patient.
+COMMON: dict[str, Callable[..., None]] = {name: _HANDLERS[name] for name in CONTROL}
+
+
+def add(search: Search, name: str, modifier: str, value: str, test: Test) -> None:
+    """A filter of another resource's parameter (recorded for the trace and the links)."""
+    _add(search, name, modifier, value, test)

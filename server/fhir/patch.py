@@ -1,20 +1,24 @@
 """Metadata updates on a DocumentReference, as the French profile maps them: JSON Patch
-(RFC 6902) on `securityLabel` (the DMP's visibility codes) and on the PDSm `isArchived`
-extension, and DELETE (author only). Each change is the JSON API's service: masking and
-visibility through `documents.set_visibility`, archive through `documents.archive`,
-delete through `documents.delete`, with their decisions and traces.
+(RFC 6902) on `securityLabel` (the DMP's visibility codes), on the PDSm `isArchived`
+extension, and PDSm's logical deletion (the `isDeleted` extension with `status`
+superseded); and DELETE (author only). Each change is the JSON API's service: masking and
+visibility through `documents.set_visibility`, archive and un-archive through
+`documents.archive` / `documents.unarchive`, delete through `documents.delete`, with
+their decisions and traces.
 
 A patch is first read alone: only `add`, `remove`, `replace` and `test`, only under
-`/securityLabel` and `/extension`, at most MAX_OPS operations, else 4xx before anything is
-read. It is then applied to the resource as the caller may see it, which it may see only
-if it may read the document: a caller who may not gets the refusal the JSON API gives to
-its change (decided and traced as that change). The patched resource is compared with the
-current one: what changed must be a visibility code or isArchived false -> true; anything
-else is a 422 and nothing is written. docs/fhir.md, "PATCH".
+`/securityLabel`, `/extension` and `/status`, at most MAX_OPS operations, else 4xx before
+anything is read. It is then applied to the resource as the caller may see it, which it
+may see only if it may read the document: a caller who may not gets the refusal the JSON
+API gives to its change (decided and traced as that change). The patched resource is
+compared with the current one: what changed must be visibility codes, isArchived, or
+isDeleted true with status superseded alone; anything else is a 422 and nothing is
+written. docs/fhir.md, "PATCH".
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import jsonpatch
@@ -22,6 +26,7 @@ import jsonpointer
 
 from server.errors import InvalidInput, MalformedRequest
 from server.fhir import codes, service, submit
+from server.models import Document
 from server.policy import Action
 from server.services import documents, guard, lookup
 from server.services.context import Ctx, Principal
@@ -29,7 +34,7 @@ from server.services.context import Ctx, Principal
 JSON_PATCH = "application/json-patch+json"
 MAX_OPS = 16
 OPS = {"add", "remove", "replace", "test"}
-ROOTS = ("/securityLabel", "/extension")
+ROOTS = ("/securityLabel", "/extension", "/status")
 _FLAG_CODES = {code: name for name, code in codes.VISIBILITY.items()}
 
 
@@ -51,8 +56,8 @@ def check(ops: Any) -> list[dict[str, Any]]:
         if not any(path == root or path.startswith(f"{root}/") for root in ROOTS):
             raise InvalidInput(
                 "patch_path_not_allowed",
-                f"Opération {i} : seuls securityLabel (visibilité) et l'extension isArchived "
-                "se modifient.",
+                f"Opération {i} : seuls securityLabel (visibilité), les extensions isArchived "
+                "et isDeleted et status (avec isDeleted) se modifient.",
             )
         if op["op"] != "remove" and "value" not in op:
             raise MalformedRequest("patch_invalid", f"Opération {i} : value attendue.")
@@ -60,8 +65,7 @@ def check(ops: Any) -> list[dict[str, Any]]:
 
 
 def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], base: str) -> Any:
-    action = _action(ops)
-    detail = {"fhir": "PATCH"}
+    action, detail = _action(ops)
     dossier_id = service.dossier_of(ctx, who, logical_id, action, detail)
     row, patient = lookup.dossier(ctx, who, action, dossier_id)
     doc = lookup.document(ctx, who, action, row, patient, logical_id, detail)
@@ -85,34 +89,93 @@ def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], 
             "patch_failed", f"Le patch ne s'applique pas : {type(exc).__name__}."
         ) from None
     before, after = _flags(current), _flags(patched)
-    was_archived, archived = _archived(current), _archived(patched)
+    (was_archived, _), (archived, deleted) = _extensions(current), _extensions(patched)
     changes = {name: value for name, value in after.items() if before[name] != value}
+    status_changed = patched.get("status") != current.get("status")
+    if deleted:
+        return _delete(ctx, who, dossier_id, doc, current, patched, changes)
+    if status_changed:
+        raise InvalidInput(
+            "status_change_unsupported",
+            "status ne change que par un remplacement (ITI-65) ou avec isDeleted (PDSm).",
+        )
     if archived == was_archived and not changes:
         raise InvalidInput("no_change", "Le patch ne change rien.")
-    if was_archived and not archived:
-        raise InvalidInput("unarchive_unsupported", "Un document archivé le reste.")
     if changes:
         # The PATCH is the confirmed act: the software asked its user before sending it.
         documents.set_visibility(ctx, who, dossier_id, logical_id, {**changes, "confirm": True})
     if archived and not was_archived:
         documents.archive(ctx, who, dossier_id, logical_id)
+    if was_archived and not archived:
+        documents.unarchive(ctx, who, dossier_id, logical_id)
     return service.resource(ctx, dossier_id, patient.id, doc.id, base)
 
 
-def _action(ops: list[dict[str, Any]]) -> Action:
+def _delete(
+    ctx: Ctx,
+    who: Principal,
+    dossier_id: int,
+    doc: Document,
+    current: dict[str, Any],
+    patched: dict[str, Any],
+    changes: dict[str, bool],
+) -> dict[str, Any]:
+    """PDSm's logical deletion: isDeleted true with status superseded, on the current
+    version, and nothing else; the JSON API's delete (author only). The answer is the
+    DocumentReference as PDSm says it now is: superseded, not archived, deleted. It is
+    shown once, to the author who just deleted it; every later request finds nothing."""
+    if patched.get("status") != "superseded":
+        raise InvalidInput(
+            "deletion_status_required", "Suppression (PDSm) : isDeleted true et status superseded."
+        )
+    if current.get("status") != "current":
+        raise InvalidInput(
+            "deletion_not_current", "Suppression (PDSm) : seule la version en cours se supprime."
+        )
+    if changes:
+        raise InvalidInput(
+            "deletion_alone", "Suppression (PDSm) : aucun autre changement dans le même patch."
+        )
+    documents.delete(ctx, who, dossier_id, doc.logical_id)
+    done = copy.deepcopy(current)
+    done["status"] = "superseded"
+    done["extension"] = [
+        {"url": codes.IS_ARCHIVED, "valueBoolean": False},
+        {"url": codes.IS_DELETED, "valueBoolean": True},
+    ]
+    for identifier in done.get("identifier", []):
+        if identifier.get("type", {}).get("text") == "entryUUID":
+            identifier["value"] = f"urn:uuid:{doc.entry_uuid}"  # the deletion's new entry
+    return done
+
+
+def _action(ops: list[dict[str, Any]]) -> tuple[Action, dict[str, Any]]:
     """The change a patch asks for, told from the patch alone (before the resource is
-    read): the first visibility code its values carry, else masking for a change of
-    securityLabel, else archiving. The decision taken and traced on a caller who may not
-    read the document, as the JSON API decides the first flag its body names."""
+    read): deletion when it names isDeleted or status, else the first visibility code
+    its values carry, else masking for a change of securityLabel, else archiving (or
+    un-archiving, when it sets a false). The decision taken and traced on a caller who
+    may not read the document, as the JSON API decides the first flag its body names."""
+    detail: dict[str, Any] = {"fhir": "PATCH"}
+    if any(op["path"].startswith(ROOTS[2]) or _names_deleted(op.get("value")) for op in ops):
+        return Action.DOCUMENT_DELETE, detail
     for op in ops:
         if not op["path"].startswith(ROOTS[0]):
             continue
         found = _first_code(op.get("value"))
         if found is not None:
-            return documents.FLAG_ACTIONS[_FLAG_CODES[found]]
+            return documents.FLAG_ACTIONS[_FLAG_CODES[found]], detail
     if any(op["path"].startswith(ROOTS[0]) for op in ops):
-        return Action.DOCUMENT_MASK
-    return Action.DOCUMENT_ARCHIVE
+        return Action.DOCUMENT_MASK, detail
+    if any(op.get("value") is False for op in ops):
+        return Action.DOCUMENT_ARCHIVE, {**detail, "op": "unarchive"}
+    return Action.DOCUMENT_ARCHIVE, detail
+
+
+def _names_deleted(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == codes.IS_DELETED
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return any(_names_deleted(item) for item in items)
 
 
 def _first_code(value: Any) -> str | None:
@@ -165,18 +228,26 @@ def _flags(resource: dict[str, Any]) -> dict[str, bool]:
     return flags
 
 
-def _archived(resource: dict[str, Any]) -> bool:
+def _extensions(resource: dict[str, Any]) -> tuple[bool, bool]:
+    """(isArchived, isDeleted) of a patched resource: the isArchived extension, always
+    there, and PDSm's isDeleted, absent or once; anything else is a 422."""
     extensions = resource.get("extension")
-    if not isinstance(extensions, list) or len(extensions) != 1:
-        raise InvalidInput("extension_invalid", "extension : l'extension isArchived seule.")
-    ext = extensions[0]
-    if (
-        not isinstance(ext, dict)
-        or set(ext) != {"url", "valueBoolean"}
-        or ext["url"] != codes.IS_ARCHIVED
-        or not isinstance(ext["valueBoolean"], bool)
-    ):
-        raise InvalidInput(
-            "extension_invalid", f"extension : {codes.IS_ARCHIVED}, valueBoolean seulement."
-        )
-    return ext["valueBoolean"]
+    if not isinstance(extensions, list) or not 1 <= len(extensions) <= 2:
+        raise InvalidInput("extension_invalid", "extension : isArchived, et isDeleted (PDSm).")
+    found: dict[str, bool] = {}
+    for ext in extensions:
+        if (
+            not isinstance(ext, dict)
+            or set(ext) != {"url", "valueBoolean"}
+            or ext["url"] not in (codes.IS_ARCHIVED, codes.IS_DELETED)
+            or ext["url"] in found
+            or not isinstance(ext["valueBoolean"], bool)
+        ):
+            raise InvalidInput(
+                "extension_invalid",
+                f"extension : {codes.IS_ARCHIVED} et {codes.IS_DELETED}, valueBoolean seulement.",
+            )
+        found[ext["url"]] = ext["valueBoolean"]
+    if codes.IS_ARCHIVED not in found:
+        raise InvalidInput("extension_invalid", f"extension : {codes.IS_ARCHIVED} est requise.")
+    return found[codes.IS_ARCHIVED], found.get(codes.IS_DELETED, False)

@@ -25,6 +25,7 @@ from server.fhir import mapping, outcome
 from server.fhir.params import Search
 from server.models import Document, DocumentContent, Dossier, table_of
 from server.policy import Action
+from server.search import query as text_search
 from server.services import documents, dossiers, guard, listing, lookup
 from server.services.context import Ctx, Principal
 from server.services.facts import DocumentRow
@@ -35,6 +36,7 @@ _DOC, _CONTENT = table_of(Document), table_of(DocumentContent)
 _ROWS = listing.LISTINGS[True, False].add_columns(
     _DOC.c.id.label("row_id"), _DOC.c.sha1.label("sha1_sealed")
 )
+ROWS = _ROWS  # for the other FHIR resources drawn from the listing (server/fhir/lists.py)
 _ONE = _ROWS.where(_DOC.c.id == bindparam("row_id"))
 _CONTENTS = select(_CONTENT.c.document_id, _CONTENT.c.nonce, _CONTENT.c.ciphertext).where(
     _CONTENT.c.document_id.in_(bindparam("ids", expanding=True))
@@ -54,12 +56,17 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
         dossier_id = found.dossier.id
     if dossier_id is None:  # params.parse requires a patient
         raise RuntimeError("search without a patient")
-    detail = {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
+    detail: dict[str, Any] = {"all": True, "fhir": "ITI-67", "filters": sorted(query.used)}
+    if query.terms:
+        # A search by words, traced as the JSON search is (`search`), never its words.
+        detail["search"] = True
     decided = listing.decide(ctx, who, dossier_id, detail, found)
     subject, granted = decided.subject, decided.granted
     rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
     matched = [row for row in listing.shown(ctx, who, granted, rows) if query.matches(row)]
     page = matched[query.offset : query.offset + query.count]
+    if query.terms:
+        matched, page = _by_words(ctx, who, granted, dossier_id, query, matched)
     listing.trace(ctx, who, decided, matched=len(matched), returned=len(page))
     hashes = _sha1s(ctx, dossier_id, page)
     authors: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
@@ -90,6 +97,32 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
         "link": _links(base, dossier_id, query, len(matched)),
         "entry": entries,
     }
+
+
+def _by_words(
+    ctx: Ctx,
+    who: Principal,
+    granted: guard.Granted,
+    dossier_id: int,
+    query: Search,
+    matched: list[DocumentRow],
+) -> tuple[list[DocumentRow], list[DocumentRow]]:
+    """`_content`: of the rows the listing shows and the other filters keep, those the
+    JSON search finds by these words (`text_search.find`: the same index, confirmation
+    and `listing.shown`, on the same decision), and the page of them. A sure match that
+    the page's confirmation drops (a token collision, docs/documents.md) leaves the page
+    and the total, as in the JSON search."""
+    request = text_search.Request(list(query.terms.values()))
+    words = text_search.find(ctx, who, granted, dossier_id, request)
+    ids = {row.row_id for row in words.rows}
+    matched = [row for row in matched if row.row_id in ids]
+    while True:
+        page = matched[query.offset : query.offset + query.count]
+        kept = words.confirm(page)
+        if len(kept) == len(page):
+            return matched, page
+        dropped = {row.row_id for row in page} - {row.row_id for row in kept}
+        matched = [row for row in matched if row.row_id not in dropped]
 
 
 def read(ctx: Ctx, who: Principal, logical_id: str, base: str) -> dict[str, Any]:

@@ -33,12 +33,14 @@ from server.fhir import codes
 from server.labels import CATEGORIES
 from server.models import Professional
 from server.policy import ActorKind
-from server.services import documents, dossiers
+from server.services import documents, dossiers, views
 from server.services.context import Ctx, Principal
 from server.validation import safe_text
 
 MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 SUBMISSION_SET = "submissionset"
+SOURCE_ID = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
+MAX_SET_IDENTIFIER = 128  # the columns of submission_sets
 MAX_DOCUMENTS = 20  # per Bundle: one transaction, one lock on the patient's trace
 MAX_ENTRIES = 2 * MAX_DOCUMENTS + 1
 MAX_DEPTH = 32  # nesting of the Bundle's JSON (a DocumentReference needs about 8)
@@ -77,6 +79,9 @@ class Plan:
     list_index: int
     entries: int
     submissions: list[Submission] = field(default_factory=list)
+    # The SubmissionSet's identifiers as the producer gave them (kept: server/fhir/lists.py).
+    set_unique_id: str | None = None
+    set_source_id: str | None = None
 
 
 # --- stage 1: the Bundle alone ----------------------------------------------------------
@@ -424,6 +429,12 @@ def _submission_set(
         )
     if listed.get("subject") is not None:
         _patient(listed["subject"], base, out, where)
+    for identifier in listed.get("identifier") or []:
+        if identifier.get("use") == "usual" and identifier.get("value"):
+            out.set_unique_id = _kept(identifier["value"], "identifier", where)
+    for ext in listed.get("extension") or []:
+        if ext.get("url") == SOURCE_ID and (ext.get("valueIdentifier") or {}).get("value"):
+            out.set_source_id = _kept(ext["valueIdentifier"]["value"], "source_id", where)
     items = set()
     for item in listed.get("entry") or []:
         target = str((item.get("item") or {}).get("reference") or "").lower()
@@ -437,6 +448,15 @@ def _submission_set(
         raise unprocessable(
             "submission_set_incomplete", f"{where} : le lot liste chaque document du Bundle."
         )
+
+
+def _kept(value: Any, name: str, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_SET_IDENTIFIER:
+        raise unprocessable(
+            f"submission_set_{name}_invalid",
+            f"{where} : {name}, au plus {MAX_SET_IDENTIFIER} caractères.",
+        )
+    return value
 
 
 def _no_duplicates(submissions: list[Submission]) -> None:
@@ -480,7 +500,17 @@ def execute(ctx: Ctx, who: Principal, planned: Plan) -> dict[str, Any]:
             # JSON API's. Everything deposited before it is rolled back by the runner.
             error.message = f"Entrée {s.index} : {error.message}"
             raise
-    return _response(planned, made)
+    from server.fhir import lists  # it reads this module's constants: no cycle at import
+
+    kept = lists.store(
+        ctx,
+        who,
+        dossier_id,
+        [made[s.index]["logical_id"] for s in planned.submissions],
+        unique_id=planned.set_unique_id,
+        source_id=planned.set_source_id,
+    )
+    return _response(planned, made, kept)
 
 
 def _check_author(ctx: Ctx, who: Principal, planned: Plan) -> None:
@@ -500,11 +530,15 @@ def _check_author(ctx: Ctx, who: Principal, planned: Plan) -> None:
         )
 
 
-def _response(planned: Plan, made: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _response(planned: Plan, made: dict[int, dict[str, Any]], kept: Any) -> dict[str, Any]:
     entries: list[dict[str, Any]] = [{} for _ in range(planned.entries)]
     entries[planned.list_index] = {
-        # The submission set is not kept as a resource of its own: accepted, no location.
-        "response": {"status": "200 OK"}
+        # The submission set is kept, readable as List/{id} (server/fhir/lists.py).
+        "response": {
+            "status": "201 Created",
+            "location": f"List/{kept.logical_id}",
+            "lastModified": views.iso(kept.submitted_at),
+        }
     }
     for s in planned.submissions:
         doc = made[s.index]

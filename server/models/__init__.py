@@ -35,6 +35,7 @@ from server.models.session import (
     IdempotencyRecord,
     OutboxMessage,
 )
+from server.models.submission import SubmissionSet, SubmissionSetEntry
 from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
@@ -81,6 +82,8 @@ __all__ = [
     "ReviewCase",
     "SearchPosting",
     "ServiceAccount",
+    "SubmissionSet",
+    "SubmissionSetEntry",
     "TotpCredential",
     "UTCDateTime",
     "table_of",

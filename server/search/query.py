@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -297,14 +297,36 @@ def search(ctx: Ctx, who: Principal, dossier_id: int, args: Mapping[str, str]) -
     return views.with_banner(out, granted)
 
 
-def _matching(
+@dataclass
+class Found:
+    """The listed documents that answer a search's words, in the listing's order. A
+    `sure` one holds a sure token of every term and is counted without being decrypted;
+    `confirm` reads a page's sure ones and drops those that do not hold the words after
+    all (a 32-bit collision, about once in 10^4 searches: docs/documents.md)."""
+
+    rows: list[DocumentRow]
+    sure: set[int]
+    texts: _Texts | None = None
+    matcher: Matcher | None = None
+    holds: Callable[[DocumentRow], bool] = field(default=lambda row: False)
+    about: Callable[[DocumentRow], fields.Described] | None = None
+
+    def confirm(self, page: list[DocumentRow]) -> list[DocumentRow]:
+        if self.texts is not None:
+            self.texts.load(page)
+        return [row for row in page if row.row_id not in self.sure or self.holds(row)]
+
+
+def find(
     ctx: Ctx, who: Principal, granted: guard.Granted, dossier_id: int, request: Request
-) -> tuple[int, list[dict[str, Any]]]:
-    """How many documents match, and the first `request.limit` of them as listed."""
+) -> Found:
+    """Every listed document (`listing.shown` on the decision `granted`) that answers the
+    words and filters of `request`: the JSON search's matching, for every door that
+    searches by words (this route, FHIR's `_content`). Decides and traces nothing."""
     conn = core(ctx.session)
     wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
     if wrapped is None:
-        return 0, []  # a purged dossier: its postings, if any, mean nothing
+        return Found([], set())  # a purged dossier: its postings, if any, mean nothing
     keyed = tokens.for_dossier(ctx.keyring, wrapped)
     lookups = [keyed.lookup(t.word, exact=t.exact) for t in request.terms]
     every = sorted(set().union(*(sure | unsure for sure, unsure in lookups)))
@@ -328,7 +350,7 @@ def _matching(
     candidates |= queued
     sure -= queued
     if not candidates:
-        return 0, []
+        return Found([], set())
     rows = list(
         conn.execute(
             _filtered(conn, request), {"dossier_id": dossier_id, "ids": sorted(candidates)}
@@ -374,9 +396,20 @@ def _matching(
     unsure = [row for row in listed_rows if row.row_id not in sure]
     texts.load(unsure)
     matched = [row for row in listed_rows if row.row_id in sure or holds(row)]
+    return Found(matched, sure, texts, matcher, holds, about)
+
+
+def _matching(
+    ctx: Ctx, who: Principal, granted: guard.Granted, dossier_id: int, request: Request
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many documents match, and the first `request.limit` of them as listed."""
+    found = find(ctx, who, granted, dossier_id, request)
+    matched, texts, matcher, about = found.rows, found.texts, found.matcher, found.about
+    if texts is None or matcher is None or about is None:
+        return 0, []
     # The page: each document answered is read for its snippet, and a sure one that
-    # does not hold the words after all (a 32-bit collision, about once in 10^4
-    # searches: docs/documents.md) is dropped from the page and the count alike.
+    # does not hold the words after all (a 32-bit collision) is dropped from the page
+    # and the count alike.
     out: list[dict[str, Any]] = []
     count = len(matched)
     at = 0
@@ -385,7 +418,7 @@ def _matching(
         at += len(page)
         texts.load(page)
         for row in page:
-            if row.row_id in sure and not holds(row):
+            if row.row_id in found.sure and not found.holds(row):
                 count -= 1
                 continue
             shown = listing.document(row)

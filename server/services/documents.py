@@ -226,6 +226,23 @@ def archive(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[
     return _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_ARCHIVE, "archived")
 
 
+def unarchive(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
+    """Takes a document out of the archive, back to the state it was archived from:
+    superseded when a later version replaced it, else current. Archiving is put away,
+    not gone, so undoing it is the archive's own right (DOCUMENT_ARCHIVE: the author and
+    the médecin traitant, the patient), decided and traced as that action with
+    `op: unarchive` (the history words it "a désarchivé un document")."""
+    action, detail = Action.DOCUMENT_ARCHIVE, {"op": "unarchive"}
+    row, patient = lookup.dossier(ctx, who, action, dossier_id)
+    doc = lookup.document(ctx, who, action, row, patient, logical_id, detail)
+    guard.authorize(ctx, who, action, row, patient, doc, detail=detail)
+    # After the decision: whether it is archived is not a refused caller's to learn.
+    if doc.status != "archived":
+        raise Conflict("document_not_archived", "Ce document n'est pas archivé.")
+    _new_entry(ctx, who, doc, status="superseded" if doc.replaced_by_id else "current")
+    return views.document(ctx, doc)
+
+
 def delete(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dict[str, Any]:
     # Logical deletion: the row and its content stay, for the trace and legal retention.
     out = _set_status(ctx, who, dossier_id, logical_id, Action.DOCUMENT_DELETE, "deleted")

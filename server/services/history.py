@@ -77,6 +77,7 @@ OPERATIONS = {
     ("delegation:manage", "give"): "a donné une délégation de lecture",
     ("delegation:manage", "revoke"): "a révoqué une délégation de lecture",
     ("delegation:manage", "list"): "a consulté ses délégations",
+    ("document:archive", "unarchive"): "a désarchivé un document",
 }
 # A search is decided as a listing (the same rule) and traced as one, marked `search`,
 # with how many documents matched and never the words (server/search/query.py).

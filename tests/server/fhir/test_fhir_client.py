@@ -55,6 +55,27 @@ def test_fhirpy_searches_pages_reads_and_retrieves(
     assert binary["contentType"] == "text/plain"
 
 
+def test_fhirpy_searches_by_words(world: World, marie_dossier: int, served: str) -> None:
+    words = "Patiente suivie pour une HÉPATITE B chronique.".encode()
+    found = world.deposit("gp", marie_dossier, title="hépato", content=words)
+    world.deposit("gp", marie_dossier, title="masqué", content=words, masked_ps=True)
+    world.deposit("gp", marie_dossier, title="autre", content=b"Radio du thorax normale.")
+    world.call(
+        "POST",
+        "marie",
+        f"/dossiers/{marie_dossier}/care-team",
+        {"national_id": world.nid("infirmier")},
+    )
+    client = SyncFHIRClient(served, authorization=f"Bearer {world.tokens['infirmier']}")
+    documents = client.resources("DocumentReference")
+    # Accents, case and plural ignored; the masked document holding the words is not there.
+    hits = documents.search(patient=f"Patient/{marie_dossier}", _content="hépatites").fetch_all()
+    assert [d.id for d in hits] == [found["logical_id"]]
+    counted = documents.search(patient=f"Patient/{marie_dossier}", _content="hepatite")
+    assert counted.count() == 1
+    assert documents.search(patient=f"Patient/{marie_dossier}", _content="cancer").count() == 0
+
+
 GP_CARD = "medecin_generaliste-dupont"  # the card of World's "gp"
 
 

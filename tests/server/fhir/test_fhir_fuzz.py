@@ -44,6 +44,9 @@ PIECES = st.sampled_from(
         "MASQUE_PS",
         ":",
         "/",
+        '"',
+        "hépatite",
+        "submissionset",
     ]
 )
 VALUE = st.one_of(st.text(max_size=30), st.lists(PIECES, max_size=6).map("".join))
@@ -51,10 +54,19 @@ VALUE = st.one_of(st.text(max_size=30), st.lists(PIECES, max_size=6).map("".join
 
 @pytest.fixture
 def target(world: World, marie_dossier: int) -> tuple[World, int, set[str]]:
+    member = {"national_id": world.nid("infirmier")}
+    world.call("POST", "marie", f"/dossiers/{marie_dossier}/care-team", member)
     world.deposit("gp", marie_dossier, title="visible")
     world.deposit("gp", marie_dossier, title="masqué", masked_ps=True)
+    sent = mhdkit.bundle(
+        marie_dossier,
+        {"title": "lot visible", "content": b"hepatite"},
+        {"title": "lot masque", "content": b"hepatite B", "labels": ("MASQUE_PS",)},
+    )
+    assert mhdkit.post(world, "gp", sent).status_code == 200
     listing = world.call("GET", "infirmier", f"/dossiers/{marie_dossier}/documents?all=true")
     shown = {d["logical_id"] for d in listing.get_json().get("documents", [])}
+    assert shown  # the care team reads the unmasked documents, never the masked ones
     return world, marie_dossier, shown
 
 
@@ -84,11 +96,32 @@ def test_any_search_is_clean_and_never_shows_more_than_the_listing(
             assert set(ids(body)) <= shown
 
 
+LIST_NAMES = ["code", "status", "_count", "_offset", "_format", "patient.identifier", "patient"]
+
+
+@FUZZ
+@given(query=st.lists(st.tuples(st.sampled_from(LIST_NAMES), VALUE), max_size=4))
+def test_any_list_search_is_clean_and_never_shows_more_than_the_listing(
+    target: tuple[World, int, set[str]], query: list[tuple[str, str]]
+) -> None:
+    world, dossier_id, shown = target
+    r = world.client.get(
+        "/fhir/R4/List",
+        query_string=[("patient", f"Patient/{dossier_id}"), *query],
+        headers=world.h("infirmier"),
+    )
+    body = clean(r)
+    if r.status_code == 200:
+        for entry in body.get("entry", []):
+            for item in entry["resource"]["entry"]:
+                assert item["item"]["reference"].removeprefix("DocumentReference/") in shown
+
+
 @FUZZ
 @given(resource_id=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s))
 def test_any_id_is_clean(target: tuple[World, int, set[str]], resource_id: str) -> None:
     world, _, _ = target
-    for kind in ("DocumentReference", "Binary"):
+    for kind in ("DocumentReference", "Binary", "List"):
         r = world.client.get(
             f"/fhir/R4/{kind}/{resource_id}",
             headers=world.h("gp", Accept="application/fhir+json"),

@@ -102,11 +102,7 @@ def test_the_author_hides_from_the_patient_and_archives(world: World, cr: dict[s
     assert done["status"] == "current"
     assert _state(world, lid)[0] == "archived"
     assert _last(world)[:2] == ("document:archive", "allowed")
-    # Archived stays archived.
-    before = _state(world, lid)
-    unarchive = [{"op": "replace", "path": "/extension/0/valueBoolean", "value": False}]
-    outcome(patch(world, "gp", lid, unarchive), 422, "unarchive_unsupported")
-    assert _state(world, lid) == before
+    # Un-archiving: test_fhir_unarchive_delete.py.
 
 
 def test_masking_and_archiving_in_one_patch_are_all_or_nothing(
@@ -145,7 +141,69 @@ BAD_PATCHES: list[tuple[str, Any, int, str]] = [
         "status",
         [{"op": "replace", "path": "/status", "value": "entered-in-error"}],
         422,
-        "patch_path_not_allowed",
+        "status_change_unsupported",
+    ),
+    (
+        "superseded_alone",
+        [{"op": "replace", "path": "/status", "value": "superseded"}],
+        422,
+        "status_change_unsupported",
+    ),
+    (
+        "deleted_still_current",
+        [
+            {
+                "op": "add",
+                "path": "/extension/-",
+                "value": {"url": codes.IS_DELETED, "valueBoolean": True},
+            }
+        ],
+        422,
+        "deletion_status_required",
+    ),
+    (
+        "deleted_and_masked",
+        [
+            {"op": "replace", "path": "/status", "value": "superseded"},
+            {
+                "op": "add",
+                "path": "/extension/-",
+                "value": {"url": codes.IS_DELETED, "valueBoolean": True},
+            },
+            {"op": "add", "path": "/securityLabel/-", "value": MASQUE},
+        ],
+        422,
+        "deletion_alone",
+    ),
+    (
+        "deleted_twice",
+        [
+            {"op": "replace", "path": "/status", "value": "superseded"},
+            {
+                "op": "add",
+                "path": "/extension/-",
+                "value": {"url": codes.IS_DELETED, "valueBoolean": True},
+            },
+            {
+                "op": "add",
+                "path": "/extension/-",
+                "value": {"url": codes.IS_DELETED, "valueBoolean": True},
+            },
+        ],
+        422,
+        "extension_invalid",
+    ),
+    (
+        "not_deleted",
+        [
+            {
+                "op": "add",
+                "path": "/extension/-",
+                "value": {"url": codes.IS_DELETED, "valueBoolean": False},
+            }
+        ],
+        422,
+        "no_change",
     ),
     (
         "move",

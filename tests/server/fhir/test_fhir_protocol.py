@@ -18,8 +18,10 @@ def test_the_capability_statement_says_exactly_what_is_served(world: World) -> N
     statement = valid(r.get_json())
     assert statement["fhirVersion"] == "4.0.1"
     assert statement["format"] == ["application/fhir+json"]
+    assert statement["patchFormat"] == ["application/json-patch+json"]
     resources = {x["type"]: x for x in statement["rest"][0]["resource"]}
-    assert set(resources) == {"DocumentReference", "Binary", "AuditEvent", "Patient"}
+    assert set(resources) == {"DocumentReference", "Binary", "AuditEvent", "Patient", "List"}
+    assert [i["code"] for i in resources["List"]["interaction"]] == ["read", "search-type"]
     # Patient: the IPS $summary operation only, no read or search (test_fhir_summary.py)
     assert "interaction" not in resources["Patient"]
     assert [o["name"] for o in resources["Patient"]["operation"]] == ["summary"]
