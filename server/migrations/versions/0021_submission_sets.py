@@ -1,6 +1,6 @@
 """ITI-65 submission sets kept and readable as FHIR List (issue #12)
 
-Revision ID: 0025
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-11-28
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import server.models.base
 
-revision: str = "0025"
+revision: str = "0021"
 down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
