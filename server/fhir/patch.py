@@ -210,6 +210,8 @@ def _flags(resource: dict[str, Any]) -> dict[str, bool]:
             if not isinstance(c, dict) or set(c) - {"system", "code", "display"}:
                 raise InvalidInput("security_label_invalid", "securityLabel : system et code.")
             system, code = c.get("system"), c.get("code")
+            if not isinstance(system, str) or not isinstance(code, str):
+                raise InvalidInput("security_label_invalid", "securityLabel : system et code.")
             if system == codes.CONFIDENTIALITY and code == codes.NORMAL:
                 normal += 1
             elif system == codes.VISIBILITY_TRE_A07 and code in _FLAG_CODES:

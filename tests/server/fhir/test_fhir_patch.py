@@ -230,6 +230,25 @@ BAD_PATCHES: list[tuple[str, Any, int, str]] = [
         "security_label_unsupported",
     ),
     (
+        # A list or an object as a code (found by an outside review: a 500, untraced).
+        "code_as_list",
+        [
+            {
+                "op": "add",
+                "path": "/securityLabel/-",
+                "value": {"coding": [{"system": codes.VISIBILITY_TRE_A07, "code": ["MASQUE_PS"]}]},
+            }
+        ],
+        422,
+        "security_label_invalid",
+    ),
+    (
+        "system_as_object",
+        [{"op": "replace", "path": "/securityLabel/0/coding/0/system", "value": {"a": 1}}],
+        422,
+        "security_label_invalid",
+    ),
+    (
         "restricted",
         [{"op": "replace", "path": "/securityLabel/0/coding/0/code", "value": "R"}],
         422,
