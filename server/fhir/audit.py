@@ -65,7 +65,8 @@ def search(ctx: Ctx, who: Principal, args: Mapping[str, str], base: str) -> dict
         for line in page["entries"]
     ]
     links = [{"relation": "self", "url": _url(base, dossier_id, count, before)}]
-    if page["next_before"] is not None and len(entries) == count:
+    # Not "a full page": lines hidden from this reader make a page shorter, not the last.
+    if page["next_before"] is not None:
         links.append(
             {"relation": "next", "url": _url(base, dossier_id, count, page["next_before"])}
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry, LogLeaf, Receipt
+from server.models import AuditEntry, Document, LogLeaf, Receipt
 from server.policy import Action, Matrix
 from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
@@ -231,9 +232,8 @@ def history(
     query = select(AuditEntry).where(AuditEntry.chain == chain)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
-    entries = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
-    if who.actor.id != patient.id:
-        entries = [e for e in entries if not _secret_from_representatives(e)]
+    fetched = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
+    entries = _shown_to(ctx, fetched, reader_is_holder=who.actor.id == patient.id)
     repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
     items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
     for entry, item in zip(entries, items, strict=True):
@@ -273,13 +273,42 @@ def history(
         item["receipt_id"] = issued.get(entry.id)
         item["review"] = reviewed.get(entry.id)
     signed = trace_log.latest(ctx.session)
-    more = bool(entries) and entries[-1].seq > 1
+    # Paging follows what was read, not what is shown: a page whose lines are all hidden
+    # from this reader still leads to the next.
+    more = bool(fetched) and fetched[-1].seq > 1
     return {
         "entries": items,
-        "next_before": entries[-1].seq if more else None,
+        "next_before": fetched[-1].seq if more else None,
         "chain": chain,
         "checkpoint": signed.note if signed is not None else None,
     }
+
+
+def _shown_to(
+    ctx: Ctx, entries: Sequence[AuditEntry], *, reader_is_holder: bool
+) -> list[AuditEntry]:
+    """The lines this reader may see. A document invisible to its reader does not exist
+    for them, in the history either: its deposit, reads and flag changes are not shown
+    to the patient while it is invisible to the patient (until the consultation where it
+    is announced), nor to a minor's representatives while it is invisible to them; nor,
+    to the representatives, what was done in secret connection."""
+    flag = Document.invisible_patient if reader_is_holder else Document.invisible_rep
+    targets = {
+        e.target.removeprefix("document:")
+        for e in entries
+        if e.target and e.target.startswith("document:")
+    }
+    hidden = {
+        f"document:{logical_id}"
+        for logical_id in ctx.session.scalars(
+            select(Document.logical_id).where(Document.logical_id.in_(targets), flag.is_(True))
+        )
+    }
+    return [
+        e
+        for e in entries
+        if e.target not in hidden and (reader_is_holder or not _secret_from_representatives(e))
+    ]
 
 
 def _secret_from_representatives(entry: AuditEntry) -> bool:

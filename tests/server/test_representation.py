@@ -187,6 +187,57 @@ def test_a_secret_deposit_must_be_invisible_to_the_representatives(world: World,
     ]
 
 
+def test_a_document_invisible_to_its_reader_is_absent_from_their_history(
+    world: World, leo: int
+) -> None:
+    """Found by an outside review: the representative's history and AuditEvents named the
+    deposit of a document invisible to representatives (its category and its id), outside
+    any secret connection. A document its reader may not see does not exist for them, in
+    the history either; the same for the patient and a document invisible to the patient."""
+    world.call("POST", "admissions", f"/dossiers/{leo}/representatives", REP)
+    world.deposit("gp", leo, title="Ordinaire")
+    for_leo = world.deposit("gp", leo, title="Pour Léo seul", invisible_rep=True)["logical_id"]
+    for_jean = world.deposit("gp", leo, title="Pas encore annoncé", invisible_patient=True)
+    world.titles("gp", leo)  # a professional's listing: its line names no document
+
+    def lines(who: str) -> list[dict[str, Any]]:
+        return world.call("GET", who, f"/dossiers/{leo}/history").get_json()["entries"]
+
+    def deposits(who: str) -> int:
+        return sum(e["action"] == "document:deposit" for e in lines(who))
+
+    assert deposits("jean") == 2  # the ordinary one, and the one hidden from Léo only
+    assert deposits("leo") == 2  # the ordinary one, and the one hidden from Jean only
+    jean_sees = json.dumps(lines("jean"))
+    assert for_leo not in jean_sees
+    assert for_jean["logical_id"] in jean_sees
+    assert for_jean["logical_id"] not in json.dumps(lines("leo"))
+    r = world.client.get(f"/fhir/R4/AuditEvent?patient={leo}", headers=world.h("jean"))
+    assert r.status_code == 200
+    assert for_leo not in r.get_data(as_text=True)
+    # Once the flag is lifted, the lines are there again, as the document is.
+    path = f"/dossiers/{leo}/documents/{for_jean['logical_id']}/visibility"
+    r = world.call("PATCH", "gp", path, {"invisible_patient": False, "confirm": True})
+    assert r.status_code == 200, r.get_json()
+    assert deposits("leo") == 3
+
+
+def test_a_page_whose_lines_are_all_hidden_still_leads_to_the_next(world: World, leo: int) -> None:
+    world.call("POST", "admissions", f"/dossiers/{leo}/representatives", REP)
+    hidden = world.deposit("gp", leo, title="Pour Léo seul", invisible_rep=True)["logical_id"]
+    for _ in range(3):
+        world.call("GET", "gp", f"/dossiers/{leo}/documents/{hidden}")
+    # The three reads are hidden from Jean: his page of those three is empty, and its next
+    # link still leads on to the deposit's line and those before it.
+    after = world.trace("leo")[-1].seq + 1
+    query = f"patient={leo}&_count=3&_before={after}"
+    r = world.client.get(f"/fhir/R4/AuditEvent?{query}", headers=world.h("jean"))
+    body = r.get_json()
+    assert body.get("entry", []) == []
+    following = [link["url"] for link in body["link"] if link["relation"] == "next"]
+    assert following, body["link"]
+
+
 def test_only_a_professional_deposits_in_secret(world: World, leo: int) -> None:
     body = doc("depose_patient", secret_connection=True)
     r = world.call("POST", "leo", f"/dossiers/{leo}/documents", body)
