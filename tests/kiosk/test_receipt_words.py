@@ -11,7 +11,7 @@ from kiosk import history_words, receipt_words
 
 PRO = {"national_id": "810003123451", "name": "Claire MOREAU", "profession": "pharmacien"}
 BASE: dict[str, Any] = {
-    "format": "dmp-kiosk-receipt/2",
+    "format": "dmp-kiosk-receipt/3",
     "receipt_id": "uW609VbxwxSM7ALNQHw70Q",
     "issued_at": "2026-11-28T12:43:31.041971Z",
     "dossier": {"id": 1, "patient": {"first_names": "Marie", "birth_name": "DURAND"}},

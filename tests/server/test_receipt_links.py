@@ -118,7 +118,7 @@ def test_a_receipt_carries_the_checkpoint_it_was_issued_under(
     path = f"/dossiers/{marie_dossier}/emergency-settings"
     receipt_id = world.call("PUT", "marie", path, {"centre_15": False}).get_json()["receipt_id"]
     content = content_of(world, receipt_id)
-    assert content["format"] == "dmp-kiosk-receipt/2"
+    assert content["format"] == "dmp-kiosk-receipt/3"
     assert content["log_checkpoint"] == signed_then
     head = checkpoint.verify(
         content["log_checkpoint"], world.rt.settings["LOG_ORIGIN"], [_log_verifier(world)]

@@ -165,7 +165,7 @@ def test_creation_gives_one_receipt_naming_consent_terminal_and_actor(
     assert line["action"] == "dossier:create"
     content = content_of(world, line["receipt_id"])
     assert content["receipt_id"] == line["receipt_id"]
-    assert content["format"] == "dmp-kiosk-receipt/2"
+    assert content["format"] == "dmp-kiosk-receipt/3"
     assert content["issued_at"] == "2026-06-15T10:00:00.000000Z"
     ins, birth_name, first_names, born, _sex, _place = PATIENTS["marie"]
     assert content["dossier"] == {
