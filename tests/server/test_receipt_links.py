@@ -89,6 +89,8 @@ def test_the_openapi_document_declares_the_receipt_id(client: Any) -> None:
         (f"{d}/emergency-settings", "put", "200"),
         (f"{d}/documents/{{logical_id}}/visibility", "patch", "200"),
         ("/api/v1/dossiers", "post", "201"),
+        ("/api/v1/dossiers/in-person", "post", "201"),
+        (f"{d}/representatives/in-person", "post", "201"),
         (f"{d}/close", "post", "200"),
         (f"{d}/reopen", "post", "200"),
     ]:
