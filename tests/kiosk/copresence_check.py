@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from cardreader.profile import PATIENT_AID, PROFESSIONAL_AID
 from cardreader.signature import copresence_challenge, signed_message
+from dmp.demo import RunningDemo
 from server.models import Receipt
-from tests.kiosk.conftest import Kiosk
 
 
 def holder(part: dict[str, Any]) -> str:
@@ -34,10 +34,10 @@ def _signed(part: dict[str, Any], aid: bytes, challenge: bytes) -> None:
     key.verify(base64.b64decode(part["signature"]), message, ec.ECDSA(hashes.SHA256()))
 
 
-def last_copresence(at: Kiosk, action: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def last_copresence(running: RunningDemo, action: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The newest receipt of `action`: its co-presence part (signatures checked) and the
     draft both cards signed."""
-    rt = at.running.server_app.extensions["dmp"]
+    rt = running.server_app.extensions["dmp"]
     with rt.sessions() as s:
         row = s.scalars(
             select(Receipt).where(Receipt.action == action).order_by(Receipt.id.desc())

@@ -33,7 +33,7 @@ def test_admissions_opens_a_dossier_with_consent_never_preticked(at: Kiosk) -> N
     receipt_id = page.inner_text("[data-testid=receipt-id]").strip()
     assert len(receipt_id) == 22
     # Camille's card and the desk's both signed what was opened (co-presence).
-    part, draft = last_copresence(at, "dossier:create")
+    part, draft = last_copresence(at.running, "dossier:create")
     assert holder(part["patient_card"]) == "288026912304513"
     assert holder(part["professional_card"]) == "3510000011/ADM0042"
     assert draft["terms"]["consent_given"] is True

@@ -46,7 +46,7 @@ def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk)
     page.wait_for_selector("[data-testid=matrix]")
     assert "Dispensation" in page.inner_text("[data-testid=matrix]")
     # Both cards signed the consent's draft, and the server's receipt carries them.
-    part, draft = last_copresence(at, "access:grant")
+    part, draft = last_copresence(at.running, "access:grant")
     assert holder(part["patient_card"]) == "253072B07300470"  # Lucia's card
     assert holder(part["professional_card"]) == MOREAU_ID
     assert draft["professional"]["national_id"] == MOREAU_ID
@@ -66,7 +66,7 @@ def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Ki
     assert "carte Vitale" in page.inner_text("[data-testid=receipt-told]")
     assert len(page.inner_text("[data-testid=receipt-id]").strip()) == 22
     # Camille's card and the pharmacist's both signed the opening.
-    part, draft = last_copresence(at, "dossier:create")
+    part, draft = last_copresence(at.running, "dossier:create")
     assert holder(part["patient_card"]) == draft["terms"]["patient"]["ins"] == "288026912304513"
     assert holder(part["professional_card"]) == MOREAU_ID
     page.click("text=Continuer vers le dossier")

@@ -104,7 +104,7 @@ def test_the_desk_names_a_representative_with_their_own_card(at: Kiosk) -> None:
     page.click("[data-testid=rep-card-confirm]")
     page.wait_for_selector("[data-testid=rep-added]")
     assert "Paul BERNARD" in page.inner_text("[data-testid=representatives]")
-    part, draft = last_copresence(at, "representative:manage")
+    part, draft = last_copresence(at.running, "representative:manage")
     assert holder(part["patient_card"]) == PAUL_INS == draft["terms"]["representative_ins"]
     assert holder(part["professional_card"]) == "3510000011/ADM0042"
     # Paul's card out: the desk is back to its home, Lucas's dossier gone from memory.
