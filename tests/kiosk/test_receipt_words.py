@@ -44,6 +44,11 @@ CASES = [
      "Suppression demandée (sous 3 mois)", "Deletion requested (within 3 months)"),
     ("dossier:create", {"consent": {"given": True}}, "Votre accord pour ouvrir le dossier",
      "Your consent to open the record"),
+    ("access:grant",
+     {"consent": {"professional": PRO, "in_person": True},
+      "copresence": {"patient_card": {"serial": "0a"}, "professional_card": {"serial": "0b"}}},
+     "Signé en personne par la carte du patient (n° 0a) et par la carte du professionnel (n° 0b)",
+     "Signed in person by the patient's card (no. 0a) and the professional's card (no. 0b)"),
 ]  # fmt: skip
 
 

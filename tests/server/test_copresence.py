@@ -22,6 +22,7 @@ from cardreader.emulator.demo import DEMO_PIN, DEMO_PUK
 from cardreader.emulator.pki import Pki
 from cardreader.session import CardAuthentication
 from cardreader.signature import copresence_challenge
+from server import receipt_pdf
 from server.models import AuditEntry, ConsultationConsent, Receipt, RepresentativeLink
 from tests.server.cardkit import CERT_TIME, CardPki, KioskClient, read_card
 from tests.server.conftest import World, identity
@@ -136,6 +137,8 @@ def test_both_cards_sign_the_consent_and_the_receipt_carries_them(
     assert listing.status_code == 200
     change = receipt_change(world, r.get_json()["receipt_id"])
     assert change["consent"]["in_person"] is True
+    said = receipt_pdf.describe({"change": change})  # the PDF's reading of it
+    assert any(line.startswith("Signé en personne par la carte du patient") for line in said)
     part = change["copresence"]
     assert part["draft"] == made["draft"]
     assert part["challenge"] == made["challenge"]
