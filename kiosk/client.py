@@ -324,16 +324,14 @@ class SessionClient:
             idempotency_key=submission,
         )
 
-    def close_in_person(
-        self, dossier_id: int, presence: dict[str, str], *, delete: bool, submission: str
-    ) -> ApiResponse:
-        """A professional closes at the desk: `presence` is the patient's card signature."""
-        return self._call(
-            "POST",
-            f"{self._dossier(dossier_id)}/close/in-person",
-            {"confirm": True, "delete": delete, "card": presence},
-            idempotency_key=submission,
-        )
+    def close_draft(self, dossier_id: int, *, delete: bool) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/close/in-person/draft"
+        return self._call("POST", path, {"confirm": True, "delete": delete})
+
+    def close_in_person(self, dossier_id: int, signed: dict[str, Any]) -> ApiResponse:
+        """A professional closes at the desk: `signed`, the closure's draft both cards
+        signed (the draft is single use: no idempotency key needed)."""
+        return self._call("POST", f"{self._dossier(dossier_id)}/close/in-person", signed)
 
     def reopen_dossier(self, dossier_id: int, *, submission: str) -> ApiResponse:
         return self._call("POST", f"{self._dossier(dossier_id)}/reopen", idempotency_key=submission)

@@ -446,12 +446,6 @@ class Terminal:
             )
         return card.identity
 
-    def patient_presence(self) -> dict[str, str]:
-        """At the counter: the patient's card signs a fresh challenge, the evidence that the
-        patient is here to consent (the server checks it as it checks a sign-in)."""
-        reading, _session = self._patient_signs(self._patient_card())
-        return {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
-
     def copresence(self, made: dict[str, Any]) -> dict[str, Any]:
         """Both cards sign a consent's draft (docs/receipts.md, co-presence): the card in
         the patient reader (the patient's, or a representative's) and the professional's,

@@ -290,11 +290,7 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
 
 
 def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
-    data = require_object(body)
-    reject_unknown(data, {"confirm", "delete"})
-    if data.get("confirm") is not True:
-        raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
-    delete = flag(data, "delete", False)
+    delete = _choice(body)
     row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
     granted = guard.authorize(
         ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete}
@@ -302,29 +298,47 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
     return _closed(ctx, who, row, patient, delete, granted, {})
 
 
-def close_in_person(
-    ctx: Ctx, who: Principal, dossier_id: int, body: Any, present_patient_id: int
-) -> dict[str, Any]:
-    """A professional closes the dossier at the desk, the patient's card in the reader
-    having just signed a fresh challenge (`present_patient_id`, as for consent in
-    person): the patient's choice, carried out by the professional."""
+def _choice(body: Any) -> bool:
+    """The closure asked for: confirmed, and whether the dossier is to be deleted."""
     data = require_object(body)
     reject_unknown(data, {"confirm", "delete"})
     if data.get("confirm") is not True:
         raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
-    delete = flag(data, "delete", False)
+    return flag(data, "delete", False)
+
+
+def close_draft(
+    ctx: Ctx, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """What the patient's card and the professional's will sign at the desk: this
+    dossier closed, kept or to be deleted (co-presence, server/signin/copresence.py)."""
+    terms = {"status": "closed", "deletion_requested": _choice(body)}
+    return copresence.prepare(ctx, who, kiosk, Operation.CLOSE, dossier_id, terms)
+
+
+def close_in_person(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """A professional closes the dossier at the desk: the patient's choice, which the
+    patient's card and the professional's both signed (the draft says keep or delete)."""
     row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
-    present = present_patient_id == patient.id
+    proof = copresence.verify(ctx, trust, who, kiosk, Operation.CLOSE, row.id, body, patient.id)
+    if proof.holder_ins != patient.ins:
+        raise copresence.refused(
+            who, Operation.CLOSE, patient.id, SigninReason.PATIENT_CARD_OTHER_PERSON
+        )
+    delete = proof.terms.get("deletion_requested") is True
     granted = guard.authorize(
         ctx,
         who,
         Action.DOSSIER_CLOSE,
         row,
         patient,
-        patient_present=present,
-        detail={"delete": delete, "card_holder": present_patient_id},
+        patient_present=True,
+        detail={"delete": delete, "card_holder": patient.id},
     )
-    return _closed(ctx, who, row, patient, delete, granted, {"in_person": True})
+    extra = {"in_person": True, "copresence": proof.receipt_part()}
+    return _closed(ctx, who, row, patient, delete, granted, extra)
 
 
 def _locked(ctx: Ctx, who: Principal, action: Action, dossier_id: int) -> tuple[Dossier, Patient]:

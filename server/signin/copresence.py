@@ -74,6 +74,7 @@ class Operation(StrEnum):
     CONSENT = "access:grant"  # consultation consent at the counter
     CREATE = "dossier:create"  # a dossier opened at a desk
     REPRESENTATIVE = "representative:manage"  # a minor's representative named at a desk
+    CLOSE = "dossier:close"  # a dossier closed at a desk, the patient's choice
 
 
 @dataclass(frozen=True, slots=True)

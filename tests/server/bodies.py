@@ -87,11 +87,8 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/dossiers/in-person"): {"request": creation, **COPRESENCE},
         ("POST", D + "/representatives/in-person/draft"): {"ins": "187069201234563"},
         ("POST", D + "/representatives/in-person"): dict(COPRESENCE),
-        ("POST", D + "/close/in-person"): {
-            "confirm": True,
-            "delete": False,
-            "card": {"kind": "patient", **PROOF},
-        },
+        ("POST", D + "/close/in-person/draft"): {"confirm": True, "delete": False},
+        ("POST", D + "/close/in-person"): dict(COPRESENCE),
         ("POST", "/api/v1/signin/password"): {"ins": "255081416802538", "password": "secret"},
         ("POST", "/api/v1/signin/code"): {"pending_token": "x" * 40, "channel": "email"},
         ("POST", "/api/v1/signin/otp"): {
