@@ -1,7 +1,7 @@
 """A co-presence receipt verifies by hand with the openssl binary exactly as
 docs/receipts.md says: the block of shell commands there is run as it is (server
 signature, the draft's challenge, each card's chain and signature), on receipts of the
-three consents given in person. A receipt whose draft, card signature or card
+four consents given in person. A receipt whose draft, card signature or card
 certificate was changed fails it, even with the server's signature step left out."""
 
 from __future__ import annotations
@@ -104,10 +104,20 @@ def representative_receipt(
     return str(r.get_json()["receipt_id"])
 
 
+def closure_receipt(world: World, test_pki: CardPki, borne: KioskClient, dossier: int) -> str:
+    token = sign_in(borne, test_pki, SPECIALIST_CARD)
+    path = f"/dossiers/{dossier}/close/in-person"
+    made = draft(borne, token, path + "/draft", {"confirm": True, "delete": False})
+    r = borne.call("POST", path, signed(test_pki, made), token=token)
+    assert r.status_code == 200, r.get_json()
+    return str(r.get_json()["receipt_id"])
+
+
 MAKERS = {
     "counter consent": consent_receipt,
     "dossier opened at a desk": creation_receipt,
     "representative named with their card": representative_receipt,
+    "dossier closed at a desk": closure_receipt,
 }
 
 

@@ -92,6 +92,7 @@ def test_the_openapi_document_declares_the_receipt_id(client: Any) -> None:
         ("/api/v1/dossiers/in-person", "post", "201"),
         (f"{d}/representatives/in-person", "post", "201"),
         (f"{d}/close", "post", "200"),
+        (f"{d}/close/in-person", "post", "200"),
         (f"{d}/reopen", "post", "200"),
     ]:
         schema = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
