@@ -333,16 +333,14 @@ class SessionClient:
             idempotency_key=submission,
         )
 
-    def close_in_person(
-        self, dossier_id: int, presence: dict[str, str], *, delete: bool, submission: str
-    ) -> ApiResponse:
-        """A professional closes at the desk: `presence` is the patient's card signature."""
-        return self._call(
-            "POST",
-            f"{self._dossier(dossier_id)}/close/in-person",
-            {"confirm": True, "delete": delete, "card": presence},
-            idempotency_key=submission,
-        )
+    def close_draft(self, dossier_id: int, *, delete: bool) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/close/in-person/draft"
+        return self._call("POST", path, {"confirm": True, "delete": delete})
+
+    def close_in_person(self, dossier_id: int, signed: dict[str, Any]) -> ApiResponse:
+        """A professional closes at the desk: `signed`, the closure's draft both cards
+        signed (the draft is single use: no idempotency key needed)."""
+        return self._call("POST", f"{self._dossier(dossier_id)}/close/in-person", signed)
 
     def reopen_dossier(self, dossier_id: int, *, submission: str) -> ApiResponse:
         return self._call("POST", f"{self._dossier(dossier_id)}/reopen", idempotency_key=submission)
@@ -454,9 +452,33 @@ class SessionClient:
             idempotency_key=submission,
         )
 
-    def consent_in_person(self, dossier_id: int, presence: dict[str, str]) -> ApiResponse:
-        """The patient at the counter consents: `presence` is their card's signature."""
-        return self._call("POST", f"{self._dossier(dossier_id)}/consents/in-person", presence)
+    # ---- consents given in person: a draft, then both cards' signatures of it --------
+    # (docs/receipts.md, co-presence; `Terminal.copresence` has the cards sign)
+
+    def consent_draft(self, dossier_id: int) -> ApiResponse:
+        return self._call("POST", f"{self._dossier(dossier_id)}/consents/in-person/draft")
+
+    def consent_in_person(self, dossier_id: int, signed: dict[str, Any]) -> ApiResponse:
+        """The patient at the counter consents: `signed`, the draft both cards signed."""
+        return self._call("POST", f"{self._dossier(dossier_id)}/consents/in-person", signed)
+
+    def creation_draft(self, request: dict[str, Any]) -> ApiResponse:
+        return self._call("POST", "/dossiers/in-person/draft", request)
+
+    def open_dossier_in_person(
+        self, request: dict[str, Any], signed: dict[str, Any]
+    ) -> ApiResponse:
+        """A dossier opened at the desk: the request, and the draft both cards signed (a
+        second use of the draft is refused by the server: no idempotency key needed)."""
+        return self._call("POST", "/dossiers/in-person", {"request": request, **signed})
+
+    def representative_draft(self, dossier_id: int, ins: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/representatives/in-person/draft"
+        return self._call("POST", path, {"ins": ins})
+
+    def add_representative_in_person(self, dossier_id: int, signed: dict[str, Any]) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/representatives/in-person"
+        return self._call("POST", path, signed)
 
     def join_care_team(self, dossier_id: int, *, submission: str) -> ApiResponse:
         path = f"{self._dossier(dossier_id)}/care-team/join"

@@ -488,6 +488,46 @@ REASONS: dict[str, tuple[str, str]] = {
         "une autre carte a été présentée pendant la session",
         "another card was presented during the session",
     ),
+    "copresence_draft_unknown": (
+        "consentement en personne : brouillon inconnu ou modifié",
+        "consent in person: unknown or altered draft",
+    ),
+    "copresence_draft_expired": (
+        "consentement en personne : brouillon expiré",
+        "consent in person: draft expired",
+    ),
+    "copresence_draft_replayed": (
+        "consentement en personne : brouillon déjà utilisé",
+        "consent in person: draft already used",
+    ),
+    "copresence_draft_other_operation": (
+        "consentement en personne : brouillon d'une autre opération",
+        "consent in person: draft for another operation",
+    ),
+    "copresence_draft_other_dossier": (
+        "consentement en personne : brouillon d'un autre dossier",
+        "consent in person: draft for another record",
+    ),
+    "copresence_draft_other_terms": (
+        "consentement en personne : demande différente du brouillon",
+        "consent in person: request differs from the draft",
+    ),
+    "copresence_draft_other_kiosk": (
+        "consentement en personne : brouillon d'une autre borne",
+        "consent in person: draft from another kiosk",
+    ),
+    "copresence_draft_other_professional": (
+        "consentement en personne : brouillon d'un autre professionnel",
+        "consent in person: draft for another professional",
+    ),
+    "professional_card_not_the_sessions": (
+        "la carte du professionnel n'est pas celle de sa session",
+        "the professional's card is not the one of their session",
+    ),
+    "patient_card_other_person": (
+        "carte d'une autre personne que celle qui consent",
+        "card of someone other than the person consenting",
+    ),
     "unknown_kiosk": ("borne inconnue", "unknown kiosk"),
     "kiosk_revoked": ("borne révoquée", "revoked kiosk"),
     "terminal_kind_refused": (

@@ -218,7 +218,21 @@ _WORDS: dict[str, Callable[[Any, int], list[str]]] = {
     "deletion_request_withdrawn": lambda v, en: (
         [("Demande de suppression annulée", "Deletion request withdrawn")[en]] if v else []
     ),
+    "copresence": lambda v, en: _copresence(v, en),
 }
+
+
+def _copresence(value: Any, en: int) -> list[str]:
+    """Both cards signed the consent (docs/receipts.md): which ones, by their numbers."""
+    if not isinstance(value, dict):
+        return []
+    patient = (value.get("patient_card") or {}).get("serial", "?")
+    pro = (value.get("professional_card") or {}).get("serial", "?")
+    if en:
+        return [f"Signed in person by the patient's card (no. {patient}) "
+                f"and the professional's card (no. {pro})"]  # fmt: skip
+    return [f"Signé en personne par la carte du patient (n° {patient}) "
+            f"et par la carte du professionnel (n° {pro})"]  # fmt: skip
 
 
 def _kept_until(value: Any, en: int) -> list[str]:

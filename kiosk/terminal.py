@@ -38,12 +38,15 @@ from cardreader.professional import (
 )
 from cardreader.profile import CardKind
 from cardreader.session import CardAuthentication, CardSession, card_kind
+from cardreader.signature import copresence_challenge
 
 from .client import ApiResponse, Capabilities, ServerClient, ServerUnavailable
 from .readers import CardReaders, ReaderEvent
 from .viewer import Shelf
 
 log = logging.getLogger("dmp.kiosk.terminal")
+# Where the desk names a minor's representative with their card (kiosk/pages/representatives.py).
+REPRESENTATIVE_CARD_PAGE = "/pro/dossier/representatives/card"
 
 
 def proof(auth: CardAuthentication) -> dict[str, str]:
@@ -175,6 +178,11 @@ class Terminal:
         self.patient_card: PatientCard | None = None
         self.patient: PatientSignIn | None = None
         self.dossier: Dossier | None = None
+        # At the desk, a minor's representative is being named with their own card: the
+        # minor's card leaves the patient reader and the representative's goes in, the
+        # minor's dossier kept meanwhile (only its id). Set by the desk, for that only:
+        # "out" while the minor's card is still in, "in" once it has left.
+        self.representative_swap: str | None = None
         self.flash: str | None = None
         self.draft: DraftNote | None = None
         self.lost: DraftNote | None = None
@@ -329,6 +337,9 @@ class Terminal:
             if self.patient_card is not None:
                 return
             self.patient_card = PatientCard(event.reader)
+            if self.pro is not None and self.representative_swap == "in":
+                self.publish({"go": REPRESENTATIVE_CARD_PAGE})
+                return
             self.publish({"go": "/patient-card"})
 
     def _removed(self, reader: str) -> None:
@@ -341,9 +352,17 @@ class Terminal:
                 if self.pro is None:
                     self.clear("card_removed")
                     return
+                self.patient_card = None
+                if self.representative_swap == "out" and self.dossier is not None:
+                    # The desk asked for the representative's card: the minor's card
+                    # leaves, the minor's dossier stays (its id; nothing read is kept).
+                    self.dossier = Dossier(self.dossier.dossier_id)
+                    self.representative_swap = "in"
+                    self.publish({"go": REPRESENTATIVE_CARD_PAGE})
+                    return
                 # At the counter, the patient's card leaves: the professional stays, the
                 # patient's identity and dossier leave the kiosk's memory.
-                self.patient_card = None
+                self.representative_swap = None
                 self.dossier = None
                 self.flash = "patient_card_removed"
                 if self.draft is not None:
@@ -433,11 +452,39 @@ class Terminal:
             )
         return card.identity
 
-    def patient_presence(self) -> dict[str, str]:
-        """At the counter: the patient's card signs a fresh challenge, the evidence that the
-        patient is here to consent (the server checks it as it checks a sign-in)."""
-        reading, _session = self._patient_signs(self._patient_card())
-        return {"kind": CardKind.PATIENT.value, **proof(reading.authentication)}
+    def copresence(self, made: dict[str, Any]) -> dict[str, Any]:
+        """Both cards sign a consent's draft (docs/receipts.md, co-presence): the card in
+        the patient reader (the patient's, or a representative's) and the professional's,
+        whose PIN was verified at sign-in. The challenge is computed here from the draft
+        the server made, not taken from its answer: the cards sign what the draft says."""
+        draft = base64.b64decode(str(made["draft"]), validate=True)
+        challenge = copresence_challenge(draft)
+        card = self._patient_card()
+        with self.lock:
+            pro = self.pro
+        if pro is None:
+            raise SignInFailed("no_card")
+        reading = self.readers.run(
+            card.reader, lambda c: read_patient_card(PatientSession(c), challenge)
+        )
+        pro_card = pro.card
+        signature = self.readers.run(pro.reader, lambda _c: pro_card.authenticate(challenge))
+        certificate = self._certificate(pro.reader, pro_card)
+        signed = reading.authentication
+        return {
+            "draft": made["draft"],
+            "tag": made["tag"],
+            "patient_card": {
+                "serial": signed.serial.hex(),
+                "certificate": base64.b64encode(signed.certificate_der).decode(),
+                "signature": base64.b64encode(signed.signature).decode(),
+            },
+            "professional_card": {
+                "serial": pro_card.serial.hex(),
+                "certificate": base64.b64encode(certificate).decode(),
+                "signature": base64.b64encode(signature).decode(),
+            },
+        }
 
     def start_patient_sign_in(self) -> ApiResponse:
         """Alone at the kiosk: the card signs, then a one-time code opens the session."""

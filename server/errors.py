@@ -67,15 +67,16 @@ class AccessDenied(DmpError):
     error = "forbidden"
 
 
-class PresenceRefused(DmpError):
-    """The patient card shown at the counter did not pass its checks. One message outward
-    (like every authentication failure); the failed check is in the trace."""
+class CopresenceRefused(DmpError):
+    """A consent signed in person by two cards failed a check (the draft, either card, or
+    who holds it). One message outward; the failed check is in the trace."""
 
     status = 403
     error = "forbidden"
 
     def __init__(self) -> None:
         super().__init__(
-            "patient_card_refused",
-            "La carte du patient n'a pas pu être vérifiée. Reprenez-la et réessayez.",
+            "copresence_refused",
+            "Les cartes n'ont pas pu être vérifiées pour ce consentement. "
+            "Reprenez-les et réessayez.",
         )

@@ -197,6 +197,16 @@ _CHANGE_WORDS: Final[dict[str, Callable[[Any], list[str]]]] = {
     "status": _status,
     "deletion_requested": lambda v: ["Suppression demandée (sous 3 mois)"] if v else [],
     "retention_until": _retention,
+    "copresence": lambda v: (
+        [
+            "Signé en personne par la carte du patient "
+            f"(n° {(v.get('patient_card') or {}).get('serial')}) et par la carte du "
+            f"professionnel (n° {(v.get('professional_card') or {}).get('serial')}) : "
+            "les deux signatures sont dans le reçu"
+        ]
+        if isinstance(v, dict)
+        else []
+    ),
 }
 
 

@@ -173,6 +173,11 @@ class TrustStore:
             anchors.verdicts[key] = verdict
         verdict.check(now)
 
+    def issuer(self, leaf: x509.Certificate) -> x509.Certificate:
+        """The intermediate CA of the bundle that issued `leaf` (after `verify`): what a
+        co-presence receipt carries so that anyone checks a card's chain to the root."""
+        return _chain(self.anchors(), leaf)[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:

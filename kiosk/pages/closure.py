@@ -176,7 +176,8 @@ def _after(t: Terminal, ok: bool, body: Any, message: str) -> Page:
 
 @bp.route("/pro/dossier/close", methods=["GET", "POST"])
 def pro_close() -> Page:
-    """At the desk: the patient chooses, their card in the reader signs the request."""
+    """At the desk: the patient chooses; their card and the professional's both sign the
+    closure's draft (co-presence, docs/receipts.md)."""
     t = terminal()
     if t.pro is None or t.dossier is None or t.patient_card is None:
         return go_home()
@@ -185,16 +186,15 @@ def pro_close() -> Page:
     choice = _chosen()
     if choice is None:
         return _choice_page(t, self_service=False, error=_("Choisissez ce que devient le dossier."))
+    d = t.dossier.dossier_id
+    made = server().close_draft(d, delete=choice == "delete")
+    if not made.ok:
+        return render_template("error.html", message=made.message), 403
     try:
-        presence = t.patient_presence()
+        signed = t.copresence(made.body)  # the patient's card and the professional's
     except (CardError, SignInFailed):
         return redirect(url_for("pro.home_page"))
-    r = server().close_in_person(
-        t.dossier.dossier_id,
-        presence,
-        delete=choice == "delete",
-        submission=valid_submission_id(request.form.get("submission")),
-    )
+    r = server().close_in_person(d, signed)
     if not r.ok or not isinstance(r.body, dict):
         return render_template("error.html", message=r.message), 403
     message = _(

@@ -13,10 +13,11 @@ from typing import Any
 from flask import render_template, request
 from werkzeug.wrappers import Response
 
+from cardreader.errors import CardError
 from cardreader.identity import PatientIdentity
-from kiosk.client import ServerUnavailable
+from kiosk.client import ApiResponse, ServerUnavailable
 from kiosk.i18n import gettext as _
-from kiosk.terminal import Dossier, Terminal
+from kiosk.terminal import Dossier, SignInFailed, Terminal
 
 from . import new_submission_id, server, unreachable_message, valid_submission_id
 
@@ -128,7 +129,13 @@ def open_dossier_page(
         return (show(form, errors, submission), 400), submission, {}
     body = dossier_request(identity, form, terminal_name=t.client.kiosk_name)
     try:
-        r = server().open_dossier(body, submission=submission)
+        if self_service:
+            r = server().open_dossier(body, submission=submission)
+        else:
+            r = _open_at_desk(t, body)
+    except (CardError, SignInFailed):
+        return (show(form, [_("Les cartes n'ont pas pu signer : vérifiez-les et réessayez.")],
+                     submission), 400), submission, body  # fmt: skip
     except ServerUnavailable:
         # Nothing lost: the form comes back as typed, with the same submission id.
         return (show(form, [unreachable_message()], submission), 503), submission, body
@@ -136,6 +143,16 @@ def open_dossier_page(
         return (show(form, [r.message], submission), 400), submission, body
     t.dossier = Dossier(int(r.body["dossier_id"]), r.body)
     return None, submission, body
+
+
+def _open_at_desk(t: Terminal, body: dict[str, Any]) -> ApiResponse:
+    """At the desk the patient's card and the desk's both sign the opening (co-presence,
+    docs/receipts.md): the server drafts it from the request, the cards sign the draft."""
+    made = server().creation_draft(body)
+    if not made.ok:
+        return made
+    signed = t.copresence(made.body)  # CardError, SignInFailed: the caller says so
+    return server().open_dossier_in_person(body, signed)
 
 
 def _on_file(t: Terminal) -> dict[str, str]:

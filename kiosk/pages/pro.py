@@ -72,6 +72,8 @@ def patient() -> Response | str:
         return go_home()
     if t.patient_card is None:
         return redirect(url_for("pro.home_page"))
+    if t.representative_swap is not None:  # the card in is a representative's, for that
+        return redirect(url_for("desk_reps.card"))
     try:
         identity = t.read_patient_card()
     except (CardError, SignInFailed):
@@ -137,15 +139,21 @@ def dossier() -> Response | str:
 
 @bp.post("/dossier/consent")
 def consent() -> Response | str | tuple[str, int]:
-    """The patient, at the counter, consents: their card signs; the server decides."""
+    """The patient, at the counter, consents: the server drafts the consent, the
+    patient's card and the professional's both sign it (co-presence, docs/receipts.md);
+    the server checks both and decides."""
     t = terminal()
     if t.pro is None or t.dossier is None:
         return go_home()
+    d = t.dossier.dossier_id
+    made = server().consent_draft(d)
+    if not made.ok:
+        return render_template("error.html", message=made.message), 403
     try:
-        body = t.patient_presence()
+        signed = t.copresence(made.body)
     except (CardError, SignInFailed):
         return redirect(url_for("pro.home_page"))
-    r = server().consent_in_person(t.dossier.dossier_id, body)
+    r = server().consent_in_person(d, signed)
     if not r.ok:
         return render_template("error.html", message=r.message), 403
     return redirect(url_for("pro.dossier"))

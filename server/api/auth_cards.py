@@ -13,7 +13,7 @@ from typing import Any
 from server.api import api
 from server.api.runtime import json_body, run_card, run_kiosk, runtime
 from server.api.schemas import STR, obj, with_receipt
-from server.errors import PresenceRefused
+from server.errors import CopresenceRefused
 from server.services import access
 from server.services.context import Ctx, Principal
 from server.signin import card_signin
@@ -123,19 +123,50 @@ def card_removed() -> Any:
     return run_card(lambda ctx, who, kiosk: card_signin.card_removed(ctx, who, kiosk))
 
 
+# Consents given in person, signed by both cards (server/signin/copresence.py).
+DRAFT = obj(
+    {"draft": B64, "tag": B64, "challenge": B64, "expires_at": STR},
+    ["draft", "tag", "challenge", "expires_at"],
+)
+CARD_SIGNATURE = obj(
+    {"serial": HEX, "certificate": B64, "signature": B64}, ["serial", "certificate", "signature"]
+)
+COPRESENCE_FIELDS: dict[str, Any] = {
+    "draft": B64,
+    "tag": B64,
+    "patient_card": CARD_SIGNATURE,
+    "professional_card": CARD_SIGNATURE,
+}
+COPRESENCE_BODY = obj(COPRESENCE_FIELDS, list(COPRESENCE_FIELDS))
+
+
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/consents/in-person/draft",
+    "The consent at the counter, for the patient's card and the caller's to sign",
+    tag="access",
+    response=DRAFT,
+    status=201,
+)
+def consent_in_person_draft(dossier_id: int) -> Any:
+    return run_card(
+        lambda ctx, who, kiosk: access.consent_draft(ctx, who, kiosk, dossier_id), status=201
+    )
+
+
 @api.route(
     "POST",
     "/dossiers/<int:dossier_id>/consents/in-person",
-    "The patient at the counter consents to the caller's access: their card signs",
+    "The patient at the counter consents to the caller's access: both cards signed the draft",
     tag="access",
-    body=SIGNIN_BODY,
+    body=COPRESENCE_BODY,
     response=with_receipt(obj({"professional": {"type": "object"}, "expires_at": STR})),
     status=201,
 )
 def consent_in_person(dossier_id: int) -> Any:
     def work(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
-        present = card_signin.patient_presence(ctx, runtime().trust, kiosk, json_body())
-        return access.grant_consent_in_person(ctx, who, dossier_id, present)
+        trust = runtime().trust
+        return access.grant_consent_in_person(ctx, trust, who, kiosk, dossier_id, json_body())
 
-    # A failed card check refuses the evidence, not the professional's own session.
-    return run_card(work, status=201, write=True, refusal=PresenceRefused)
+    # A failed check refuses the evidence, not the professional's own session.
+    return run_card(work, status=201, write=True, refusal=CopresenceRefused)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 
 from server.api import api
-from server.api.auth_cards import SIGNIN_BODY
+from server.api.auth_cards import COPRESENCE_BODY, DRAFT
 from server.api.runtime import json_body, run, run_card, runtime
 from server.api.schemas import (
     BOOL,
@@ -20,14 +20,14 @@ from server.api.schemas import (
     obj,
     with_receipt,
 )
-from server.errors import InvalidInput, PresenceRefused
+from server.errors import CopresenceRefused, InvalidInput
 from server.services import dossiers, history
 from server.services.context import Ctx, Principal
-from server.signin import card_signin
 from server.signin.kiosk_identity import VerifiedKiosk
-from server.validation import ascii_int, require_object
+from server.validation import ascii_int
 
 TAG = "dossiers"
+CLOSE_BODY = obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"])
 
 
 @api.route(
@@ -75,7 +75,7 @@ def summary(dossier_id: int) -> Any:
     "/dossiers/<int:dossier_id>/close",
     "Close the dossier (kept 10 years, or deleted on request)",
     tag=TAG,
-    body=obj({"confirm": {"const": True}, "delete": BOOL}, ["confirm"]),
+    body=CLOSE_BODY,
     response=with_receipt(SUMMARY),
 )
 def close(dossier_id: int) -> Any:
@@ -85,25 +85,37 @@ def close(dossier_id: int) -> Any:
 
 @api.route(
     "POST",
-    "/dossiers/<int:dossier_id>/close/in-person",
-    "A professional closes the dossier at the desk: the patient's card present signs",
+    "/dossiers/<int:dossier_id>/close/in-person/draft",
+    "The closure at the desk (the patient's choice), for both cards to sign",
     tag=TAG,
-    body=obj(
-        {"confirm": {"const": True}, "delete": BOOL, "card": SIGNIN_BODY}, ["confirm", "card"]
-    ),
-    response=SUMMARY,
+    body=CLOSE_BODY,
+    response=DRAFT,
+    status=201,
+)
+def close_in_person_draft(dossier_id: int) -> Any:
+    body = json_body()
+    return run_card(
+        lambda ctx, who, kiosk: dossiers.close_draft(ctx, who, kiosk, dossier_id, body),
+        status=201,
+    )
+
+
+@api.route(
+    "POST",
+    "/dossiers/<int:dossier_id>/close/in-person",
+    "A professional closes the dossier at the desk: the patient's card and theirs signed it",
+    tag=TAG,
+    body=COPRESENCE_BODY,
+    response=with_receipt(SUMMARY),
 )
 def close_in_person(dossier_id: int) -> Any:
     body = json_body()
 
     def work(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
-        data = require_object(body)
-        present = card_signin.patient_presence(ctx, runtime().trust, kiosk, data.get("card"))
-        choice = {k: v for k, v in data.items() if k != "card"}
-        return dossiers.close_in_person(ctx, who, dossier_id, choice, present)
+        return dossiers.close_in_person(ctx, runtime().trust, who, kiosk, dossier_id, body)
 
-    # A failed card check refuses the evidence, not the professional's own session.
-    return run_card(work, write=True, refusal=PresenceRefused)
+    # A failed check refuses the evidence, not the professional's own session.
+    return run_card(work, write=True, refusal=CopresenceRefused)
 
 
 @api.route(

@@ -24,6 +24,11 @@ from server.policy import Action, Mode
 from server.policy.age import is_minor
 from server.services import guard, lookup, receipts, views
 from server.services.context import Ctx, Principal
+from server.signin import copresence
+from server.signin.copresence import Operation
+from server.signin.events import SigninReason
+from server.signin.kiosk_identity import VerifiedKiosk
+from server.trust import TrustStore
 from server.validation import flag, reject_unknown, require_object, text
 
 
@@ -135,18 +140,36 @@ def grant_consent(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[
     return {"professional": views.professional_ref(ctx, pro.id), "expires_at": views.iso(expires)}
 
 
-def grant_consent_in_person(
-    ctx: Ctx, who: Principal, dossier_id: int, present_patient_id: int
+def consent_draft(
+    ctx: Ctx, who: Principal, kiosk: VerifiedKiosk, dossier_id: int
 ) -> dict[str, Any]:
-    """The patient at the counter consents to this professional reading their dossier;
-    `present_patient_id` is the holder of the patient card that just signed a fresh
-    challenge at this kiosk (cards.patient_presence). The patient, or the legal
-    representative of a minor, counts; anyone else's card is no evidence."""
+    """What the patient's card and the professional's will sign at the counter: a
+    consultation consent to this professional, for CONSENT_SECONDS (copresence.py)."""
+    terms = {"consent": "consultation", "duration_seconds": int(ctx.settings["CONSENT_SECONDS"])}
+    return copresence.prepare(ctx, who, kiosk, Operation.CONSENT, dossier_id, terms)
+
+
+def grant_consent_in_person(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """The patient at the counter consents to this professional reading their dossier:
+    their card and the professional's both signed the consent's draft (copresence.py).
+    The patient, or the legal representative of a minor, counts; anyone else's card is
+    no evidence, and is refused like a forged one."""
     row, patient = lookup.dossier(ctx, who, Action.ACCESS_GRANT, dossier_id)
-    present = present_patient_id == patient.id or (
-        is_minor(patient.birth_date, ctx.now)
-        and ctx.session.get(RepresentativeLink, (row.id, present_patient_id)) is not None
+    proof = copresence.verify(ctx, trust, who, kiosk, Operation.CONSENT, row.id, body, patient.id)
+    holder = ctx.session.scalars(select(Patient).where(Patient.ins == proof.holder_ins)).first()
+    present = holder is not None and (
+        holder.id == patient.id
+        or (
+            is_minor(patient.birth_date, ctx.now)
+            and ctx.session.get(RepresentativeLink, (row.id, holder.id)) is not None
+        )
     )
+    if holder is None or not present:
+        raise copresence.refused(
+            who, Operation.CONSENT, patient.id, SigninReason.PATIENT_CARD_OTHER_PERSON
+        )
     guard.authorize(
         ctx,
         who,
@@ -154,10 +177,10 @@ def grant_consent_in_person(
         row,
         patient,
         target_professional_id=who.actor.id,
-        patient_present=present,
-        detail={"op": "consent_in_person", "card_holder": present_patient_id},
+        patient_present=True,
+        detail={"op": "consent_in_person", "card_holder": holder.id},
     )
-    expires = ctx.now + timedelta(seconds=ctx.settings["CONSENT_SECONDS"])
+    expires = ctx.now + timedelta(seconds=int(proof.terms["duration_seconds"]))
     ctx.session.add(
         ConsultationConsent(
             dossier_id=row.id,
@@ -170,10 +193,11 @@ def grant_consent_in_person(
     consent = {
         "professional": receipts.professional_ref(ctx.session.get(Professional, who.actor.id)),
         "in_person": True,
-        "card_holder": present_patient_id,
+        "card_holder": holder.id,
         "expires_at": receipts.instant(expires),
     }
-    receipts.issue(ctx, who, Action.ACCESS_GRANT, row, patient, {"consent": consent})
+    change = {"consent": consent, "copresence": proof.receipt_part()}
+    receipts.issue(ctx, who, Action.ACCESS_GRANT, row, patient, change)
     return {
         "professional": views.professional_ref(ctx, who.actor.id),
         "expires_at": views.iso(expires),

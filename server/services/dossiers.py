@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,12 +10,17 @@ from sqlalchemy import select
 
 from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
-from server.models import Dossier, Patient, RepresentativeLink
+from server.models import Dossier, Patient, Professional, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
 from server.policy.model import DossierStatus
 from server.services import audit, capabilities, guard, history, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
+from server.signin import copresence
+from server.signin.copresence import Operation
+from server.signin.events import SigninReason
+from server.signin.kiosk_identity import VerifiedKiosk
+from server.trust import TrustStore
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
 
 PATIENT_FIELDS = {
@@ -88,7 +93,40 @@ def find_subject(
     return lookup.after(found, granted)
 
 
-def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Creation:
+    """A creation request, read and checked (nothing looked up but who it names)."""
+
+    fields: dict[str, Any]
+    given: bool
+    terminal: str | None
+    emergency: dict[str, Any]
+    named_mt: Any
+    mt: Professional | None
+    reps: list[Patient]
+    reps_known: bool
+
+    def terms(self) -> dict[str, Any]:
+        """What a patient's card signs when the dossier is opened at a desk (co-presence):
+        who, the consent, the terminal typed, the permissions and the people named; not
+        the contact details, which no receipt keeps."""
+        return {
+            "patient": {
+                k: str(self.fields[k])
+                for k in ("ins", "ins_oid", "birth_name", "first_names", "birth_date")
+            },
+            "consent_given": self.given,
+            "terminal": self.terminal or "",
+            "emergency": {
+                "bris_de_glace": flag(self.emergency, "bris_de_glace", True),
+                "centre_15": flag(self.emergency, "centre_15", True),
+            },
+            "medecin_traitant": self.named_mt or None,
+            "representatives": [rep.ins for rep in self.reps],
+        }
+
+
+def read_creation(ctx: Ctx, body: Any) -> Creation:
     data = require_object(body)
     reject_unknown(data, CREATE_FIELDS)
     identity = require_object(data.get("patient"))
@@ -104,6 +142,47 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
     named_mt = data.get("medecin_traitant")
     mt = lookup.find_professional(ctx, named_mt) if named_mt else None
     reps, reps_known = _representatives(ctx, data.get("representatives", []))
+    return Creation(fields, given, terminal, emergency, named_mt, mt, reps, reps_known)
+
+
+def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
+    return _create(ctx, who, read_creation(ctx, body), None)
+
+
+def creation_draft(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk, body: Any) -> dict[str, Any]:
+    """What the patient's card and the desk's will sign before the dossier is opened."""
+    terms = read_creation(ctx, body).terms()
+    return copresence.prepare(ctx, who, kiosk, Operation.CREATE, None, terms)
+
+
+def create_in_person(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, body: Any
+) -> dict[str, Any]:
+    """A dossier opened at a desk: the request, and both cards' signatures of its draft.
+    The patient card must be the patient's own, and the request what the cards signed."""
+    data = require_object(body)
+    request = data.get("request")
+    proof_fields = {k: v for k, v in data.items() if k != "request"}
+    creation = read_creation(ctx, request)
+    known = ctx.session.scalars(
+        select(Patient.id).where(Patient.ins == creation.fields["ins"])
+    ).first()
+    proof = copresence.verify(ctx, trust, who, kiosk, Operation.CREATE, None, proof_fields, known)
+    if proof.terms != creation.terms():
+        raise copresence.refused(who, Operation.CREATE, known, SigninReason.DRAFT_OTHER_TERMS)
+    if proof.holder_ins != creation.fields["ins"]:
+        raise copresence.refused(
+            who, Operation.CREATE, known, SigninReason.PATIENT_CARD_OTHER_PERSON
+        )
+    return _create(ctx, who, creation, proof.receipt_part())
+
+
+def _create(
+    ctx: Ctx, who: Principal, creation: Creation, copresent: dict[str, Any] | None
+) -> dict[str, Any]:
+    fields, given, terminal = creation.fields, creation.given, creation.terminal
+    emergency, named_mt, mt = creation.emergency, creation.named_mt, creation.mt
+    reps, reps_known = creation.reps, creation.reps_known
 
     patient = ctx.session.scalars(select(Patient).where(Patient.ins == fields["ins"])).first()
     existing = (
@@ -180,22 +259,18 @@ def create(ctx: Ctx, who: Principal, body: Any) -> dict[str, Any]:
         guard.trace(ctx, who, action, decision, subject, None, failed, failure=error.reason)
 
     ctx.unfinished = unfinished
-    receipts.issue(
-        ctx,
-        who,
-        Action.DOSSIER_CREATE,
-        row,
-        patient,
-        {
-            "consent": {"given": given, "collected_by": who.ref, "terminal": row.consent_terminal},
-            "emergency": {
-                "bris_de_glace": row.bris_de_glace_allowed,
-                "centre_15": row.centre_15_allowed,
-            },
-            "medecin_traitant": receipts.professional_ref(mt),
-            "representatives": [receipts.patient_ref(rep) for rep in reps],
+    change: dict[str, Any] = {
+        "consent": {"given": given, "collected_by": who.ref, "terminal": row.consent_terminal},
+        "emergency": {
+            "bris_de_glace": row.bris_de_glace_allowed,
+            "centre_15": row.centre_15_allowed,
         },
-    )
+        "medecin_traitant": receipts.professional_ref(mt),
+        "representatives": [receipts.patient_ref(rep) for rep in reps],
+    }
+    if copresent is not None:
+        change["copresence"] = copresent
+    receipts.issue(ctx, who, Action.DOSSIER_CREATE, row, patient, change)
     return views.summary(ctx, row, patient, full=True)
 
 
@@ -215,11 +290,7 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
 
 
 def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
-    data = require_object(body)
-    reject_unknown(data, {"confirm", "delete"})
-    if data.get("confirm") is not True:
-        raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
-    delete = flag(data, "delete", False)
+    delete = _choice(body)
     row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
     granted = guard.authorize(
         ctx, who, Action.DOSSIER_CLOSE, row, patient, detail={"delete": delete}
@@ -227,29 +298,47 @@ def close(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any
     return _closed(ctx, who, row, patient, delete, granted, {})
 
 
-def close_in_person(
-    ctx: Ctx, who: Principal, dossier_id: int, body: Any, present_patient_id: int
-) -> dict[str, Any]:
-    """A professional closes the dossier at the desk, the patient's card in the reader
-    having just signed a fresh challenge (`present_patient_id`, as for consent in
-    person): the patient's choice, carried out by the professional."""
+def _choice(body: Any) -> bool:
+    """The closure asked for: confirmed, and whether the dossier is to be deleted."""
     data = require_object(body)
     reject_unknown(data, {"confirm", "delete"})
     if data.get("confirm") is not True:
         raise InvalidInput("confirmation_required", "La fermeture doit être confirmée.")
-    delete = flag(data, "delete", False)
+    return flag(data, "delete", False)
+
+
+def close_draft(
+    ctx: Ctx, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """What the patient's card and the professional's will sign at the desk: this
+    dossier closed, kept or to be deleted (co-presence, server/signin/copresence.py)."""
+    terms = {"status": "closed", "deletion_requested": _choice(body)}
+    return copresence.prepare(ctx, who, kiosk, Operation.CLOSE, dossier_id, terms)
+
+
+def close_in_person(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """A professional closes the dossier at the desk: the patient's choice, which the
+    patient's card and the professional's both signed (the draft says keep or delete)."""
     row, patient = _locked(ctx, who, Action.DOSSIER_CLOSE, dossier_id)
-    present = present_patient_id == patient.id
+    proof = copresence.verify(ctx, trust, who, kiosk, Operation.CLOSE, row.id, body, patient.id)
+    if proof.holder_ins != patient.ins:
+        raise copresence.refused(
+            who, Operation.CLOSE, patient.id, SigninReason.PATIENT_CARD_OTHER_PERSON
+        )
+    delete = proof.terms.get("deletion_requested") is True
     granted = guard.authorize(
         ctx,
         who,
         Action.DOSSIER_CLOSE,
         row,
         patient,
-        patient_present=present,
-        detail={"delete": delete, "card_holder": present_patient_id},
+        patient_present=True,
+        detail={"delete": delete, "card_holder": patient.id},
     )
-    return _closed(ctx, who, row, patient, delete, granted, {"in_person": True})
+    extra = {"in_person": True, "copresence": proof.receipt_part()}
+    return _closed(ctx, who, row, patient, delete, granted, extra)
 
 
 def _locked(ctx: Ctx, who: Principal, action: Action, dossier_id: int) -> tuple[Dossier, Patient]:

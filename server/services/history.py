@@ -166,6 +166,22 @@ REASONS_FR = {
     "signature_invalid": "signature de la carte invalide",
     "unknown_holder": "titulaire de la carte inconnu",
     "card_changed": "une autre carte a été présentée pendant la session",
+    "copresence_draft_unknown": "consentement en personne : brouillon inconnu ou modifié",
+    "copresence_draft_expired": "consentement en personne : brouillon expiré",
+    "copresence_draft_replayed": "consentement en personne : brouillon déjà utilisé",
+    "copresence_draft_other_operation": (
+        "consentement en personne : brouillon d'une autre opération"
+    ),
+    "copresence_draft_other_dossier": "consentement en personne : brouillon d'un autre dossier",
+    "copresence_draft_other_terms": "consentement en personne : demande différente du brouillon",
+    "copresence_draft_other_kiosk": "consentement en personne : brouillon d'une autre borne",
+    "copresence_draft_other_professional": (
+        "consentement en personne : brouillon d'un autre professionnel"
+    ),
+    "professional_card_not_the_sessions": (
+        "la carte du professionnel n'est pas celle de sa session"
+    ),
+    "patient_card_other_person": "carte d'une autre personne que celle qui consent",
     "unknown_kiosk": "borne ou logiciel inconnu",
     "kiosk_revoked": "borne ou logiciel révoqué",
     "kiosk_signature_missing": "requête de borne non signée",

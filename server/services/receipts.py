@@ -24,7 +24,9 @@ from server.services import audit, guard, lookup, trace_log
 from server.services.context import Ctx, Principal
 
 # Version 2 added `log_checkpoint`: the log's signed checkpoint when the receipt was issued.
-FORMAT = "dmp-kiosk-receipt/2"
+# Version 3 added `change.copresence` on consents given in person: the draft both cards
+# signed, their signatures and certificates (server/signin/copresence.py).
+FORMAT = "dmp-kiosk-receipt/3"
 RECEIPT_ID_BYTES = 16  # 128 random bits: 22 URL-safe characters, never guessed
 RECEIPT_ID_PATTERN = "^[A-Za-z0-9_-]{22}$"
 

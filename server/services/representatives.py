@@ -2,8 +2,11 @@
 on for someone else (issue 13, docs/access-rules.md "Who may act for whom").
 
 The admissions desk adds or removes a representative with their identity checked at the
-desk (the representative's card, or an identity document the desk attests it saw):
-decided (REPRESENTATIVE_MANAGE), traced on the minor's chain and receipted.
+desk: decided (REPRESENTATIVE_MANAGE), traced on the minor's chain and receipted. With
+the representative's own card (`add_in_person`), their identity is read from the card,
+proved by its signature of the consent's draft, and the desk's card signs it too
+(co-presence, server/signin/copresence.py); without one, the desk attests it saw an
+identity document (`add`, INS typed).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from server.services import guard, lookup, receipts, views
 from server.services.context import Ctx, Principal
 from server.services.delegation_facts import for_caller
 from server.services.facts import load
+from server.signin import copresence
+from server.signin.copresence import Operation
+from server.signin.events import SigninReason
+from server.signin.kiosk_identity import VerifiedKiosk
+from server.trust import TrustStore
 from server.validation import flag, reject_unknown, require_object, text
 
 MAX_REPRESENTATIVES = 4  # as at creation (schemas.CREATE_DOSSIER)
@@ -42,13 +50,53 @@ def list_for(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
 def add(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     ins, checked = _fields(body)
     row, patient = lookup.dossier(ctx, who, Action.REPRESENTATIVE_MANAGE, dossier_id)
+    return _add(ctx, who, row, patient, ins, _evidence(checked), None)
+
+
+def add_draft(
+    ctx: Ctx, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """What the representative's card and the desk's will sign: this person named the
+    minor's legal representative (the INS read from the card, proved by its signature)."""
+    data = require_object(body)
+    reject_unknown(data, {"ins"})
+    ins = _ins(data)
+    terms = {"op": "added", "representative_ins": ins}
+    return copresence.prepare(ctx, who, kiosk, Operation.REPRESENTATIVE, dossier_id, terms)
+
+
+def add_in_person(
+    ctx: Ctx, trust: TrustStore, who: Principal, kiosk: VerifiedKiosk, dossier_id: int, body: Any
+) -> dict[str, Any]:
+    """The representative named at the desk with their own card: who they are is what
+    their card's certificate says, and the card signed the draft naming them."""
+    row, patient = lookup.dossier(ctx, who, Action.REPRESENTATIVE_MANAGE, dossier_id)
+    op = Operation.REPRESENTATIVE
+    proof = copresence.verify(ctx, trust, who, kiosk, op, row.id, body, patient.id)
+    if proof.terms.get("op") != "added":
+        raise copresence.refused(who, op, patient.id, SigninReason.DRAFT_OTHER_TERMS)
+    if proof.holder_ins != proof.terms.get("representative_ins"):
+        raise copresence.refused(who, op, patient.id, SigninReason.PATIENT_CARD_OTHER_PERSON)
+    evidence = _evidence(True) | {"identity_proved_by_card": True}
+    return _add(ctx, who, row, patient, proof.holder_ins, evidence, proof.receipt_part())
+
+
+def _add(
+    ctx: Ctx,
+    who: Principal,
+    row: Dossier,
+    patient: Patient,
+    ins: str,
+    evidence: dict[str, Any],
+    copresent: dict[str, Any] | None,
+) -> dict[str, Any]:
     guard.authorize(
         ctx,
         who,
         Action.REPRESENTATIVE_MANAGE,
         row,
         patient,
-        consent_evidence=checked,
+        consent_evidence=evidence["identity_checked_at_desk"],
         detail={"op": "add"},
     )
     rep = _person(ctx, ins)
@@ -67,7 +115,11 @@ def add(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
         raise InvalidInput("representatives_full", "Quatre représentants légaux au plus.")
     ctx.session.add(RepresentativeLink(dossier_id=row.id, patient_id=rep.id, created_at=ctx.now))
     ctx.session.flush()
-    change = {"representative": {"op": "added", **_evidence(checked), **receipts.patient_ref(rep)}}
+    change: dict[str, Any] = {
+        "representative": {"op": "added", **evidence, **receipts.patient_ref(rep)}
+    }
+    if copresent is not None:
+        change["copresence"] = copresent
     receipts.issue(ctx, who, Action.REPRESENTATIVE_MANAGE, row, patient, change)
     return {"representatives": _current(ctx, row.id)}
 
@@ -179,14 +231,18 @@ def _evidence(checked: bool) -> dict[str, Any]:
 def _fields(body: Any) -> tuple[str, bool]:
     data = require_object(body)
     reject_unknown(data, FIELDS)
-    raw = text(data, "ins", max_len=20) or ""
-    try:
-        ins = parse_ins(raw).matricule
-    except IdentifierError as exc:
-        raise InvalidInput("ins_invalid", str(exc)) from None
+    ins = _ins(data)
     # The desk attests it saw the representative's card or identity document: only a
     # literal true counts, as for the consent to creation.
     return ins, flag(data, "identity_checked", False) is True
+
+
+def _ins(data: dict[str, Any]) -> str:
+    raw = text(data, "ins", max_len=20) or ""
+    try:
+        return parse_ins(raw).matricule
+    except IdentifierError as exc:
+        raise InvalidInput("ins_invalid", str(exc)) from None
 
 
 def _person(ctx: Ctx, ins: str) -> Patient:

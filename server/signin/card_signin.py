@@ -159,16 +159,6 @@ def sign_in(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, proof: CardProof)
     }
 
 
-def patient_presence(ctx: Ctx, trust: TrustStore, kiosk: VerifiedKiosk, body: Any) -> int:
-    """The patient at the counter: their card signed a fresh sign-in challenge of this
-    kiosk. Every sign-in check applies; the answer is the card holder's patient id."""
-    proof = parse_proof(body, kind=CardKind.PATIENT)
-    _consume(ctx, kiosk, proof.challenge, SIGNIN, None)
-    _card_terminal(kiosk)  # a patient's card shown at a software's reader: consent only
-    holder, _sha = _verify(ctx, trust, proof)
-    return holder.id
-
-
 def resign_challenge(ctx: Ctx, who: Principal, kiosk: VerifiedKiosk) -> dict[str, Any]:
     _binding(ctx, who, kiosk)
     return issue_challenge(ctx, kiosk, RESIGN, who.session_hash)

@@ -65,6 +65,17 @@ class SigninReason(StrEnum):
     SERIAL_MISMATCH = "serial_mismatch"
     SIGNATURE_INVALID = "signature_invalid"
     CARD_CHANGED = "card_changed"
+    # Consents signed in person by two cards (copresence.py)
+    DRAFT_UNKNOWN = "copresence_draft_unknown"  # not a draft of this server, or altered
+    DRAFT_EXPIRED = "copresence_draft_expired"
+    DRAFT_REPLAYED = "copresence_draft_replayed"
+    DRAFT_OTHER_OPERATION = "copresence_draft_other_operation"
+    DRAFT_OTHER_DOSSIER = "copresence_draft_other_dossier"
+    DRAFT_OTHER_TERMS = "copresence_draft_other_terms"  # the request is not what was signed
+    DRAFT_OTHER_KIOSK = "copresence_draft_other_kiosk"
+    DRAFT_OTHER_PROFESSIONAL = "copresence_draft_other_professional"
+    PROFESSIONAL_CARD_NOT_SESSIONS = "professional_card_not_the_sessions"
+    PATIENT_CARD_OTHER_PERSON = "patient_card_other_person"
     # Codes, passwords and pending sign-ins (pending.py, throttle.py, totp.py, sent_codes.py)
     RATE_LIMITED = "rate_limited"  # too many requests before sign-in from one caller
     CREDENTIALS_MALFORMED = "credentials_malformed"  # a sign-in field missing or malformed

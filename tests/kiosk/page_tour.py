@@ -161,6 +161,12 @@ def counter_and_desk_pages(at: Kiosk, check: Check) -> list[str]:
     page.click("[data-testid=admit]")
     page.wait_for_selector("[data-testid=done]")
     found += _checked(page, check)
+    # The representatives, and the page asking for a representative's own card.
+    found += _walk(page, base, ["/pro/dossier/representatives/"], check)
+    page.click("[data-testid=rep-card]")
+    page.wait_for_selector("[data-testid=rep-card-swap]")
+    found += _checked(page, check)
+    page.goto(base + "/pro/dossier/representatives/")  # not used: nothing pending
     at.pull(READER_PATIENT)
     page.wait_for_url("**/pro/")
     at.insert(READER_PATIENT, "patient-camille-nicolas")

@@ -1,12 +1,13 @@
 """Leaving and coming back, in Chromium: close keeping the dossier, reopen it, close
-asking for deletion, and closure at the desk with the patient's card. A closed dossier's
-home offers only what the server allows."""
+asking for deletion, and closure at the desk, which the patient's card and the
+professional's both sign. A closed dossier's home offers only what the server allows."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+from tests.kiosk.copresence_check import holder, last_copresence
 
 MARIE, PAUL = "patient-marie-durand", "patient-paul-bernard"
 PHARMACIST = "pharmacien-moreau"
@@ -141,6 +142,11 @@ def test_the_pharmacist_closes_at_the_desk_with_the_patients_card(at: Kiosk) -> 
     page.click("[data-testid=confirm]")
     page.wait_for_selector("[data-testid=done]")
     assert "Reçu signé n°" in page.inner_text("[data-testid=done]")
+    # Marie's card and the pharmacist's both signed the closure she chose (keep).
+    part, draft = last_copresence(at.running, "dossier:close")
+    assert holder(part["patient_card"]) == "255081416802538"
+    assert holder(part["professional_card"]) == "810003123451"
+    assert draft["terms"] == {"status": "closed", "deletion_requested": False}
     # The dossier is closed to the pharmacist too, at once.
     page.goto(at.running.kiosk_url + "/pro/dossier")
     assert page.locator("[data-testid=pro-close]").count() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+from tests.kiosk.copresence_check import holder, last_copresence
 
 
 def test_admissions_records_the_admission_and_reads_no_clinical_content(at: Kiosk) -> None:
@@ -29,7 +30,13 @@ def test_admissions_opens_a_dossier_with_consent_never_preticked(at: Kiosk) -> N
     at.shot("admissions", "dossier-ouvert")
     # The signed receipt is the patient's: the desk names it, the patient prints it.
     assert "Mes reçus" in page.inner_text("[data-testid=receipt-told]")
-    assert len(page.inner_text("[data-testid=receipt-id]").strip()) == 22
+    receipt_id = page.inner_text("[data-testid=receipt-id]").strip()
+    assert len(receipt_id) == 22
+    # Camille's card and the desk's both signed what was opened (co-presence).
+    part, draft = last_copresence(at.running, "dossier:create")
+    assert holder(part["patient_card"]) == "288026912304513"
+    assert holder(part["professional_card"]) == "3510000011/ADM0042"
+    assert draft["terms"]["consent_given"] is True
 
 
 def test_hospital_physician_deposits_then_replaces_a_report(at: Kiosk) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
+from tests.kiosk.copresence_check import holder, last_copresence
+
+MOREAU_ID = "810003123451"  # the pharmacist's card
 
 
 def test_pharmacist_sees_what_the_matrix_allows_and_records_a_dispensation(at: Kiosk) -> None:
@@ -42,6 +45,12 @@ def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk)
     page.click("[data-testid=consent-in-person]")
     page.wait_for_selector("[data-testid=matrix]")
     assert "Dispensation" in page.inner_text("[data-testid=matrix]")
+    # Both cards signed the consent's draft, and the server's receipt carries them.
+    part, draft = last_copresence(at.running, "access:grant")
+    assert holder(part["patient_card"]) == "253072B07300470"  # Lucia's card
+    assert holder(part["professional_card"]) == MOREAU_ID
+    assert draft["professional"]["national_id"] == MOREAU_ID
+    assert draft["terminal"]["name"] == at.running.terminal.client.kiosk_name
 
 
 def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Kiosk) -> None:
@@ -56,6 +65,10 @@ def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Ki
     # The server signed the opening's receipt; the patient prints it with her card.
     assert "carte Vitale" in page.inner_text("[data-testid=receipt-told]")
     assert len(page.inner_text("[data-testid=receipt-id]").strip()) == 22
+    # Camille's card and the pharmacist's both signed the opening.
+    part, draft = last_copresence(at.running, "dossier:create")
+    assert holder(part["patient_card"]) == draft["terms"]["patient"]["ins"] == "288026912304513"
+    assert holder(part["professional_card"]) == MOREAU_ID
     page.click("text=Continuer vers le dossier")
     # Consent to the creation is not consent to read: the patient confirms with the card.
     page.click("[data-testid=consent-in-person]")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.kiosk.conftest import READER_PATIENT, READER_PRO, Kiosk
+from tests.kiosk.copresence_check import holder, last_copresence
 
 PAUL_INS, PAUL_NAME = "162117511304567", "BERNARD"
 
@@ -81,6 +82,36 @@ def test_the_desk_adds_then_removes_a_representative(at: Kiosk) -> None:
     page.click("[data-testid=rep-remove]")
     page.wait_for_selector("[data-testid=rep-removed]")
     assert "Paul BERNARD" not in page.inner_text("main")
+
+
+def test_the_desk_names_a_representative_with_their_own_card(at: Kiosk) -> None:
+    page: Any = at.page
+    at.at_counter("admissions-garcia", "patient-lucas-lefebvre")
+    page.click("[data-testid=representatives]")
+    page.wait_for_url("**/pro/dossier/representatives/")
+    page.click("[data-testid=rep-card]")
+    page.wait_for_selector("[data-testid=rep-card-swap]")
+    # Lucas's card leaves, Paul's goes in: nothing of Lucas stays but his dossier's id.
+    at.pull(READER_PATIENT)
+    page.wait_for_selector("[data-testid=rep-card-insert]")
+    assert at.running.terminal.dossier is not None
+    assert at.running.terminal.dossier.summary == {}
+    at.insert(READER_PATIENT, "patient-paul-bernard")
+    page.wait_for_selector("[data-testid=rep-card-person]")
+    assert "Paul BERNARD" in page.inner_text("[data-testid=rep-card-person]")  # read, not typed
+    at.shot("admissions", "representant-carte")
+    _targets_are_big_enough(page)
+    page.click("[data-testid=rep-card-confirm]")
+    page.wait_for_selector("[data-testid=rep-added]")
+    assert "Paul BERNARD" in page.inner_text("[data-testid=representatives]")
+    part, draft = last_copresence(at.running, "representative:manage")
+    assert holder(part["patient_card"]) == PAUL_INS == draft["terms"]["representative_ins"]
+    assert holder(part["professional_card"]) == "3510000011/ADM0042"
+    # Paul's card out: the desk is back to its home, Lucas's dossier gone from memory.
+    at.pull(READER_PATIENT)
+    page.wait_for_url("**/pro/")
+    assert at.running.terminal.dossier is None
+    assert at.running.terminal.representative_swap is None
 
 
 def test_a_delegation_is_given_used_and_revoked(at: Kiosk) -> None:

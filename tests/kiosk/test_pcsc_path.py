@@ -18,6 +18,7 @@ from cardreader.emulator.virtual import VirtualCard
 from cardreader.emulator.vpcd import VpcdBridge
 from dmp import demo
 from tests.conftest import wipe
+from tests.kiosk.copresence_check import holder, last_copresence
 from tests.pcsc_stack import Pcscd, wait_for
 
 pytestmark = pytest.mark.pcsc
@@ -79,6 +80,48 @@ def test_pharmacist_journey_through_pcscd_and_vpcd(
         pro.stop()
         page.wait_for_selector("[data-testid=welcome]")
         assert wait_for(lambda: pcsc_kiosk.terminal.pro is None, timeout=5)
+    finally:
+        for bridge in bridges:
+            bridge.stop()
+        context.close()
+
+
+def test_a_consent_at_the_counter_is_signed_by_both_cards_through_pcscd(
+    pcscd: Pcscd, pcsc_kiosk: demo.RunningDemo, prepared_pki: demo.PreparedPki, browser: Any
+) -> None:
+    """The co-presence consent (docs/receipts.md): both cards sign the consent's draft
+    through the kiosk's reader workers, pcscd and vpcd."""
+    cards = {path.stem: path for path in prepared_pki.cards}
+    context = browser.new_context(locale="fr-FR")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(pcsc_kiosk.kiosk_url + "/")
+    bridges: list[VpcdBridge] = []
+    try:
+        pro = VpcdBridge(
+            VirtualCard(cardfile.load(cards["pharmacien-moreau"])),
+            0,
+            port_base=pcscd.vpcd_port_base,
+        )
+        bridges.append(pro)
+        pro.insert()
+        page.wait_for_url("**/pin")
+        page.fill("#pin", "1234")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/pro/")
+        patient = VpcdBridge(
+            VirtualCard(cardfile.load(cards["patient-lucia-santoni"])),
+            1,
+            port_base=pcscd.vpcd_port_base,
+        )
+        bridges.append(patient)
+        patient.insert()
+        page.wait_for_selector("[data-testid=consent-in-person]")
+        page.click("[data-testid=consent-in-person]")
+        page.wait_for_selector("[data-testid=matrix]")
+        part, _draft = last_copresence(pcsc_kiosk, "access:grant")
+        assert holder(part["patient_card"]) == "253072B07300470"
+        assert holder(part["professional_card"]) == "810003123451"
     finally:
         for bridge in bridges:
             bridge.stop()

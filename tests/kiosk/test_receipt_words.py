@@ -11,7 +11,7 @@ from kiosk import history_words, receipt_words
 
 PRO = {"national_id": "810003123451", "name": "Claire MOREAU", "profession": "pharmacien"}
 BASE: dict[str, Any] = {
-    "format": "dmp-kiosk-receipt/2",
+    "format": "dmp-kiosk-receipt/3",
     "receipt_id": "uW609VbxwxSM7ALNQHw70Q",
     "issued_at": "2026-11-28T12:43:31.041971Z",
     "dossier": {"id": 1, "patient": {"first_names": "Marie", "birth_name": "DURAND"}},
@@ -44,6 +44,11 @@ CASES = [
      "Suppression demandée (sous 3 mois)", "Deletion requested (within 3 months)"),
     ("dossier:create", {"consent": {"given": True}}, "Votre accord pour ouvrir le dossier",
      "Your consent to open the record"),
+    ("access:grant",
+     {"consent": {"professional": PRO, "in_person": True},
+      "copresence": {"patient_card": {"serial": "0a"}, "professional_card": {"serial": "0b"}}},
+     "Signé en personne par la carte du patient (n° 0a) et par la carte du professionnel (n° 0b)",
+     "Signed in person by the patient's card (no. 0a) and the professional's card (no. 0b)"),
 ]  # fmt: skip
 
 

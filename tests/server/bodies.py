@@ -14,6 +14,13 @@ PROOF = {
     "certificate": base64.b64encode(b"not a certificate").decode(),
     "signature": base64.b64encode(bytes(64)).decode(),
 }
+CARD_SIGNATURE = {k: v for k, v in PROOF.items() if k != "challenge"}
+COPRESENCE = {
+    "draft": base64.b64encode(b'{"format":"dmp-kiosk-copresence/1"}').decode(),
+    "tag": base64.b64encode(bytes(32)).decode(),
+    "patient_card": CARD_SIGNATURE,
+    "professional_card": CARD_SIGNATURE,
+}
 D = "/api/v1/dossiers/{dossier_id}"
 DOC = D + "/documents/{logical_id}"
 
@@ -28,6 +35,19 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
         invisible_patient=False,
         invisible_rep=False,
     )
+    creation = {
+        "patient": identity(
+            "jean",
+            ins_oid="1.2.250.1.213.1.4.10",
+            phone="+33600000000",
+            used_name="R",
+            notify_channel="sms",
+        ),
+        "consent": {"given": True, "terminal": "t"},
+        "emergency": {"bris_de_glace": True, "centre_15": False},
+        "medecin_traitant": "810002813839",
+        "representatives": [],
+    }
     return {
         ("POST", "/api/v1/dossiers"): {
             "patient": identity(
@@ -62,12 +82,13 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
             "challenge": PROOF["challenge"],
             "signature": PROOF["signature"],
         },
-        ("POST", D + "/consents/in-person"): {"kind": "patient", **PROOF},
-        ("POST", D + "/close/in-person"): {
-            "confirm": True,
-            "delete": False,
-            "card": {"kind": "patient", **PROOF},
-        },
+        ("POST", D + "/consents/in-person"): dict(COPRESENCE),
+        ("POST", "/api/v1/dossiers/in-person/draft"): creation,
+        ("POST", "/api/v1/dossiers/in-person"): {"request": creation, **COPRESENCE},
+        ("POST", D + "/representatives/in-person/draft"): {"ins": "187069201234563"},
+        ("POST", D + "/representatives/in-person"): dict(COPRESENCE),
+        ("POST", D + "/close/in-person/draft"): {"confirm": True, "delete": False},
+        ("POST", D + "/close/in-person"): dict(COPRESENCE),
         ("POST", "/api/v1/signin/password"): {"ins": "255081416802538", "password": "secret"},
         ("POST", "/api/v1/signin/code"): {"pending_token": "x" * 40, "channel": "email"},
         ("POST", "/api/v1/signin/otp"): {

@@ -89,7 +89,10 @@ def test_the_openapi_document_declares_the_receipt_id(client: Any) -> None:
         (f"{d}/emergency-settings", "put", "200"),
         (f"{d}/documents/{{logical_id}}/visibility", "patch", "200"),
         ("/api/v1/dossiers", "post", "201"),
+        ("/api/v1/dossiers/in-person", "post", "201"),
+        (f"{d}/representatives/in-person", "post", "201"),
         (f"{d}/close", "post", "200"),
+        (f"{d}/close/in-person", "post", "200"),
         (f"{d}/reopen", "post", "200"),
     ]:
         schema = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
@@ -118,7 +121,7 @@ def test_a_receipt_carries_the_checkpoint_it_was_issued_under(
     path = f"/dossiers/{marie_dossier}/emergency-settings"
     receipt_id = world.call("PUT", "marie", path, {"centre_15": False}).get_json()["receipt_id"]
     content = content_of(world, receipt_id)
-    assert content["format"] == "dmp-kiosk-receipt/2"
+    assert content["format"] == "dmp-kiosk-receipt/3"
     assert content["log_checkpoint"] == signed_then
     head = checkpoint.verify(
         content["log_checkpoint"], world.rt.settings["LOG_ORIGIN"], [_log_verifier(world)]

@@ -165,7 +165,7 @@ def test_creation_gives_one_receipt_naming_consent_terminal_and_actor(
     assert line["action"] == "dossier:create"
     content = content_of(world, line["receipt_id"])
     assert content["receipt_id"] == line["receipt_id"]
-    assert content["format"] == "dmp-kiosk-receipt/2"
+    assert content["format"] == "dmp-kiosk-receipt/3"
     assert content["issued_at"] == "2026-06-15T10:00:00.000000Z"
     ins, birth_name, first_names, born, _sex, _place = PATIENTS["marie"]
     assert content["dossier"] == {
@@ -440,15 +440,13 @@ def test_a_misconfigured_signer_stops_the_server_at_startup(
 def test_consent_in_person_gives_one_receipt_naming_the_card_holder(
     world: World, test_pki: Any, borne: Any, marie_dossier: int
 ) -> None:
-    from tests.server.test_consent_in_person import MARIE_CARD, _presence, _specialist
+    from tests.server.test_copresence import SPECIALIST_CARD, draft, sign_in, signed
 
-    token = _specialist(borne, test_pki)
+    token = sign_in(borne, test_pki, SPECIALIST_CARD)
     before = receipts_of(world, marie_dossier)
+    path = f"/dossiers/{marie_dossier}/consents/in-person"
     r = borne.call(
-        "POST",
-        f"/dossiers/{marie_dossier}/consents/in-person",
-        _presence(borne, test_pki, MARIE_CARD),
-        token=token,
+        "POST", path, signed(test_pki, draft(borne, token, path + "/draft")), token=token
     )
     assert r.status_code == 201, r.get_json()
     after = receipts_of(world, marie_dossier)
