@@ -375,7 +375,9 @@ def _closed(
         {
             "status": "closed",
             "deletion_requested": delete,
-            "retention_until": receipts.instant(row.retention_until),
+            # A dossier to delete is not kept: its receipt names no retention date (the
+            # row keeps one all the same, for a deletion withdrawn by a reopening).
+            **({} if delete else {"retention_until": receipts.instant(row.retention_until)}),
             **extra,
         },
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from server import receipt_pdf
 from tests.server.conftest import World, doc
 
 # A closed dossier is kept so that it can be exported and reopened (domain.md).
@@ -46,6 +47,21 @@ def test_closing_answers_with_its_signed_receipt_and_what_is_left_to_do(
     # The summary read later says the same.
     again = world.call("GET", "marie", f"/dossiers/{marie_dossier}").get_json()
     assert again["actions"] == CLOSED_ACTIONS
+
+
+def test_a_closure_asking_for_deletion_names_no_retention_date(
+    world: World, marie_dossier: int
+) -> None:
+    """Found by an outside review: the receipt said both "Suppression demandée" and
+    "Conservé jusqu'au 2036", which contradict each other."""
+    body = {"confirm": True, "delete": True}
+    r = world.call("POST", "marie", f"/dossiers/{marie_dossier}/close", body)
+    assert r.status_code == 200, r.get_json()
+    receipt = _content(world, "marie", r.get_json()["receipt_id"])
+    assert receipt["change"] == {"status": "closed", "deletion_requested": True}
+    words = receipt_pdf.describe(receipt)
+    assert any("Suppression demandée" in line for line in words)
+    assert not any("Conservé" in line for line in words)
 
 
 def test_what_a_closed_dossier_does_not_announce_the_server_refuses(
