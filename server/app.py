@@ -20,7 +20,7 @@ from server.api.runtime import Runtime
 from server.config import load_settings
 from server.crypto import KeyMaterialError, Keyring, key_source, load_master_key
 from server.db import make_engine, make_sessionmaker
-from server.errors import DmpError, TooManyRequests
+from server.errors import DmpError, TooManyRequests, http_message
 from server.export.pages import bp as export_pages
 from server.fhir import PREFIX as FHIR_PREFIX
 from server.fhir import bp as fhir
@@ -130,7 +130,7 @@ def _register_errors(app: Flask) -> None:
             return fhir_http_error(exc)
         status = exc.code or 500
         reason = (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(status, "http_error", reason, exc.description or "")
+        response = error_response(status, "http_error", reason, http_message(exc))
         # A 405 names the methods the resource takes (RFC 9110 15.5.6).
         for name, value in exc.get_headers():
             if name.lower() != "content-type":

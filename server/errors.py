@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from werkzeug.exceptions import HTTPException
+
 
 class DmpError(Exception):
     status = 400
@@ -80,3 +82,29 @@ class CopresenceRefused(DmpError):
             "Les cartes n'ont pas pu être vérifiées pour ce consentement. "
             "Reprenez-les et réessayez.",
         )
+
+
+# werkzeug's own answers (routing, method, size) in French: the API's messages are French,
+# and the kiosk shows the server's message as it is.
+_HTTP_FR = {
+    400: "Requête invalide.",
+    404: "Ressource introuvable.",
+    405: "Méthode non autorisée pour cette ressource.",
+    406: "Format de réponse non disponible.",
+    408: "La requête a pris trop de temps.",
+    411: "La longueur du corps de la requête est obligatoire.",
+    413: "Requête trop volumineuse.",
+    414: "Adresse (URL) trop longue.",
+    415: "Type de contenu non pris en charge.",
+    429: "Trop de requêtes : réessayez dans un instant.",
+    431: "En-têtes de requête trop volumineux.",
+}
+
+
+def http_message(exc: HTTPException) -> str:
+    """The French message of an HTTP error: ours when the code raised it with one, else the
+    status's own words (werkzeug's default description is English)."""
+    own = exc.description and exc.description != type(exc).description
+    if own:
+        return str(exc.description)
+    return _HTTP_FR.get(exc.code or 500, "La requête n'a pas pu être traitée.")

@@ -168,7 +168,10 @@ def _refusal(error: ValidationError) -> DmpError:
             return InvalidInput("confirmation_required", "Cette action doit être confirmée.")
         return MalformedRequest(f"{missing}_required", f"Le champ « {missing} » est obligatoire.")
     if error.validator == "additionalProperties":
-        return InvalidInput("unknown_field", f"Champ(s) inconnu(s) : {error.message}")
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        unknown = sorted(str(k) for k in error.instance if k not in known)[:5]
+        names = ", ".join(f"« {name[:40]} »" for name in unknown)
+        return InvalidInput("unknown_field", f"Champ(s) inconnu(s) : {names}.")
     hint = error.schema.get("x-refusal") if isinstance(error.schema, dict) else None
     if hint:  # the route's own reason for a rule on the whole body
         return InvalidInput(hint, "Le corps de la requête est incomplet.")

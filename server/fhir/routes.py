@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from server.api.runtime import run
-from server.errors import DmpError, TooManyRequests
+from server.errors import DmpError, TooManyRequests, http_message
 from server.fhir import PREFIX, audit, bp, capability, params, service
 from server.fhir.outcome import (
     NotAcceptable,
@@ -164,7 +164,7 @@ def http_error(exc: HTTPException) -> Response:
     """Also the app's answer to routing errors under /fhir/ (server.app)."""
     status = exc.code or 500
     reason = (exc.name or "error").lower().replace(" ", "_")
-    response = error_response(status, reason, exc.description or "")
+    response = error_response(status, reason, http_message(exc))
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
