@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from server.errors import Conflict, InvalidInput
 from server.export import jobs
-from server.frenchtime import fr_datetime
+from server.frenchtime import PARIS, fr_datetime
 from server.models import Dossier, DossierExport, OutboxMessage, Patient
 from server.policy import Action
 from server.services import audit, guard, lookup, views
@@ -34,8 +34,8 @@ CODE_DIGITS = 8
 LINK_TEXT = (
     "Bonjour, l'export de votre dossier médical partagé est prêt. Téléchargez-le ici, "
     "une seule fois, avant le {until} : {url} . Il vous sera demandé le code reçu dans "
-    "un autre message. / Your record's export is ready: download it once, before {until}, "
-    "at the address above, with the code sent in another message."
+    "un autre message. / Your record's export is ready: download it once, before "
+    "{until_en} (Paris time), at the address above, with the code sent in another message."
 )
 CODE_TEXT = (
     "Bonjour, le code de téléchargement de votre export est {code}. Ne le communiquez à "
@@ -83,7 +83,11 @@ def issue(ctx: Ctx, who: Principal, export_id: str, base_url: str) -> dict[str, 
         person,
         "export_link",
         link_channel,
-        LINK_TEXT.format(url=url, until=fr_datetime(until)),
+        LINK_TEXT.format(
+            url=url,
+            until=fr_datetime(until),
+            until_en=until.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
+        ),
     )
     _queue(ctx, person, "export_code", code_channel, CODE_TEXT.format(code=code))
     return {

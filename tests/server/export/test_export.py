@@ -102,7 +102,12 @@ def link_and_code(world: World, who: str, export_id: str) -> tuple[str, str]:
             .order_by(OutboxMessage.id.desc())
         ).first()
         assert link is not None
-        assert answer["url"] in open_body(ctx, f"outbox:{link.id}", link.body)
+        said = open_body(ctx, f"outbox:{link.id}", link.body)
+        assert answer["url"] in said
+        # French, then English: the English half has no French date words in it.
+        english = said.split(" / ", 1)[1]
+        assert re.search(r"before \d\d/\d\d/\d{4} \d\d:\d\d \(Paris time\)", english)
+        assert " à " not in english
     code = re.search(r"\b(\d{8})\b", text)
     assert code is not None
     assert code.group(1) not in json.dumps(answer)  # the code never reaches the kiosk
