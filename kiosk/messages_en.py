@@ -410,6 +410,7 @@ MESSAGES: dict[str, str] = {
     "Visibilité": "Visibility",
     "Voir l'historique": "See the history",
     "Voir le reçu": "See the receipt",
+    "Voir le reçu : {what}": "See the receipt: {what}",
     "Voir le reçu {n}": "See receipt {n}",
     "Voir les changements": "See the changes",
     "Votre carte vous permet d'agir pour d'autres personnes. Choisissez le dossier.": "Your card lets you act for other people. Choose the record.",
