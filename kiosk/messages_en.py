@@ -372,6 +372,7 @@ MESSAGES: dict[str, str] = {
     "Signalez-le à l'accueil ou à la CNIL : c'est le signe d'une modification de la trace.": "Report it at the front desk or to the CNIL: it is a sign that the trace was altered.",
     "Signalez-le à l'accueil.": "Report it at the front desk.",
     "Signalé": "Flagged",
+    "Signalé pour : {rules}": "Flagged for: {rules}",
     "Soins administrés": "Care administered",
     "Son nom de naissance": "Their birth name",
     "Source : {source}": "Source: {source}",

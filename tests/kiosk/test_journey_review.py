@@ -28,6 +28,9 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     queue = page.inner_text("[data-testid=cases]")
     assert "Thomas ROUX" in queue
     assert "accès en urgence" in queue
+    # Said to the officer, not to the patient (review #8).
+    assert "a ouvert le dossier de Lucia SANTONI en urgence (bris de glace)" in queue
+    assert "votre dossier" not in queue
     _large_targets(page)
     at.shot("dpo", "liste")
     page.click("[data-testid=cases] a.row >> nth=0")
@@ -36,6 +39,8 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
         page.inner_text("[data-testid=stated-reason]") == "« Patiente inconsciente aux urgences »"
     )
     assert "ROUX" in page.inner_text("[data-testid=professional]")
+    act = page.inner_text("[data-testid=act]")
+    assert act == "a ouvert le dossier de Lucia SANTONI en urgence (bris de glace)"
     _large_targets(page)
     # Nothing of a document on the officer's page.
     assert "Compte rendu" not in page.content()
@@ -49,6 +54,9 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     page.click("button[name=lang][value=en]")
     page.wait_for_url("**/dpo/cases/*")
     assert page.inner_text("[data-testid=status]") == "Not justified"
+    assert page.inner_text("[data-testid=act]") == (
+        "opened Lucia SANTONI's record in an emergency (break-the-glass)"
+    )
     page.click("button[name=lang][value=fr]")
     at.pull(0)  # the officer leaves with her card
 
