@@ -25,6 +25,9 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     flag_the_demo_access(at)
     at.sign_in_pro(OFFICER)
     page.wait_for_url("**/dpo/")
+    # The demo panel names her card by her profession, never by its code (review #11).
+    drawer = page.text_content("[data-testid=reader-0-card]")
+    assert drawer == "Carte CPS · Sophie LAMBERT (Délégué à la protection des données)"
     queue = page.inner_text("[data-testid=cases]")
     assert "Thomas ROUX" in queue
     assert "accès en urgence" in queue
@@ -44,6 +47,12 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     _large_targets(page)
     # Nothing of a document on the officer's page.
     assert "Compte rendu" not in page.content()
+    # A refused comment is named as the page names it, not by its API field (review #11).
+    page.check("[data-testid=outcome-non_justifiee]")
+    page.fill("[data-testid=comment-input]", "Appel\u0007 du service")
+    page.click("[data-testid=save-outcome]")
+    error = page.inner_text("[data-testid=error]")
+    assert error == "« Commentaire » contient un caractère qui n'est pas accepté : retirez-le."
     page.check("[data-testid=outcome-non_justifiee]")
     page.fill("[data-testid=comment-input]", "Pas de passage aux urgences ce jour-là.")
     page.click("[data-testid=save-outcome]")
@@ -62,6 +71,10 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
 
     at.sign_in_patient(LUCIA)
     page.wait_for_url("**/patient/")
+    page.goto(at.running.kiosk_url + "/patient/history?before=99999999999999999999")
+    body = page.inner_text("body")
+    assert "« Page de l'historique » n'est pas valide" in body
+    assert "before" not in body
     page.goto(at.running.kiosk_url + "/patient/history")
     review = page.inner_text("[data-testid=review-non_justifiee]")
     assert "non justifié" in review
