@@ -127,11 +127,31 @@ def _register_online(ctx: Any) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def card_label(card: cardfile.CardFile) -> str:
+# A profession the access matrix does not list (it reads no dossier), in French and English.
+OTHER_PROFESSIONS = {
+    "delegue_protection_donnees": (
+        "Délégué à la protection des données",
+        "Data protection officer",
+    ),
+}
+
+
+def card_label(card: cardfile.CardFile, lang: str = "fr") -> str:
+    """The demo panel's name for a card: its holder and, for a professional, the
+    profession's label in `lang` (the access matrix's), never its code."""
     identity = card.identity
     if isinstance(identity, PatientIdentity):
         return f"Carte Vitale · {identity.first_names[0]} {identity.birth_name}"
-    return f"Carte CPS · {identity.first_name} {identity.last_name} ({identity.profession})"
+    from server.policy.matrix import default_matrix_path, load_matrix
+
+    rules = load_matrix(default_matrix_path()).rules_for(identity.profession)
+    labels = (
+        (rules.label_fr, rules.label_en)
+        if rules
+        else OTHER_PROFESSIONS.get(identity.profession, (identity.profession, identity.profession))
+    )
+    job = labels[1] if lang == "en" else labels[0]
+    return f"Carte CPS · {identity.first_name} {identity.last_name} ({job})"
 
 
 @dataclass(frozen=True)
@@ -281,7 +301,8 @@ def start(
     cards: dict[str, Any] = {}
     for path in prepared.cards:
         card = cardfile.load(path)  # in memory: PIN counters never touch the files
-        cards[path.stem] = (card_label(card), VirtualCard(card))
+        labels = {lang: card_label(card, lang) for lang in ("fr", "en")}
+        cards[path.stem] = (labels, VirtualCard(card))
     client = ServerClient(
         server_url, KIOSK_NAME, key, timeout=float(kiosk_settings["SERVER_TIMEOUT_SECONDS"])
     )

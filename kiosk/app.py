@@ -61,7 +61,7 @@ class DemoKit:
     """What the embedded demo adds: its readers, its cards, its mailbox."""
 
     readers: DemoReaders | None  # None: real readers, no demo panel
-    cards: dict[str, Any]  # name -> (label, VirtualCard)
+    cards: dict[str, Any]  # name -> ({"fr": label, "en": label}, VirtualCard)
     inbox: Any = None
     notes: dict[str, str] = field(default_factory=dict)
 

@@ -28,7 +28,9 @@ from typing import Any, NoReturn
 from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import has_request_context
 
+from kiosk import field_words
 from server.signin.request_signing import sign_request
 
 log = logging.getLogger("dmp.kiosk.client")
@@ -57,9 +59,14 @@ class ApiResponse:
 
     @property
     def message(self) -> str:
-        """The server's French message, shown as is to the user."""
+        """The server's French message, shown as is to the user; a refusal of one of the
+        kiosk's fields is said with the field's label instead of its API name
+        (kiosk/field_words.py), in the page's language."""
         if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
-            return str(self.body["message"])
+            said = str(self.body["message"])
+            if has_request_context():
+                return field_words.reworded(self.reason, said) or said
+            return said
         return "Le serveur a refusé la demande."
 
 

@@ -659,6 +659,178 @@ MONTHS = (
 # Own actions less than this apart belong to one visit.
 VISIT_GAP = timedelta(minutes=30)
 
+# The patient's own changes, most significant first, as a visit's line names them after
+# "Vous avez consulté votre dossier" / "You consulted your record": (French once, French
+# more than once, English once, English more than once), then what the change's signed
+# receipt proves (French, English), the label of its "Voir le reçu" button. Keyed by
+# action, or "action:op" when the operation says more. Reading, signing in and asking
+# for an export change nothing: a visit of those alone keeps VISIT_READ.
+CHANGES: dict[str, tuple[tuple[str, str, str, str], tuple[str, str]]] = {
+    "dossier:close": (
+        ("fermé votre dossier", "fermé votre dossier", "closed your record", "closed your record"),
+        ("dossier fermé", "record closed"),
+    ),
+    "dossier:reopen": (
+        (
+            "rouvert votre dossier",
+            "rouvert votre dossier",
+            "reopened your record",
+            "reopened your record",
+        ),
+        ("dossier rouvert", "record reopened"),
+    ),
+    "access:block": (
+        (
+            "bloqué un professionnel",
+            "bloqué des professionnels",
+            "blocked a professional",
+            "blocked professionals",
+        ),
+        ("professionnel bloqué", "professional blocked"),
+    ),
+    "access:grant": (
+        (
+            "donné un accès à votre dossier",
+            "donné des accès à votre dossier",
+            "gave access to your record",
+            "gave access to your record",
+        ),
+        ("accès donné", "access given"),
+    ),
+    "delegation:manage:give": (
+        (
+            "donné une délégation de lecture",
+            "donné des délégations de lecture",
+            "gave a reading delegation",
+            "gave reading delegations",
+        ),
+        ("délégation donnée", "delegation given"),
+    ),
+    "delegation:manage:revoke": (
+        (
+            "révoqué une délégation de lecture",
+            "révoqué des délégations de lecture",
+            "revoked a reading delegation",
+            "revoked reading delegations",
+        ),
+        ("délégation révoquée", "delegation revoked"),
+    ),
+    "emergency:settings": (
+        (
+            "modifié les autorisations d'accès en urgence",
+            "modifié les autorisations d'accès en urgence",
+            "changed the emergency access settings",
+            "changed the emergency access settings",
+        ),
+        ("accès en urgence modifiés", "emergency access changed"),
+    ),
+    "document:mask": (
+        (
+            "modifié le masquage d'un document",
+            "modifié le masquage de documents",
+            "changed whether a document is hidden from professionals",
+            "changed whether documents are hidden from professionals",
+        ),
+        ("masquage d'un document", "document hidden or shown"),
+    ),
+    "document:patient_visibility": (
+        (
+            "modifié la visibilité d'un document",
+            "modifié la visibilité de documents",
+            "changed who can see a document",
+            "changed who can see documents",
+        ),
+        ("visibilité d'un document", "document visibility"),
+    ),
+    "document:rep_visibility": (
+        (
+            "modifié la visibilité d'un document",
+            "modifié la visibilité de documents",
+            "changed who can see a document",
+            "changed who can see documents",
+        ),
+        ("visibilité d'un document", "document visibility"),
+    ),
+    "medecin_traitant:set": (
+        (
+            "désigné votre médecin traitant",
+            "désigné votre médecin traitant",
+            "named your regular doctor",
+            "named your regular doctor",
+        ),
+        ("médecin traitant désigné", "regular doctor named"),
+    ),
+    "care_team:manage": (
+        (
+            "modifié votre équipe de soins",
+            "modifié votre équipe de soins",
+            "changed your care team",
+            "changed your care team",
+        ),
+        ("équipe de soins modifiée", "care team changed"),
+    ),
+    "document:deposit": (
+        ("ajouté un document", "ajouté des documents", "added a document", "added documents"),
+        ("document ajouté", "document added"),
+    ),
+    "document:replace": (
+        (
+            "remplacé un document",
+            "remplacé des documents",
+            "replaced a document",
+            "replaced documents",
+        ),
+        ("document remplacé", "document replaced"),
+    ),
+    "document:archive": (
+        (
+            "archivé un document",
+            "archivé des documents",
+            "archived a document",
+            "archived documents",
+        ),
+        ("document archivé", "document archived"),
+    ),
+    "document:delete": (
+        (
+            "supprimé un document",
+            "supprimé des documents",
+            "deleted a document",
+            "deleted documents",
+        ),
+        ("document supprimé", "document deleted"),
+    ),
+    "auth:password_set": (
+        (
+            "changé votre mot de passe",
+            "changé votre mot de passe",
+            "changed your password",
+            "changed your password",
+        ),
+        ("mot de passe changé", "password changed"),
+    ),
+    "auth:totp_enrol": (
+        (
+            "enregistré une application d'authentification",
+            "enregistré une application d'authentification",
+            "set up an authenticator app",
+            "set up an authenticator app",
+        ),
+        ("application d'authentification enregistrée", "authenticator app set up"),
+    ),
+}
+VISIT_READ = ("consulté votre dossier", "consulted your record")
+# A visit's changes named at most this many; the others are said as OTHER_CHANGES.
+NAMED_CHANGES = 2
+OTHER_CHANGES = ("fait d'autres modifications", "made other changes")
+# Elided "de" (French): before a vowel or a mute h ("tenté d'exporter").
+_ELIDED = frozenset("aeiouhàâäéèêëîïôöùûüœæAEIOUHÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆ")
+
+
+def de(words: str) -> str:
+    """French "de" before `words`: "d'exporter", "d'Anne", "de consulter"."""
+    return f"d'{words}" if words[:1] in _ELIDED else f"de {words}"
+
 
 @dataclass
 class Line:
@@ -668,6 +840,8 @@ class Line:
     count: int = 1
     detail: list[str] = field(default_factory=list)  # folded lines, "HH:MM text"
     receipts: list[str] = field(default_factory=list)  # signed receipts of its changes
+    # What each receipt proves, in the page's language ("" when the line says it all).
+    receipt_labels: list[str] = field(default_factory=list)
     # A flagged access under review (docs/alerts.md): its status code and the words.
     review: str | None = None
     review_text: str = ""
@@ -704,7 +878,8 @@ def _who(entry: dict[str, Any], lang: str) -> str:
     return f"{name} ({label.lower() if lang == 'fr' else label})" if label else name
 
 
-def _forms(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+def forms(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    """An entry's four forms (French past, infinitive, English past, infinitive)."""
     params = entry.get("params") or {}
     if entry.get("action") == "document:list" and params.get("search"):
         return SEARCH
@@ -732,7 +907,7 @@ def _yours_infinitive(text: str) -> str:
 
 def sentence(entry: dict[str, Any], lang: str) -> str:
     """One line's words, without its time."""
-    fr_past, fr_inf, en_past, en_inf = _forms(entry)
+    fr_past, fr_inf, en_past, en_inf = forms(entry)
     en = lang == "en"
     params = entry.get("params") or {}
     if entry.get("own") and entry.get("outcome") == "denied":
@@ -741,7 +916,7 @@ def sentence(entry: dict[str, Any], lang: str) -> str:
         if en:
             text = f"You tried to {_yours(en_inf, lang)}: refused ({reason})"
         else:
-            text = f"Vous avez tenté de {_yours_infinitive(fr_inf)} : refusé ({reason})"
+            text = f"Vous avez tenté {de(_yours_infinitive(fr_inf))} : refusé ({reason})"
     elif entry.get("own"):
         past = _yours(en_past if en else fr_past, lang)
         text = f"You {past}" if en else f"Vous {past}"
@@ -750,7 +925,7 @@ def sentence(entry: dict[str, Any], lang: str) -> str:
         if en:
             text = f"{_who(entry, lang)} tried to {en_inf}: access refused ({reason})"
         else:
-            text = f"{_who(entry, lang)} a tenté de {fr_inf} : accès refusé ({reason})"
+            text = f"{_who(entry, lang)} a tenté {de(fr_inf)} : accès refusé ({reason})"
     else:
         text = f"{_who(entry, lang)} {en_past if en else fr_past}"
         category = CATEGORIES.get(str(entry.get("category")))
@@ -811,6 +986,7 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
     visit_of = _visits([e for e in entries if _kind(e) == "own"])
     out: list[Day] = []
     visits: dict[int, Line] = {}
+    visit_entries: dict[int, list[dict[str, Any]]] = {}
     previous: dict[str, Any] | None = None
     for entry in entries:
         moment = _local(str(entry["at"]))
@@ -825,8 +1001,10 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
             number = visit_of[id(entry)]
             visit = visits.get(number)
             if visit is None or not any(line is visit for line in lines):
-                visit = visits[number] = Line(time, _visit_text(lang), "own")
+                visit = visits[number] = Line(time, _visit_text([], lang), "own")
+                visit_entries[id(visit)] = []
                 lines.append(visit)
+            visit_entries[id(visit)].append(entry)
             visit.detail.append(f"{time} {sentence(entry, lang)}")
             visit.receipts += [receipt_id] if isinstance(receipt_id, str) else []
             visit.count = len(visit.detail)
@@ -850,6 +1028,10 @@ def days(entries: list[dict[str, Any]], lang: str) -> list[Day]:
         for line in day.lines:
             if len(line.detail) == 1 and line.kind != "own":
                 line.detail = []  # nothing folded: the line says it all
+            if line.kind == "own":
+                own = visit_entries[id(line)]
+                line.text = _visit_text(own, lang)
+                line.receipt_labels = _receipt_labels(own, lang)
     return out
 
 
@@ -866,8 +1048,59 @@ def _visits(own: list[dict[str, Any]]) -> dict[int, int]:
     return out
 
 
-def _visit_text(lang: str) -> str:
-    return "You consulted your record." if lang == "en" else "Vous avez consulté votre dossier."
+def _change(entry: dict[str, Any]) -> str | None:
+    """The CHANGES key of an own entry that changed something, None for a reading."""
+    action = str(entry.get("action", ""))
+    operation = f"{action}:{(entry.get('params') or {}).get('op')}"
+    for key in (operation, action):
+        if key in CHANGES:
+            return key
+    return None
+
+
+def _visit_text(own: list[dict[str, Any]], lang: str) -> str:
+    """A visit's line: "Vous avez consulté votre dossier." when she only read, else the
+    most significant kinds of change she made ("… et bloqué un professionnel.")."""
+    en = lang == "en"
+    kinds = [_change(entry) for entry in own]
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+    order = list(CHANGES)
+    changed = sorted(counts, key=order.index)
+    words = []
+    for kind in changed[:NAMED_CHANGES]:
+        once, more, en_once, en_more = CHANGES[kind][0]
+        words.append((en_more if en else more) if counts[kind] > 1 else (en_once if en else once))
+    if len(changed) > NAMED_CHANGES:
+        words.append(OTHER_CHANGES[1 if en else 0])
+    if not words or None in kinds:
+        words.insert(0, VISIT_READ[1 if en else 0])
+    if len(words) > 1:
+        words[-2:] = [f"{words[-2]} {'and' if en else 'et'} {words[-1]}"]
+    return f"{'You' if en else 'Vous avez'} {', '.join(words)}."
+
+
+def _receipt_labels(own: list[dict[str, Any]], lang: str) -> list[str]:
+    """What each of a visit's receipts proves, in the order of its receipts; the same
+    words twice are numbered ("document ajouté (1)", "document ajouté (2)")."""
+    en = lang == "en"
+    labels: list[str] = []
+    for entry in own:
+        if not isinstance(entry.get("receipt_id"), str):
+            continue
+        kind = _change(entry)
+        labels.append(CHANGES[kind][1][1 if en else 0] if kind else "")
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for label in labels:
+        if label and labels.count(label) > 1:
+            seen[label] = seen.get(label, 0) + 1
+            out.append(f"{label} ({seen[label]})")
+        else:
+            out.append(label)
+    return out
 
 
 def _counted(text: str, count: int, lang: str) -> str:

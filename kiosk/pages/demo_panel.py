@@ -13,7 +13,7 @@ from . import home
 bp = Blueprint("demo_panel", __name__, url_prefix="/demo")
 
 
-def _kit() -> tuple[DemoReaders, dict[str, tuple[str, VirtualCard]]]:
+def _kit() -> tuple[DemoReaders, dict[str, tuple[dict[str, str], VirtualCard]]]:
     kit = current_app.extensions.get("demo")
     if kit is None or kit.readers is None:
         abort(404)

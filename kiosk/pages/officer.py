@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from kiosk import history_words, i18n
+from kiosk import i18n, officer_words
 from kiosk.i18n import gettext as _
 
 from . import home as go_home
@@ -68,15 +68,15 @@ def _words(pair: tuple[str, str]) -> str:
 def _case(raw: dict[str, Any]) -> dict[str, Any]:
     """A case as the page shows it: the trace line in words, the rules, the status."""
     entry = raw.get("entry") or {}
-    action = history_words.ACTIONS.get(str(entry.get("action")))
-    mode = history_words.MODES.get(str(entry.get("mode")))
-    en = i18n.current() == "en"
+    patient = raw.get("patient") or {}
+    name = patient.get("name") if isinstance(patient, dict) else None
     return {
         **raw,
         "status_label": _words(STATUSES.get(str(raw.get("status")), ("?", "?"))),
         "rule_labels": [_words(RULES.get(str(r), (str(r), str(r)))) for r in raw["rules"]],
-        "act": (action[2] if en else action[0]) if action else str(entry.get("action", "")),
-        "how": _words(mode) if mode else "",
+        # In the third person, the mode said once (review #8): the officer is not the
+        # patient.
+        "act": officer_words.act(entry, name if isinstance(name, str) else None, i18n.current()),
         "stated_reason": (entry.get("params") or {}).get("reason"),
         "refused": entry.get("outcome") == "denied",
     }

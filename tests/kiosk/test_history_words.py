@@ -5,7 +5,10 @@ English, with no internal words."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from kiosk import history_words
 from kiosk.history_words import ACTIONS, REASONS
@@ -238,3 +241,152 @@ def test_a_delegate_reads_as_a_delegate_and_operations_are_worded() -> None:
     given = line("2026-11-28T10:00:00+00:00", "delegation:manage", MARIE, params={"op": "give"})
     assert history_words.sentence(given, "fr") == "Vous avez donné une délégation de lecture."
     assert history_words.sentence(given, "en") == "You gave a reading delegation."
+
+
+def test_a_visit_in_which_she_changed_something_says_so() -> None:
+    """Review #6: her block and grant are not folded under "consulté votre dossier"."""
+    page = [
+        line("2026-11-28T10:20:00+00:00", "history:read", MARIE),
+        line("2026-11-28T10:16:00+00:00", "document:deposit", MARIE, receipt_id="r-dep2"),
+        line("2026-11-28T10:15:00+00:00", "document:deposit", MARIE, receipt_id="r-dep1"),
+        line("2026-11-28T10:14:00+00:00", "access:grant", MARIE, receipt_id="r-grant"),
+        line("2026-11-28T10:13:00+00:00", "access:block", MARIE, receipt_id="r-block"),
+        line("2026-11-28T10:12:00+00:00", "auth:card", MARIE),
+    ]
+    [day] = history_words.days(page, "fr")
+    [visit] = day.lines
+    assert visit.text == (
+        "Vous avez consulté votre dossier, bloqué un professionnel, donné un accès à votre "
+        "dossier et fait d'autres modifications."
+    )
+    assert visit.receipts == ["r-dep2", "r-dep1", "r-grant", "r-block"]
+    assert visit.receipt_labels == [
+        "document ajouté (1)",
+        "document ajouté (2)",
+        "accès donné",
+        "professionnel bloqué",
+    ]
+    assert len(visit.detail) == 6  # nothing hidden
+    [day_en] = history_words.days(page, "en")
+    [visit_en] = day_en.lines
+    assert visit_en.text == (
+        "You consulted your record, blocked a professional, gave access to your record and "
+        "made other changes."
+    )
+    assert visit_en.receipt_labels[2:] == ["access given", "professional blocked"]
+
+
+@pytest.mark.parametrize(
+    ("own", "fr", "en"),
+    [
+        (
+            [("access:block", {})],
+            "Vous avez consulté votre dossier et bloqué un professionnel.",
+            "You consulted your record and blocked a professional.",
+        ),
+        (
+            [("document:deposit", {}), ("document:deposit", {})],
+            "Vous avez consulté votre dossier et ajouté des documents.",
+            "You consulted your record and added documents.",
+        ),
+        (
+            [("delegation:manage", {"op": "give"}), ("dossier:close", {})],
+            "Vous avez consulté votre dossier, fermé votre dossier et donné une délégation "
+            "de lecture.",
+            "You consulted your record, closed your record and gave a reading delegation.",
+        ),
+        (
+            [("delegation:manage", {"op": "list"}), ("dossier:export", {})],
+            "Vous avez consulté votre dossier.",
+            "You consulted your record.",
+        ),
+    ],
+)
+def test_a_visit_names_its_most_significant_changes(
+    own: list[tuple[str, dict[str, Any]]], fr: str, en: str
+) -> None:
+    page = [
+        line(f"2026-11-28T10:{20 - i:02d}:00+00:00", action, MARIE, params=params)
+        for i, (action, params) in enumerate(own)
+    ] + [line("2026-11-28T10:00:00+00:00", "auth:card", MARIE)]
+    assert history_words.days(page, "fr")[0].lines[0].text == fr
+    assert history_words.days(page, "en")[0].lines[0].text == en
+
+
+def test_a_visit_of_changes_only_does_not_claim_a_consultation() -> None:
+    page = [line("2026-11-28T10:00:00+00:00", "access:block", MARIE, receipt_id="r")]
+    [[visit]] = [d.lines for d in history_words.days(page, "fr")]
+    assert visit.text == "Vous avez bloqué un professionnel."
+    assert visit.receipt_labels == ["professionnel bloqué"]
+
+
+def test_every_change_is_an_action_the_history_knows() -> None:
+    known = set(ACTIONS) | {f"{a}:{op}" for a, op in history_words.OPERATIONS}
+    assert set(history_words.CHANGES) <= known
+    for (fr, fr_more, en, en_more), (proof_fr, proof_en) in history_words.CHANGES.values():
+        assert all((fr, fr_more, en, en_more, proof_fr, proof_en))
+        assert proof_fr != proof_en
+
+
+FORMS = (
+    list(ACTIONS.values())
+    + list(history_words.OPERATIONS.values())
+    + [history_words.SEARCH, history_words.SUMMARY]
+)
+NOT_ELIDED = re.compile(r"\bde [aeiouhàâäéèêëîïôöùûüœ]", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("forms", FORMS, ids=[f[1] for f in FORMS])
+def test_a_refusal_elides_de_before_every_verb(forms: tuple[str, str, str, str]) -> None:
+    """Review #9: "tenté d'exporter", "a tenté d'examiner", never "de exporter"."""
+    action, params = "document:list", {}
+    if forms is history_words.SEARCH:
+        params = {"search": True}
+    elif forms is history_words.SUMMARY:
+        params = {"summary": "ips"}
+    elif forms in history_words.OPERATIONS.values():
+        [(action, op)] = [k for k, f in history_words.OPERATIONS.items() if f == forms]
+        params = {"op": op}
+    else:
+        [action] = [a for a, f in ACTIONS.items() if f == forms]
+    infinitive = forms[1]
+    for actor in (MARIE, GP):
+        entry = line(
+            "2026-11-28T10:00:00+00:00",
+            action,
+            actor,
+            outcome="denied",
+            reason="default_deny",
+            params=params,
+        )
+        text = history_words.sentence(entry, "fr")
+        assert not NOT_ELIDED.search(text), text
+        tried = "tenté d'" if infinitive[0] in "aeiouéèêàâîôûh" else "tenté de "
+        assert tried in text, text
+
+
+def test_the_reviewed_refusals_elide() -> None:
+    refused_export = line(
+        "2026-11-28T10:00:00+00:00",
+        "dossier:export",
+        MARIE,
+        outcome="denied",
+        reason="export_code_invalid",
+    )
+    assert history_words.sentence(refused_export, "fr") == (
+        "Vous avez tenté d'exporter votre dossier : refusé (code de téléchargement incorrect)."
+    )
+    officer = {"kind": "professional", "name": "Sophie LAMBERT", "profession": None}
+    refused_review = line(
+        "2026-11-28T10:00:00+00:00",
+        "review:read",
+        officer,
+        outcome="denied",
+        reason="other_establishment",
+    )
+    assert history_words.sentence(refused_review, "fr").startswith(
+        "Sophie LAMBERT a tenté d'examiner un accès signalé"
+    )
+    assert history_words.de("Anne") == "d'Anne"
+    assert history_words.de("Hélène") == "d'Hélène"
+    assert history_words.de("Paul") == "de Paul"

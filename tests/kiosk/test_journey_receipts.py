@@ -116,7 +116,13 @@ def test_a_history_line_opens_its_receipt_in_the_page(at: Kiosk) -> None:
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert f"/patient/receipts/{receipt_id}" in hrefs
     assert all(links.nth(i).get_attribute("target") is None for i in range(links.count()))
-    page.click(f"[data-testid=history-receipt][href='/patient/receipts/{receipt_id}']")
+    button = page.locator(f"[data-testid=history-receipt][href='/patient/receipts/{receipt_id}']")
+    # Labelled by what it proves, on a line that says she changed something (review #6).
+    assert button.inner_text() == "Voir le reçu : accès en urgence modifiés"
+    visit = page.locator("li.own", has=button).inner_text()
+    assert "Vous avez consulté votre dossier." not in visit  # she changed things
+    assert "Vous avez consulté votre dossier, " in visit or " et modifié " in visit
+    button.click()
     page.wait_for_url(f"**/patient/receipts/{receipt_id}")
     assert "Accès en urgence" in page.inner_text("[data-testid=receipt-view]")
 

@@ -25,9 +25,15 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     flag_the_demo_access(at)
     at.sign_in_pro(OFFICER)
     page.wait_for_url("**/dpo/")
+    # The demo panel names her card by her profession, never by its code (review #11).
+    drawer = page.text_content("[data-testid=reader-0-card]")
+    assert drawer == "Carte CPS · Sophie LAMBERT (Délégué à la protection des données)"
     queue = page.inner_text("[data-testid=cases]")
     assert "Thomas ROUX" in queue
     assert "accès en urgence" in queue
+    # Said to the officer, not to the patient (review #8).
+    assert "a ouvert le dossier de Lucia SANTONI en urgence (bris de glace)" in queue
+    assert "votre dossier" not in queue
     _large_targets(page)
     at.shot("dpo", "liste")
     page.click("[data-testid=cases] a.row >> nth=0")
@@ -36,9 +42,17 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
         page.inner_text("[data-testid=stated-reason]") == "« Patiente inconsciente aux urgences »"
     )
     assert "ROUX" in page.inner_text("[data-testid=professional]")
+    act = page.inner_text("[data-testid=act]")
+    assert act == "a ouvert le dossier de Lucia SANTONI en urgence (bris de glace)"
     _large_targets(page)
     # Nothing of a document on the officer's page.
     assert "Compte rendu" not in page.content()
+    # A refused comment is named as the page names it, not by its API field (review #11).
+    page.check("[data-testid=outcome-non_justifiee]")
+    page.fill("[data-testid=comment-input]", "Appel\u0007 du service")
+    page.click("[data-testid=save-outcome]")
+    error = page.inner_text("[data-testid=error]")
+    assert error == "« Commentaire » contient un caractère qui n'est pas accepté : retirez-le."
     page.check("[data-testid=outcome-non_justifiee]")
     page.fill("[data-testid=comment-input]", "Pas de passage aux urgences ce jour-là.")
     page.click("[data-testid=save-outcome]")
@@ -49,11 +63,18 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     page.click("button[name=lang][value=en]")
     page.wait_for_url("**/dpo/cases/*")
     assert page.inner_text("[data-testid=status]") == "Not justified"
+    assert page.inner_text("[data-testid=act]") == (
+        "opened Lucia SANTONI's record in an emergency (break-the-glass)"
+    )
     page.click("button[name=lang][value=fr]")
     at.pull(0)  # the officer leaves with her card
 
     at.sign_in_patient(LUCIA)
     page.wait_for_url("**/patient/")
+    page.goto(at.running.kiosk_url + "/patient/history?before=99999999999999999999")
+    body = page.inner_text("body")
+    assert "« Page de l'historique » n'est pas valide" in body
+    assert "before" not in body
     page.goto(at.running.kiosk_url + "/patient/history")
     review = page.inner_text("[data-testid=review-non_justifiee]")
     assert "non justifié" in review

@@ -104,5 +104,5 @@ def test_history_lines_keep_their_receipts_even_when_folded() -> None:
     ]  # fmt: skip
     (day,) = history_words.days(entries, "fr")
     by_text = {line.text: line.receipts for line in day.lines}
-    assert by_text["Vous avez consulté votre dossier."] == ["B" * 22]
+    assert by_text["Vous avez consulté votre dossier et bloqué un professionnel."] == ["B" * 22]
     assert ["C" * 22] in by_text.values()
