@@ -10,7 +10,15 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from server.models import AuditEntry, LogCheckpoint, LogLeaf, LogNode, Patient, Receipt
+from server.models import (
+    AuditEntry,
+    AuditHead,
+    LogCheckpoint,
+    LogLeaf,
+    LogNode,
+    Patient,
+    Receipt,
+)
 from server.services import audit, trace_log
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
 from tests.kiosk.test_touch_targets import _small
@@ -148,16 +156,24 @@ def test_someone_elses_or_a_forged_receipt_id_shows_nothing(at: Kiosk) -> None:
 
 def _rewrite_the_log(at: Kiosk, chain: str, receipt_size: int) -> None:
     """What someone holding the database and the server's keys would do: alter one of her
-    lines already in the log, then rebuild the whole log and sign every checkpoint again
-    (at the receipt's size too), so that each line still proves its inclusion."""
+    lines already in the log and re-chain every line after it (so that each line still
+    gives its hash from what it shows), then rebuild the whole log and sign every
+    checkpoint again (at the receipt's size too), so that each line still proves its
+    inclusion."""
     rt = _rt(at)
     signer = trace_log.signer(rt.keyring, rt.settings["LOG_ORIGIN"])
     with rt.sessions() as s:
-        first = s.scalars(
+        rows = s.scalars(
             select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq)
-        ).first()
-        assert first is not None
-        s.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(hash="0" * 64))
+        ).all()
+        rows[0].actor_name = "Quelqu'un d'autre"
+        prev = audit.GENESIS
+        for row in rows:
+            values = {name: getattr(row, name) for name in audit.HASHED_FIELDS}
+            row.prev_hash, row.hash = prev, audit.link_hash(prev, values)
+            prev = row.hash
+        s.execute(update(AuditHead).where(AuditHead.chain == chain).values(hash=prev))
+        s.flush()
         s.execute(delete(LogCheckpoint))
         s.execute(delete(LogNode))
         s.execute(delete(LogLeaf))
