@@ -15,6 +15,7 @@ from server.api import (  # noqa: E402, F401
     auth_cards,
     auth_codes,
     auth_terminals,
+    directory,
     documents,
     dossiers,
     exports,

@@ -13,6 +13,7 @@ from server.models.auth import (
 )
 from server.models.base import Base, UTCDateTime, table_of
 from server.models.delegation import Delegation
+from server.models.directory import DirectoryEntry, SecretConnection
 from server.models.document import (
     Document,
     DocumentContent,
@@ -54,6 +55,7 @@ __all__ = [
     "Delegation",
     "DenialRepeat",
     "DepositDigest",
+    "DirectoryEntry",
     "Document",
     "DocumentContent",
     "DocumentEntry",
@@ -80,6 +82,7 @@ __all__ = [
     "RepresentativeLink",
     "ReviewCase",
     "SearchPosting",
+    "SecretConnection",
     "ServiceAccount",
     "TotpCredential",
     "UTCDateTime",
