@@ -29,6 +29,7 @@ from .labels import CATEGORIES
 from .pages import (
     SessionGone,
     acting,
+    choosing,
     closure,
     common,
     delegate,
@@ -174,6 +175,7 @@ def create_kiosk_app(
     app.register_blueprint(acting.bp)
     app.register_blueprint(delegate.bp)
     app.register_blueprint(representatives.bp)
+    app.register_blueprint(choosing.bp)
     if demo is not None and demo.readers is not None:
         from .pages import demo_panel
 

@@ -435,6 +435,25 @@ class SessionClient:
         path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
         return self._call("DELETE", path, idempotency_key=submission)
 
+    def set_medecin_traitant(
+        self, dossier_id: int, national_id: str, *, submission: str
+    ) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/medecin-traitant"
+        return self._call("PUT", path, {"national_id": national_id}, idempotency_key=submission)
+
+    def add_care_team(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/care-team"
+        return self._call("POST", path, {"national_id": national_id}, idempotency_key=submission)
+
+    def find_professionals(
+        self, q: str, *, purpose: str, page: int = 1, opening: bool = False
+    ) -> ApiResponse:
+        """The directory by name (issue 14): public data, decided and traced by the server."""
+        params = {"q": q, "purpose": purpose, "page": str(page)}
+        if opening:
+            params["during"] = "dossier_opening"
+        return self._call("GET", f"/directory/professionals?{urlencode(params)}")
+
     def set_emergency_settings(
         self, dossier_id: int, *, bris_de_glace: bool, centre_15: bool, submission: str
     ) -> ApiResponse:

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import and_, select
 
-from server.errors import AccessDenied, InvalidInput
+from server.errors import AccessDenied, InvalidInput, Unauthenticated
 from server.identifiers import IdentifierError, parse_national_id
 from server.models import DirectoryEntry, Professional
 from server.policy import Matrix
@@ -30,6 +30,7 @@ from server.policy.directory import (
     DirectoryCaller,
     DirectoryDecision,
     DirectoryPurpose,
+    DirectoryReason,
     decide_directory,
 )
 from server.search.normalise import WORD, fold
@@ -67,18 +68,21 @@ def parse(args: Mapping[str, str]) -> Query:
         raise InvalidInput("q_too_short", "Tapez au moins deux lettres du nom.")
     if len(found) > MAX_WORDS:
         raise InvalidInput("q_too_many_words", f"Un nom compte au plus {MAX_WORDS} mots.")
+    return Query(
+        found,
+        _purpose(args),
+        _bounded(args, "page", 1, MAX_PAGE, 1),
+        _bounded(args, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT),
+    )
+
+
+def _purpose(args: Mapping[str, str]) -> DirectoryPurpose:
     try:
-        purpose = DirectoryPurpose(args.get("purpose", DirectoryPurpose.CARE_TEAM.value))
+        return DirectoryPurpose(args.get("purpose", DirectoryPurpose.CARE_TEAM.value))
     except ValueError:
         raise InvalidInput(
             "purpose_invalid", "« purpose » : medecin_traitant ou care_team."
         ) from None
-    return Query(
-        found,
-        purpose,
-        _bounded(args, "page", 1, MAX_PAGE, 1),
-        _bounded(args, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT),
-    )
 
 
 def _bounded(args: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
@@ -98,15 +102,17 @@ def search(
 ) -> dict[str, Any]:
     """Professionals whose name words begin with the words typed (case and accents
     ignored), in the professions the purpose admits, by name, one page at a time."""
-    query = parse(args)
     caller = DirectoryCaller(
         who.actor if who is not None else None,
         kiosk=kiosk is not None,
         opening_dossier=args.get("during") == "dossier_opening",
     )
-    decision = decide_directory(caller, DirectoryAction.SEARCH, query.purpose, ctx.matrix)
+    # Who asks is decided before what is asked: a caller refused learns nothing more.
+    purpose = _purpose(args)
+    decision = decide_directory(caller, DirectoryAction.SEARCH, purpose, ctx.matrix)
     if not decision.allowed:
-        _refuse(ctx, who, kiosk, query, decision)
+        _refuse(ctx, who, kiosk, purpose, decision)
+    query = parse(args)
     condition = and_(
         DirectoryEntry.profession.in_(sorted(decision.professions)),
         *(DirectoryEntry.words.like(f"% {word}%") for word in query.words),
@@ -120,7 +126,7 @@ def search(
     ).all()
     more = len(rows) > query.limit
     results = [_view(ctx.matrix, row) for row in rows[: query.limit]]
-    _trace(ctx, who, kiosk, query, decision, len(results))
+    _trace(ctx, who, kiosk, query.purpose, query.page, decision, len(results))
     return {
         "results": results,
         "page": query.page,
@@ -147,13 +153,16 @@ def _refuse(
     ctx: Ctx,
     who: Principal | None,
     kiosk: str | None,
-    query: Query,
+    purpose: DirectoryPurpose,
     decision: DirectoryDecision,
 ) -> NoReturn:
-    """Traced in a transaction of its own, as every denial (services/guard.py)."""
+    """Traced in a transaction of its own, as every denial (services/guard.py). Neither a
+    session nor a kiosk: answered as every route answers a caller without a session."""
     ctx.session.rollback()
-    _trace(ctx, who, kiosk, query, decision, 0)
+    _trace(ctx, who, kiosk, purpose, 1, decision, 0)
     ctx.session.commit()
+    if decision.reason is DirectoryReason.NO_CALLER:
+        raise Unauthenticated("session_invalid", "Session absente ou expirée.")
     raise AccessDenied(
         decision.reason.value, "Vous ne pouvez pas consulter l'annuaire des professionnels."
     )
@@ -163,7 +172,8 @@ def _trace(
     ctx: Ctx,
     who: Principal | None,
     kiosk: str | None,
-    query: Query,
+    purpose: DirectoryPurpose,
+    page: int,
     decision: DirectoryDecision,
     returned: int,
 ) -> None:
@@ -182,7 +192,7 @@ def _trace(
             mode="directory" if decision.allowed else "none",
             outcome="allowed" if decision.allowed else "denied",
             reason=decision.reason.value,
-            detail={"purpose": query.purpose.value, "page": query.page, "returned": returned},
+            detail={"purpose": purpose.value, "page": page, "returned": returned},
             kiosk=who.kiosk if who is not None else kiosk,
         ),
     )

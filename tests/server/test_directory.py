@@ -168,9 +168,9 @@ def test_a_kiosk_without_a_session_searches_only_while_opening_a_dossier(
     r = borne.call("GET", path)
     assert (r.status_code, r.get_json()["reason"]) == (403, "kiosk_not_opening")
     assert last_directory_entry(seeded).reason == "kiosk_not_opening"
-    # Neither a session nor a kiosk: nobody.
+    # Neither a session nor a kiosk: nobody, answered as every route without a session.
     r = seeded.client.get("/api/v1" + path + "&during=dossier_opening")
-    assert (r.status_code, r.get_json()["reason"]) == (403, "no_caller")
+    assert (r.status_code, r.get_json()["reason"]) == (401, "session_invalid")
     assert last_directory_entry(seeded).reason == "no_caller"
 
 
