@@ -245,6 +245,10 @@ class ServerClient:
         return SessionClient(self, token, on_expired)
 
 
+# Directory answers per page: as many big rows as a kiosk screen shows at once.
+DIRECTORY_PAGE = 6
+
+
 def _segment(value: str | int) -> str:
     """One path segment: an id taken from a kiosk URL can never add a path of its own."""
     return quote(str(value), safe="")
@@ -449,7 +453,7 @@ class SessionClient:
         self, q: str, *, purpose: str, page: int = 1, opening: bool = False
     ) -> ApiResponse:
         """The directory by name (issue 14): public data, decided and traced by the server."""
-        params = {"q": q, "purpose": purpose, "page": str(page)}
+        params = {"q": q, "purpose": purpose, "page": str(page), "limit": str(DIRECTORY_PAGE)}
         if opening:
             params["during"] = "dossier_opening"
         return self._call("GET", f"/directory/professionals?{urlencode(params)}")
