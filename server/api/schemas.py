@@ -181,6 +181,26 @@ SUMMARY = obj(
                 "refused": {"type": "integer", "minimum": 0},
             },
         },
+        # For the holder only: accesses flagged for review she was not told of yet
+        # (since her previous visit; all on a first visit), with the officer's outcome.
+        "flagged_since_last_visit": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": STR,
+                    "action": STR,
+                    "mode": STR,
+                    "actor": {"type": "object"},
+                    "status": {
+                        "type": "string",
+                        "enum": ["a_traiter", "en_cours", "justifiee", "non_justifiee"],
+                    },
+                    "rules": {"type": "array", "items": STR},
+                    "decided_since": BOOL,
+                },
+            },
+        },
     },
     ["dossier_id", "status", "patient"],
     closed=False,

@@ -207,6 +207,8 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     if full and who.actor.id == patient.id:
         # The home page's "Depuis votre dernière visite : 2 accès, dont 1 en urgence".
         out["since_last_visit"] = history.since_last_visit(ctx, patient.id)
+        # And the accesses flagged for review she was not told of yet (issue 14).
+        out["flagged_since_last_visit"] = history.flagged_since_last_visit(ctx, patient.id)
     if full and granted.facts is not None:
         out["actions"] = capabilities.allowed(who.actor, granted.facts, ctx.now, ctx.matrix)
     if not full:
