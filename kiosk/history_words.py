@@ -838,8 +838,10 @@ def flagged(item: dict[str, Any], lang: str) -> str:
     how = f", {mode[1 if en else 0]}" if mode else ""
     status = str(item.get("status"))
     review = REVIEWS.get(status, REVIEWS["a_traiter"])[1 if en else 0]
-    return f"{when}: {_who(item, lang)}{how}. {review}." if en else (
-        f"{when} : {_who(item, lang)}{how}. {review}."
+    return (
+        f"{when}: {_who(item, lang)}{how}. {review}."
+        if en
+        else (f"{when} : {_who(item, lang)}{how}. {review}.")
     )
 
 

@@ -23,6 +23,7 @@ from server.api import (  # noqa: E402, F401
     representation,
     reviews,
     search,
+    secret,
     session,
     tlog,
 )

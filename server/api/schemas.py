@@ -164,6 +164,8 @@ SUMMARY = obj(
         "patient": {"type": "object"},
         "medecin_traitant": PRO_REF,
         "readable_categories": {"type": "array", "items": CATEGORY},
+        # For a professional: this session is in secret connection with the minor.
+        "secret_connection": BOOL,
         "emergency_access": {"type": "object"},
         # For the patient (and representatives): what the policy allows them now
         # (server/services/capabilities.py), so the kiosk never offers a refused act.

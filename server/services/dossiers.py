@@ -13,7 +13,7 @@ from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
 from server.policy import Action, ActorKind, Context, decide
 from server.policy.model import DossierStatus
-from server.services import audit, capabilities, guard, history, lookup, receipts, views
+from server.services import audit, capabilities, guard, history, lookup, receipts, secret, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.validation import day, email, flag, phone, reject_unknown, require_object, text
@@ -213,6 +213,8 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
         out["actions"] = capabilities.allowed(who.actor, granted.facts, ctx.now, ctx.matrix)
     if not full:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
+        # The banner of a secret connection with a minor (issue 13), for this session only.
+        out["secret_connection"] = secret.is_on(ctx, who, row.id)
     return views.with_banner(out, granted)
 
 

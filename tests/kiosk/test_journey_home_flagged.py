@@ -30,7 +30,6 @@ def test_the_home_page_announces_a_flagged_access_then_its_outcome(at: Kiosk) ->
     assert "Accesses flagged for review" in page.inner_text("[data-testid=flagged] h2")
 
 
-
 def test_the_officers_outcome_is_announced_on_the_home_page(at: Kiosk) -> None:
     page: Any = at.page
     flag_the_demo_access(at)
