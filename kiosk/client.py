@@ -439,6 +439,10 @@ class SessionClient:
         path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
         return self._call("DELETE", path, idempotency_key=submission)
 
+    def set_secret_connection(self, dossier_id: int, *, on: bool, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/secret-connection"
+        return self._call("PUT", path, {"on": on}, idempotency_key=submission)
+
     def set_medecin_traitant(
         self, dossier_id: int, national_id: str, *, submission: str
     ) -> ApiResponse:

@@ -166,6 +166,7 @@ SUMMARY = obj(
         "readable_categories": {"type": "array", "items": CATEGORY},
         # For a professional: this session is in secret connection with the minor.
         "secret_connection": BOOL,
+        "minor": BOOL,
         "emergency_access": {"type": "object"},
         # For the patient (and representatives): what the policy allows them now
         # (server/services/capabilities.py), so the kiosk never offers a refused act.

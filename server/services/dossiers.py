@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, RepresentativeLink
-from server.policy import Action, ActorKind, Context, decide
+from server.policy import Action, ActorKind, Context, decide, is_minor
 from server.policy.model import DossierStatus
 from server.services import audit, capabilities, guard, history, lookup, receipts, secret, views
 from server.services.context import Ctx, Principal
@@ -215,6 +215,8 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
         # The banner of a secret connection with a minor (issue 13), for this session only.
         out["secret_connection"] = secret.is_on(ctx, who, row.id)
+        # Whether a secret connection can be offered (the policy's own age rule).
+        out["minor"] = is_minor(patient.birth_date, ctx.now)
     return views.with_banner(out, granted)
 
 
