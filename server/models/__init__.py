@@ -13,7 +13,7 @@ from server.models.auth import (
 )
 from server.models.base import Base, UTCDateTime, table_of
 from server.models.delegation import Delegation
-from server.models.directory import DirectoryEntry, SecretConnection
+from server.models.directory import DirectoryEntry, DirectoryWord, SecretConnection
 from server.models.document import (
     Document,
     DocumentContent,
@@ -56,6 +56,7 @@ __all__ = [
     "DenialRepeat",
     "DepositDigest",
     "DirectoryEntry",
+    "DirectoryWord",
     "Document",
     "DocumentContent",
     "DocumentEntry",

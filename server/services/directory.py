@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, insert, select
 
 from server.errors import AccessDenied, InvalidInput, Unauthenticated
 from server.identifiers import IdentifierError, parse_national_id
-from server.models import DirectoryEntry, Professional
+from server.models import DirectoryEntry, DirectoryWord, Professional
 from server.policy import Matrix
 from server.policy.directory import (
     DirectoryAction,
@@ -115,7 +115,12 @@ def search(
     query = parse(args)
     condition = and_(
         DirectoryEntry.profession.in_(sorted(decision.professions)),
-        *(DirectoryEntry.words.like(f"% {word}%") for word in query.words),
+        *(
+            DirectoryEntry.id.in_(
+                select(DirectoryWord.entry_id).where(DirectoryWord.word.like(f"{word}%"))
+            )
+            for word in query.words
+        ),
     )
     rows = ctx.session.scalars(
         select(DirectoryEntry)
@@ -226,7 +231,25 @@ def record_professional(ctx: Ctx, pro: Professional) -> DirectoryEntry:
     entry.source = SOURCE_SERVER
     for key, value in _keys(pro.last_name, pro.first_name).items():
         setattr(entry, key, value)
+    _index_words(ctx, [entry])
     return entry
+
+
+def _index_words(ctx: Ctx, entries: list[DirectoryEntry]) -> None:
+    """The word rows of these entries, rewritten from their folded names."""
+    if not entries:
+        return
+    ctx.session.flush()
+    ids = [e.id for e in entries]
+    ctx.session.execute(delete(DirectoryWord).where(DirectoryWord.entry_id.in_(ids)))
+    ctx.session.execute(
+        insert(DirectoryWord),
+        [
+            {"entry_id": e.id, "word": word[:100]}
+            for e in entries
+            for word in sorted(set(e.words.split()))
+        ],
+    )
 
 
 def professional_from_directory(ctx: Ctx, national_id: str) -> Professional | None:
@@ -271,6 +294,7 @@ def load(ctx: Ctx, text: str) -> Loaded:
         raise InvalidInput("directory_header", f"En-tête attendu : {';'.join(CSV_COLUMNS)}")
     existing = {e.national_id: e for e in ctx.session.scalars(select(DirectoryEntry))}
     added = updated = 0
+    changed: list[DirectoryEntry] = []
     for line, raw in enumerate(reader, start=2):
         row = _line(ctx.matrix, line, raw)
         entry = existing.get(row["national_id"])
@@ -285,6 +309,8 @@ def load(ctx: Ctx, text: str) -> Loaded:
             updated += 1
         for key, value in row.items():
             setattr(entry, key, value)
+        changed.append(entry)
+    _index_words(ctx, changed)
     known = sync_known(ctx)
     return Loaded(added, updated, known)
 
@@ -293,7 +319,6 @@ def sync_known(ctx: Ctx) -> int:
     pros = ctx.session.scalars(select(Professional)).all()
     for pro in pros:
         record_professional(ctx, pro)
-    ctx.session.flush()
     return len(pros)
 
 

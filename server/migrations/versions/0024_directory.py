@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import server.models.base
-from server.search.normalise import fold
+from server.search.normalise import WORD, fold
 
 revision: str = "0024"
 down_revision: str | None = "0020"
@@ -36,11 +36,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_entries")),
         sa.UniqueConstraint("national_id", name=op.f("uq_directory_entries_national_id")),
     )
-    op.create_index(
-        "ix_directory_entries_last_key", "directory_entries", ["last_key"], unique=False
+    op.create_table(
+        "directory_words",
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("word", sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["directory_entries.id"],
+            name=op.f("fk_directory_words_entry_id_directory_entries"),
+        ),
+        sa.PrimaryKeyConstraint("entry_id", "word", name=op.f("pk_directory_words")),
     )
     op.create_index(
-        "ix_directory_entries_first_key", "directory_entries", ["first_key"], unique=False
+        "ix_directory_words_word",
+        "directory_words",
+        ["word"],
+        unique=False,
+        postgresql_ops={"word": "varchar_pattern_ops"},
     )
     op.create_table(
         "secret_connections",
@@ -89,10 +101,19 @@ def upgrade() -> None:
                     "town": None,
                     "last_key": fold(last)[:100],
                     "first_key": fold(first)[:100],
-                    "words": (" " + " ".join(fold(f"{last} {first}").split()))[:210],
+                    "words": (" " + " ".join(WORD.findall(fold(f"{last} {first}"))))[:210],
                     "source": "server",
                 }
                 for nid, last, first, profession, structure in pros
+            ],
+        )
+        entries = conn.execute(sa.text("SELECT id, words FROM directory_entries")).all()
+        op.bulk_insert(
+            sa.table("directory_words", sa.column("entry_id"), sa.column("word")),
+            [
+                {"entry_id": entry_id, "word": word[:100]}
+                for entry_id, words in entries
+                for word in sorted(set(words.split()))
             ],
         )
 
@@ -100,6 +121,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_secret_connections_session_hash", table_name="secret_connections")
     op.drop_table("secret_connections")
-    op.drop_index("ix_directory_entries_first_key", table_name="directory_entries")
-    op.drop_index("ix_directory_entries_last_key", table_name="directory_entries")
+    op.drop_index("ix_directory_words_word", table_name="directory_words")
+    op.drop_table("directory_words")
     op.drop_table("directory_entries")
