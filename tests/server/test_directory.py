@@ -239,3 +239,28 @@ def _rpps(count: int) -> list[str]:
                 out.append(f"8{n}{key}")
                 break
     return out
+
+
+def test_the_seed_directory_command_loads_an_extract_and_says_what_is_wrong(
+    app: Any, settings: dict[str, Any], tmp_path: Any
+) -> None:
+    from tests.server.test_cli import dmp
+
+    url = settings["DATABASE_URL"]
+    extract_file = tmp_path / "annuaire.csv"
+    extract_file.write_text(extract(EXTRACT), encoding="utf-8")
+    done = dmp(settings, "db", "seed-directory", "--db", url, str(extract_file))
+    assert done.exit_code == 0, done.output
+    assert "5 added, 0 updated" in done.output
+    again = dmp(settings, "db", "seed-directory", "--db", url, str(extract_file))
+    assert "0 added, 5 updated" in again.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(extract([("810020000377", "X", "Y", "astrologue", "", "")]), encoding="utf-8")
+    refused = dmp(settings, "db", "seed-directory", "--db", url, str(bad))
+    assert refused.exit_code != 0
+    assert "ligne 2" in refused.output
+    # Without a file: the demo's extract.
+    demo = dmp(settings, "db", "seed-directory", "--db", url)
+    assert demo.exit_code == 0, demo.output
+    with app.extensions["dmp"].sessions() as s:
+        assert s.scalar(select(DirectoryEntry).where(DirectoryEntry.last_name == "MAILLARD"))
