@@ -46,7 +46,12 @@ DIRECTORY_QUERY = [
         "name": "q",
         "in": "query",
         "required": True,
-        "schema": {"type": "string", "maxLength": directory.Q_MAX, "pattern": SAFE_PATTERN},
+        "schema": {
+            "type": "string",
+            "minLength": directory.MIN_PREFIX,
+            "maxLength": directory.Q_MAX,
+            "pattern": SAFE_PATTERN,
+        },
         "description": "the beginning of each word of the name (last and first names, any "
         "order); case and accents are ignored; two letters at least",
     },

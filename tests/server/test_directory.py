@@ -110,8 +110,10 @@ def test_results_are_bounded_and_paged(world: World) -> None:
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({"q": "l"}, "q_too_short"),
-        ({"q": ""}, "q_too_short"),
+        ({"q": "l"}, "q_invalid"),  # the declared minLength, at the door
+        ({"q": ""}, "q_invalid"),
+        ({"q": "l ab"}, "q_too_short"),  # the first word is one letter
+        ({"q": "--"}, "q_too_short"),  # no word at all
         ({}, "q_too_short"),
         ({"q": "ab cd ef gh ij"}, "q_too_many_words"),
         ({"q": "x" * 61}, "q_invalid"),
