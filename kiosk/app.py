@@ -29,6 +29,7 @@ from .labels import CATEGORIES
 from .pages import (
     SessionGone,
     acting,
+    choosing,
     closure,
     common,
     delegate,
@@ -197,3 +198,4 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(delegate.bp)
     app.register_blueprint(representatives.bp)
     app.register_blueprint(password.bp)
+    app.register_blueprint(choosing.bp)

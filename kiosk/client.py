@@ -261,6 +261,10 @@ class ServerClient:
         return SessionClient(self, token, on_expired)
 
 
+# Directory answers per page: as many big rows as a kiosk screen shows at once.
+DIRECTORY_PAGE = 6
+
+
 def _segment(value: str | int) -> str:
     """One path segment: an id taken from a kiosk URL can never add a path of its own."""
     return quote(str(value), safe="")
@@ -448,6 +452,29 @@ class SessionClient:
     def unblock(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
         path = f"{self._dossier(dossier_id)}/blocks/{_segment(national_id)}"
         return self._call("DELETE", path, idempotency_key=submission)
+
+    def set_secret_connection(self, dossier_id: int, *, on: bool, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/secret-connection"
+        return self._call("PUT", path, {"on": on}, idempotency_key=submission)
+
+    def set_medecin_traitant(
+        self, dossier_id: int, national_id: str, *, submission: str
+    ) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/medecin-traitant"
+        return self._call("PUT", path, {"national_id": national_id}, idempotency_key=submission)
+
+    def add_care_team(self, dossier_id: int, national_id: str, *, submission: str) -> ApiResponse:
+        path = f"{self._dossier(dossier_id)}/care-team"
+        return self._call("POST", path, {"national_id": national_id}, idempotency_key=submission)
+
+    def find_professionals(
+        self, q: str, *, purpose: str, page: int = 1, opening: bool = False
+    ) -> ApiResponse:
+        """The directory by name (issue 14): public data, decided and traced by the server."""
+        params = {"q": q, "purpose": purpose, "page": str(page), "limit": str(DIRECTORY_PAGE)}
+        if opening:
+            params["during"] = "dossier_opening"
+        return self._call("GET", f"/directory/professionals?{urlencode(params)}")
 
     def set_emergency_settings(
         self, dossier_id: int, *, bris_de_glace: bool, centre_15: bool, submission: str

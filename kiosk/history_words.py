@@ -1108,6 +1108,23 @@ def _counted(text: str, count: int, lang: str) -> str:
     return f"{base} ({count} times)." if lang == "en" else f"{base} ({count} fois)."
 
 
+def flagged(item: dict[str, Any], lang: str) -> str:
+    """A flagged access announced on the home page (issue 14): when, who, how, and where
+    the privacy officer's review stands."""
+    en = lang == "en"
+    moment = _local(str(item.get("at")))
+    when = f"{day_label(moment, lang)}, {moment.strftime('%H:%M')}"
+    mode = MODES.get(str(item.get("mode")))
+    how = f", {mode[1 if en else 0]}" if mode else ""
+    status = str(item.get("status"))
+    review = REVIEWS.get(status, REVIEWS["a_traiter"])[1 if en else 0]
+    return (
+        f"{when}: {_who(item, lang)}{how}. {review}."
+        if en
+        else (f"{when} : {_who(item, lang)}{how}. {review}.")
+    )
+
+
 def _reviewed(line: Line, entry: dict[str, Any], lang: str) -> None:
     review = entry.get("review")
     status = review.get("status") if isinstance(review, dict) else None

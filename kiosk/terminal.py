@@ -102,6 +102,8 @@ class Dossier:
     acting: str | None = None
     acting_for: str = ""
     emergency: str | None = None  # the reason given, while bris de glace lasts
+    # A professional's secret connection with this minor (issue 13), as the server says.
+    secret: bool = False
     # The documents opened in this session, to show their pages and images from memory;
     # they leave with the dossier (patient card pulled) or with the session.
     viewed: Shelf = field(default_factory=Shelf)

@@ -72,6 +72,36 @@ def seed_demo(db_url: str | None, if_empty: bool) -> None:
     click.echo(report)
 
 
+@db.command("seed-directory")
+@DB_OPTION
+@click.argument("extract", type=click.Path(exists=True, dir_okay=False), required=False)
+def seed_directory(db_url: str | None, extract: str | None) -> None:
+    """Load a professionals directory extract (CSV, `;`, header national_id;last_name;
+    first_name;profession;establishment;town; default: the demo's config/directory-demo.csv),
+    idempotently, and bring every professional the server knows into the directory."""
+    from pathlib import Path
+
+    from server.app import build_runtime
+    from server.errors import InvalidInput
+    from server.services import directory
+
+    rt = build_runtime(_settings(db_url))
+    try:
+        text = Path(extract).read_text(encoding="utf-8") if extract else directory.demo_extract()
+        with rt.sessions() as session:
+            try:
+                found = directory.load(rt.ctx(session), text)
+            except InvalidInput as exc:
+                raise click.ClickException(exc.message) from None
+            session.commit()
+    finally:
+        rt.engine.dispose()
+    click.echo(
+        f"directory: {found.added} added, {found.updated} updated, "
+        f"{found.known} professionals of this server"
+    )
+
+
 @db.command("demo-session")
 @DB_OPTION
 @click.argument("who")

@@ -22,7 +22,7 @@ from server.identifiers import parse_national_id
 from server.models import Patient, Professional, ServiceAccount
 from server.policy import ActorKind
 from server.receipt_signer import ReceiptSignerError
-from server.services import access, documents, dossiers, trace_log
+from server.services import access, directory, documents, dossiers, trace_log
 from server.services.context import Ctx, Principal
 from server.signin import sessions
 
@@ -55,6 +55,9 @@ def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
             if if_empty and session.scalar(select(func.count()).select_from(Patient)):
                 return "demo data already present: nothing loaded"
             pros = _professionals(ctx)
+            # A newcomer finds a doctor by name (issue 14): a directory extract to choose
+            # from, and the demo's own professionals in it.
+            found = directory.load(ctx, directory.demo_extract())
             services = _services(ctx)
             session.commit()
             _activity(ctx, pros, services)
@@ -63,7 +66,8 @@ def seed(settings: dict[str, Any], *, if_empty: bool = False) -> str:
             trace_log.run(rt)
             alert_rules.run(rt)
             return (
-                f"loaded {len(pros)} professionals, {len(demo_cards.PATIENTS)} patients with their "
+                f"loaded {len(pros)} professionals, {found.added} more in the directory, "
+                f"{len(demo_cards.PATIENTS)} patients with their "
                 "dossiers, documents and access traces. Open a session with "
                 "`dmp db demo-session <INS or national id>`."
             )

@@ -27,6 +27,7 @@ from server.models import (
     FirstAccess,
     RepresentativeLink,
     SearchPosting,
+    SecretConnection,
     SubmissionSet,
     SubmissionSetEntry,
 )
@@ -74,6 +75,7 @@ def erase(session: Session, row: Dossier) -> None:
         ConsultationConsent,
         RepresentativeLink,
         EmergencyAccess,
+        SecretConnection,
         FirstAccess,
     ):
         session.execute(delete(model).where(model.dossier_id == row.id))

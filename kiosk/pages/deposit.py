@@ -106,10 +106,6 @@ def _form(replaces: str | None) -> Page:
                 body = {**body, "replace_reason": reason}  # kept with the old version
             r = server().replace(d, replaces, body, submission=submission)
         else:
-            if form.get("secret_connection") == "on" and t.pro.may.clinical_reading:
-                # A minor's secret (issue 13): the server refuses it unless the document
-                # is invisible to the representatives.
-                body = {**body, "secret_connection": True}
             r = server().deposit(d, body, submission=submission)
     except ServerUnavailable:
         # Nothing lost: the form comes back as typed, with the same submission id, so the
@@ -153,6 +149,7 @@ def _render(
         submission=submission,
         replaces=replaces,
         clinician=t.pro.may.clinical_reading,
+        secret=t.dossier is not None and t.dossier.secret,
     )
 
 

@@ -19,7 +19,7 @@ from kiosk.client import ApiResponse, ServerUnavailable
 from kiosk.i18n import gettext as _
 from kiosk.terminal import Dossier, SignInFailed, Terminal
 
-from . import new_submission_id, server, unreachable_message, valid_submission_id
+from . import choosing, new_submission_id, server, unreachable_message, valid_submission_id
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^(\+33|0)[1-9](\d{8})$")
@@ -111,6 +111,12 @@ def open_dossier_page(
     `t.dossier` is set, its summary naming the signed receipt)."""
 
     def show(form: Mapping[str, str], errors: list[str], submission: str) -> str:
+        # The médecin traitant is chosen by name (issue 14): the answers of the name typed,
+        # asked again at each display so that the one chosen keeps its name.
+        asked = form.get("find") or ""
+        page = choosing.page_number(asked if asked.isdigit() else form.get("mt_page"))
+        mt = choosing.find(form.get("mt_q", ""), "medecin_traitant", page, opening=True)
+        chosen = form.get("medecin_traitant", "")
         return render_template(
             "dossier_open.html",
             identity=identity,
@@ -118,12 +124,18 @@ def open_dossier_page(
             errors=errors,
             submission=submission,
             self_service=self_service,
+            mt=mt,
+            mt_label=choosing.chosen_label(mt, chosen, form.get("mt_label", "")),
+            describe=choosing.describe,
         )
 
     if request.method == "GET":
         return show(_on_file(t) if self_service else {}, [], new_submission_id()), "", {}
     form = request.form
     submission = valid_submission_id(form.get("submission"))
+    if form.get("find"):
+        # « Chercher » or another page of answers: the form comes back as typed.
+        return show(form, [], submission), submission, {}
     errors = dossier_form_errors(form, self_service=self_service)
     if errors:
         return (show(form, errors, submission), 400), submission, {}

@@ -88,6 +88,7 @@ def home() -> Response | str:
         signed=signed_receipts.after_change(),
         acting=t.dossier.acting if t.dossier else None,
         acting_for=t.dossier.acting_for if t.dossier else "",
+        flagged_words=lambda item: history_words.flagged(item, i18n.current()),
     )
 
 

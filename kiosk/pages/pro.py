@@ -12,14 +12,14 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from cardreader.errors import CardError
-from kiosk.client import Capabilities
+from kiosk.client import Capabilities, ServerUnavailable
 from kiosk.fhir_documents import KINDS
 from kiosk.i18n import gettext as _
 from kiosk.labels import DOCUMENT_TYPES
 from kiosk.terminal import Dossier, SignInFailed
 
 from . import home as go_home
-from . import new_submission_id, server, terminal, valid_submission_id
+from . import new_submission_id, server, terminal, unreachable_message, valid_submission_id
 from .finding import search_page, versions_page
 from .forms import open_dossier_page
 from .officer import OFFICER_PROFESSION
@@ -122,6 +122,7 @@ def dossier() -> Response | str:
         )
     docs = server().list_documents(d)
     t.dossier.summary = summary.body
+    t.dossier.secret = summary.body.get("secret_connection") is True
     t.draft = None  # back at the dossier: no deposit is being typed any more
     return render_template(
         "pro_dossier.html",
@@ -135,6 +136,26 @@ def dossier() -> Response | str:
         submission=new_submission_id(),
         emergency=t.dossier.emergency,
     )
+
+
+@bp.post("/dossier/secret")
+def secret() -> Response | str | tuple[str, int]:
+    """The « connexion secrète » with a minor (issue 13), chosen on opening the dossier:
+    the server holds it for this session and refuses any deposit the representatives
+    could see; the banner says it on every page."""
+    t = terminal()
+    if t.pro is None or t.dossier is None:
+        return go_home()
+    on = request.form.get("on") == "1"
+    submission = valid_submission_id(request.form.get("submission"))
+    try:
+        r = server().set_secret_connection(t.dossier.dossier_id, on=on, submission=submission)
+    except ServerUnavailable:
+        return render_template("error.html", message=unreachable_message()), 503
+    if not r.ok:
+        return render_template("error.html", message=r.message), 400
+    t.dossier.secret = on
+    return redirect(url_for("pro.dossier"))
 
 
 @bp.post("/dossier/consent")

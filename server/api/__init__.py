@@ -16,6 +16,7 @@ from server.api import (  # noqa: E402, F401
     auth_codes,
     auth_terminals,
     copresence,
+    directory,
     documents,
     dossiers,
     exports,
@@ -23,6 +24,7 @@ from server.api import (  # noqa: E402, F401
     representation,
     reviews,
     search,
+    secret,
     session,
     tlog,
 )

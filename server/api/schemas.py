@@ -164,6 +164,9 @@ SUMMARY = obj(
         "patient": {"type": "object"},
         "medecin_traitant": PRO_REF,
         "readable_categories": {"type": "array", "items": CATEGORY},
+        # For a professional: this session is in secret connection with the minor.
+        "secret_connection": BOOL,
+        "minor": BOOL,
         "emergency_access": {"type": "object"},
         # For the patient (and representatives): what the policy allows them now
         # (server/services/capabilities.py), so the kiosk never offers a refused act.
@@ -179,6 +182,26 @@ SUMMARY = obj(
                 "accesses": {"type": "integer", "minimum": 0},
                 "emergency": {"type": "integer", "minimum": 0},
                 "refused": {"type": "integer", "minimum": 0},
+            },
+        },
+        # For the holder only: accesses flagged for review she was not told of yet
+        # (since her previous visit; all on a first visit), with the officer's outcome.
+        "flagged_since_last_visit": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "at": STR,
+                    "action": STR,
+                    "mode": STR,
+                    "actor": {"type": "object"},
+                    "status": {
+                        "type": "string",
+                        "enum": ["a_traiter", "en_cours", "justifiee", "non_justifiee"],
+                    },
+                    "rules": {"type": "array", "items": STR},
+                    "decided_since": BOOL,
+                },
             },
         },
     },

@@ -13,6 +13,7 @@ from server.models.auth import (
 )
 from server.models.base import Base, UTCDateTime, table_of
 from server.models.delegation import Delegation
+from server.models.directory import DirectoryEntry, DirectoryWord, SecretConnection
 from server.models.document import (
     Document,
     DocumentContent,
@@ -55,6 +56,8 @@ __all__ = [
     "Delegation",
     "DenialRepeat",
     "DepositDigest",
+    "DirectoryEntry",
+    "DirectoryWord",
     "Document",
     "DocumentContent",
     "DocumentEntry",
@@ -81,6 +84,7 @@ __all__ = [
     "RepresentativeLink",
     "ReviewCase",
     "SearchPosting",
+    "SecretConnection",
     "ServiceAccount",
     "SubmissionSet",
     "SubmissionSetEntry",

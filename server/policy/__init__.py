@@ -5,6 +5,14 @@ the decision whatever it is, and turn a denial into an error only at their bound
 """
 
 from server.policy.age import is_minor
+from server.policy.directory import (
+    DirectoryAction,
+    DirectoryCaller,
+    DirectoryDecision,
+    DirectoryPurpose,
+    DirectoryReason,
+    decide_directory,
+)
 from server.policy.engine import decide, listed
 from server.policy.matrix import (
     Matrix,
@@ -38,6 +46,11 @@ __all__ = [
     "Context",
     "Decision",
     "DelegationFacts",
+    "DirectoryAction",
+    "DirectoryCaller",
+    "DirectoryDecision",
+    "DirectoryPurpose",
+    "DirectoryReason",
     "DocumentFacts",
     "DocumentStatus",
     "DossierFacts",
@@ -49,6 +62,7 @@ __all__ = [
     "ProfessionRules",
     "Reason",
     "decide",
+    "decide_directory",
     "default_matrix_path",
     "is_minor",
     "listed",

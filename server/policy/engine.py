@@ -38,6 +38,11 @@ The rules, in the order they are tried:
    checks (matrix, masking, authorship, status).
 8. Anything else is refused (DEFAULT_DENY).
 
+Acts on no dossier are decided apart, each by its own pure function with its own table
+of cases, so that this walk over every Action stays about dossiers: the privacy
+officer's review acts (policy/review.py) and the professionals directory search
+(policy/directory.py, which asks the matrix which professions it may answer).
+
 Design choices (where the rules left room):
 
 - Document-scoped actions (read, deposit, replace, archive, delete, mask, the two

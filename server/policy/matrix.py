@@ -53,6 +53,16 @@ class Matrix:
             return None
         return self.professions.get(code)
 
+    def eligible(self) -> frozenset[str]:
+        """Codes of the professions the law admits to the DMP at all."""
+        return frozenset(code for code, rules in self.professions.items() if rules.eligible)
+
+    def may_be_medecin_traitant(self) -> frozenset[str]:
+        """Codes of the professions a patient may designate as médecin traitant."""
+        return frozenset(
+            code for code, rules in self.professions.items() if rules.may_be_medecin_traitant
+        )
+
 
 def default_matrix_path() -> Path:
     """config/access-matrix.toml at the repository root."""

@@ -40,7 +40,10 @@ DOSSIER_ACTIONS = (
 
 
 def allowed(actor: Actor, facts: DossierFacts, now: datetime, matrix: Matrix) -> list[str]:
-    ctx = Context(now=now, target_professional_id=SOMEONE)
+    # Someone who may be designated médecin traitant: a physician (the kiosk's choice
+    # offers physicians only, from the directory).
+    physician = min(matrix.may_be_medecin_traitant(), default=None)
+    ctx = Context(now=now, target_professional_id=SOMEONE, target_profession=physician)
     found = [a.value for a in DOSSIER_ACTIONS if decide(actor, a, facts, None, ctx, matrix).allowed]
     # The patient's own deposit, and masking a document of theirs they can read.
     own = DocumentFacts(

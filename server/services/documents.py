@@ -24,6 +24,7 @@ from server.models import Document, DocumentContent, DocumentEntry, Dossier, Pat
 from server.policy import Action, ActorKind, Category, decide
 from server.search import index as search_index
 from server.services import document_text, guard, listing, lookup, receipts, views
+from server.services import secret as secret_connection
 from server.services.context import Ctx, Principal
 from server.services.facts import document_facts
 from server.validation import (
@@ -170,7 +171,9 @@ def structure(ctx: Ctx, who: Principal, dossier_id: int, logical_id: str) -> dic
 
 def deposit(ctx: Ctx, who: Principal, dossier_id: int, body: Any) -> dict[str, Any]:
     data = _deposit_fields(ctx, who, body, DEPOSIT_FIELDS | {"secret_connection"})
-    secret = _secret_connection(who, body)
+    # Said on the deposit, or the session's own secret connection with this minor
+    # (services/secret.py): either way, only a deposit invisible to the representatives.
+    secret = _secret_connection(who, body) or secret_connection.is_on(ctx, who, dossier_id)
     row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_DEPOSIT, dossier_id)
     doc = _new_document(ctx, who, row, data)
     detail = {"secret_connection": True} if secret else None

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from server.errors import DmpError, InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_ins
 from server.models import Dossier, Patient, Professional, RepresentativeLink
-from server.policy import Action, ActorKind, Context, decide
+from server.policy import Action, ActorKind, Context, decide, is_minor
 from server.policy.model import DossierStatus
-from server.services import audit, capabilities, guard, history, lookup, receipts, views
+from server.services import audit, capabilities, guard, history, lookup, receipts, secret, views
 from server.services.context import Ctx, Principal
 from server.services.facts import load
 from server.signin import copresence
@@ -282,10 +282,16 @@ def summary(ctx: Ctx, who: Principal, dossier_id: int) -> dict[str, Any]:
     if full and who.actor.id == patient.id:
         # The home page's "Depuis votre dernière visite : 2 accès, dont 1 en urgence".
         out["since_last_visit"] = history.since_last_visit(ctx, patient.id)
+        # And the accesses flagged for review she was not told of yet (issue 14).
+        out["flagged_since_last_visit"] = history.flagged_since_last_visit(ctx, patient.id)
     if full and granted.facts is not None:
         out["actions"] = capabilities.allowed(who.actor, granted.facts, ctx.now, ctx.matrix)
     if not full:
         out["readable_categories"] = sorted(c.value for c in granted.decision.readable_categories)
+        # The banner of a secret connection with a minor (issue 13), for this session only.
+        out["secret_connection"] = secret.is_on(ctx, who, row.id)
+        # Whether a secret connection can be offered (the policy's own age rule).
+        out["minor"] = is_minor(patient.birth_date, ctx.now)
     return views.with_banner(out, granted)
 
 

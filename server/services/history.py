@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry, Document, LogLeaf, Receipt
+from server.models import AuditEntry, Document, LogLeaf, Receipt, ReviewCase
 from server.policy import Action, Matrix
 from server.services import audit, denials, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
@@ -349,23 +349,7 @@ def since_last_visit(ctx: Ctx, patient_id: int) -> dict[str, Any] | None:
     many accesses, how many in an emergency, how many refused attempts. None on a first
     visit. Counts only: the history page says who and what."""
     chain = audit.chain_for(patient_id)
-    own = ctx.session.scalars(
-        select(AuditEntry.at)
-        .where(
-            AuditEntry.chain == chain,
-            AuditEntry.actor_kind == "patient",
-            AuditEntry.actor_id == patient_id,
-        )
-        .order_by(AuditEntry.seq.desc())
-        .limit(1000)
-    ).all()
-    start = ctx.now
-    previous_end = None
-    for at in own:
-        if start - at > VISIT_GAP:
-            previous_end = at
-            break
-        start = at
+    previous_end = previous_visit_end(ctx, patient_id)
     if previous_end is None:
         return None
     others = (
@@ -390,6 +374,82 @@ def since_last_visit(ctx: Ctx, patient_id: int) -> dict[str, Any] | None:
         "emergency": emergency,
         "refused": refused,
     }
+
+
+def previous_visit_end(ctx: Ctx, patient_id: int) -> datetime | None:
+    """When the holder's previous visit ended (their own actions less than VISIT_GAP
+    apart are one visit, the current one going on); None on a first visit."""
+    own = ctx.session.scalars(
+        select(AuditEntry.at)
+        .where(
+            AuditEntry.chain == audit.chain_for(patient_id),
+            AuditEntry.actor_kind == "patient",
+            AuditEntry.actor_id == patient_id,
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(1000)
+    ).all()
+    start = ctx.now
+    for at in own:
+        if start - at > VISIT_GAP:
+            return at
+        start = at
+    return None
+
+
+# The home page names this many flagged accesses at most; the history has them all.
+FLAGGED_SHOWN = 10
+
+
+def _flagged_actor(matrix: Matrix, name: str, profession: str | None) -> dict[str, Any]:
+    rules = matrix.rules_for(profession)
+    return {
+        "name": name,
+        "profession": profession,
+        "profession_label": {"fr": rules.label_fr, "en": rules.label_en} if rules else None,
+    }
+
+
+def flagged_since_last_visit(ctx: Ctx, patient_id: int) -> list[dict[str, Any]]:
+    """The accesses flagged for review (server/alerts/) that the holder has not been shown
+    yet: flagged, or given the officer's outcome, since their previous visit (all of
+    them on a first visit: she was never told). Who, when, how and the review's state;
+    never the officer's comment or name (as the history)."""
+    previous_end = previous_visit_end(ctx, patient_id)
+    news = (
+        or_(ReviewCase.flagged_at > previous_end, ReviewCase.decided_at > previous_end)
+        if previous_end is not None
+        else ReviewCase.id.is_not(None)
+    )
+    found = ctx.session.execute(
+        select(
+            ReviewCase.status,
+            ReviewCase.rules,
+            ReviewCase.decided_at,
+            AuditEntry.at,
+            AuditEntry.action,
+            AuditEntry.mode,
+            AuditEntry.actor_name,
+            AuditEntry.actor_profession,
+        )
+        .join(AuditEntry, AuditEntry.id == ReviewCase.audit_entry_id)
+        .where(ReviewCase.patient_id == patient_id, news)
+        .order_by(AuditEntry.at.desc(), ReviewCase.id.desc())
+        .limit(FLAGGED_SHOWN)
+    )
+    return [
+        {
+            "at": views.iso(row.at),
+            "action": row.action,
+            "mode": row.mode,
+            "actor": _flagged_actor(ctx.matrix, row.actor_name, row.actor_profession),
+            "status": row.status,
+            "rules": row.rules.split(),
+            "decided_since": row.decided_at is not None
+            and (previous_end is None or row.decided_at > previous_end),
+        }
+        for row in found
+    ]
 
 
 def render(

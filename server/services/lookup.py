@@ -18,7 +18,7 @@ from server.errors import InvalidInput, NotFound
 from server.identifiers import IdentifierError, parse_national_id
 from server.models import AuditHead, Document, Dossier, Patient, Professional, table_of
 from server.policy import Action, ActorKind, Obligation
-from server.services import audit, guard
+from server.services import audit, directory, guard
 from server.services.context import Ctx, Principal
 from server.services.facts import (
     DossierRef,
@@ -218,7 +218,11 @@ def find_professional(ctx: Ctx, value: object) -> Professional | None:
     """The professional with this national id, or None; the caller decides what an
     unknown one means (`professional`, or a creation's own decision)."""
     nid = national_id(value)
-    return ctx.session.scalars(select(Professional).where(Professional.national_id == nid)).first()
+    found = ctx.session.scalars(select(Professional).where(Professional.national_id == nid)).first()
+    if found is None:
+        # Chosen from the directory (issue 14): known to the server from now on.
+        found = directory.professional_from_directory(ctx, nid)
+    return found
 
 
 def professional(

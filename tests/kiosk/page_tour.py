@@ -67,6 +67,8 @@ def patient_pages(at: Kiosk, check: Check) -> list[str]:
             "/patient/documents/search?q=consultation",
             "/patient/synthesis",
             "/patient/access",
+            "/patient/access/choose/medecin_traitant?q=ma",
+            "/patient/access/choose/care_team?q=caron",
             "/patient/access/810003123451/block?name=Claire+MOREAU",
             "/patient/emergency",
             "/patient/history",
@@ -97,6 +99,10 @@ def opening_pages(at: Kiosk, check: Check) -> list[str]:
     at.sign_in_patient("patient-camille-nicolas")
     page.wait_for_url("**/patient/create")
     found = _checked(page, check)
+    page.fill("#mt_q", "lefevre")  # the directory's answers (issue 14)
+    page.click("[data-testid=mt-find]")
+    page.wait_for_selector("[data-testid^=pick-]")
+    found += _checked(page, check)
     page.click("[data-testid=open-dossier]")
     page.wait_for_selector("[data-testid=error]")
     found += _checked(page, check)

@@ -137,7 +137,10 @@ def test_opening_her_dossier_keeps_what_she_typed_and_speaks_to_her(at: Kiosk) -
     assert "Le patient" not in main
     assert not page.is_checked("[data-testid=consent]")  # never pre-ticked
     page.fill("#phone", "06 12 34 56 7")  # one digit short
-    page.fill("#medecin_traitant", "810002813839")
+    page.fill("#mt_q", "dupont")
+    page.click("[data-testid=mt-find]")  # the search keeps what she typed too
+    assert page.input_value("#phone") == "06 12 34 56 7"
+    page.check("[data-testid=pick-810002813839]")
     page.uncheck("input[name=centre_15]")
     page.check("[data-testid=consent]")
     page.click("[data-testid=open-dossier]")
@@ -147,7 +150,7 @@ def test_opening_her_dossier_keeps_what_she_typed_and_speaks_to_her(at: Kiosk) -
     assert not page.is_checked("input[name=centre_15]")
     assert page.is_checked("input[name=bris_de_glace]")
     assert page.input_value("#phone") == "06 12 34 56 7"
-    assert page.input_value("#medecin_traitant") == "810002813839"
+    assert page.is_checked("[data-testid=pick-810002813839]")
     assert page.input_value("#email") == "camille.nicolas@example.org"
     page.uncheck("[data-testid=consent]")
     page.fill("#phone", "06 12 34 56 78")

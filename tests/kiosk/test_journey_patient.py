@@ -23,7 +23,10 @@ def test_patient_creates_a_dossier_with_explicit_consent_and_enrols_totp(at: Kio
     assert "consentement explicite" in page.inner_text("[data-testid=error]")
     page.check("[data-testid=consent]")
     page.uncheck("input[name=centre_15]")
-    page.fill("#medecin_traitant", "810002813839")
+    # Her médecin traitant, chosen by name from the directory (issue 14).
+    page.fill("#mt_q", "dupont jean")
+    page.click("[data-testid=mt-find]")
+    page.check("[data-testid=pick-810002813839]")
     page.click("[data-testid=open-dossier]")
     page.wait_for_url("**/patient/totp**")
     at.shot("patient", "totp")

@@ -207,17 +207,27 @@ def test_a_secret_deposit_for_a_minor_stays_hidden_from_the_parent(at: Kiosk) ->
     page: Any = at.page
     # Dr DUPONT, Lucas's médecin traitant, with Lucas (a minor) at the counter.
     at.at_counter("medecin_generaliste-dupont", "patient-lucas-lefebvre")
+    # Issue 13: the secret connection is chosen as the minor's dossier opens, and holds
+    # for the session: the banner says it on every page.
+    assert page.locator("[data-testid=secret-banner]").count() == 0
+    page.click("[data-testid=secret-on]")
+    page.wait_for_url("**/pro/dossier")
+    assert "invisible à ses représentants légaux" in page.inner_text("[data-testid=secret-banner]")
+    at.shot("pro", "connexion-secrete")
     page.click("[data-testid=deposit]")
+    assert "Connexion secrète" in page.inner_text("[data-testid=secret-banner]")
+    assert page.is_checked("[data-testid=invisible-rep-locked]")
+    assert page.is_disabled("[data-testid=invisible-rep-locked]")
     page.select_option("#type_code", index=1)
     page.fill("#title", "Consultation confidentielle")
     page.fill("#text", "Entretien à la demande du patient.")
-    page.check("[data-testid=secret-connection]")
+    # The server enforces it, whatever the page sends: a visible deposit is refused.
+    page.evaluate("document.querySelector('input[type=hidden][name=invisible_rep]').remove()")
     page.click("[data-testid=save]")
     assert "doit être non visible" in page.inner_text("[data-testid=error]")
-    page.check("input[name=invisible_rep]")
-    page.check("[data-testid=secret-connection]")
-    page.click("[data-testid=save]")
+    page.click("[data-testid=save]")  # the page as the kiosk makes it
     page.wait_for_selector("[data-testid=saved]")
+    assert page.locator("[data-testid=secret-banner]").count() == 1
     at.pull(READER_PATIENT)
     at.pull(READER_PRO)
     page.wait_for_url(lambda url: "/pro" not in url)

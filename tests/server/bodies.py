@@ -103,6 +103,7 @@ def valid_bodies() -> dict[tuple[str, str], dict[str, Any]]:
             ("PUT", "/api/v1/me/password"): {"password": "a long enough passphrase"},
             ("PUT", "/api/v1/reviews/{case_id}/outcome"): {"outcome": "justifiee"},
             ("POST", D + "/documents"): {**deposit, "secret_connection": False},
+            ("PUT", D + "/secret-connection"): {"on": True},
             ("POST", D + "/representatives"): {"ins": "187069201234563", "identity_checked": True},
             ("POST", D + "/representatives/remove"): {
                 "ins": "187069201234563",

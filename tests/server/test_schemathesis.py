@@ -74,6 +74,12 @@ BEYOND_THE_SCHEMA = {
     "from_invalid",
     "to_invalid",
     "period_invalid",
+    # The professionals directory (issue #14): a name of punctuation only, or whose first
+    # word is one letter.
+    "q_too_short",
+    # The secret connection (issue #13): a professional's, on a minor's dossier only.
+    "secret_connection_professional_only",
+    "not_a_minor",
 }
 
 

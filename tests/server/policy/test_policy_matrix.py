@@ -228,3 +228,12 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(MatrixError, match="access matrix file not found") as caught:
         load_matrix(path)
     assert str(path) in str(caught.value)
+
+
+def test_the_matrix_names_the_eligible_professions_and_the_physicians() -> None:
+    matrix = load_matrix(default_matrix_path())
+    assert matrix.eligible() == {c for c, r in matrix.professions.items() if r.eligible}
+    assert "medecin_travail" not in matrix.eligible()
+    assert matrix.may_be_medecin_traitant() <= matrix.eligible()
+    assert "medecin_generaliste" in matrix.may_be_medecin_traitant()
+    assert "pharmacien" not in matrix.may_be_medecin_traitant()
