@@ -75,6 +75,7 @@ ONLINE_PAGES = frozenset(
         "patient.synthesis_document",
         "patient.visibility",
         "patient.access",
+        "choosing.choose",
         "patient.block",
         "patient.emergency",
         "patient.history",

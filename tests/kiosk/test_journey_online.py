@@ -302,3 +302,36 @@ def test_in_english_the_online_space_is_english(at: Kiosk) -> None:
     at_home.sign_in(at, page)
     assert "Hello Marie" in page.inner_text("[data-testid=greeting]")
     assert "Terminer" not in page.inner_text("header")
+
+
+def test_every_link_of_the_online_space_leads_to_a_page_it_offers(at: Kiosk) -> None:
+    """No dead end: every link reachable from the home page (and the pages they lead to)
+    opens a page offered online, never « pas proposée dans l'espace en ligne » (the
+    access page once offered « Changer de médecin traitant », a kiosk-only page)."""
+    page: Any = at.page
+    at_home.sign_in(at, page)
+    base = at.running.online_url
+    seen: set[str] = set()
+    queue = ["/patient/"]
+    while queue:
+        path = queue.pop()
+        if path in seen or len(seen) > 60:
+            continue
+        seen.add(path)
+        page.goto(base + path)
+        assert "pas proposée dans l'espace en ligne" not in page.inner_text("body"), path
+        hrefs = page.locator("main a[href]").evaluate_all(
+            "els => els.map(e => new URL(e.href).pathname)"
+        )
+        # Links within the patient's pages; not sign-out, documents' content or receipts'
+        # files, which are not pages.
+        queue += [
+            h
+            for h in hrefs
+            if h.startswith("/patient/") and not h.endswith((".pdf", "/content", "/download"))
+        ]
+    assert {
+        "/patient/access",
+        "/patient/history",
+        "/patient/access/choose/medecin_traitant",
+    } <= seen
