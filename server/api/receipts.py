@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from flask import Response
 
 from server import receipt_pdf
 from server.api import api
 from server.api.runtime import run, runtime
 from server.api.schemas import RECEIPT_ID, ROW_ID, STR, obj
+from server.errors import NotFound
 from server.receipt_signer import SignerUnavailable
 from server.services import receipts
 from server.services.context import Ctx, Principal
@@ -57,6 +59,27 @@ def receipt_certificate() -> Any:
     if signer is None:
         raise SignerUnavailable()
     return Response(signer.chain_pem(), 200, mimetype=PEM_TYPE)
+
+
+@api.route(
+    "GET",
+    "/receipts/card-roots",
+    "The roots of the card PKI the server trusts (PEM): to verify a co-presence receipt",
+    tag=TAG,
+    content_type=PEM_TYPE,
+    response={"type": "string"},
+    public=True,
+)
+def card_roots() -> Any:
+    # Public and untraced like the signer's chain: a verifier of a co-presence receipt
+    # checks each card up to one of these, after checking the root itself against the
+    # fingerprint the card authority publishes (docs/receipts.md).
+    trust = runtime().trust
+    if not trust.configured:  # a server without card PKI has no card root to publish
+        raise NotFound("card_pki_not_configured", "Aucune PKI de cartes sur ce serveur.")
+    roots = trust.anchors().roots
+    pem = b"".join(root.public_bytes(serialization.Encoding.PEM) for root in roots)
+    return Response(pem, 200, mimetype=PEM_TYPE)
 
 
 @api.route(

@@ -125,7 +125,12 @@ MAKERS = {
 def roots(world: World, test_pki: CardPki) -> tuple[bytes, bytes]:
     """The receipts' root (last of the published chain) and the card PKI's root."""
     chain = bytes(world.client.get("/api/v1/receipts/certificate").data)
-    return last_certificate(chain), (test_pki.directory / "root-ca.pem").read_bytes()
+    # The card root as the server publishes it, and it is the card PKI's own.
+    served = world.client.get("/api/v1/receipts/card-roots")
+    assert (served.status_code, served.mimetype) == (200, "application/x-pem-file")
+    card_root = bytes(served.data)
+    assert card_root == (test_pki.directory / "root-ca.pem").read_bytes()
+    return last_certificate(chain), card_root
 
 
 @pytest.mark.parametrize("made_by", list(MAKERS))
