@@ -35,6 +35,7 @@ from server.models.session import (
     IdempotencyRecord,
     OutboxMessage,
 )
+from server.models.summary import SummaryCache
 from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "ReviewCase",
     "SearchPosting",
     "ServiceAccount",
+    "SummaryCache",
     "TotpCredential",
     "UTCDateTime",
     "table_of",
