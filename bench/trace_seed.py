@@ -116,3 +116,38 @@ def seed_history(
                     flush=True,
                 )
     return have
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Tops up, ahead of a run, the chains `server_bench --scenarios audit_page` would
+    top up itself (the same seeded sample of dossiers: one per client)."""
+    import argparse
+
+    from bench.population import DEFAULT_KEY_FILE, master_key_b64
+    from bench.server_bench import AUDIT_ENTRIES, Preparer, load_population
+    from server.app import build_runtime
+    from server.config import load_settings
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--db", required=True, metavar="URL")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--entries", type=int, default=AUDIT_ENTRIES)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pool", type=int, default=1000)
+    parser.add_argument("--master-key-file", default=DEFAULT_KEY_FILE)
+    args = parser.parse_args(argv)
+    settings = load_settings({"DATABASE_URL": args.db})
+    settings["MASTER_KEY"] = master_key_b64(args.master_key_file)
+    rt = build_runtime(settings)
+    try:
+        prep = Preparer(rt, load_population(rt), args.clients, args.pool, args.seed)
+        for dossier_id, patient_id, mt_id in [sh[0] for sh in prep.shares("audit_page")]:
+            length = seed_history(rt, dossier_id, patient_id, mt_id, args.entries, args.seed)
+            print(f"dossier {dossier_id}: {length} trace entries", flush=True)
+    finally:
+        rt.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
