@@ -31,7 +31,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("dossier_id", "view_key", name=op.f("pk_summary_cache")),
     )
+    # The history page's lookup of its entries' receipts (server/services/history.py).
+    op.create_index("ix_receipts_audit_entry_id", "receipts", ["audit_entry_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_receipts_audit_entry_id", table_name="receipts")
     op.drop_table("summary_cache")
