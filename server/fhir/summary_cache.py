@@ -83,10 +83,10 @@ def view_key(
 ) -> bytes:
     """The key of this view: see the module's docstring."""
     mac = hmac.new(ctx.keyring.dossier_key(wrapped_key, PURPOSE), digestmod=hashlib.sha256)
-    mac.update(json.dumps([FORMAT, dossier_id, base]).encode())
-    for row in rows:
-        # Every column, in the statement's order; a separator no JSON text holds.
-        mac.update(b"\n" + json.dumps(list(row), default=str).encode())
+    # Every column of every row, in the statement's order, as one JSON text (dates as
+    # their ISO form with offset).
+    view = [FORMAT, dossier_id, base, [list(row) for row in rows]]
+    mac.update(json.dumps(view, default=str).encode())
     return mac.digest()
 
 
