@@ -182,6 +182,9 @@ SUMMARY_PAIRS = (
 )
 # Issue #14: an API client paging the patient's history as FHIR AuditEvents, 50 a page,
 # in a dossier whose chain holds 10,000 entries (bench/trace_seed.py): p99 under 30 ms.
+# The cached summaries are measured warm: each client first asks once for every summary
+# of its share (before the warm-up; the uncached twins measure the cold build).
+PRIMED = ("summary_typical", "summary_large")
 AUDIT_ENTRIES = 10_000
 AUDIT_PAGE = 50
 TARGET_AUDIT_P99_MS = 30.0
@@ -322,15 +325,24 @@ def _cpu() -> float:
 
 
 def client_main(
-    pipe: Connection, port: int, targets: list[Target], seed: int, tag: str
+    pipe: Connection, port: int, targets: list[Target], seed: int, tag: str, prime: bool = False
 ) -> None:  # pragma: no cover - runs in a child process
-    """One closed-loop client: waits for the window, then requests back to back."""
+    """One closed-loop client: waits for the window, then requests back to back.
+    `prime`: first sends each of its distinct requests once (not measured)."""
     host = f"127.0.0.1:{port}"
     rng = random.Random(seed)
     prebuilt = [_request_bytes(t, host) for t in targets]
     conn = HttpConnection("127.0.0.1", port)
     result = ClientResult()
     counter = 0
+    if prime:
+        # Each distinct request once before the window (a cached scenario measured warm).
+        for target, data in dict(zip(targets, prebuilt, strict=True)).items():
+            status, body = conn.request(data)
+            if status != target.expect:
+                result.errors += 1
+                if len(result.error_samples) < 3:
+                    result.error_samples.append(f"prime {target.path}: {status} {body[:300]!r}")
     pipe.send("ready")
     start, stop = pipe.recv()  # monotonic instants shared by every process on Linux
     cpu_start: float | None = None
@@ -993,7 +1005,9 @@ def run_scenario(
         parent, child = spawn.Pipe()
         tag = f"bench-{uuid.uuid4().hex[:12]}-{i}"
         proc = spawn.Process(
-            target=client_main, args=(child, port, targets, seed * 1000 + i, tag), daemon=True
+            target=client_main,
+            args=(child, port, targets, seed * 1000 + i, tag, name in PRIMED),
+            daemon=True,
         )
         proc.start()
         pipes.append(parent)
