@@ -749,7 +749,19 @@ class Preparer:
             top = lengths[d] + 1
             befores = range(top - AUDIT_PAGE, AUDIT_PAGE, -AUDIT_PAGE)
             pages = [base] + [f"{base}&_before={before}" for before in befores]
-            out.append([Target("GET", path, tk[p], 200) for path in pages])
+            # Latencies also by depth (the newest page, then thirds of the chain): a
+            # keyset page costs the same at any depth.
+            third = max(1, len(pages) // 3)
+            labels = ["newest page"] + [
+                ("recent", "middle", "oldest")[min(2, (k - 1) // third)]
+                for k in range(1, len(pages))
+            ]
+            out.append(
+                [
+                    Target("GET", path, tk[p], 200, label=label)
+                    for path, label in zip(pages, labels, strict=True)
+                ]
+            )
         self.audit_lengths = lengths
         return out
 
