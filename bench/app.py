@@ -14,6 +14,10 @@ shape is used, so the app also starts on its own.
 
 `/bench/floor/<patient id>` is the floor of an access-checked read: session, durable
 trace entry, the same body (see `floor` below).
+
+`/bench/summary_nocache/<dossier id>` is `GET /fhir/R4/Patient/<id>/$summary` with the
+summary cache bypassed (same decision, trace and Bundle, built from the structures at
+every request): what the cache saves, measured in the same run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from flask import Blueprint, Flask, Response
 
 from server.api.runtime import run
 from server.app import create_app
+from server.fhir import summary
+from server.fhir.outcome import FHIR_JSON
+from server.fhir.routes import base_url
 from server.policy import Action
 from server.policy.model import Decision, Mode, Reason
 from server.services import guard
@@ -63,6 +70,16 @@ def create_bench_app(test_config: dict[str, Any] | None = None) -> Flask:
                 ctx, who, Action.DOCUMENT_LIST, FLOOR_DECISION, patient, None, {"all": False}
             )
             return Response(body, 200, mimetype="application/json")
+
+        return run(work)
+
+    @bench.get("/bench/summary_nocache/<int:dossier_id>")
+    def summary_nocache(dossier_id: int) -> Response:
+        base = base_url()
+
+        def work(ctx: Ctx, who: Principal) -> Response:
+            body = summary.summary(ctx, who, dossier_id, base, cache=False)
+            return Response(body, 200, mimetype=FHIR_JSON)
 
         return run(work)
 

@@ -38,9 +38,20 @@ Scenarios, each run by C client processes for D seconds after a warm-up:
     summary_typical  IPS GET /fhir/R4/Patient/<id>/$summary as the médecin traitant in
                      list_mt's dossiers: the listing's decision, every shown standing
                      version's structure unsealed, one trace entry naming the documents
-                     drawn on; issue #12's target p99 under 50 ms (no cache)
+                     drawn on; issue #12's target p99 under 50 ms (through the
+                     summary cache)
     summary_large    the same in list_large's dossiers (500 documents or more): p99 under
                      150 ms
+    summary_typical_nocache, summary_large_nocache
+                     the same summaries built without the summary cache (bench.app's
+                     /bench/summary_nocache/<id>: same decision, trace and Bundle). The
+                     summary scenarios sample dossiers holding structured documents when
+                     the population has any (only those have something to summarise)
+    audit_page       issue #14: the patient's API client paging their history as FHIR
+                     AuditEvents (GET /fhir/R4/AuditEvent?patient=...&_count=50, random
+                     pages through `_before`), one dossier per client whose chain is first
+                     topped up to --audit-entries (10,000) real entries
+                     (bench/trace_seed.py); target p99 under 30 ms
 
 Sessions are opened through the real service (`sessions.open_session`), consents granted
 through `access.grant_consent` as the patient, all traced like any other act. Each client
@@ -88,6 +99,7 @@ from urllib.parse import urlencode
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
 
+from bench import trace_seed
 from bench.app import BASELINE_ENV
 from bench.corpus import Corpus, GeneratedDocument, random_context
 from bench.corpus_text import plain_text
@@ -97,7 +109,14 @@ from server.api.runtime import Runtime
 from server.app import build_runtime
 from server.config import load_settings
 from server.migrate import require_current
-from server.models import ConsultationConsent, Document, Dossier, Patient, Professional
+from server.models import (
+    ConsultationConsent,
+    Document,
+    DocumentStructure,
+    Dossier,
+    Patient,
+    Professional,
+)
 from server.policy import ActorKind
 from server.search import query
 from server.services import access, documents, trace_log
@@ -124,6 +143,9 @@ SCENARIOS = (
     "list_mt_logged",
     "summary_typical",
     "summary_large",
+    "summary_typical_nocache",
+    "summary_large_nocache",
+    "audit_page",
 )
 # The issue's deposit comparison: a 10-page PDF with extraction against a text document
 # (a typical one; and one holding the same words, which leaves the PDF reading alone).
@@ -147,6 +169,26 @@ LOG_PAIRS = (("floor_logged", "floor"), ("list_mt_logged", "list_mt"))
 LOGGED = "_logged"
 # Issue #12: the IPS $summary of a typical dossier and of a 500-document one (p99, ms).
 TARGET_SUMMARY_P99_MS = {"summary_typical": 50.0, "summary_large": 150.0}
+# The same summaries built without the cache (bench.app's /bench/summary_nocache route:
+# the same decision, trace and Bundle), and each against the floor of the same run.
+NOCACHE = "_nocache"
+SUMMARY_PAIRS = (
+    ("summary_typical", "floor"),
+    ("summary_large", "floor"),
+    ("summary_typical_nocache", "floor"),
+    ("summary_large_nocache", "floor"),
+    ("summary_typical", "summary_typical_nocache"),
+    ("summary_large", "summary_large_nocache"),
+)
+# Issue #14: an API client paging the patient's history as FHIR AuditEvents, 50 a page,
+# in a dossier whose chain holds 10,000 entries (bench/trace_seed.py): p99 under 30 ms.
+# The cached summaries are measured warm: each client first asks once for every summary
+# of its share (before the warm-up; the uncached twins measure the cold build).
+PRIMED = ("summary_typical", "summary_large")
+AUDIT_ENTRIES = 10_000
+AUDIT_PAGE = 50
+TARGET_AUDIT_P99_MS = 30.0
+AUDIT_PAIRS = (("audit_page", "floor"),)
 LARGE_DOCS = 500
 # One query of each kind a professional types, from the corpus's vocabulary
 # (bench/corpus_text.py, bench/data/). Probed on the 10,000-dossier population, in 6
@@ -283,15 +325,24 @@ def _cpu() -> float:
 
 
 def client_main(
-    pipe: Connection, port: int, targets: list[Target], seed: int, tag: str
+    pipe: Connection, port: int, targets: list[Target], seed: int, tag: str, prime: bool = False
 ) -> None:  # pragma: no cover - runs in a child process
-    """One closed-loop client: waits for the window, then requests back to back."""
+    """One closed-loop client: waits for the window, then requests back to back.
+    `prime`: first sends each of its distinct requests once (not measured)."""
     host = f"127.0.0.1:{port}"
     rng = random.Random(seed)
     prebuilt = [_request_bytes(t, host) for t in targets]
     conn = HttpConnection("127.0.0.1", port)
     result = ClientResult()
     counter = 0
+    if prime:
+        # Each distinct request once before the window (a cached scenario measured warm).
+        for target, data in dict(zip(targets, prebuilt, strict=True)).items():
+            status, body = conn.request(data)
+            if status != target.expect:
+                result.errors += 1
+                if len(result.error_samples) < 3:
+                    result.error_samples.append(f"prime {target.path}: {status} {body[:300]!r}")
     pipe.send("ready")
     start, stop = pipe.recv()  # monotonic instants shared by every process on Linux
     cpu_start: float | None = None
@@ -477,6 +528,9 @@ class Population:
     large: list[tuple[int, int, int]] = field(default_factory=list)
     large_docs: int = LARGE_DOCS
     documents: dict[int, int] = field(default_factory=dict)
+    # Dossiers holding at least one structured document (a `document_structures` row):
+    # the summaries are measured in those (a dossier without any has an empty summary).
+    structured: set[int] = field(default_factory=set)
 
 
 def load_population(rt: Runtime, large_docs: int = LARGE_DOCS) -> Population:
@@ -503,20 +557,39 @@ def load_population(rt: Runtime, large_docs: int = LARGE_DOCS) -> Population:
             .order_by(Professional.id)
             .limit(1)
         ).first()
+        structured = set(
+            s.scalars(
+                select(Document.dossier_id)
+                .join(DocumentStructure, DocumentStructure.document_id == Document.id)
+                .distinct()
+            )
+        )
     if not rows or pharmacist is None:
         raise SystemExit("no population: run `python -m bench.population --db URL` first")
     # The query keeps only dossiers with a médecin traitant: r[2] is never None.
     triples = [(int(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
     large = [t for t in triples if t[0] in big]
     counts = {d: int(n) for d, n in big.items()}
-    return Population(triples, pharmacist.id, pharmacist.national_id, large, large_docs, counts)
+    return Population(
+        triples, pharmacist.id, pharmacist.national_id, large, large_docs, counts, structured
+    )
 
 
 class Preparer:
     """Opens sessions and grants consents with the server's own use cases."""
 
-    def __init__(self, rt: Runtime, pop: Population, clients: int, pool: int, seed: int) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        pop: Population,
+        clients: int,
+        pool: int,
+        seed: int,
+        audit_entries: int = AUDIT_ENTRIES,
+    ) -> None:
         self.rt, self.pop, self.clients, self.pool, self.seed = rt, pop, clients, pool, seed
+        self.audit_entries = audit_entries
+        self.audit_lengths: dict[int, int] = {}
 
     def shares(self, scenario: str) -> list[list[tuple[int, int, int]]]:
         # A search runs in the very dossiers of the listing it is compared with.
@@ -526,20 +599,27 @@ class Preparer:
             "fhir_search": "list_mt",
             "summary_typical": "list_mt",
             "summary_large": "list_large",
-        }.get(scenario, scenario)
+        }.get(scenario.removesuffix(NOCACHE), scenario)
         rng = random.Random(f"{self.seed}:{pool}")
+        dossiers, large = self.pop.dossiers, self.pop.large
+        if scenario.startswith("summary_") and self.pop.structured:
+            # Summaries in dossiers that have something to summarise: in a population
+            # where only some dossiers hold realistic contents (bench/README.md), those.
+            rng = random.Random(f"{self.seed}:{pool}:structured")
+            dossiers = [t for t in dossiers if t[0] in self.pop.structured]
+            large = [t for t in large if t[0] in self.pop.structured]
         if pool == "list_large":
-            if not self.pop.large:
+            if not large:
                 raise SystemExit(
                     f"{scenario}: no dossier holds {self.pop.large_docs} documents or more "
                     "(bench.population --large-share, or --large-docs here)"
                 )
-            sample = rng.sample(self.pop.large, min(self.pool, len(self.pop.large)))
+            sample = rng.sample(large, min(self.pool, len(large)))
             if len(sample) < self.clients:
                 # Fewer large dossiers than clients (a small population): they are shared.
                 return [[sample[i % len(sample)]] for i in range(self.clients)]
         else:
-            sample = rng.sample(self.pop.dossiers, min(self.pool, len(self.pop.dossiers)))
+            sample = rng.sample(dossiers, min(self.pool, len(dossiers)))
         return [sample[i :: self.clients] for i in range(self.clients)]
 
     def tokens(self, kind: ActorKind, actor_ids: list[set[int]]) -> list[dict[int, str]]:
@@ -635,13 +715,55 @@ class Preparer:
                 ]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
-        if scenario in TARGET_SUMMARY_P99_MS:
+        if scenario.removesuffix(NOCACHE) in TARGET_SUMMARY_P99_MS:
             toks = self.tokens(ActorKind.PROFESSIONAL, [{mt for _, _, mt in sh} for sh in shares])
+            path = (
+                "/bench/summary_nocache/{}"
+                if scenario.endswith(NOCACHE)
+                else ("/fhir/R4/Patient/{}/$summary")
+            )
             return [
-                [Target("GET", f"/fhir/R4/Patient/{d}/$summary", tk[mt], 200) for d, _, mt in sh]
+                [Target("GET", path.format(d), tk[mt], 200) for d, _, mt in sh]
                 for sh, tk in zip(shares, toks, strict=True)
             ]
+        if scenario == "audit_page":
+            return self.audit_targets(shares)
         raise SystemExit(f"unknown scenario {scenario}")
+
+    def audit_targets(self, shares: list[list[tuple[int, int, int]]]) -> list[list[Target]]:
+        """One dossier per client (an API client paging one patient's history), its chain
+        topped up to `audit_entries` real entries (bench/trace_seed.py), then every page
+        of 50 of it: the newest (no `_before`) and each older one by `_before`, drawn
+        uniformly, as the patient's software does following `next` links."""
+        picked = [sh[0] for sh in shares]
+        owners = [{p} for _, p, _ in picked]
+        lengths = {}
+        for dossier_id, patient_id, mt_id in dict.fromkeys(picked):
+            lengths[dossier_id] = trace_seed.seed_history(
+                self.rt, dossier_id, patient_id, mt_id, self.audit_entries, self.seed
+            )
+        toks = self.tokens(ActorKind.PATIENT, owners)
+        out = []
+        for (d, p, _), tk in zip(picked, toks, strict=True):
+            base = f"/fhir/R4/AuditEvent?patient=Patient/{d}&_count={AUDIT_PAGE}"
+            top = lengths[d] + 1
+            befores = range(top - AUDIT_PAGE, AUDIT_PAGE, -AUDIT_PAGE)
+            pages = [base] + [f"{base}&_before={before}" for before in befores]
+            # Latencies also by depth (the newest page, then thirds of the chain): a
+            # keyset page costs the same at any depth.
+            third = max(1, len(pages) // 3)
+            labels = ["newest page"] + [
+                ("recent", "middle", "oldest")[min(2, (k - 1) // third)]
+                for k in range(1, len(pages))
+            ]
+            out.append(
+                [
+                    Target("GET", path, tk[p], 200, label=label)
+                    for path, label in zip(pages, labels, strict=True)
+                ]
+            )
+        self.audit_lengths = lengths
+        return out
 
     def patient_identifiers(self, patient_ids: list[int]) -> dict[int, str]:
         """`system|value` of each patient's INS, as professional software searches by it."""
@@ -895,7 +1017,9 @@ def run_scenario(
         parent, child = spawn.Pipe()
         tag = f"bench-{uuid.uuid4().hex[:12]}-{i}"
         proc = spawn.Process(
-            target=client_main, args=(child, port, targets, seed * 1000 + i, tag), daemon=True
+            target=client_main,
+            args=(child, port, targets, seed * 1000 + i, tag, name in PRIMED),
+            daemon=True,
         )
         proc.start()
         pipes.append(parent)
@@ -984,6 +1108,7 @@ class Options:
     key_file: str
     note: str = ""
     large_docs: int = LARGE_DOCS
+    audit_entries: int = AUDIT_ENTRIES
 
 
 RECEIPT_SETTINGS = ("RECEIPT_SIGNER_KEY_FILE", "RECEIPT_SIGNER_CHAIN_FILE")
@@ -1028,12 +1153,15 @@ def run(opts: Options) -> dict[str, Any]:
         results: list[dict[str, Any]] = []
         bodies = deposit_bodies(opts.seed)
         matches: dict[str, Any] = {}
+        chains: dict[str, dict[int, int]] = {}
         with gunicorn(opts.server, env, log_path) as (port, master):
             for name in opts.scenarios:
                 rt = build_runtime(settings)
                 try:
-                    prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed)
+                    prep = Preparer(rt, pop, opts.clients, opts.pool, opts.seed, opts.audit_entries)
                     per_client = prep.targets(name, bodies)
+                    if name == "audit_page":
+                        chains[name] = prep.audit_lengths
                     if name.startswith("search_"):
                         matches[name] = prep.probe_matches(name)
                 finally:
@@ -1088,6 +1216,13 @@ def run(opts: Options) -> dict[str, Any]:
         if r["scenario"] in TARGET_SUMMARY_P99_MS:
             limit = TARGET_SUMMARY_P99_MS[r["scenario"]]
             r["targets"] = {f"p99 < {limit:g} ms": r["p99_ms"] < limit}
+        if r["scenario"] == "audit_page":
+            r["chain_entries"] = chains.get("audit_page", {})
+            r["targets"] = {f"p99 < {TARGET_AUDIT_P99_MS:g} ms": r["p99_ms"] < TARGET_AUDIT_P99_MS}
+        if r["scenario"].startswith("summary_"):
+            r["pool"] = (
+                "dossiers holding structured documents" if pop.structured else "no structures"
+            )
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "database": _backend(opts.db),
@@ -1104,6 +1239,8 @@ def run(opts: Options) -> dict[str, Any]:
         "deposit_ratios": deposit_ratios(results),
         "search_ratios": searches,
         "log_ratios": logged,
+        "summary_ratios": pair_ratios(results, SUMMARY_PAIRS),
+        "audit_ratios": pair_ratios(results, AUDIT_PAIRS),
         "large_docs": pop.large_docs,
         "large_dossiers": len(pop.large),
         "deposit_request_bytes": {name: len(b) for name, b in bodies.items()},
@@ -1125,7 +1262,7 @@ def format_table(report: dict[str, Any]) -> str:
         f"{server['workers']} x {server['worker_class']}{threads}"
     )
     cols = (
-        f"{'scenario':<16}{'req/s':>9}{'ratio':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'scenario':<24}{'req/s':>9}{'ratio':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
         f"{'max ms':>8}{'errors':>7}{'bytes':>7}  cpu cores: client/server/db/other"
     )
     lines = [head, cols, "-" * len(cols)]
@@ -1133,12 +1270,12 @@ def format_table(report: dict[str, Any]) -> str:
         ratio = "" if r["ratio_to_baseline"] is None else f"{r['ratio_to_baseline']:.2f}"
         cpu = r["cpu"]
         lines.append(
-            f"{r['scenario']:<16}{r['throughput_rps']:>9.0f}{ratio:>7}{r['p50_ms']:>8.2f}"
+            f"{r['scenario']:<24}{r['throughput_rps']:>9.0f}{ratio:>7}{r['p50_ms']:>8.2f}"
             f"{r['p95_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.1f}{r['errors']:>7}"
             f"{r['mean_body_bytes']:>7.0f}  {cpu['clients']:.2f}/{cpu['server_workers']:.2f}/"
             f"{cpu['postgresql']:.2f}/{cpu['other']:.2f}"
         )
-    pairs = ("deposit_ratios", "search_ratios", "log_ratios")
+    pairs = ("deposit_ratios", "search_ratios", "log_ratios", "summary_ratios", "audit_ratios")
     for pair in [p for key in pairs for p in report.get(key, [])]:
         ratios = ", ".join(f"{q} {pair[f'{q}_ratio']:.2f}" for q in ("p50", "p95", "p99")
                            if pair[f"{q}_ratio"] is not None)  # fmt: skip
@@ -1194,6 +1331,12 @@ def main(argv: list[str] | None = None) -> int:
         help="documents a dossier of list_large and search_large holds, at least",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--audit-entries",
+        type=int,
+        default=AUDIT_ENTRIES,
+        help="trace entries of each audit_page dossier's chain, at least (topped up once)",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, help="JSON results (default: bench/results/)")
     parser.add_argument("--master-key-file", default=DEFAULT_KEY_FILE)
@@ -1222,6 +1365,7 @@ def main(argv: list[str] | None = None) -> int:
         key_file=args.master_key_file,
         note=args.note,
         large_docs=args.large_docs,
+        audit_entries=args.audit_entries,
     )
     if args.smoke:
         return _smoke(opts, given_db=bool(args.db))
@@ -1240,6 +1384,10 @@ SMOKE_POPULATION: dict[str, Any] = {
 }
 
 
+# The smoke's audit_page chains: a few pages of 50, enough to follow `_before`.
+SMOKE_AUDIT_ENTRIES = 160
+
+
 def _smoke(opts: Options, *, given_db: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="dmp-bench-smoke-") as tmp:
         opts.key_file = str(Path(tmp) / "master.key") if not given_db else opts.key_file
@@ -1251,6 +1399,7 @@ def _smoke(opts: Options, *, given_db: bool) -> int:
         opts.clients = min(opts.clients, 2)
         opts.duration, opts.warmup = 1.5, 0.5
         opts.pool = min(opts.pool, 40)
+        opts.audit_entries = min(opts.audit_entries, SMOKE_AUDIT_ENTRIES)
         opts.server = ServerConfig(2, opts.server.worker_class, 2)
         opts.note = opts.note or "smoke run: tiny population, short windows (not a measurement)"
         return _finish(run(opts), opts)

@@ -30,6 +30,7 @@ from server.models import (
     SecretConnection,
     SubmissionSet,
     SubmissionSetEntry,
+    SummaryCache,
 )
 
 
@@ -52,6 +53,8 @@ def erase(session: Session, row: Dossier) -> None:
     # The search index: its tokens are keyed by the dossier key destroyed below, so they
     # would mean nothing even if kept; they go with the rest (docs/documents.md, Search).
     session.execute(delete(SearchPosting).where(SearchPosting.dossier_id == row.id))
+    # Cached summaries are sealed under the destroyed key too (server/fhir/summary_cache.py).
+    session.execute(delete(SummaryCache).where(SummaryCache.dossier_id == row.id))
     # Text and structure are sealed like the content, and must go before their documents
     # (a pending OCR row included: a worker holding it then finds its claim lost).
     for sealed in (DocumentContent, DocumentText, DocumentStructure):

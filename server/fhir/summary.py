@@ -9,9 +9,12 @@ replaced document's entries are its replacement's). Each document it drew on is 
 ONE trace entry, action `document:read` with `detail.summary = "ips"` and the list of
 their logical ids: a summary is a read of each of them (docs/fhir.md).
 
-The structure of each version (docs/documents.md) is unsealed here, in memory, for this
-answer only; nothing derived from it is kept. docs/fhir.md gives the mapping, the
-provenance and the conformance checks.
+The structure of each version (docs/documents.md) is unsealed here, in memory. What the
+summary derives from them (the documents drawn on, sections, entries and provenances) is
+kept sealed under the dossier's key in the summary cache, found by a key naming exactly
+the caller's view (server/fhir/summary_cache.py); the decision and the trace are made
+for every request, cached or not. docs/fhir.md gives the mapping, the provenance and the
+conformance checks.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from server.db import core
-from server.fhir import codes, mapping
+from server.fhir import codes, mapping, summary_cache
 from server.fhir.codes import coding
+from server.fhir.summary_cache import Part
 from server.models import Document, DocumentStructure, Dossier, Patient, table_of
 from server.policy import Action
 from server.services import dossiers, guard, listing
@@ -110,9 +114,13 @@ def summary(
     dossier_id: int | None,
     base: str,
     ins: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """The IPS document Bundle of the dossier `dossier_id` (or of the INS `ins`, found as
-    POST /dossiers/lookup finds it: decided and traced), as `who` may see it."""
+    *,
+    cache: bool = True,
+) -> str:
+    """The IPS document Bundle, as FHIR JSON text, of the dossier `dossier_id` (or of the
+    INS `ins`, found as POST /dossiers/lookup finds it: decided and traced), as `who` may
+    see it. `cache`: look the derived part up in the summary cache and store it there
+    (False: built from the structures every time, as the bench compares)."""
     found = None
     if ins is not None:
         # As the search by INS: the lookup's decision and entry, then the summary's, on
@@ -123,9 +131,20 @@ def summary(
         raise RuntimeError("summary without a patient")
     decided = listing.decide(ctx, who, dossier_id, {"summary": "ips"}, found)
     subject, granted = decided.subject, decided.granted
-    rows = core(ctx.session).execute(_ROWS, {"dossier_id": dossier_id})
+    conn = core(ctx.session)
+    rows = conn.execute(_ROWS, {"dossier_id": dossier_id})
     standing = [r for r in listing.shown(ctx, who, granted, rows) if r.status in STANDING]
-    sources = _sources(ctx, dossier_id, standing)
+    wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar() if standing else None
+    part, key = None, None
+    if cache and wrapped is not None:
+        key = summary_cache.view_key(ctx, wrapped, dossier_id, base, standing)
+        part = summary_cache.get(ctx, wrapped, dossier_id, key)
+    if part is None:
+        sources = _sources(ctx, dossier_id, standing, wrapped)
+        sections, entries = _derive(base, dossier_id, sources)
+        part = Part([s.row.logical_id for s in sources], _dumps(sections), _dumps(entries))
+        if key is not None and wrapped is not None:
+            summary_cache.put(ctx, wrapped, dossier_id, key, part)
     # One entry for the whole summary, worded in the history as reading these documents.
     guard.trace(
         ctx,
@@ -133,15 +152,11 @@ def summary(
         Action.DOCUMENT_READ,
         granted.decision,
         subject.patient,
-        detail={
-            "summary": "ips",
-            "read": len(sources),
-            "documents": [s.row.logical_id for s in sources],
-        },
+        detail={"summary": "ips", "read": len(part.documents), "documents": part.documents},
         head=subject.head,
     )
     emergency = granted.emergency.mode.value if granted.emergency is not None else None
-    return build(base, dossier_id, _patient_row(ctx, subject.patient.id), sources, ctx, emergency)
+    return _render(base, dossier_id, _patient_row(ctx, subject.patient.id), part, ctx, emergency)
 
 
 def from_rows(
@@ -151,7 +166,8 @@ def from_rows(
     (the export's listing, server/export/gather.py): no decision and no trace here, the
     caller made and traced them; nothing beyond `shown` is ever opened."""
     standing = [r for r in shown if r.status in STANDING]
-    sources = _sources(ctx, dossier_id, standing)
+    wrapped = core(ctx.session).execute(_KEY, {"dossier_id": dossier_id}).scalar()
+    sources = _sources(ctx, dossier_id, standing, wrapped)
     return build(base, dossier_id, _patient_row(ctx, patient_id), sources, ctx, None)
 
 
@@ -162,15 +178,15 @@ def _patient_row(ctx: Ctx, patient_id: int) -> Patient:
     return patient
 
 
-def _sources(ctx: Ctx, dossier_id: int, rows: list[DocumentRow]) -> list[Source]:
+def _sources(
+    ctx: Ctx, dossier_id: int, rows: list[DocumentRow], wrapped: bytes | None
+) -> list[Source]:
     """The shown standing versions that hold summary entries, newest first (the
-    listing's order), each with its entries; the structures unsealed in one statement."""
-    if not rows:
+    listing's order), each with its entries; the structures unsealed in one statement.
+    `wrapped`: the dossier's wrapped key (None: destroyed, nothing to read)."""
+    if not rows or wrapped is None:
         return []
     conn = core(ctx.session)
-    wrapped = conn.execute(_KEY, {"dossier_id": dossier_id}).scalar()
-    if wrapped is None:  # a destroyed key: nothing to read
-        return []
     by_id = {r.row_id: r for r in rows}
     opener = ctx.keyring.opener(wrapped)
     entries: dict[int, list[dict[str, Any]]] = {}
@@ -197,10 +213,50 @@ def build(
     ctx: Ctx,
     emergency: str | None,
 ) -> dict[str, Any]:
-    now = ctx.now.isoformat()
-    patient_url = f"{base}/Patient/{dossier_id}"
+    """The Bundle as a dict (the export's copy of the summary)."""
+    sections, entries = _derive(base, dossier_id, sources)
+    return _bundle(base, dossier_id, patient, sections, entries, ctx, emergency)
+
+
+def _dumps(value: Any) -> str:
+    # The encoding of resource_response (server/fhir/outcome.py).
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Placeholders for the cached JSON texts in the Bundle built around them: JSON escapes a
+# NUL in every string, so their encoded forms occur nowhere else in that small skeleton
+# (_render checks that each occurs once).
+_SECTIONS_SLOT, _ENTRIES_SLOT = "\x00sections", "\x00entries"
+
+
+def _render(
+    base: str, dossier_id: int, patient: Patient, part: Part, ctx: Ctx, emergency: str | None
+) -> str:
+    """The Bundle's JSON text: the request's own parts (ids, instant, Patient, emergency
+    mode) encoded, the derived part's texts spliced in where they belong, unparsed."""
+    skeleton = _dumps(
+        _bundle(base, dossier_id, patient, _SECTIONS_SLOT, [_ENTRIES_SLOT], ctx, emergency)
+    )
+    sections_slot, entries_slot = _dumps(_SECTIONS_SLOT), "," + _dumps(_ENTRIES_SLOT)
+    if skeleton.count(sections_slot) != 1 or skeleton.count(entries_slot) != 1:
+        # Never expected (the skeleton holds no NUL of its own); the safe way round.
+        sections, entries = json.loads(part.sections), json.loads(part.entries)
+        return _dumps(_bundle(base, dossier_id, patient, sections, entries, ctx, emergency))
+    entries_text = part.entries[1:-1]
+    return skeleton.replace(sections_slot, part.sections).replace(
+        entries_slot, "," + entries_text if entries_text else ""
+    )
+
+
+def _derive(
+    base: str, dossier_id: int, sources: list[Source]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the summary derives from its sources: the Composition's sections, and the
+    Bundle's entries (resources by section, then one Provenance per source)."""
     patient_ref = {"reference": f"Patient/{dossier_id}"}
     by_kind: dict[str, list[tuple[str, dict[str, Any], Source]]] = defaultdict(list)
+    # Each source's resources, for its Provenance's targets (in section order below).
+    targets: dict[int, list[dict[str, str]]] = defaultdict(list)
     for source in sources:
         for index, entry in enumerate(source.entries):
             resource = _resource(entry, patient_ref)
@@ -211,6 +267,9 @@ def build(
             resource["extension"] = [*resource.get("extension", []), _source_extension(source)]
             by_kind[entry["kind"]].append((entry["kind"], resource, source))
     _flag_conflicts(by_kind.get("medication", []))
+    for found in by_kind.values():
+        for _, r, s in found:
+            targets[id(s)].append({"reference": f"{r['resourceType']}/{r['id']}"})
     sections, entries = [], []
     for spec in SECTIONS:
         found = by_kind.get(spec.kind, [])
@@ -218,7 +277,22 @@ def build(
             continue
         sections.append(_section(spec, [r for _, r, _ in found]))
         entries += [_entry(base, r) for _, r, _ in found]
-    provenances = [_provenance(base, s, by_kind) for s in sources]
+    entries += [_provenance(base, s, targets[id(s)]) for s in sources]
+    return sections, entries
+
+
+def _bundle(
+    base: str,
+    dossier_id: int,
+    patient: Patient,
+    sections: Any,
+    entries: list[Any],
+    ctx: Ctx,
+    emergency: str | None,
+) -> dict[str, Any]:
+    now = ctx.now.isoformat()
+    patient_url = f"{base}/Patient/{dossier_id}"
+    patient_ref = {"reference": f"Patient/{dossier_id}"}
     composition_id = str(uuid.uuid4())
     composition = {
         "resourceType": "Composition",
@@ -251,7 +325,6 @@ def build(
             {"fullUrl": patient_url, "resource": _patient(dossier_id, patient)},
             {"fullUrl": f"{base}/Device/dmp-kiosk", "resource": _DEVICE},
             *entries,
-            *provenances,
         ],
     }
 
@@ -326,8 +399,11 @@ def _line(resource: dict[str, Any]) -> str:
 # --- one entry -------------------------------------------------------------------------
 
 
+_SCALARS = (str, int, float, Decimal)
+
+
 def _text(value: Any) -> str | None:
-    if not isinstance(value, str | int | float | Decimal):
+    if not isinstance(value, _SCALARS):
         return None
     text = " ".join(str(value).split())[:_MAX_TEXT]
     return text or None
@@ -496,16 +572,8 @@ def _source_extension(source: Source) -> dict[str, Any]:
     }
 
 
-def _provenance(
-    base: str, source: Source, by_kind: dict[str, list[tuple[str, dict[str, Any], Source]]]
-) -> dict[str, Any]:
+def _provenance(base: str, source: Source, targets: list[dict[str, str]]) -> dict[str, Any]:
     row = source.row
-    targets = [
-        {"reference": f"{r['resourceType']}/{r['id']}"}
-        for found in by_kind.values()
-        for _, r, s in found
-        if s is source
-    ]
     recorded = mapping.instant(row.submitted_at)
     out: dict[str, Any] = {
         "resourceType": "Provenance",

@@ -11,7 +11,7 @@ from flask import Response, request
 
 from server.api.runtime import run
 from server.fhir import bp, params, summary
-from server.fhir.outcome import resource_response
+from server.fhir.outcome import FHIR_JSON
 from server.fhir.routes import _accept_fhir_json, _format_param, base_url
 from server.validation import ID_MAX, ascii_int
 
@@ -26,7 +26,7 @@ def patient_summary(resource_id: str) -> Response:
     if dossier_id is None:
         raise params.bad("id", "Patient/<identifiant du dossier> : un nombre.")
     base = base_url()
-    return run(lambda ctx, who: resource_response(summary.summary(ctx, who, dossier_id, base)))
+    return run(lambda ctx, who: _fhir_json(summary.summary(ctx, who, dossier_id, base)))
 
 
 @bp.get("/Patient/$summary")
@@ -41,9 +41,12 @@ def patient_summary_by_identifier() -> Response:
         raise params.bad("identifier", "Un seul « identifier » : <système INS>|<matricule INS>.")
     found = params.parse([("patient.identifier", values[0])], strict=True, base="")
     base = base_url()
-    return run(
-        lambda ctx, who: resource_response(summary.summary(ctx, who, None, base, ins=found.ins))
-    )
+    return run(lambda ctx, who: _fhir_json(summary.summary(ctx, who, None, base, ins=found.ins)))
+
+
+def _fhir_json(body: str) -> Response:
+    """The summary comes encoded (its derived part spliced in as cached, unparsed)."""
+    return Response(body, 200, mimetype=FHIR_JSON)
 
 
 def _no_other_parameters(allowed: tuple[str, ...] = ()) -> None:

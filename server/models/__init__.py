@@ -37,6 +37,7 @@ from server.models.session import (
     OutboxMessage,
 )
 from server.models.submission import SubmissionSet, SubmissionSetEntry
+from server.models.summary import SummaryCache
 from server.models.tlog import LogCheckpoint, LogLeaf, LogNode
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "ServiceAccount",
     "SubmissionSet",
     "SubmissionSetEntry",
+    "SummaryCache",
     "TotpCredential",
     "UTCDateTime",
     "table_of",

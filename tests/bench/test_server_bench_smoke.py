@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from bench.population import populate
-from bench.server_bench import SCENARIOS, SEARCH_QUERIES, SMOKE_POPULATION
+from bench.server_bench import (
+    SCENARIOS,
+    SEARCH_QUERIES,
+    SMOKE_AUDIT_ENTRIES,
+    SMOKE_POPULATION,
+)
 from tests.bench.smoke import run_smoke
 from tests.conftest import wipe
 
@@ -25,6 +30,9 @@ SEARCHES = (
     "fhir_search",
     "summary_typical",
     "summary_large",
+    "summary_typical_nocache",
+    "summary_large_nocache",
+    "audit_page",
 )
 
 
@@ -84,13 +92,25 @@ def _check_searches(report: dict[str, Any], results: dict[str, Any]) -> None:
     assert (
         results["summary_large"]["mean_body_bytes"] > results["summary_typical"]["mean_body_bytes"]
     )
+    # The same summaries built without the cache, in the same dossiers, beside them.
+    pairs = {tuple(p["pair"]): p for p in report["summary_ratios"]}
+    for name in ("summary_typical", "summary_large"):
+        assert results[f"{name}_nocache"]["mean_body_bytes"] > 2000, name
+        assert results[name]["pool"] == "dossiers holding structured documents"
+        assert pairs[(name, f"{name}_nocache")]["p99_ratio"] > 0
+    # Issue #14: AuditEvent pages of 50 in chains topped up to the smoke's length first.
+    audit = results["audit_page"]
+    assert set(audit["targets"]) == {"p99 < 30 ms"}
+    assert audit["chain_entries"]
+    assert min(audit["chain_entries"].values()) >= SMOKE_AUDIT_ENTRIES
+    assert audit["mean_body_bytes"] > 10_000  # 50 AuditEvents a page, not an error
 
 
 @pytest.mark.slow
 def test_server_bench_smoke_runs_every_scenario_without_error(tmp_path: Path) -> None:
-    # Sixteen scenarios of two seconds, each prepared through the services: on a shared
+    # Twenty-one scenarios of two seconds, each prepared through the services: on a shared
     # 2-core machine this takes more than the smokes' default 240 s.
-    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json", timeout=600)
+    report, _ = run_smoke("bench.server_bench", tmp_path / "smoke.json", timeout=900)
     results = {r["scenario"]: r for r in report["results"]}
     assert set(results) == set(SCENARIOS)
     _check_clean(results)
@@ -124,9 +144,12 @@ def test_server_bench_search_scenarios_on_postgresql(database_url: str, tmp_path
     populate(database_url, seed=1, key_file=str(key_file), quiet=True, force=True,
              **SMOKE_POPULATION)  # fmt: skip
     args = ("--db", database_url, "--master-key-file", str(key_file))
+    # Ten scenarios prepared through the services (audit chains topped up, summaries
+    # primed): more than the smokes' default 240 s on the shared 2-core machine.
     report, _ = run_smoke(
         "bench.server_bench",
         tmp_path / "smoke.json",
+        timeout=600,
         args=(*args, "--scenarios", ",".join(SEARCHES)),
     )
     assert report["database"] == "postgresql"
