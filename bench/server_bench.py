@@ -546,9 +546,7 @@ def load_population(rt: Runtime, large_docs: int = LARGE_DOCS) -> Population:
                 .where(Document.status != "deleted")
                 .group_by(Document.dossier_id)
                 .having(func.count() >= large_docs)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         # The population's bench pharmacist is its first pharmacist (bench/population.py).
         pharmacist = s.scalars(
@@ -793,9 +791,7 @@ class Preparer:
                         Document.status != "deleted",
                     )
                     .group_by(Document.dossier_id)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             ctx = self.rt.ctx(s)
             for dossier_id, _, mt in sample:
