@@ -54,6 +54,7 @@ _LABEL = re.compile(
 )
 _FUNCTION = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _HEAD = re.compile(r"[A-Za-z][A-Za-z.]{0,60}")
+_NAME = re.compile(r"[A-Za-z]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def _operation(i: int, parameter: dict[str, Any]) -> Operation:
     if kind == "delete" and matched:
         return _delete_label(where, matched.group(1), matched.group(2))
     head = _HEAD.match(path)
-    named_path = (head.group(0) if head else "?") + (f" ({element})" if element else "")
+    # Named back by its element names only: nothing else the caller wrote is echoed.
+    shown = f" ({element})" if isinstance(element, str) and _NAME.fullmatch(element) else ""
+    named_path = (head.group(0) if head else "?") + shown
     raise InvalidInput(
         "patch_path_not_allowed",
         f"{where} : {kind} sur {named_path[:100]} non pris en charge ; seuls securityLabel "

@@ -530,3 +530,25 @@ def test_fhirpath_protocol_errors(world: World, marie_dossier: int) -> None:
     # Deleted: then found no more (PDSm: 404).
     assert fp(world, "gp", lid, PDSM_DELETE).status_code == 200
     outcome(fp(world, "gp", lid, body), 404)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (params(op("delete", "DocumentReference.securityLabel.first()")), "first"),
+        (params(op("delete", "DocumentReference.securityLabel.where(exists())")), "exists"),
+        (
+            params(op("replace", "DocumentReference.content.attachment.title", valueString="x")),
+            "DocumentReference.content.attachment.title",
+        ),
+        (params(op("add", "DocumentReference", "note", valueString="x")), "(note)"),
+        (params(op("move", "DocumentReference.securityLabel")), "move"),
+    ],
+    ids=["function", "function_in_where", "path", "element", "move"],
+)
+def test_the_refusal_names_what_is_unsupported(
+    world: World, marie_dossier: int, body: dict[str, Any], named: str
+) -> None:
+    lid = world.deposit("gp", marie_dossier)["logical_id"]
+    text = outcome(fp(world, "gp", lid, body), 422)["issue"][0]["details"]["text"]
+    assert named in text
