@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server.fhir import codes
+from server.models import Receipt
 from tests.server.conftest import World
 from tests.server.fhir.fhirkit import outcome, valid
 from tests.server.fhir.test_fhir_patch import MASQUE, _last, _state, patch
@@ -166,6 +168,20 @@ CASES: list[tuple[str, Setup, list[dict[str, Any]], dict[str, Any]]] = [
 ACTORS = ["specialist", "gp", "marie", "pharmacien", "insurer"]
 
 
+def _receipts(world: World) -> list[tuple[str, Any]]:
+    """Every receipt issued: its action and the change it states, the document's id
+    left out (each patch names its own document)."""
+    with world.rt.sessions() as s:
+        out = []
+        for receipt in s.scalars(select(Receipt).order_by(Receipt.id)):
+            change = json.loads(receipt.content)["change"]
+            for stated in change.values():
+                if isinstance(stated, dict):
+                    stated.pop("document", None)
+            out.append((receipt.action, change))
+        return out
+
+
 def _answer(r: Any) -> tuple[Any, ...]:
     body = r.get_json()
     if r.status_code != 200:
@@ -199,8 +215,10 @@ def test_fhirpath_patch_is_its_json_patch(
     json_before = _state(world, json_doc)
     fhir_before = _state(world, fhir_doc)
     traced = len(world.trace("marie"))
+    receipts = _receipts(world)
     json_r = patch(world, who, json_doc, json_ops)
     json_traced = len(world.trace("marie")) - traced
+    json_receipts = _receipts(world)[len(receipts) :]
     json_trace = _last(world)[:4]
     json_after = _state(world, json_doc)
     r = fp(world, who, fhir_doc, fhirpath)
@@ -208,6 +226,8 @@ def test_fhirpath_patch_is_its_json_patch(
     assert len(world.trace("marie")) - traced == 2 * json_traced > 0
     assert _last(world)[:4] == json_trace
     assert _answer(r) == _answer(json_r)
+    # The same receipts (a visibility change issues one), stating the same change.
+    assert _receipts(world)[len(receipts) + len(json_receipts) :] == json_receipts
     after = _state(world, fhir_doc)
     # The same row state (status, flags, entry count) and a new entryUUID when JSON made one.
     assert (after[:4], after[5]) == (json_after[:4], json_after[5])
