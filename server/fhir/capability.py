@@ -1,7 +1,7 @@
 """The CapabilityStatement: exactly what this server does, nothing it does not.
 
 It claims neither the MHD Document Responder's nor PDSm's CapabilityStatement: XML, the
-Patient resource, FHIRPath Patch and the other MHD options are not served yet;
+Patient resource, the conditional PATCH and the other MHD options are not served yet;
 what is, ITI-65 and the PATCH it answers included, says where it departs (docs/fhir.md).
 """
 
@@ -71,11 +71,15 @@ TRANSACTION_DOC = (
     "SubmissionSet is kept (201, List/{id})."
 )
 PATCH_DOC = (
+    "FHIRPath Patch (application/fhir+json, a Parameters; PDSm's format) and "
     "application/json-patch+json (add, remove, replace, test) on securityLabel (the "
     "visibility codes), the PDSm isArchived extension (archive and un-archive) and PDSm's "
     "logical deletion (isDeleted true with status superseded, current version, author "
     "only) only; the JSON API's masking, visibility, archive and delete decisions and "
-    "traces."
+    "traces. FHIRPath Patch: add on DocumentReference (name securityLabel, or extension "
+    "for isDeleted), delete on DocumentReference.securityLabel.where(coding.code='...'), "
+    "replace on DocumentReference.extension.where(url='...').value and on "
+    "DocumentReference.status; no other path, function, insert or move."
 )
 DELETE_DOC = "Logical deletion, the document's author only (the JSON API's delete)."
 
@@ -96,8 +100,8 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
         },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
-        # PDSm: a server taking JSON Patch says so here (FHIRPath Patch is not served).
-        "patchFormat": ["application/json-patch+json"],
+        # PDSm: FHIRPath Patch (its required format) and JSON Patch, declared here.
+        "patchFormat": ["application/fhir+json", "application/json-patch+json"],
         "rest": [
             {
                 "mode": "server",

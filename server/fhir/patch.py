@@ -19,6 +19,7 @@ written. docs/fhir.md, "PATCH".
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
@@ -64,7 +65,16 @@ def check(ops: Any) -> list[dict[str, Any]]:
     return ops
 
 
-def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], base: str) -> Any:
+def apply(
+    ctx: Ctx,
+    who: Principal,
+    logical_id: str,
+    ops: list[dict[str, Any]],
+    base: str,
+    resolve: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+) -> Any:
+    """`resolve`, for a FHIRPath Patch (fhirpath_patch.py): `ops` as far as they are known
+    before the read (what the decision reads), made JSON Patch against the resource."""
     action, detail = _action(ops)
     dossier_id = service.dossier_of(ctx, who, logical_id, action, detail)
     row, patient = lookup.dossier(ctx, who, action, dossier_id)
@@ -76,7 +86,7 @@ def apply(ctx: Ctx, who: Principal, logical_id: str, ops: list[dict[str, Any]], 
         raise lookup.no_document()  # allowed to change but not to read: never shown
     current = service.resource(ctx, dossier_id, patient.id, doc.id, base)
     try:
-        patched = jsonpatch.apply_patch(current, ops)
+        patched = jsonpatch.apply_patch(current, ops if resolve is None else resolve(current))
     except (
         jsonpatch.JsonPatchException,
         jsonpointer.JsonPointerException,

@@ -15,7 +15,7 @@ from flask import Response, request
 
 from server.api.runtime import run
 from server.errors import MalformedRequest
-from server.fhir import bp, patch, submit
+from server.fhir import bp, fhirpath_patch, patch, submit
 from server.fhir.outcome import UnsupportedMediaType, operation_outcome, resource_response
 from server.fhir.routes import _accept_fhir_json, _check_id, base_url
 from server.services.context import Ctx, Principal
@@ -46,14 +46,19 @@ def transaction() -> Response:
 def patch_document(resource_id: str) -> Response:
     _check_id(resource_id)
     _accept_fhir_json()
-    if request.mimetype != patch.JSON_PATCH:
+    resolve: fhirpath_patch.Resolve | None = None
+    if request.mimetype == patch.JSON_PATCH:
+        ops = patch.check(_body())
+    elif request.mimetype == fhirpath_patch.MEDIA:  # FHIRPath Patch, PDSm's format
+        ops, resolve = fhirpath_patch.translate(_body())
+    else:
         raise UnsupportedMediaType(
-            "content_type_unsupported", f"Corps attendu : {patch.JSON_PATCH}."
+            "content_type_unsupported",
+            f"Corps attendu : {patch.JSON_PATCH} ou {fhirpath_patch.MEDIA} (FHIRPath Patch).",
         )
-    ops = patch.check(_body())
     base = base_url()
     return run(
-        lambda ctx, who: resource_response(patch.apply(ctx, who, resource_id, ops, base)),
+        lambda ctx, who: resource_response(patch.apply(ctx, who, resource_id, ops, base, resolve)),
         write=True,
     )
 

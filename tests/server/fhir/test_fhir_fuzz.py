@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.fhir import params
+from server.fhir import codes, params
 from tests.server.conftest import World
 from tests.server.fhir import mhdkit
 from tests.server.fhir.fhirkit import ids, valid
@@ -230,6 +230,98 @@ def test_any_patch_is_clean(target: tuple[World, int, set[str]], ops: Any) -> No
             f"/fhir/R4/DocumentReference/{logical_id}",
             data=json.dumps(ops),
             headers=world.h(who, **{"Content-Type": "application/json-patch+json"}),
+        )
+        clean(r)
+
+
+# FHIRPath Patch: operations near PDSm's (paths, functions, value types) and far off.
+_FHIRPATH_VALUE = st.one_of(
+    st.fixed_dictionaries({"valueBoolean": st.booleans()}),
+    st.fixed_dictionaries({"valueCode": st.sampled_from(["superseded", "current", "N", ""])}),
+    st.fixed_dictionaries({"valueString": st.text(min_size=1, max_size=10)}),
+    st.fixed_dictionaries(
+        {
+            "valueCodeableConcept": st.fixed_dictionaries(
+                {
+                    "coding": st.lists(
+                        st.fixed_dictionaries(
+                            {"code": st.sampled_from(["MASQUE_PS", "N", "INVISIBLE_PATIENT", "x"])},
+                            optional={"system": st.sampled_from([codes.VISIBILITY_TRE_A07, "x"])},
+                        ),
+                        min_size=1,
+                        max_size=2,
+                    )
+                }
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "part": st.lists(
+                st.sampled_from(
+                    [
+                        {"name": "url", "valueUri": codes.IS_DELETED},
+                        {"name": "url", "valueUri": codes.IS_ARCHIVED},
+                        {"name": "valueBoolean", "valueBoolean": True},
+                        {"name": "valueBoolean", "valueBoolean": False},
+                        {"name": "x", "valueString": "y"},
+                        {"name": "url", "valueBoolean": True},
+                    ]
+                ),
+                min_size=1,
+                max_size=3,
+            )
+        }
+    ),
+)
+_FHIRPATH_PATHS = st.sampled_from(
+    [
+        "DocumentReference",
+        "DocumentReference.status",
+        "DocumentReference.securityLabel",
+        "DocumentReference.securityLabel.where(coding.code='MASQUE_PS')",
+        "DocumentReference.securityLabel.where(coding.code='N')",
+        f"DocumentReference.extension.where(url='{codes.IS_ARCHIVED}').value",
+        f"DocumentReference.extension.where(url='{codes.IS_DELETED}').value",
+        "DocumentReference.extension.where(url=').value",
+        "DocumentReference.securityLabel.first()",
+        "DocumentReference.content.attachment.title",
+        "",
+        "((((",
+    ]
+)
+FHIRPATH_OPS = st.lists(
+    st.builds(
+        lambda kind, path, name, value: {
+            "name": "operation",
+            "part": [
+                {"name": "type", "valueCode": kind},
+                {"name": "path", "valueString": path},
+                *([{"name": "name", "valueString": name}] if name else []),
+                *([{"name": "value", **value}] if value else []),
+            ],
+        },
+        st.sampled_from(["add", "delete", "replace", "insert", "move", "x"]),
+        _FHIRPATH_PATHS,
+        st.sampled_from([None, "securityLabel", "extension", "note"]),
+        st.one_of(st.none(), _FHIRPATH_VALUE),
+    ),
+    min_size=1,
+    max_size=4,
+).map(lambda ops: {"resourceType": "Parameters", "parameter": ops})
+
+
+@FUZZ
+@given(body=st.one_of(FHIRPATH_OPS, WRITE_VALUES))
+def test_any_fhirpath_patch_is_clean(target: tuple[World, int, set[str]], body: Any) -> None:
+    world, dossier_id, _ = target
+    listing = world.call("GET", "gp", f"/dossiers/{dossier_id}/documents?all=true").get_json()
+    logical_id = listing["documents"][0]["logical_id"]
+    for who in ("gp", "infirmier"):
+        r = world.client.patch(
+            f"/fhir/R4/DocumentReference/{logical_id}",
+            data=json.dumps(body),
+            headers=world.h(who, **{"Content-Type": "application/fhir+json"}),
         )
         clean(r)
 

@@ -18,7 +18,7 @@ def test_the_capability_statement_says_exactly_what_is_served(world: World) -> N
     statement = valid(r.get_json())
     assert statement["fhirVersion"] == "4.0.1"
     assert statement["format"] == ["application/fhir+json"]
-    assert statement["patchFormat"] == ["application/json-patch+json"]
+    assert statement["patchFormat"] == ["application/fhir+json", "application/json-patch+json"]
     resources = {x["type"]: x for x in statement["rest"][0]["resource"]}
     assert set(resources) == {"DocumentReference", "Binary", "AuditEvent", "Patient", "List"}
     assert [i["code"] for i in resources["List"]["interaction"]] == ["read", "search-type"]
