@@ -18,7 +18,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import bindparam, select
 
@@ -164,7 +163,7 @@ def search(ctx: Ctx, who: Principal, query: params.Search, base: str) -> dict[st
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(kept),
-        "link": _links(base, dossier_id, query, len(kept)),
+        "link": service.paging_links(base, "List", dossier_id, query, len(kept)),
         "entry": entries,
     }
 
@@ -240,21 +239,3 @@ def _resource(ctx: Ctx, kept: _Kept, dossier_id: int, patient_id: int) -> dict[s
         {"item": {"reference": f"DocumentReference/{row.logical_id}"}} for row in kept.rows
     ]
     return resource
-
-
-def _links(base: str, dossier_id: int, query: params.Search, total: int) -> list[dict[str, str]]:
-    def url(offset: int) -> str:
-        pairs = [
-            ("patient", f"Patient/{dossier_id}"),
-            *query.link_params,
-            ("_count", str(query.count)),
-            ("_offset", str(offset)),
-        ]
-        return f"{base}/List?{urlencode(pairs)}"
-
-    links = [{"relation": "self", "url": url(query.offset)}]
-    if query.count and query.offset + query.count < total:
-        links.append({"relation": "next", "url": url(query.offset + query.count)})
-    if query.count and query.offset > 0:
-        links.append({"relation": "previous", "url": url(max(0, query.offset - query.count))})
-    return links

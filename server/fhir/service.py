@@ -94,7 +94,7 @@ def search(ctx: Ctx, who: Principal, query: Search, base: str) -> dict[str, Any]
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(matched),
-        "link": _links(base, dossier_id, query, len(matched)),
+        "link": paging_links(base, "DocumentReference", dossier_id, query, len(matched)),
         "entry": entries,
     }
 
@@ -171,9 +171,12 @@ def dossier_of(
     return int(dossier_id)
 
 
-def _links(base: str, dossier_id: int, query: Search, total: int) -> list[dict[str, str]]:
-    """Paging links name the dossier's Patient, never the INS a search may have used: an
-    INS in a URL ends up in proxies' and servers' logs."""
+def paging_links(
+    base: str, kind: str, dossier_id: int, query: Search, total: int
+) -> list[dict[str, str]]:
+    """A searchset's self, next and previous links (DocumentReference, List). They name
+    the dossier's Patient, never the INS a search may have used: an INS in a URL ends up
+    in proxies' and servers' logs."""
 
     def url(offset: int) -> str:
         params = [
@@ -182,7 +185,7 @@ def _links(base: str, dossier_id: int, query: Search, total: int) -> list[dict[s
             ("_count", str(query.count)),
             ("_offset", str(offset)),
         ]
-        return f"{base}/DocumentReference?{urlencode(params)}"
+        return f"{base}/{kind}?{urlencode(params)}"
 
     links = [{"relation": "self", "url": url(query.offset)}]
     if query.count and query.offset + query.count < total:
