@@ -206,13 +206,23 @@ def replace(
     )
     row, patient = lookup.dossier(ctx, who, Action.DOCUMENT_REPLACE, dossier_id)
     old = lookup.document(ctx, who, Action.DOCUMENT_REPLACE, row, patient, logical_id)
-    guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old)
+    secret = secret_connection.is_on(ctx, who, dossier_id)
+    detail = {"secret_connection": True} if secret else None
+    guard.authorize(ctx, who, Action.DOCUMENT_REPLACE, row, patient, old, detail=detail)
     # After the decision: the old version's category is not a refused caller's to learn.
     if data["category"] != old.category:
         raise InvalidInput(
             "category_mismatch", "Une nouvelle version garde la catégorie d'origine."
         )
     doc = _new_document(ctx, who, row, data)
+    # In secret connection a new version is deposited like any document of the session:
+    # invisible to the representatives, or not at all (services/secret.py).
+    if secret and not doc.invisible_rep:
+        raise InvalidInput(
+            "secret_version_visible",
+            "En connexion secrète, la nouvelle version doit rester invisible des "
+            "représentants légaux.",
+        )
     _check_unique_id(ctx, doc)
     reading = _understand(ctx, data)
     doc.version = old.version + 1

@@ -88,3 +88,31 @@ def test_who_may_open_one(world: World, leo: int, marie_dossier: int) -> None:
     assert _status(
         world.call("PUT", "gp", f"/dossiers/{leo}/secret-connection", {"on": "yes"})
     ) == (422, "on_invalid")
+
+
+def test_in_secret_connection_a_new_version_stays_invisible_to_representatives(
+    world: World, leo: int
+) -> None:
+    """A replacement is a deposit too: made in secret connection, the new version must be
+    invisible to the representatives, or it is not made."""
+    first = world.deposit("gp", leo, title="Consultation", invisible_rep=True)["logical_id"]
+    assert secret(world, "gp", leo).status_code == 200
+    path = f"/dossiers/{leo}/documents/{first}/replace"
+    visible = doc(title="Consultation v2", unique_id="1.2.250.9.2")
+    r = world.call("POST", "gp", path, visible)
+    assert _status(r) == (422, "secret_version_visible")
+    assert "Consultation v2" not in world.titles("leo", leo)
+    hidden = doc(title="Consultation v2", unique_id="1.2.250.9.3", invisible_rep=True)
+    r = world.call("POST", "gp", path, hidden)
+    assert r.status_code == 201, r.get_json()
+    assert "Consultation v2" in world.titles("leo", leo)
+    assert "Consultation v2" not in world.titles("jean", leo)
+    # Neither attempt shows in the representative's history.
+    jean_sees = world.call("GET", "jean", f"/dossiers/{leo}/history").get_json()["entries"]
+    assert not [e for e in jean_sees if e["action"] == "document:replace"]
+    # Out of secret connection, the author decides the new version's flags as usual.
+    assert secret(world, "gp", leo, on=False).status_code == 200
+    second = world.deposit("gp", leo, title="Ordinaire")["logical_id"]
+    again = doc(title="Ordinaire v2", unique_id="1.2.250.9.4")
+    path = f"/dossiers/{leo}/documents/{second}/replace"
+    assert world.call("POST", "gp", path, again).status_code == 201
