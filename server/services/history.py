@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
@@ -306,9 +307,12 @@ def _shown_to(
     """The lines this reader may see. A document invisible to its reader does not exist
     for them, in the history either: its deposit, reads and flag changes are not shown
     to the patient while it is invisible to the patient (until the consultation where it
-    is announced), nor to a minor's representatives while it is invisible to them; nor,
-    to the representatives, what was done in secret connection."""
-    flag = Document.invisible_patient if reader_is_holder else Document.invisible_rep
+    is announced), nor to a minor's representatives while it is invisible to them or to
+    the patient (domain.md: hidden from the patient "and representatives"); nor, to the
+    representatives, what was done in secret connection."""
+    hides: ColumnElement[bool] = Document.invisible_patient.is_(True)
+    if not reader_is_holder:
+        hides = or_(hides, Document.invisible_rep.is_(True))
     targets = {
         e.target.removeprefix("document:")
         for e in entries
@@ -317,7 +321,7 @@ def _shown_to(
     hidden = {
         f"document:{logical_id}"
         for logical_id in ctx.session.scalars(
-            select(Document.logical_id).where(Document.logical_id.in_(targets), flag.is_(True))
+            select(Document.logical_id).where(Document.logical_id.in_(targets), hides)
         )
     }
     return [
