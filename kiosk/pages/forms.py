@@ -114,7 +114,9 @@ def open_dossier_page(
         # The médecin traitant is chosen by name (issue 14): the answers of the name typed,
         # asked again at each display so that the one chosen keeps its name.
         asked = form.get("find") or ""
-        page = choosing.page_number(asked if asked.isdigit() else form.get("mt_page"))
+        page = choosing.page_number(
+            asked if asked.isascii() and asked.isdigit() else form.get("mt_page")
+        )
         mt = choosing.find(form.get("mt_q", ""), "medecin_traitant", page, opening=True)
         chosen = form.get("medecin_traitant", "")
         return render_template(

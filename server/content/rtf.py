@@ -29,7 +29,7 @@ def read(data: bytes, budget: Budget) -> Reading:
     return Reading(Kind.RTF, data, found if found.strip() else None, "plain")
 
 
-_UNICODE_ESCAPE = re.compile(r"\\u(-?\d+)")
+_UNICODE_ESCAPE = re.compile(r"\\u(-?[0-9]+)")
 _REPLACEMENT = r"\u65533"
 
 
