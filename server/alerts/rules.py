@@ -18,6 +18,9 @@ ACCESSES = frozenset({"dossier:lookup", "dossier:read", "document:list", "docume
 EMERGENCY_ACTS = frozenset({"emergency:bris_de_glace", "emergency:centre_15"})
 # Modes that are a care relation: the patient's team, their doctor, a document's author.
 CARE_RELATION = frozenset({"care_team", "medecin_traitant", "author"})
+# Modes of the accesses that follow an emergency act: the act itself is always a case, so
+# the night rule does not open a second one for the same emergency.
+EMERGENCY_MODES = frozenset({"bris_de_glace", "centre_15"})
 
 # Night: 22:00 to 06:00, Paris time (start included, end excluded).
 NIGHT_START = time(22, 0)
@@ -92,7 +95,7 @@ def flag(access: Access, facts: Facts) -> list[Rule]:
         return fired
     if is_unrelated_access(access) and facts.unrelated_dossiers >= VOLUME_THRESHOLD:
         fired.append(Rule.VOLUME)
-    if facts.first_access and is_night(access.at):
+    if facts.first_access and is_night(access.at) and access.mode not in EMERGENCY_MODES:
         fired.append(Rule.NIGHT)
     if facts.colleague_blocked:
         fired.append(Rule.AFTER_BLOCK)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kiosk.conftest import READER_PRO, Kiosk
-from tests.kiosk.page_tour import OFFICER, flag_the_demo_access
+from tests.kiosk.page_tour import DEMO_EMERGENCY_CASE, OFFICER, flag_the_demo_access
 from tests.kiosk.test_touch_targets import MEASURE, MIN_PX
 
 LUCIA = "patient-lucia-santoni"
@@ -36,7 +36,7 @@ def test_the_officers_outcome_is_announced_on_the_home_page(at: Kiosk) -> None:
     # The officer concludes before Lucia comes: not justified.
     at.sign_in_pro(OFFICER)
     page.wait_for_url("**/dpo/")
-    page.click("[data-testid=cases] a.row >> nth=0")
+    page.click(DEMO_EMERGENCY_CASE)
     page.wait_for_url("**/dpo/cases/*")
     page.check("[data-testid=outcome-non_justifiee]")
     page.click("[data-testid=save-outcome]")

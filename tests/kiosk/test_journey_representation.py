@@ -230,7 +230,7 @@ def test_a_secret_deposit_for_a_minor_stays_hidden_from_the_parent(at: Kiosk) ->
     assert page.locator("[data-testid=secret-banner]").count() == 1
     at.pull(READER_PATIENT)
     at.pull(READER_PRO)
-    page.wait_for_url(lambda url: "/pro" not in url)
+    page.wait_for_selector("[data-testid=welcome]")
     # Sophie, his mother, sees neither the document nor that it was deposited.
     at.sign_in_patient("patient-sophie-lefebvre")
     page.wait_for_url("**/patient/choose")

@@ -9,7 +9,7 @@ from typing import Any
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.kiosk.conftest import Kiosk
-from tests.kiosk.page_tour import OFFICER, flag_the_demo_access
+from tests.kiosk.page_tour import DEMO_EMERGENCY_CASE, OFFICER, flag_the_demo_access
 from tests.kiosk.test_touch_targets import MEASURE, MIN_PX
 
 LUCIA = "patient-lucia-santoni"
@@ -36,7 +36,7 @@ def test_the_officer_reviews_and_the_patient_sees_the_outcome(at: Kiosk) -> None
     assert "votre dossier" not in queue
     _large_targets(page)
     at.shot("dpo", "liste")
-    page.click("[data-testid=cases] a.row >> nth=0")
+    page.click(DEMO_EMERGENCY_CASE)
     page.wait_for_url("**/dpo/cases/*")
     assert (
         page.inner_text("[data-testid=stated-reason]") == "« Patiente inconsciente aux urgences »"

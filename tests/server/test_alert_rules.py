@@ -43,6 +43,20 @@ def test_night_first_access_boundaries(utc_hour: int, utc_minute: int, night: bo
     assert Rule.NIGHT not in flag(access(at), Facts(first_access=False))
 
 
+@pytest.mark.parametrize("mode", sorted(rules.EMERGENCY_MODES))
+def test_a_night_emergency_is_one_case_not_two(mode: str) -> None:
+    # 23:30 Paris: the break-glass act is flagged; the reads that follow it under the
+    # emergency mode are the same event, not a second "first access at night".
+    night = datetime(2026, 6, 15, 21, 30, tzinfo=UTC)
+    act = access(night, action=f"emergency:{mode}", mode=mode)
+    assert flag(act, Facts()) == [Rule.EMERGENCY]
+    assert flag(access(night, mode=mode), Facts(first_access=True)) == []
+    # Other rules still look at those reads.
+    assert flag(access(night, mode=mode), Facts(first_access=True, same_surname=True)) == [
+        Rule.SAME_SURNAME
+    ]
+
+
 def test_night_uses_paris_winter_time() -> None:
     # January: Paris is UTC+1, so 21:00 UTC is 22:00 Paris.
     assert rules.is_night(datetime(2026, 1, 10, 21, 0, tzinfo=UTC))
