@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 
 from cardreader.emulator.pki import Pki
-from server.alerts import reviews, scan
+from server.alerts import scan
 from server.db import make_engine
 from server.migrate import upgrade
 from server.models import Base, Patient, Professional
@@ -165,20 +165,12 @@ def main() -> None:
         fn()
         return time.perf_counter() - t0
 
-    real = reviews.outcomes_for
-    with_review: list[float] = []
-    without: list[float] = []
+    history: list[float] = []
     listing: list[float] = []
     for _ in range(args.rounds):
-        with_review.append(timed(lambda: call("patient", "GET", f"/dossiers/{dossier}/history")))
-        reviews.outcomes_for = lambda ctx, patient, ids: {}  # type: ignore[assignment]
-        try:
-            without.append(timed(lambda: call("patient", "GET", f"/dossiers/{dossier}/history")))
-        finally:
-            reviews.outcomes_for = real  # type: ignore[assignment]
+        history.append(timed(lambda: call("patient", "GET", f"/dossiers/{dossier}/history")))
         listing.append(timed(lambda: call("pro", "GET", f"/dossiers/{dossier}/documents")))
-    print(f"history page (200 lines), without the review lookup: {percentiles(without)}")
-    print(f"history page (200 lines), with the review lookup:    {percentiles(with_review)}")
+    print(f"history page (200 lines, reviews joined): {percentiles(history)}")
     print(f"document listing (path unchanged by the alerts):     {percentiles(listing)}")
     rt.engine.dispose()
 

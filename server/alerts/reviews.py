@@ -93,26 +93,6 @@ def decide(ctx: Ctx, who: Principal, case_id: int, body: Any) -> dict[str, Any]:
     return view
 
 
-def outcomes_for(ctx: Ctx, patient_id: int, entry_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The review of each of these trace entries (of this patient's chain) that has one,
-    for the patient's history line: the outcome and the rules, never the officer's
-    comment nor their name. Read by patient (an index; a patient has few cases), not by
-    the page's entry ids, so that the history page pays one small query."""
-    if not entry_ids:
-        return {}
-    wanted = set(entry_ids)
-    found = ctx.session.execute(
-        select(ReviewCase.audit_entry_id, ReviewCase.status, ReviewCase.rules).where(
-            ReviewCase.patient_id == patient_id
-        )
-    )
-    return {
-        entry_id: {"status": status, "rules": rules_text.split()}
-        for entry_id, status, rules_text in found
-        if entry_id in wanted
-    }
-
-
 # --- the decision and its trace ----------------------------------------------------------
 
 _ALLOWED = ReviewDecision(True, ReviewReason.OFFICER_OF_ESTABLISHMENT)

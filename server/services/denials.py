@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from server.models import DenialRepeat
 from server.services import audit
@@ -81,18 +80,3 @@ def record(
             window_until=ctx.now + window,
         )
     )
-
-
-def repeats_of(session: Session, chain: str, seqs: list[int]) -> dict[int, tuple[int, datetime]]:
-    """For the entries `seqs` of `chain`: how many identical denials followed each within
-    its window, and the last one's time (entries with none are left out)."""
-    if not seqs:
-        return {}
-    rows = session.scalars(
-        select(DenialRepeat).where(
-            DenialRepeat.chain == chain,
-            DenialRepeat.entry_seq.in_(seqs),
-            DenialRepeat.repeats > 0,
-        )
-    )
-    return {row.entry_seq: (row.repeats, row.last_at) for row in rows}

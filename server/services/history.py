@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from server.alerts import reviews
 from server.frenchtime import PARIS, fr_datetime
 from server.labels import CATEGORIES, MODES
-from server.models import AuditEntry, Document, LogLeaf, Receipt, ReviewCase
+from server.models import AuditEntry, DenialRepeat, Document, LogLeaf, Receipt, ReviewCase
 from server.policy import Action, Matrix
-from server.services import audit, denials, guard, lookup, trace_log, views
+from server.services import audit, guard, lookup, trace_log, views
 from server.services.context import Ctx, Principal
 from server.tlog import links
+
+DOCUMENT_TARGET = "document:"  # an entry's target naming a document by its logical id
 
 VERBS = {
     "dossier:create": "a créé le dossier",
@@ -246,89 +246,110 @@ def history(
     row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
     chain = audit.chain_for(patient.id)
-    query = select(AuditEntry).where(AuditEntry.chain == chain)
-    if before is not None:
-        query = query.where(AuditEntry.seq < before)
-    fetched = ctx.session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()
-    entries = _shown_to(ctx, fetched, reader_is_holder=who.actor.id == patient.id)
-    repeats = denials.repeats_of(ctx.session, chain, [e.seq for e in entries])
-    items = [render(e, ctx.matrix, repeats.get(e.seq)) for e in entries]
-    for entry, item in zip(entries, items, strict=True):
+    reader_is_holder = who.actor.id == patient.id
+    # One query for the page and everything each line carries (issue #14: a page is a
+    # handful of statements whatever its length, not one more per kind of annotation).
+    fetched = ctx.session.execute(_page_query(chain, before, limit, reader_is_holder)).all()
+    shown = [
+        line
+        for line in fetched
+        if not line.hidden
+        and (reader_is_holder or not _secret_from_representatives(line.AuditEntry))
+    ]
+    items = []
+    for line in shown:
+        entry = line.AuditEntry
+        repeated = (line.repeats, line.last_at) if line.repeats else None
+        item = render(entry, ctx.matrix, repeated)
         # The holder's own actions, which the patient's page folds away (one line per
         # visit) so that professionals' accesses come first.
         item["own"] = entry.actor_kind == "patient" and entry.actor_id == patient.id
-    # Each entry's place in the verifiable log and the latest signed checkpoint, so that
-    # the patient's side can prove every line shown is in the log the witnesses see
-    # (inclusion proofs from /api/v1/log/proof/inclusion; docs/transparency.md).
-    leaves: dict[int, int] = {
-        entry_id: idx
-        for entry_id, idx in ctx.session.execute(
-            select(LogLeaf.audit_entry_id, LogLeaf.idx).where(
-                LogLeaf.audit_entry_id.in_([e.id for e in entries])
-            )
-        )
-    }
-    # The receipt of each line whose change produced one (docs/receipts.md).
-    issued: dict[int, str] = {
-        entry_id: receipt_id
-        for entry_id, receipt_id in ctx.session.execute(
-            select(Receipt.audit_entry_id, Receipt.receipt_id).where(
-                Receipt.audit_entry_id.in_([e.id for e in entries])
-            )
-        )
-    }
-    # A flagged access's review and its outcome (server/alerts, docs/alerts.md).
-    reviewed = reviews.outcomes_for(ctx, patient.id, [e.id for e in entries])
-    for entry, item in zip(entries, items, strict=True):
         # Every hashed field and the previous link, so that the patient's side recomputes
         # each line's hash from what it shows (server/tlog/history.py) instead of trusting it.
         item["hashed"] = links.hashed_values(
             {name: getattr(entry, name) for name in links.HASHED_FIELDS}
         )
         item["prev_hash"] = entry.prev_hash
-        item["log_index"] = leaves.get(entry.id)
-        item["receipt_id"] = issued.get(entry.id)
-        item["review"] = reviewed.get(entry.id)
+        # The line's place in the verifiable log, so that the patient's side can prove it
+        # is in the log the witnesses see (/api/v1/log/proof/inclusion; docs/transparency.md).
+        item["log_index"] = line.log_index
+        item["receipt_id"] = line.receipt_id  # docs/receipts.md
+        # A flagged access's review: its outcome and rules, never the officer's comment
+        # nor their name (server/alerts, docs/alerts.md).
+        item["review"] = (
+            {"status": line.review_status, "rules": line.review_rules.split()}
+            if line.review_status is not None
+            else None
+        )
+        items.append(item)
     signed = trace_log.latest(ctx.session)
     # Paging follows what was read, not what is shown: a page whose lines are all hidden
     # from this reader still leads to the next.
-    more = bool(fetched) and fetched[-1].seq > 1
+    last = fetched[-1].AuditEntry.seq if fetched else None
+    more = last is not None and last > 1
     return {
         "entries": items,
-        "next_before": fetched[-1].seq if more else None,
+        "next_before": last if more else None,
         "chain": chain,
         "checkpoint": signed.note if signed is not None else None,
     }
 
 
-def _shown_to(
-    ctx: Ctx, entries: Sequence[AuditEntry], *, reader_is_holder: bool
-) -> list[AuditEntry]:
-    """The lines this reader may see. A document invisible to its reader does not exist
-    for them, in the history either: its deposit, reads and flag changes are not shown
-    to the patient while it is invisible to the patient (until the consultation where it
-    is announced), nor to a minor's representatives while it is invisible to them or to
-    the patient (domain.md: hidden from the patient "and representatives"); nor, to the
-    representatives, what was done in secret connection."""
+def _page_query(chain: str, before: int | None, limit: int, reader_is_holder: bool) -> Select[Any]:
+    """A page of the chain, newest first, each entry with its log index, its receipt, its
+    folded denials, its review, and whether it is hidden from this reader.
+
+    A document invisible to its reader does not exist for them, in the history either:
+    its deposit, reads and flag changes are not shown to the patient while it is
+    invisible to the patient (until the consultation where it is announced), nor to a
+    minor's representatives while it is invisible to them or to the patient (domain.md:
+    hidden from the patient "and representatives")."""
     hides: ColumnElement[bool] = Document.invisible_patient.is_(True)
     if not reader_is_holder:
         hides = or_(hides, Document.invisible_rep.is_(True))
-    targets = {
-        e.target.removeprefix("document:")
-        for e in entries
-        if e.target and e.target.startswith("document:")
-    }
-    hidden = {
-        f"document:{logical_id}"
-        for logical_id in ctx.session.scalars(
-            select(Document.logical_id).where(Document.logical_id.in_(targets), hides)
+    hidden = (
+        select(Document.id)
+        .where(
+            AuditEntry.target.startswith(DOCUMENT_TARGET, autoescape=True),
+            Document.logical_id == func.substr(AuditEntry.target, len(DOCUMENT_TARGET) + 1),
+            hides,
         )
-    }
-    return [
-        e
-        for e in entries
-        if e.target not in hidden and (reader_is_holder or not _secret_from_representatives(e))
-    ]
+        .exists()
+    )
+    # A change may in principle carry more than one receipt: the first one issued.
+    receipt = (
+        select(Receipt.receipt_id)
+        .where(Receipt.audit_entry_id == AuditEntry.id)
+        .order_by(Receipt.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            AuditEntry,
+            LogLeaf.idx.label("log_index"),
+            receipt.label("receipt_id"),
+            DenialRepeat.repeats.label("repeats"),
+            DenialRepeat.last_at.label("last_at"),
+            ReviewCase.status.label("review_status"),
+            ReviewCase.rules.label("review_rules"),
+            hidden.label("hidden"),
+        )
+        .outerjoin(LogLeaf, LogLeaf.audit_entry_id == AuditEntry.id)
+        .outerjoin(
+            DenialRepeat,
+            and_(
+                DenialRepeat.chain == AuditEntry.chain,
+                DenialRepeat.entry_seq == AuditEntry.seq,
+                DenialRepeat.repeats > 0,
+            ),
+        )
+        .outerjoin(ReviewCase, ReviewCase.audit_entry_id == AuditEntry.id)
+        .where(AuditEntry.chain == chain)
+    )
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    return query.order_by(AuditEntry.seq.desc()).limit(limit)
 
 
 def _secret_from_representatives(entry: AuditEntry) -> bool:

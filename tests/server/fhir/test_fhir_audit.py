@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from server.models import AuditEntry
+from server.services import trace_log
 from tests.server.conftest import World
 from tests.server.fhir.fhirkit import follow, get, valid
 
@@ -95,3 +96,36 @@ def test_bad_parameters_are_an_operation_outcome(world: World, marie_dossier: in
         outcome = r.get_json()
         assert outcome["resourceType"] == "OperationOutcome"
         assert reason in str(outcome), (query, outcome)
+
+
+def test_a_page_costs_the_same_statements_whatever_its_length(
+    world: World, marie_dossier: int
+) -> None:
+    # Issue #14: a page and every annotation of its lines (log index, receipt, folded
+    # denials, review, documents hidden from the reader) come from one query, so a page
+    # of 20 lines runs as many statements as a page of 2 (no query per line or per kind).
+    for n in range(20):
+        world.deposit("gp", marie_dossier, title=f"Note {n}")
+        world.call("GET", "pharmacien", f"/dossiers/{marie_dossier}/documents")  # refused
+    trace_log.run(world.rt)  # the lines get their log index
+
+    def statements(count: int) -> int:
+        seen: list[str] = []
+
+        def note(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(world.rt.engine, "before_cursor_execute", note)
+        try:
+            r = events(world, "marie", f"patient=Patient/{marie_dossier}&_count={count}")
+        finally:
+            event.remove(world.rt.engine, "before_cursor_execute", note)
+        assert r.status_code == 200, r.get_json()
+        assert len(r.get_json()["entry"]) == count
+        return len(seen)
+
+    # The floor of every traced read (the session; the chain's head, the entry and the
+    # head's update; BEGIN on SQLite), the decision's dossier and facts, the page, and the
+    # latest signed checkpoint: nine. Before the annotations were folded into the page's
+    # query it was fourteen.
+    assert statements(2) == statements(20) <= 9
