@@ -137,6 +137,7 @@ MESSAGES: dict[str, str] = {
     "Connexion refusée par le serveur. Retirez votre carte et réessayez ; si cela persiste, contactez le support.": "Connection refused by the server. Remove your card and try again; if this persists, contact support.",
     "Connexion secrète avec ce patient mineur : tout document que vous déposez est invisible à ses représentants légaux.": "Secret connection with this minor: every document you deposit is invisible to their legal representatives.",
     "Consentement": "Consent",
+    "Consentement du patient enregistré : sa carte Vitale et votre carte l'ont signé. Le patient affiche et imprime le reçu signé dans « Mes reçus », avec sa carte Vitale.": "The patient's consent is recorded: their Carte Vitale and your card signed it. The patient displays and prints the signed receipt in “My receipts”, with their Carte Vitale.",
     "Contenu": "Content",
     "Contenu du document": "Document content",
     "Continuer": "Continue",

@@ -110,6 +110,9 @@ class Dossier:
     # « Exporter puis fermer » under way: the closure chosen, waiting for the export's
     # handover. Memory only, it leaves with the dossier: a pulled card closes nothing.
     closing: PendingClosure | None = None
+    # A consent just given at the counter: its receipt's id, told once on the dossier's
+    # page ("" when the server named none).
+    consent_receipt: str | None = None
 
 
 @dataclass(frozen=True)

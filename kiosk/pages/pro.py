@@ -124,8 +124,10 @@ def dossier() -> Response | str:
     t.dossier.summary = summary.body
     t.dossier.secret = summary.body.get("secret_connection") is True
     t.draft = None  # back at the dossier: no deposit is being typed any more
+    consent_receipt, t.dossier.consent_receipt = t.dossier.consent_receipt, None
     return render_template(
         "pro_dossier.html",
+        consent_receipt=consent_receipt,
         pro=t.pro,
         summary=summary.body,
         documents=docs.body.get("documents", []) if docs.ok else [],
@@ -177,6 +179,9 @@ def consent() -> Response | str | tuple[str, int]:
     r = server().consent_in_person(d, signed)
     if not r.ok:
         return render_template("error.html", message=r.message), 403
+    # Said at the counter, once, on the dossier's page: the consent is recorded and its
+    # receipt signed (the receipt is the patient's: they print it in « Mes reçus »).
+    t.dossier.consent_receipt = str(r.body.get("receipt_id") or "")
     return redirect(url_for("pro.dossier"))
 
 

@@ -24,6 +24,8 @@ JPEG_QUALITY = 90
 
 
 def read(data: bytes, kind: Kind, budget: Budget) -> Reading:
+    if kind is Kind.PNG:
+        _check_png_chunks(data)
     image = _open(data, PILLOW_FORMATS[kind])
     frames = _upright_frames(image, budget)
     return Reading(kind, _encode(frames, PILLOW_FORMATS[kind], image.info), ocr=True)
@@ -41,6 +43,23 @@ def _open(data: bytes, pillow_format: str) -> Image.Image:
             raise ContentRefused("image_too_large") from None
         except Exception:  # Pillow's plugins raise OSError, SyntaxError, struct.error...
             raise ContentRefused("content_corrupt") from None
+
+
+def _check_png_chunks(data: bytes) -> None:
+    """Every chunk's CRC and the end marker. Decoding alone accepts a PNG cut after its
+    last pixels (no IEND, part of the last IDAT's checksum gone): the file the patient
+    sent is not whole, and they are told so rather than given a silent copy."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _open's refusal
+            Image.open(BytesIO(data), formats=["PNG"]).verify()
+    except Image.DecompressionBombError:
+        return  # _open refuses it as too large
+    except OSError as exc:
+        truncated = "truncated" in str(exc).lower()
+        raise ContentRefused("content_truncated" if truncated else "content_corrupt") from None
+    except Exception:  # a bad checksum is a SyntaxError in Pillow
+        raise ContentRefused("content_corrupt") from None
 
 
 def _upright_frames(image: Image.Image, budget: Budget) -> list[Image.Image]:

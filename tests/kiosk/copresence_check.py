@@ -50,3 +50,14 @@ def last_copresence(running: RunningDemo, action: str) -> tuple[dict[str, Any], 
     _signed(part["patient_card"], PATIENT_AID, challenge)
     _signed(part["professional_card"], PROFESSIONAL_AID, challenge)
     return part, json.loads(draft)
+
+
+def last_receipt_id(running: RunningDemo, action: str) -> str:
+    """The id of the newest receipt of `action`, as the server issued it."""
+    rt = running.server_app.extensions["dmp"]
+    with rt.sessions() as s:
+        found = s.scalar(
+            select(Receipt.receipt_id).where(Receipt.action == action).order_by(Receipt.id.desc())
+        )
+    assert found is not None, action
+    return str(found)

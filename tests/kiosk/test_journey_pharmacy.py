@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.kiosk.conftest import READER_PATIENT, Kiosk
-from tests.kiosk.copresence_check import holder, last_copresence
+from tests.kiosk.copresence_check import holder, last_copresence, last_receipt_id
 
 MOREAU_ID = "810003123451"  # the pharmacist's card
 
@@ -45,12 +45,20 @@ def test_without_consent_the_patient_present_consents_with_their_card(at: Kiosk)
     page.click("[data-testid=consent-in-person]")
     page.wait_for_selector("[data-testid=matrix]")
     assert "Dispensation" in page.inner_text("[data-testid=matrix]")
+    # The counter is told the consent is recorded, and which receipt proves it, once.
+    told = page.inner_text("[data-testid=consent-recorded]")
+    assert "Consentement du patient enregistré" in told
+    receipt_id = page.inner_text("[data-testid=receipt-id]")
+    page.reload()
+    page.wait_for_selector("[data-testid=matrix]")
+    assert page.locator("[data-testid=consent-recorded]").count() == 0
     # Both cards signed the consent's draft, and the server's receipt carries them.
     part, draft = last_copresence(at.running, "access:grant")
     assert holder(part["patient_card"]) == "253072B07300470"  # Lucia's card
     assert holder(part["professional_card"]) == MOREAU_ID
     assert draft["professional"]["national_id"] == MOREAU_ID
     assert draft["terminal"]["name"] == at.running.terminal.client.kiosk_name
+    assert receipt_id == last_receipt_id(at.running, "access:grant")
 
 
 def test_pharmacist_opens_a_dossier_and_hands_a_receipt_on_how_to_sign_in(at: Kiosk) -> None:

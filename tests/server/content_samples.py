@@ -176,3 +176,12 @@ DEEP_JSON = (
     + b"]" * 50_000
     + b"}"
 )
+
+
+def bad_crc_png() -> bytes:
+    """A PNG whose pixels decode but whose last data chunk's checksum is wrong (one bit of
+    it flipped): a damaged file, not the one the patient took. Decoding alone accepts it."""
+    data = bytearray(photo("PNG", (60, 40), orientation=None))
+    # The file ends with IEND (12 bytes); the byte before it is the last IDAT's CRC.
+    data[-13] ^= 0x01
+    return bytes(data)

@@ -239,6 +239,9 @@ def test_a_patient_photo_loses_its_gps_before_storage(world: World, marie_dossie
         ("marie", samples.text_pdf("x"), "image/jpeg", "content_type_mismatch"),
         ("marie", samples.pixel_bomb_png(), "image/png", "image_too_large"),
         ("marie", samples.photo("JPEG", (400, 300))[:-600], "image/jpeg", "content_truncated"),
+        # Cut after its last pixels: it decodes whole, but the file is not (no end marker).
+        ("marie", samples.photo("PNG", (400, 300))[:-12], "image/png", "content_truncated"),
+        ("marie", samples.bad_crc_png(), "image/png", "content_corrupt"),
         ("gp", samples.text_pdf("x")[:-100], "application/pdf", "content_truncated"),
         ("gp", samples.encrypted_pdf(), "application/pdf", "pdf_encrypted"),
         ("gp", samples.bomb_pdf(), "application/pdf", "content_bomb"),
@@ -260,6 +263,8 @@ def test_a_patient_photo_loses_its_gps_before_storage(world: World, marie_dossie
         "pdf-as-jpeg",
         "pixel-bomb",
         "truncated-jpeg",
+        "png-without-end",
+        "png-bad-checksum",
         "truncated-pdf",
         "encrypted-pdf",
         "flate-bomb",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
 
 from server.models import AuditEntry
 from server.services import trace_log
@@ -115,11 +116,11 @@ def test_a_page_costs_the_same_statements_whatever_its_length(
         def note(*args: Any) -> None:
             seen.append(args[2])
 
-        event.listen(world.rt.engine, "before_cursor_execute", note)
+        sa_event.listen(world.rt.engine, "before_cursor_execute", note)
         try:
             r = events(world, "marie", f"patient=Patient/{marie_dossier}&_count={count}")
         finally:
-            event.remove(world.rt.engine, "before_cursor_execute", note)
+            sa_event.remove(world.rt.engine, "before_cursor_execute", note)
         assert r.status_code == 200, r.get_json()
         assert len(r.get_json()["entry"]) == count
         return len(seen)
