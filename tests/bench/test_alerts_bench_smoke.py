@@ -33,4 +33,4 @@ def test_alerts_bench_smoke(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rules: 35 entries" in proc.stdout
-    assert "with the review lookup" in proc.stdout
+    assert "history page (200 lines, reviews joined)" in proc.stdout
