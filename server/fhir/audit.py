@@ -56,7 +56,7 @@ def search(ctx: Ctx, who: Principal, args: Mapping[str, str], base: str) -> dict
     dossier_id = _patient(args.get("patient"), base)
     count = _int(args, "_count", DEFAULT_COUNT, low=1, high=MAX_COUNT)
     before = _int(args, "_before", None, low=1, high=ID_MAX)
-    page = history.history(ctx, who, dossier_id, before=before, limit=count)
+    page = history.history(ctx, who, dossier_id, before=before, limit=count, words=False)
     entries = [
         {
             "fullUrl": f"{base}/AuditEvent/{dossier_id}-{line['seq']}",

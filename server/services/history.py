@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.frenchtime import PARIS, fr_datetime
@@ -18,6 +19,18 @@ from server.services.context import Ctx, Principal
 from server.tlog import links
 
 DOCUMENT_TARGET = "document:"  # an entry's target naming a document by its logical id
+# The parameters of an entry's detail that its line carries (no health content).
+PARAMS = (
+    "search",
+    "summary",
+    "read",
+    "matched",
+    "returned",
+    "reason",
+    "locked_until",
+    "step",
+    "op",
+)
 
 VERBS = {
     "dossier:create": "a créé le dossier",
@@ -241,35 +254,49 @@ PAGE = 200
 
 
 def history(
-    ctx: Ctx, who: Principal, dossier_id: int, *, before: int | None = None, limit: int = PAGE
+    ctx: Ctx,
+    who: Principal,
+    dossier_id: int,
+    *,
+    before: int | None = None,
+    limit: int = PAGE,
+    words: bool = True,
 ) -> dict[str, Any]:
+    """A page of the dossier's trace for this reader, newest first. `words`: each line's
+    French sentence and the hashed values the patient's side recomputes; software reading
+    AuditEvents (server/fhir/audit.py) uses neither, and a page is cheaper without."""
     row, patient = lookup.dossier(ctx, who, Action.HISTORY_READ, dossier_id)
     guard.authorize(ctx, who, Action.HISTORY_READ, row, patient)
     chain = audit.chain_for(patient.id)
     reader_is_holder = who.actor.id == patient.id
     # One query for the page and everything each line carries (issue #14: a page is a
     # handful of statements whatever its length, not one more per kind of annotation).
-    fetched = ctx.session.execute(_page_query(chain, before, limit, reader_is_holder)).all()
+    # Plain rows, not ORM entities: a page is read, never changed, and 50 to 200 entities
+    # in the identity map cost more than the query.
+    fetched = ctx.session.execute(
+        _page_query(before is not None, reader_is_holder),
+        {"chain": chain, "before": before, "limit": limit},
+    ).all()
     shown = [
         line
         for line in fetched
-        if not line.hidden
-        and (reader_is_holder or not _secret_from_representatives(line.AuditEntry))
+        if not line.hidden and (reader_is_holder or not _secret_from_representatives(line))
     ]
     items = []
     for line in shown:
-        entry = line.AuditEntry
+        entry = line
         repeated = (line.repeats, line.last_at) if line.repeats else None
-        item = render(entry, ctx.matrix, repeated)
+        item = render(entry, ctx.matrix, repeated, words=words)
         # The holder's own actions, which the patient's page folds away (one line per
         # visit) so that professionals' accesses come first.
         item["own"] = entry.actor_kind == "patient" and entry.actor_id == patient.id
         # Every hashed field and the previous link, so that the patient's side recomputes
         # each line's hash from what it shows (server/tlog/history.py) instead of trusting it.
-        item["hashed"] = links.hashed_values(
-            {name: getattr(entry, name) for name in links.HASHED_FIELDS}
-        )
-        item["prev_hash"] = entry.prev_hash
+        if words:
+            item["hashed"] = links.hashed_values(
+                {name: getattr(entry, name) for name in links.HASHED_FIELDS}
+            )
+            item["prev_hash"] = entry.prev_hash
         # The line's place in the verifiable log, so that the patient's side can prove it
         # is in the log the witnesses see (/api/v1/log/proof/inclusion; docs/transparency.md).
         item["log_index"] = line.log_index
@@ -285,7 +312,7 @@ def history(
     signed = trace_log.latest(ctx.session)
     # Paging follows what was read, not what is shown: a page whose lines are all hidden
     # from this reader still leads to the next.
-    last = fetched[-1].AuditEntry.seq if fetched else None
+    last = fetched[-1].seq if fetched else None
     more = last is not None and last > 1
     return {
         "entries": items,
@@ -295,9 +322,12 @@ def history(
     }
 
 
-def _page_query(chain: str, before: int | None, limit: int, reader_is_holder: bool) -> Select[Any]:
-    """A page of the chain, newest first, each entry with its log index, its receipt, its
-    folded denials, its review, and whether it is hidden from this reader.
+@functools.cache
+def _page_query(has_before: bool, reader_is_holder: bool) -> Select[Any]:
+    """A page of the chain `:chain` (before `:before`), newest first, at most `:limit`
+    entries: each entry's columns with its log index, its receipt, its folded denials,
+    its review, and whether it is hidden from this reader. Built once per shape: the
+    request only binds its values.
 
     A document invisible to its reader does not exist for them, in the history either:
     its deposit, reads and flag changes are not shown to the patient while it is
@@ -326,7 +356,7 @@ def _page_query(chain: str, before: int | None, limit: int, reader_is_holder: bo
     )
     query = (
         select(
-            AuditEntry,
+            *AuditEntry.__table__.c,
             LogLeaf.idx.label("log_index"),
             receipt.label("receipt_id"),
             DenialRepeat.repeats.label("repeats"),
@@ -345,14 +375,14 @@ def _page_query(chain: str, before: int | None, limit: int, reader_is_holder: bo
             ),
         )
         .outerjoin(ReviewCase, ReviewCase.audit_entry_id == AuditEntry.id)
-        .where(AuditEntry.chain == chain)
+        .where(AuditEntry.chain == bindparam("chain"))
     )
-    if before is not None:
-        query = query.where(AuditEntry.seq < before)
-    return query.order_by(AuditEntry.seq.desc()).limit(limit)
+    if has_before:
+        query = query.where(AuditEntry.seq < bindparam("before"))
+    return query.order_by(AuditEntry.seq.desc()).limit(bindparam("limit"))
 
 
-def _secret_from_representatives(entry: AuditEntry) -> bool:
+def _secret_from_representatives(entry: Any) -> bool:
     """What a professional did in secret connection with a minor (CSP art. L1111-5) is
     not shown to the minor's legal representatives, or the secret would be told by the
     history; the minor sees it."""
@@ -478,11 +508,41 @@ def flagged_since_last_visit(ctx: Ctx, patient_id: int) -> list[dict[str, Any]]:
 
 
 def render(
-    e: AuditEntry, matrix: Matrix, repeated: tuple[int, datetime] | None = None
+    e: Any, matrix: Matrix, repeated: tuple[int, datetime] | None = None, *, words: bool = True
 ) -> dict[str, Any]:
-    """One entry in plain French; `repeated`: identical denials folded into it (how many
-    more, the last one's time), see services/denials.py."""
+    """One entry, with its sentence in plain French unless `words` is False (software
+    reading AuditEvents words nothing); `repeated`: identical denials folded into it (how
+    many more, the last one's time), see services/denials.py."""
     detail = json.loads(e.detail or "{}")
+    rules = matrix.rules_for(e.actor_profession) if e.actor_profession else None
+    return {
+        "seq": e.seq,
+        "at": views.iso(e.at),
+        "actor": {
+            "kind": e.actor_kind,
+            "name": e.actor_name,
+            "profession": e.actor_profession,
+            "profession_label": {"fr": rules.label_fr, "en": rules.label_en} if rules else None,
+            "structure": e.actor_structure,
+        },
+        # What the patient's side needs to word the line itself, in its own language:
+        # the codes above, and these parameters (no health content, never the words of
+        # a search). `text` below is the server's French sentence, for API clients.
+        "params": {key: detail[key] for key in PARAMS if key in detail},
+        "action": e.action,
+        "mode": e.mode,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "category": e.category,
+        "text": _sentence(e, matrix, repeated, detail) if words else None,
+        "repeated": repeated[0] if repeated is not None else 0,
+        "hash": e.hash,
+    }
+
+
+def _sentence(
+    e: Any, matrix: Matrix, repeated: tuple[int, datetime] | None, detail: dict[str, Any]
+) -> str:
     who = e.actor_name
     if e.actor_profession:
         rules = matrix.rules_for(e.actor_profession)
@@ -519,41 +579,4 @@ def render(
     if detail.get("locked_until"):
         until = datetime.fromisoformat(detail["locked_until"])
         sentence += f", verrouillé jusqu'à {until.astimezone(PARIS).strftime('%H:%M')}"
-    rules = matrix.rules_for(e.actor_profession) if e.actor_profession else None
-    return {
-        "seq": e.seq,
-        "at": views.iso(e.at),
-        "actor": {
-            "kind": e.actor_kind,
-            "name": e.actor_name,
-            "profession": e.actor_profession,
-            "profession_label": {"fr": rules.label_fr, "en": rules.label_en} if rules else None,
-            "structure": e.actor_structure,
-        },
-        # What the patient's side needs to word the line itself, in its own language:
-        # the codes above, and these parameters (no health content, never the words of
-        # a search). `text` below is the server's French sentence, for API clients.
-        "params": {
-            key: detail[key]
-            for key in (
-                "search",
-                "summary",
-                "read",
-                "matched",
-                "returned",
-                "reason",
-                "locked_until",
-                "step",
-                "op",
-            )
-            if key in detail
-        },
-        "action": e.action,
-        "mode": e.mode,
-        "outcome": e.outcome,
-        "reason": e.reason,
-        "category": e.category,
-        "text": sentence + ".",
-        "repeated": repeated[0] if repeated is not None else 0,
-        "hash": e.hash,
-    }
+    return sentence + "."
