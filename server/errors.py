@@ -35,6 +35,13 @@ class Conflict(DmpError):
     error = "conflict"
 
 
+class PreconditionFailed(DmpError):
+    """A conditional request (If-Match) whose condition no longer holds: nothing written."""
+
+    status = 412
+    error = "precondition_failed"
+
+
 class TooLarge(DmpError):
     status = 413
     error = "too_large"

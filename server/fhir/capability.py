@@ -79,7 +79,9 @@ PATCH_DOC = (
     "traces. FHIRPath Patch: add on DocumentReference (name securityLabel, or extension "
     "for isDeleted), delete on DocumentReference.securityLabel.where(coding.code='...'), "
     "replace on DocumentReference.extension.where(url='...').value and on "
-    "DocumentReference.status; no other path, function, insert or move."
+    "DocumentReference.status; no other path, function, insert or move. If-Match: "
+    'W/"<meta.versionId>" (the read\'s ETag) applies the patch to that version only, '
+    "412 Precondition Failed if the document changed since."
 )
 DELETE_DOC = "Logical deletion, the document's author only (the JSON API's delete)."
 
@@ -109,8 +111,9 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                     "cors": False,
                     "description": "Authorization: Bearer <session token> of a professional "
                     "(card sign-in) or a patient; anonymous calls get 401. Every access is "
-                    "decided and traced as in the JSON API (/api/v1). Software cannot "
-                    "register as a terminal of its own yet.",
+                    "decided and traced as in the JSON API (/api/v1). Software is a registered "
+                    "terminal that signs every request with its own pinned key (X-DMP-Kiosk, "
+                    "X-DMP-Date, X-DMP-Nonce, X-DMP-Signature; docs/integrators.md).",
                 },
                 "interaction": [{"code": "transaction", "documentation": TRANSACTION_DOC}],
                 "resource": [
@@ -122,7 +125,10 @@ def statement(base: str, software_version: str) -> dict[str, Any]:
                             {"code": "patch", "documentation": PATCH_DOC},
                             {"code": "delete", "documentation": DELETE_DOC},
                         ],
-                        "versioning": "no-version",
+                        # meta.versionId is the metadata version (entryUUID), sent as the
+                        # read's ETag; a PATCH with If-Match is applied to that version
+                        # only (412 otherwise). No vread: past versions are not served.
+                        "versioning": "versioned-update",
                         "readHistory": False,
                         "updateCreate": False,
                         "conditionalDelete": "not-supported",

@@ -52,6 +52,9 @@ def document_reference(
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": row.logical_id,
+        # The metadata version (XDS entryUUID: masking, archiving... make a new one); the
+        # read's ETag, and what a PATCH's If-Match names (server/fhir/patch.py).
+        "meta": {"versionId": row.entry_uuid},
     }
     if contained:
         resource["contained"] = contained

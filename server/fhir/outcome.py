@@ -21,6 +21,7 @@ ISSUE_TYPES = {
     405: "not-supported",
     406: "not-supported",
     409: "conflict",
+    412: "conflict",
     413: "too-costly",
     415: "not-supported",
     422: "processing",
@@ -41,7 +42,12 @@ class UnsupportedMediaType(DmpError):
 
 def resource_response(resource: dict[str, Any], status: int = 200) -> Response:
     body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status, mimetype=FHIR_JSON)
+    response = Response(body, status, mimetype=FHIR_JSON)
+    version = resource.get("meta", {}).get("versionId")
+    if version:
+        # FHIR's version-aware updates: the ETag is W/"<meta.versionId>", what If-Match names.
+        response.headers["ETag"] = f'W/"{version}"'
+    return response
 
 
 def operation_outcome(status: int, reason: str, message: str) -> dict[str, Any]:

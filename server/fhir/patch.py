@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jsonpatch
 import jsonpointer
+from sqlalchemy import or_, select
 
-from server.errors import InvalidInput, MalformedRequest
-from server.fhir import codes, service, submit
+from server.errors import InvalidInput, MalformedRequest, PreconditionFailed
+from server.fhir import codes, params, service, submit
 from server.models import Document
 from server.policy import Action
-from server.services import documents, guard, lookup
+from server.services import audit, documents, guard, lookup
 from server.services.context import Ctx, Principal
 
 JSON_PATCH = "application/json-patch+json"
@@ -72,9 +73,12 @@ def apply(
     ops: list[dict[str, Any]],
     base: str,
     resolve: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    if_match: str | None = None,
 ) -> Any:
     """`resolve`, for a FHIRPath Patch (fhirpath_patch.py): `ops` as far as they are known
-    before the read (what the decision reads), made JSON Patch against the resource."""
+    before the read (what the decision reads), made JSON Patch against the resource.
+    `if_match`: the metadata version (entryUUID) the caller read; the patch applies to
+    that version only."""
     action, detail = _action(ops)
     dossier_id = service.dossier_of(ctx, who, logical_id, action, detail)
     row, patient = lookup.dossier(ctx, who, action, dossier_id)
@@ -84,6 +88,8 @@ def apply(
         # JSON API refuses this caller that change (and traced so).
         guard.authorize(ctx, who, action, row, patient, doc, detail=detail)
         raise lookup.no_document()  # allowed to change but not to read: never shown
+    if if_match is not None:
+        _check_version(ctx, patient.id, doc, if_match)
     current = service.resource(ctx, dossier_id, patient.id, doc.id, base)
     try:
         patched = jsonpatch.apply_patch(current, ops if resolve is None else resolve(current))
@@ -119,6 +125,54 @@ def apply(
     if was_archived and not archived:
         documents.unarchive(ctx, who, dossier_id, logical_id)
     return service.resource(ctx, dossier_id, patient.id, doc.id, base)
+
+
+# What a conditional PATCH resolves to when its identifier names no document the server
+# keeps: no logical id looks like it, so the PATCH is decided and traced as one on an
+# unknown document (service.dossier_of), the caller gets that answer.
+NO_DOCUMENT = "-"
+
+
+def by_identifier(ctx: Ctx, value: str) -> str:
+    """The logical id of the one document a conditional PATCH's `identifier` names (its
+    masterIdentifier, its current entryUUID or its logical id, as the `identifier` search
+    parameter matches them); several: 412, as FHIR's conditional update says."""
+    wanted = params.tokens("identifier", value)
+    if len(wanted) != 1 or wanted[0][2] is None:
+        raise MalformedRequest(
+            "identifier_invalid", "« identifier » : une seule valeur, [système|]valeur."
+        )
+    code = wanted[0][2]
+    uuid = code.removeprefix("urn:uuid:") if code.startswith("urn:uuid:") else None
+    named = [Document.unique_id == code]
+    if uuid is not None:
+        named += [Document.logical_id == uuid, Document.entry_uuid == uuid]
+    found = [
+        doc
+        for doc in ctx.session.scalars(
+            select(Document).where(or_(*named), Document.status != "deleted")
+        )
+        if params.token_matches(wanted, codes.identifier_codings(cast(Any, doc)))
+    ]
+    if len(found) > 1:
+        raise PreconditionFailed(
+            "identifier_ambiguous", "« identifier » nomme plusieurs documents : PATCH par id."
+        )
+    return found[0].logical_id if found else NO_DOCUMENT
+
+
+def _check_version(ctx: Ctx, patient_id: int, doc: Document, if_match: str) -> None:
+    """Every change of a dossier's documents writes its trace entry under the chain's head
+    lock: taken here first, no other change of this dossier can land between this
+    comparison and this patch's own (PostgreSQL; SQLite's writers are serialised from
+    BEGIN IMMEDIATE). The same lock order as every writer: head, then documents."""
+    audit.locked_head(ctx.session, audit.chain_for(patient_id))
+    ctx.session.refresh(doc)
+    if doc.entry_uuid != if_match:
+        raise PreconditionFailed(
+            "version_mismatch",
+            "Le document a changé depuis votre lecture (If-Match) : relisez-le, puis recommencez.",
+        )
 
 
 def _delete(

@@ -9,6 +9,7 @@ answered as OperationOutcome by routes.py's handlers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
@@ -45,6 +46,23 @@ def transaction() -> Response:
 @bp.patch("/DocumentReference/<string:resource_id>")
 def patch_document(resource_id: str) -> Response:
     _check_id(resource_id)
+    return _patch(lambda ctx: resource_id)
+
+
+@bp.patch("/DocumentReference")
+def patch_document_by_identifier() -> Response:
+    """PDSm's conditional PATCH: `PATCH [base]/DocumentReference?identifier=...`, the
+    document named by its masterIdentifier, entryUUID or logical id."""
+    names = set(request.args) - {"_format"}
+    values = request.args.getlist("identifier")
+    if names != {"identifier"} or len(values) != 1 or len(values[0]) > 256:
+        raise MalformedRequest(
+            "identifier_invalid", "PATCH conditionnel : un seul paramètre « identifier »."
+        )
+    return _patch(lambda ctx: patch.by_identifier(ctx, values[0]))
+
+
+def _patch(target: Callable[[Ctx], str]) -> Response:
     _accept_fhir_json()
     resolve: fhirpath_patch.Resolve | None = None
     if request.mimetype == patch.JSON_PATCH:
@@ -57,10 +75,15 @@ def patch_document(resource_id: str) -> Response:
             f"Corps attendu : {patch.JSON_PATCH} ou {fhirpath_patch.MEDIA} (FHIRPath Patch).",
         )
     base = base_url()
-    return run(
-        lambda ctx, who: resource_response(patch.apply(ctx, who, resource_id, ops, base, resolve)),
-        write=True,
-    )
+    version = _if_match()
+
+    def work(ctx: Ctx, who: Principal) -> Response:
+        logical_id = target(ctx)
+        return resource_response(
+            patch.apply(ctx, who, logical_id, ops, base, resolve, if_match=version)
+        )
+
+    return run(work, write=True)
 
 
 @bp.delete("/DocumentReference/<string:resource_id>")
@@ -75,6 +98,28 @@ def delete_document(resource_id: str) -> Response:
         return resource_response(done)
 
     return run(work, write=True)
+
+
+def _if_match() -> str | None:
+    """The version an If-Match header names (W/"<versionId>" or "<versionId>", the read's
+    ETag), None without one or for `*` (any current version: the document exists, which
+    the patch needs anyway). Anything else is a 400: a condition the server cannot read
+    is not silently dropped."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip()
+    value = value[2:] if value.startswith("W/") else value
+    inner = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else ""
+    if (
+        not inner
+        or len(inner) > 64
+        or not all(c.isascii() and (c.isalnum() or c in "-.") for c in inner)
+    ):
+        raise MalformedRequest(
+            "if_match_invalid", 'If-Match : W/"<meta.versionId>", l\'ETag de la lecture.'
+        )
+    return inner
 
 
 def _body() -> Any:

@@ -432,3 +432,191 @@ def test_delete_is_the_json_apis_author_only_delete(
         assert json_r.status_code == 200  # the author
     else:
         assert json_r.status_code >= 400
+
+
+def test_a_patch_with_if_match_applies_to_the_version_read_only(
+    world: World, marie_dossier: int, cr: dict[str, Any]
+) -> None:
+    lid = cr["logical_id"]
+    read = get(world, "marie", f"/DocumentReference/{lid}")
+    resource = valid(read.get_json())
+    # The metadata version is the entryUUID, and the read's ETag names it.
+    assert resource["meta"]["versionId"] == cr["entry_uuid"]
+    assert resource["identifier"][0]["value"] == f"urn:uuid:{cr['entry_uuid']}"
+    etag = read.headers["ETag"]
+    assert etag == f'W/"{cr["entry_uuid"]}"'
+
+    mask = [{"op": "add", "path": "/securityLabel/-", "value": MASQUE}]
+    r = world.client.patch(
+        f"/fhir/R4/DocumentReference/{lid}",
+        data=json.dumps(mask),
+        headers=world.h("marie", **{"Content-Type": JSON_PATCH, "If-Match": etag}),
+    )
+    assert r.status_code == 200, r.get_json()
+    changed = valid(r.get_json())
+    assert r.headers["ETag"] == f'W/"{changed["meta"]["versionId"]}"' != etag
+
+    # Another software still holding the old version: refused, nothing written.
+    before, trace_before = _state(world, lid), len(world.trace("marie"))
+    unmask = [{"op": "remove", "path": "/securityLabel/1"}]
+    stale = world.client.patch(
+        f"/fhir/R4/DocumentReference/{lid}",
+        data=json.dumps(unmask),
+        headers=world.h("marie", **{"Content-Type": JSON_PATCH, "If-Match": etag}),
+    )
+    body = outcome(stale, 412, "version_mismatch")
+    assert body["issue"][0]["code"] == "conflict"
+    assert _state(world, lid) == before
+    assert len(world.trace("marie")) == trace_before
+    # Read again, then patch that version: applied.
+    fresh = get(world, "marie", f"/DocumentReference/{lid}").headers["ETag"]
+    r = world.client.patch(
+        f"/fhir/R4/DocumentReference/{lid}",
+        data=json.dumps(unmask),
+        headers=world.h("marie", **{"Content-Type": JSON_PATCH, "If-Match": fresh}),
+    )
+    assert r.status_code == 200, r.get_json()
+    assert _codes(valid(r.get_json())) == {"N"}
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("*", 200),  # any current version
+        ('"{uuid}"', 200),  # a strong tag names the same version
+        ("{uuid}", 400),  # not quoted
+        ('W/""', 400),
+        ('W/"a b"', 400),
+        ('W/"' + "x" * 65 + '"', 400),
+        ('W/"٣٣"', 400),  # non-ASCII digits
+        ('W/"00000000-0000-0000-0000-000000000000"', 412),  # well formed, another version
+    ],
+)
+def test_if_match_forms(
+    world: World, marie_dossier: int, cr: dict[str, Any], header: str, status: int
+) -> None:
+    lid = cr["logical_id"]
+    before = _state(world, lid)
+    r = world.client.patch(
+        f"/fhir/R4/DocumentReference/{lid}",
+        data=json.dumps(ARCHIVE),
+        headers=world.h(
+            "gp",
+            **{"Content-Type": JSON_PATCH, "If-Match": header.format(uuid=cr["entry_uuid"])},
+        ),
+    )
+    assert r.status_code == status, r.get_json()
+    if status != 200:
+        assert r.get_json()["resourceType"] == "OperationOutcome"
+        assert _state(world, lid) == before
+
+
+def conditional_patch(world: World, who: str, query: str, ops: Any) -> Any:
+    return world.client.patch(
+        f"/fhir/R4/DocumentReference?{query}",
+        data=json.dumps(ops),
+        headers=world.h(who, **{"Content-Type": JSON_PATCH}),
+    )
+
+
+def test_a_conditional_patch_finds_the_document_by_its_identifiers(
+    world: World, marie_dossier: int, cr: dict[str, Any]
+) -> None:
+    # PDSm: PATCH [base]/DocumentReference?identifier=..., by masterIdentifier (uniqueId),
+    # by the current entryUUID or by the logical id, with or without their system.
+    from urllib.parse import quote
+
+    lid = cr["logical_id"]
+    resource = valid(get(world, "gp", f"/DocumentReference/{lid}").get_json())
+    master = resource["masterIdentifier"]
+    archived = False
+    for kind in ("master", "entry", "logical"):
+        current = valid(get(world, "gp", f"/DocumentReference/{lid}").get_json())
+        name = {
+            "master": (master["system"] + "|" if master.get("system") else "") + master["value"],
+            # Archiving made a new metadata version: the current entryUUID names it.
+            "entry": f"{codes.URI}|urn:uuid:{current['meta']['versionId']}",
+            "logical": f"urn:uuid:{lid}",
+        }[kind]
+        archived = not archived
+        ops = [{"op": "replace", "path": "/extension/0/valueBoolean", "value": archived}]
+        r = conditional_patch(world, "gp", "identifier=" + quote(name, safe=""), ops)
+        assert r.status_code == 200, (name, r.get_json())
+        assert valid(r.get_json())["id"] == lid
+        assert _state(world, lid)[0] == ("archived" if archived else "current")
+        assert _last(world)[4] == f"document:{lid}"
+
+
+def test_a_conditional_patch_on_nothing_answers_as_by_id_and_bad_queries_a_400(
+    world: World, marie_dossier: int, cr: dict[str, Any]
+) -> None:
+    lid = cr["logical_id"]
+    before = _state(world, lid)
+
+    def answer(r: Any) -> tuple[int, str]:
+        return r.status_code, r.get_json()["issue"][0]["details"]["coding"][0]["code"]
+
+    # Naming nothing answers what a PATCH on an unknown id answers (the policy's answer on
+    # no dossier), and leaves Marie's trace alone.
+    unknown = answer(patch(world, "gp", "00000000-0000-0000-0000-000000000000", ARCHIVE))
+    assert unknown[0] in (403, 404)
+    for query in (
+        "identifier=urn:uuid:00000000-0000-0000-0000-000000000000",
+        f"identifier=urn:other|urn:uuid:{lid}",  # the right value in another system
+    ):
+        trace_before = len(world.trace("marie"))
+        assert answer(conditional_patch(world, "gp", query, ARCHIVE)) == unknown
+        assert len(world.trace("marie")) == trace_before
+    # A caller who may not read it gets what they get by id.
+    by_id = answer(patch(world, "pharmacien", lid, ARCHIVE))
+    assert by_id[0] in (403, 404)
+    found = conditional_patch(world, "pharmacien", f"identifier=urn:uuid:{lid}", ARCHIVE)
+    assert answer(found) == by_id
+    for query in (
+        "",
+        "identifier=",
+        f"identifier=urn:uuid:{lid}&identifier=urn:uuid:{lid}",
+        f"identifier=urn:uuid:{lid},urn:uuid:{lid}",
+        f"identifier=urn:uuid:{lid}&status=current",
+        "identifier=" + "x" * 300,
+    ):
+        r = conditional_patch(world, "gp", query, ARCHIVE)
+        assert r.status_code == 400, (query, r.get_json())
+        assert r.get_json()["resourceType"] == "OperationOutcome"
+    assert _state(world, lid) == before
+
+
+def test_two_softwares_patching_the_same_version_at_once_one_wins(
+    world: World, marie_dossier: int, cr: dict[str, Any]
+) -> None:
+    # Both read the same version, then both send their PATCH with its ETag at the same
+    # moment: one is applied, the other gets 412; never both (no lost update).
+    import threading
+
+    lid = cr["logical_id"]
+    etag = get(world, "marie", f"/DocumentReference/{lid}").headers["ETag"]
+    changes = {
+        "mask": [{"op": "add", "path": "/securityLabel/-", "value": MASQUE}],
+        "archive": ARCHIVE,
+    }
+    start = threading.Barrier(2)
+    answers: dict[str, int] = {}
+
+    def send(name: str) -> None:
+        client = world.app.test_client()
+        start.wait()
+        r = client.patch(
+            f"/fhir/R4/DocumentReference/{lid}",
+            data=json.dumps(changes[name]),
+            headers=world.h("marie", **{"Content-Type": JSON_PATCH, "If-Match": etag}),
+        )
+        answers[name] = r.status_code
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in changes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(answers.values()) == [200, 412], answers
+    status, masked = _state(world, lid)[:2]
+    assert (status == "archived") != masked  # one change or the other, not both
