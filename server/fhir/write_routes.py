@@ -9,6 +9,7 @@ answered as OperationOutcome by routes.py's handlers.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from server.fhir.routes import _accept_fhir_json, _check_id, base_url
 from server.services.context import Ctx, Principal
 
 _FHIR_BODY = ("application/fhir+json", "application/json")
+# FHIR's id type, which meta.versionId is: 1 to 64 ASCII letters, digits, "-" and ".".
+_VERSION_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @bp.post("")
@@ -111,11 +114,7 @@ def _if_match() -> str | None:
     value = raw.strip()
     value = value[2:] if value.startswith("W/") else value
     inner = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else ""
-    if (
-        not inner
-        or len(inner) > 64
-        or not all(c.isascii() and (c.isalnum() or c in "-.") for c in inner)
-    ):
+    if _VERSION_ID.fullmatch(inner) is None:
         raise MalformedRequest(
             "if_match_invalid", 'If-Match : W/"<meta.versionId>", l\'ETag de la lecture.'
         )

@@ -284,19 +284,18 @@ def history(
     ]
     items = []
     for line in shown:
-        entry = line
         repeated = (line.repeats, line.last_at) if line.repeats else None
-        item = render(entry, ctx.matrix, repeated, words=words)
+        item = render(line, ctx.matrix, repeated, words=words)
         # The holder's own actions, which the patient's page folds away (one line per
         # visit) so that professionals' accesses come first.
-        item["own"] = entry.actor_kind == "patient" and entry.actor_id == patient.id
+        item["own"] = line.actor_kind == "patient" and line.actor_id == patient.id
         # Every hashed field and the previous link, so that the patient's side recomputes
         # each line's hash from what it shows (server/tlog/history.py) instead of trusting it.
         if words:
             item["hashed"] = links.hashed_values(
-                {name: getattr(entry, name) for name in links.HASHED_FIELDS}
+                {name: getattr(line, name) for name in links.HASHED_FIELDS}
             )
-            item["prev_hash"] = entry.prev_hash
+            item["prev_hash"] = line.prev_hash
         # The line's place in the verifiable log, so that the patient's side can prove it
         # is in the log the witnesses see (/api/v1/log/proof/inclusion; docs/transparency.md).
         item["log_index"] = line.log_index
